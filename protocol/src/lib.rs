@@ -1,0 +1,9 @@
+//! Types shared by the dieuhanh server and the video wall.
+//!
+//! - [`period`]: reporting periods (tháng, quý, 6 tháng, năm, lũy kế) and civil dates, their ids,
+//!   Vietnamese labels and the many ways reports write them.
+//! - [`number`]: the vi-VN number format (1.234.567,8): formatting for the wall and strict parsing
+//!   of uploaded figures, with errors that say how to write the number instead.
+
+pub mod number;
+pub mod period;

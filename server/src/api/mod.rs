@@ -1,0 +1,234 @@
+//! The HTTP API under `/api/`: reference data (`reference`), figures and drill-down
+//! (`figures`), uploads (`uploads`), and the OpenAPI document at `/api/openapi.json`. Routing
+//! lives in [`app`] so tests drive it without a socket; errors are JSON with a message that says
+//! what was wrong and what to send instead.
+
+pub mod figures;
+pub mod reference;
+pub mod uploads;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use dieuhanh_protocol::period::{CivilDate, Period};
+
+use crate::events::Events;
+use crate::ingest::IngestError;
+use crate::query::QueryError;
+use crate::store::{Store, StoreError};
+
+/// Limits that protect the server from oversized or slow requests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest upload body accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Where upload bodies are spooled while they are read.
+    pub spool_dir: PathBuf,
+    /// Time allowed for a query request.
+    pub request_timeout: Duration,
+    /// Time allowed for an upload (reading, validating, committing).
+    pub upload_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_upload_bytes: 512 << 20,
+            spool_dir: std::env::temp_dir(),
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub events: Events,
+    pub limits: Arc<Limits>,
+}
+
+/// The router: `/api/...` with tracing and timeouts.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.limits.request_timeout;
+    let upload_timeout = state.limits.upload_timeout;
+    let api = Router::new()
+        .merge(reference::router())
+        .merge(figures::router())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .merge(uploads::router().layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            upload_timeout,
+        )))
+        .route("/openapi.json", axum::routing::get(openapi_json))
+        .route("/health", axum::routing::get(health));
+    Router::new()
+        .nest("/api", api)
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; GET /api/openapi.json lists the API".into())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Health {
+    status: &'static str,
+    version: i64,
+}
+
+/// Liveness and the current data version.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses((status = 200, body = Health)))]
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: state.store.version(),
+    })
+}
+
+/// The OpenAPI 3.1 description of this API.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "dieuhanh data server",
+        description = "Reports and socio-economic indicators of ministries, provinces and \
+            communes, aggregated up Vietnam's administrative hierarchy (before and after the 2025 \
+            reform). Periods are written 2025-07, 2025-Q3, 2025-H1, 2025, 2025-YTD09 or in \
+            Vietnamese (Tháng 7/2025, Quý III/2025, 6 tháng đầu năm 2025, Năm 2025). Dates \
+            dd/mm/yyyy or yyyy-mm-dd."
+    ),
+    paths(
+        health, openapi_json,
+        reference::units, reference::unit, reference::agencies, reference::agency,
+        reference::domains, reference::indicators, reference::indicator, reference::regimes,
+        reference::regime_status,
+        figures::breakdown, figures::series, figures::figure, figures::provenance,
+        uploads::upload, uploads::submission,
+    ),
+    tags(
+        (name = "reference", description = "Units, agencies, indicators, regimes"),
+        (name = "figures", description = "Drill-down by locality and by ministry"),
+        (name = "uploads", description = "Report ingest"),
+        (name = "meta", description = "Health and this document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Errors of the API, each mapped to a status and a JSON body.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404: the thing named does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: a parameter is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 413: the body is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the upload's format cannot be told.
+    #[error("{0}")]
+    Unsupported(String),
+    /// 500: logged; the client gets a generic message.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub status: u16,
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            ApiError::Unsupported(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server failed to answer; the error is in its log".to_owned(),
+                )
+            }
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                status: status.as_u16(),
+                message,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        match e {
+            QueryError::NotFound(m) => ApiError::NotFound(m),
+            QueryError::Invalid(m) => ApiError::BadRequest(m),
+            QueryError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Parses a period parameter.
+pub fn period_param(name: &str, text: &str) -> Result<Period, ApiError> {
+    Period::parse(text.trim()).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+}
+
+/// Parses an optional date parameter (dd/mm/yyyy or yyyy-mm-dd).
+pub fn date_param(name: &str, text: Option<&str>) -> Result<Option<CivilDate>, ApiError> {
+    text.map(|t| {
+        CivilDate::parse_any(t.trim()).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "{name}: {e}; write the date as dd/mm/yyyy or yyyy-mm-dd"
+            ))
+        })
+    })
+    .transpose()
+}

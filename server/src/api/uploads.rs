@@ -1,0 +1,275 @@
+//! Upload routes: `POST /api/uploads` streams the body to a spool file (bounded by
+//! `Limits::max_upload_bytes`, hashing as it goes), then ingests it on the writer connection
+//! and publishes the change; `GET /api/uploads/{id}` shows a past submission.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+
+use crate::ingest::report::{UploadReport, UploadStatus};
+use crate::ingest::{self, Format, UploadOptions, parse_locale, today_in_vietnam};
+use crate::store::DbContext;
+
+use super::{ApiError, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/uploads", post(upload))
+        .route("/uploads/{id}", get(submission))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UploadParams {
+    /// json | csv | xlsx; by default from Content-Type, else from `filename`.
+    format: Option<String>,
+    /// Original file name (for provenance and format detection).
+    filename: Option<String>,
+    /// Number format of text values: vi (1.234.567,8; default) or en (1,234,567.8).
+    locale: Option<String>,
+    /// Period for rows that have none, e.g. "Tháng 7/2025".
+    period: Option<String>,
+    /// Unit code for rows that have none.
+    unit: Option<String>,
+    /// Excel sheet name; the first sheet by default.
+    sheet: Option<String>,
+    /// Who sends it, for provenance.
+    submitter: Option<String>,
+}
+
+/// Uploads a report. The body is the file itself (`--data-binary @file.csv`): JSON
+/// (`{"records": [{"indicator", "unit", "period", "value"}]}`), CSV (`;` or `,` separated, a
+/// header row; long: Mã đơn vị, Kỳ, Chỉ tiêu, Giá trị; or wide: one column per indicator) or
+/// Excel .xlsx (the same tables; title rows above the header are skipped). All or nothing:
+/// any error rejects the whole upload with the list of errors (422). Sending the same bytes
+/// again changes nothing.
+#[utoipa::path(post, path = "/api/uploads", tag = "uploads", params(UploadParams),
+    request_body(content = String, description = "The file", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "Accepted, unchanged or duplicate", body = UploadReport),
+        (status = 422, description = "Rejected: nothing stored", body = UploadReport),
+        (status = 413, body = super::ErrorBody),
+        (status = 415, body = super::ErrorBody)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    Query(p): Query<UploadParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<UploadReport>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = match p.format.as_deref() {
+        Some("json") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some("xlsx") => Format::Xlsx,
+        Some(other) => {
+            return Err(ApiError::Unsupported(format!(
+                "format {other:?} is not json, csv or xlsx"
+            )));
+        }
+        None => Format::detect(content_type, p.filename.as_deref()).ok_or_else(|| {
+            ApiError::Unsupported(
+                "cannot tell the format: send Content-Type text/csv, application/json or \
+                 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, or \
+                 ?format=csv|json|xlsx"
+                    .into(),
+            )
+        })?,
+    };
+    let locale = p
+        .locale
+        .as_deref()
+        .map(|l| {
+            parse_locale(l)
+                .ok_or_else(|| ApiError::BadRequest(format!("locale {l:?} is not vi or en")))
+        })
+        .transpose()?;
+    let opts = UploadOptions {
+        format,
+        filename: p.filename,
+        locale,
+        period: p.period,
+        unit: p.unit,
+        sheet: p.sheet,
+        submitter: p.submitter,
+    };
+    let span = tracing::info_span!("upload", format = format.as_str(), filename = ?opts.filename);
+    async move {
+        let (spool, digest, bytes) = spool(&state, &opts, body).await?;
+        tracing::info!(bytes, "body spooled");
+        let store = state.store.clone();
+        let events = state.events.clone();
+        let cat = store.catalogue().clone();
+        let h = store.hierarchy().clone();
+        let version = store.version();
+        let today = today_in_vietnam();
+        let path = spool.path().to_owned();
+        let outcome = store
+            .write(move |conn| {
+                let ctx = ingest::Context {
+                    cat: &cat,
+                    h: &h,
+                    version,
+                    today,
+                };
+                let body = ingest::Body {
+                    path: &path,
+                    digest: &digest,
+                };
+                let out = ingest::ingest(conn, ctx, &opts, body)?;
+                // Published under the writer lock, so events leave in version order.
+                if let (Some(changes), Some(sub)) = (&out.changes, out.report.submission) {
+                    events.publish(out.report.version, sub, changes.clone());
+                }
+                Ok::<_, ApiError>(out)
+            })
+            .await?;
+        drop(spool);
+        let report = outcome.report;
+        if report.status == UploadStatus::Accepted {
+            state.store.set_version(report.version);
+        }
+        tracing::info!(
+            status = ?report.status,
+            values = report.values_read,
+            errors = report.errors_total,
+            version = report.version,
+            ms = report.elapsed_ms,
+            "upload done"
+        );
+        let code = match report.status {
+            UploadStatus::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::OK,
+        };
+        Ok((code, Json(report)))
+    }
+    .instrument(span)
+    .await
+}
+
+/// Streams the body into a spool file, counting and hashing; refuses past the limit.
+async fn spool(
+    state: &AppState,
+    opts: &UploadOptions,
+    body: Body,
+) -> Result<(tempfile::NamedTempFile, String, u64), ApiError> {
+    let limit = state.limits.max_upload_bytes;
+    let dir = state.limits.spool_dir.clone();
+    let file = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(&dir)
+        .map_err(|e| ApiError::Internal(format!("cannot create a spool file in {dir:?}: {e}")))?;
+    let mut writer = std::io::BufWriter::new(
+        file.reopen()
+            .map_err(|e| ApiError::Internal(format!("cannot open the spool file: {e}")))?,
+    );
+    let mut hasher = Sha256::new();
+    // The options change how the bytes are read, so they are part of what "the same upload" is.
+    hasher.update(
+        format!(
+            "{}|{:?}|{:?}|{:?}|{:?}\n",
+            opts.format.as_str(),
+            opts.locale.map(|l| l.as_str()),
+            opts.period,
+            opts.unit,
+            opts.sheet
+        )
+        .as_bytes(),
+    );
+    let mut total: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(ApiError::TooLarge(format!(
+                "the upload is larger than {} MiB; split it (e.g. by period or province) and \
+                 send the parts",
+                limit >> 20
+            )));
+        }
+        hasher.update(&chunk);
+        // Small blocking writes into the page cache; the ingest itself runs on a blocking thread.
+        writer
+            .write_all(&chunk)
+            .map_err(|e| ApiError::Internal(format!("spooling the upload: {e}")))?;
+    }
+    writer
+        .flush()
+        .map_err(|e| ApiError::Internal(format!("spooling the upload: {e}")))?;
+    Ok((file, hex::encode(hasher.finalize()), total))
+}
+
+/// A past submission.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubmissionOut {
+    pub id: i64,
+    pub version: i64,
+    pub received_at: String,
+    pub format: String,
+    pub filename: Option<String>,
+    pub submitter: Option<String>,
+    pub locale: String,
+    pub rows_read: i64,
+    pub values_new: i64,
+    pub values_revised: i64,
+    pub values_unchanged: i64,
+    pub warnings: i64,
+}
+
+/// A past submission by id.
+#[utoipa::path(get, path = "/api/uploads/{id}", tag = "uploads",
+    params(("id" = i64, Path, description = "Submission id")),
+    responses((status = 200, body = SubmissionOut), (status = 404, body = super::ErrorBody)))]
+pub async fn submission(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<SubmissionOut>, ApiError> {
+    let found = state
+        .store
+        .read(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, version, strftime(received_at, '%Y-%m-%dT%H:%M:%SZ'), format,
+                            filename, submitter, locale, rows_read, values_new, values_revised,
+                            values_unchanged, warnings
+                     FROM submissions WHERE id = ?",
+                )
+                .ctx("reading a submission")?;
+            let mut rows = stmt
+                .query_map([id], |r| {
+                    Ok(SubmissionOut {
+                        id: r.get(0)?,
+                        version: r.get(1)?,
+                        received_at: r.get(2)?,
+                        format: r.get(3)?,
+                        filename: r.get(4)?,
+                        submitter: r.get(5)?,
+                        locale: r.get(6)?,
+                        rows_read: r.get(7)?,
+                        values_new: r.get(8)?,
+                        values_revised: r.get(9)?,
+                        values_unchanged: r.get(10)?,
+                        warnings: r.get(11)?,
+                    })
+                })
+                .ctx("reading a submission")?;
+            Ok::<_, ApiError>(match rows.next() {
+                Some(r) => Some(r.ctx("reading a submission")?),
+                None => None,
+            })
+        })
+        .await?;
+    found
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no submission {id}")))
+}

@@ -1,0 +1,454 @@
+//! Report ingest: an upload (JSON from connected systems, CSV or Excel from people) is spooled
+//! to disk with a size limit, staged (`stage`), resolved and validated (`resolve`), and — only
+//! if every row is valid — committed in one DuckDB transaction together with the
+//! re-aggregation of everything it affects. All or nothing; the same bytes sent twice change
+//! nothing; a value equal to the current one is not a new revision.
+//!
+//! `columns` recognises table headers; `report` is the answer with row-level errors.
+
+pub mod columns;
+pub mod report;
+pub mod resolve;
+pub mod stage;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use duckdb::{Connection, params};
+use serde::Deserialize;
+
+use dieuhanh_protocol::number::Locale;
+use dieuhanh_protocol::period::CivilDate;
+
+use crate::aggregate::{self, Changes};
+use crate::catalogue::Catalogue;
+use crate::hierarchy::Hierarchy;
+use crate::store::{DbContext, StoreError};
+
+use report::{LocaleInfo, Phases, UploadReport, UploadStatus};
+use resolve::RoleColumns;
+
+/// Format of an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    /// From a `Content-Type`, else from the file name's extension.
+    pub fn detect(content_type: Option<&str>, filename: Option<&str>) -> Option<Format> {
+        let ct = content_type.unwrap_or("").to_ascii_lowercase();
+        if ct.starts_with("application/json") {
+            return Some(Format::Json);
+        }
+        if ct.starts_with("text/csv") {
+            return Some(Format::Csv);
+        }
+        if ct.contains("spreadsheetml") {
+            return Some(Format::Xlsx);
+        }
+        let name = filename.unwrap_or("").to_ascii_lowercase();
+        if name.ends_with(".json") {
+            Some(Format::Json)
+        } else if name.ends_with(".csv") || name.ends_with(".txt") {
+            Some(Format::Csv)
+        } else if name.ends_with(".xlsx") {
+            Some(Format::Xlsx)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to read an upload.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    pub format: Format,
+    pub filename: Option<String>,
+    /// Number format of text values; `None` means vi-VN (or the JSON body's `locale`).
+    pub locale: Option<Locale>,
+    /// Period for rows without one (sheets that state it in the title).
+    pub period: Option<String>,
+    /// Unit for rows without one (a province uploading its own sheet).
+    pub unit: Option<String>,
+    /// Excel sheet name; the first sheet by default.
+    pub sheet: Option<String>,
+    /// Who sent it (for provenance).
+    pub submitter: Option<String>,
+}
+
+/// Failures of the ingest machinery itself (not of the upload's content).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The body could not be spooled to or read from disk.
+    #[error("cannot spool the upload: {0}")]
+    Spool(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A completed ingest: the report, and what changed for the live push.
+#[derive(Debug)]
+pub struct Outcome {
+    pub report: UploadReport,
+    pub changes: Option<Changes>,
+}
+
+/// Reads a locale name: "vi", "vi-VN" or "en" (any case).
+pub fn parse_locale(text: &str) -> Option<Locale> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "vi" | "vi-vn" | "vi_vn" => Some(Locale::Vi),
+        "en" | "en-us" | "en-gb" => Some(Locale::En),
+        _ => None,
+    }
+}
+
+/// Describes a locale for the report.
+pub fn locale_info(locale: Locale) -> LocaleInfo {
+    match locale {
+        Locale::Vi => LocaleInfo {
+            code: "vi-VN".into(),
+            thousands_separator: ".".into(),
+            decimal_separator: ",".into(),
+            date_format: "dd/mm/yyyy".into(),
+            description: locale.describe().into(),
+        },
+        Locale::En => LocaleInfo {
+            code: "en".into(),
+            thousands_separator: ",".into(),
+            decimal_separator: ".".into(),
+            date_format: "dd/mm/yyyy".into(),
+            description: locale.describe().into(),
+        },
+    }
+}
+
+/// Today's date in Vietnam (UTC+7), which decides whether a period has begun.
+pub fn today_in_vietnam() -> CivilDate {
+    let now = chrono::Utc::now() + chrono::Duration::hours(7);
+    let d = now.date_naive();
+    use chrono::Datelike;
+    CivilDate {
+        year: d.year(),
+        month: d.month() as u8,
+        day: d.day() as u8,
+    }
+}
+
+/// What an ingest runs against.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub cat: &'a Catalogue,
+    pub h: &'a Hierarchy,
+    /// The current data version.
+    pub version: i64,
+    /// Today in Vietnam: periods that have not begun are refused.
+    pub today: CivilDate,
+}
+
+/// A spooled upload body and its digest (body and reading options: "the same upload").
+#[derive(Clone, Copy)]
+pub struct Body<'a> {
+    pub path: &'a Path,
+    pub digest: &'a str,
+}
+
+/// Ingests a spooled body on the writer connection.
+pub fn ingest(
+    conn: &mut Connection,
+    ctx: Context<'_>,
+    opts: &UploadOptions,
+    body: Body<'_>,
+) -> Result<Outcome, IngestError> {
+    let Context { version, .. } = ctx;
+    let digest = body.digest;
+    let started = Instant::now();
+    let mut report = UploadReport {
+        status: UploadStatus::Rejected,
+        submission: None,
+        version,
+        format: opts.format.as_str().into(),
+        filename: opts.filename.clone(),
+        locale: locale_info(opts.locale.unwrap_or(Locale::Vi)),
+        layout: String::new(),
+        rows_read: 0,
+        values_read: 0,
+        empty_cells_skipped: 0,
+        values_new: 0,
+        values_revised: 0,
+        values_unchanged: 0,
+        cells_changed: 0,
+        indicators: Vec::new(),
+        periods: Vec::new(),
+        errors_total: 0,
+        errors: Vec::new(),
+        warnings_total: 0,
+        warnings: Vec::new(),
+        elapsed_ms: 0,
+        phases_ms: Phases::default(),
+    };
+
+    let earlier: Option<i64> = conn
+        .query_row(
+            "SELECT min(id) FROM submissions WHERE sha256 = ?",
+            [digest],
+            |r| r.get(0),
+        )
+        .ctx("looking for an earlier identical upload")?;
+    if let Some(id) = earlier {
+        report.status = UploadStatus::Duplicate;
+        report.submission = Some(id);
+        report.elapsed_ms = ms(started);
+        return Ok(Outcome {
+            report,
+            changes: None,
+        });
+    }
+
+    conn.execute_batch("BEGIN TRANSACTION")
+        .ctx("starting the upload transaction")?;
+    let result = ingest_in_tx(conn, ctx, opts, body, &mut report);
+    match result {
+        Ok(Some(changes)) => {
+            let t = Instant::now();
+            conn.execute_batch("COMMIT").ctx("committing the upload")?;
+            // Fold the WAL into the file now: restarts stay fast and the file is self-contained.
+            conn.execute_batch("CHECKPOINT")
+                .ctx("checkpointing after the upload")?;
+            drop_scratch(conn);
+            report.phases_ms.commit = ms(t);
+            report.elapsed_ms = ms(started);
+            Ok(Outcome {
+                report,
+                changes: Some(changes),
+            })
+        }
+        Ok(None) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            drop_scratch(conn);
+            report.elapsed_ms = ms(started);
+            Ok(Outcome {
+                report,
+                changes: None,
+            })
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            drop_scratch(conn);
+            Err(e)
+        }
+    }
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+fn drop_scratch(conn: &Connection) {
+    let _ = conn.execute_batch(
+        "DROP TABLE IF EXISTS stg; DROP TABLE IF EXISTS stg_raw; DROP TABLE IF EXISTS resolved;
+         DROP TABLE IF EXISTS chg; DROP TABLE IF EXISTS map_ind; DROP TABLE IF EXISTS map_period;
+         DROP TABLE IF EXISTS map_unit;",
+    );
+}
+
+/// Returns `Some(changes)` to commit, `None` to roll back (rejected, or unchanged).
+fn ingest_in_tx(
+    conn: &Connection,
+    ctx: Context<'_>,
+    opts: &UploadOptions,
+    body: Body<'_>,
+    report: &mut UploadReport,
+) -> Result<Option<Changes>, IngestError> {
+    let Context {
+        cat,
+        h,
+        version,
+        today,
+    } = ctx;
+    let digest = body.digest;
+    let t = Instant::now();
+    let staged = stage::stage(conn, cat, opts.format, body.path, opts.sheet.as_deref())?;
+    report.phases_ms.read = ms(t);
+    report.layout = staged.layout.clone();
+    report.rows_read = staged.rows_read;
+    report.empty_cells_skipped = staged.empty_cells_skipped;
+    let locale = opts
+        .locale
+        .or_else(|| staged.locale.as_deref().and_then(parse_locale))
+        .unwrap_or(Locale::Vi);
+    report.locale = locale_info(locale);
+    if !staged.errors.is_empty() {
+        report.errors_total = staged.errors.len() as u64;
+        report.errors = staged.errors;
+        return Ok(None);
+    }
+    report.values_read = conn
+        .query_row("SELECT count(*) FROM stg", [], |r| r.get::<_, i64>(0))
+        .ctx("counting staged values")? as u64;
+
+    // Defaults from the request (or the JSON body) fill rows that lack a period or unit.
+    let default_period = opts.period.clone().or(staged.period.clone());
+    let default_unit = opts.unit.clone().or(staged.unit.clone());
+    if let Some(p) = &default_period {
+        conn.execute(
+            "UPDATE stg SET period_raw = ? WHERE coalesce(trim(period_raw), '') = ''",
+            [p],
+        )
+        .ctx("applying the default period")?;
+    }
+    if let Some(u) = &default_unit {
+        conn.execute(
+            "UPDATE stg SET unit_raw = ? WHERE coalesce(trim(unit_raw), '') = ''",
+            [u],
+        )
+        .ctx("applying the default unit")?;
+    }
+
+    let t = Instant::now();
+    let roles = role_columns(opts.format, &staged);
+    let res = resolve::resolve(conn, cat, h, locale, &roles, today)?;
+    report.phases_ms.validate = ms(t);
+    report.errors_total = res.errors_total;
+    report.errors = res.errors;
+    report.warnings_total = res.warnings_total;
+    report.warnings = res.warnings;
+    report.indicators = res.indicators;
+    report.periods = res.periods;
+    if report.errors_total > 0 {
+        return Ok(None);
+    }
+    if report.values_read == 0 {
+        report.errors_total = 1;
+        report.errors = vec![report::RowError::file(
+            report::ErrorCode::EmptyCell,
+            "the upload holds no values".into(),
+            "fill in at least one value below the header".into(),
+        )];
+        return Ok(None);
+    }
+
+    let t = Instant::now();
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE chg AS
+         SELECT r.indicator, r.uid, r.period, r.disagg, r.year, r.value, r.row_no, r.field,
+                coalesce(c.revision, 0) + 1 AS revision, c.value IS NULL AS is_new
+         FROM resolved r
+         LEFT JOIN current_obs c ON c.indicator = r.indicator AND c.uid = r.uid
+             AND c.period = r.period AND c.disagg = r.disagg
+         WHERE c.value IS NULL OR c.value <> r.value;",
+    )
+    .ctx("finding changed values")?;
+    let (new, revised): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM chg",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .ctx("counting changed values")?;
+    report.values_new = new as u64;
+    report.values_revised = revised as u64;
+    report.values_unchanged = report.values_read - (new + revised) as u64;
+    if new + revised == 0 {
+        report.status = UploadStatus::Unchanged;
+        return Ok(None);
+    }
+
+    let new_version = version + 1;
+    let submission: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(id), 0) + 1 FROM submissions",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("numbering the submission")?;
+    conn.execute(
+        "INSERT INTO submissions VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            submission,
+            new_version,
+            opts.format.as_str(),
+            opts.filename,
+            digest,
+            opts.submitter,
+            report.locale.code,
+            report.rows_read as i64,
+            new,
+            revised,
+            report.values_unchanged as i64,
+            report.warnings_total as i64
+        ],
+    )
+    .ctx("recording the submission")?;
+    commit_changes(conn, submission)?;
+    let pairs: BTreeSet<(String, i32)> = {
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT indicator, year::INTEGER FROM chg WHERE disagg = ''")
+            .ctx("finding what to re-aggregate")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("finding what to re-aggregate")?;
+        rows.collect::<Result<_, _>>()
+            .ctx("finding what to re-aggregate")?
+    };
+    report.phases_ms.store = ms(t);
+    let t = Instant::now();
+    let changes = aggregate::recompute(conn, cat, &pairs, new_version)?;
+    report.phases_ms.aggregate = ms(t);
+    conn.execute(
+        "UPDATE meta SET value = ? WHERE key = 'data_version'",
+        [new_version.to_string()],
+    )
+    .ctx("advancing the data version")?;
+    report.status = UploadStatus::Accepted;
+    report.submission = Some(submission);
+    report.version = new_version;
+    report.cells_changed = changes.count as u64;
+    Ok(Some(changes))
+}
+
+/// Appends the changed values of `chg` to the history and makes them current.
+pub fn commit_changes(conn: &Connection, submission: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO observations
+            SELECT indicator, uid, period, disagg, value, ?, revision, row_no, field FROM chg",
+        [submission],
+    )
+    .ctx("appending to the history")?;
+    conn.execute_batch(
+        "DELETE FROM current_obs USING chg
+            WHERE current_obs.indicator = chg.indicator AND current_obs.uid = chg.uid
+              AND current_obs.period = chg.period AND current_obs.disagg = chg.disagg;",
+    )
+    .ctx("retiring superseded values")?;
+    conn.execute(
+        "INSERT INTO current_obs
+            SELECT indicator, uid, period, disagg, year, value, ?, revision FROM chg",
+        [submission],
+    )
+    .ctx("storing current values")?;
+    Ok(())
+}
+
+fn role_columns(format: Format, staged: &stage::Staged) -> RoleColumns {
+    match format {
+        Format::Json => RoleColumns {
+            unit: None,
+            period: None,
+            indicator: None,
+        },
+        Format::Csv | Format::Xlsx => staged.roles.clone(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The dieuhanh data server: collects periodic reports and socio-economic indicators from
+//! ministries, provinces and communes into DuckDB, aggregates them up the administrative
+//! hierarchy, and serves the figures leaders drill into.
+//!
+//! - [`catalogue`]: domains, agencies, indicators (aggregation rules, targets), regimes.
+//! - [`hierarchy`]: administrative units of the 2024 and 2025 structures and how they nest.
+//! - [`store`]: the DuckDB file, its connections, schema and reference tables.
+//! - [`ingest`]: uploads (JSON, CSV, Excel) staged, validated and committed all-or-nothing.
+//! - [`aggregate`]: re-aggregation of everything an upload touches, inside its transaction.
+//! - [`query`]: figures with YoY/YTD/targets, breakdowns, series, provenance, late reports.
+//! - [`events`]: change events for the live push.
+//! - [`demo`]: the seeded demo data set.
+//! - [`api`]: the HTTP API and its OpenAPI document.
+//! - [`text`]: Vietnamese text normalisation for matching.
+
+pub mod aggregate;
+pub mod api;
+pub mod catalogue;
+pub mod demo;
+pub mod events;
+pub mod hierarchy;
+pub mod ingest;
+pub mod query;
+pub mod store;
+pub mod text;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use catalogue::{Catalogue, CatalogueError};
+use hierarchy::{Hierarchy, HierarchyError};
+use store::{Store, StoreError, StoreOptions};
+
+/// The `assets/` folder: `DIEUHANH_ASSETS` if set, else the one in the source tree.
+pub fn assets_dir() -> PathBuf {
+    std::env::var_os("DIEUHANH_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets"))
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error(transparent)]
+    Hierarchy(#[from] HierarchyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads the reference data from `assets` and opens (or creates) the database file.
+pub fn open_store(db: &Path, assets: &Path, options: &StoreOptions) -> Result<Store, StartError> {
+    let catalogue = Arc::new(Catalogue::load(&assets.join("catalogue/catalogue.toml"))?);
+    let hierarchy = Arc::new(Hierarchy::load(assets)?);
+    Ok(Store::open(db, catalogue, hierarchy, options)?)
+}
+
+/// Whether the store holds no submission yet.
+pub fn is_empty(store: &Store) -> Result<bool, StoreError> {
+    use store::DbContext;
+    store.write_blocking(|conn| {
+        conn.query_row("SELECT count(*) = 0 FROM submissions", [], |r| r.get(0))
+            .ctx("checking whether the database is empty")
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: api::AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

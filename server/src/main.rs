@@ -1,0 +1,332 @@
+//! `dieuhanh-server`: serve the API, import report files, or generate the demo data set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use dieuhanh_protocol::number::Locale;
+use dieuhanh_protocol::period::Period;
+use dieuhanh_server::api::{AppState, Limits};
+use dieuhanh_server::demo::{self, DemoOptions};
+use dieuhanh_server::events::Events;
+use dieuhanh_server::ingest::{self, Format, UploadOptions, today_in_vietnam};
+use dieuhanh_server::store::StoreOptions;
+
+/// The dieuhanh data server: reports and indicators of ministries, provinces and communes in
+/// DuckDB, aggregated up Vietnam's administrative hierarchy and served over HTTP.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Folder with catalogue/, admin/ and the other assets.
+    #[arg(long, global = true, env = "DIEUHANH_ASSETS")]
+    assets: Option<PathBuf>,
+    /// DuckDB memory limit; larger work spills to <db>.tmp/.
+    #[arg(long, global = true, default_value = "2GB")]
+    memory_limit: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the API on a database file (created if missing).
+    ///
+    /// Example: dieuhanh-server serve --db dieuhanh.duckdb --demo --listen 127.0.0.1:8080
+    Serve {
+        /// The DuckDB database file.
+        #[arg(long)]
+        db: PathBuf,
+        /// Fill the database with the seeded demo data set when it holds no data yet.
+        #[arg(long)]
+        demo: bool,
+        /// Seed of the demo data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Largest upload accepted, in MiB.
+        #[arg(long, default_value_t = 512)]
+        max_upload_mib: u64,
+    },
+    /// Import report files into a database file (the server must not be running on it).
+    ///
+    /// Example: dieuhanh-server import --db dieuhanh.duckdb bao-cao-thang-7.xlsx
+    Import {
+        #[arg(long)]
+        db: PathBuf,
+        /// Files: .json, .csv or .xlsx.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// json | csv | xlsx (by default from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Number format of text values: vi (1.234.567,8) or en (1,234,567.8).
+        #[arg(long)]
+        locale: Option<String>,
+        /// Period for rows that have none, e.g. "Tháng 7/2025".
+        #[arg(long)]
+        period: Option<String>,
+        /// Unit code for rows that have none.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Excel sheet name.
+        #[arg(long)]
+        sheet: Option<String>,
+    },
+    /// Generate the seeded demo data set into a database, or as upload-ready CSV files.
+    ///
+    /// Example: dieuhanh-server demo-data --db demo.duckdb --seed 7
+    DemoData {
+        /// Database to fill (must hold no data yet).
+        #[arg(long, required_unless_present = "csv_dir")]
+        db: Option<PathBuf>,
+        /// Write one CSV per reporting regime into this folder instead.
+        #[arg(long)]
+        csv_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First month, e.g. 2023-01.
+        #[arg(long, default_value = "2023-01")]
+        from: String,
+        /// Last month; the last month that has ended by default.
+        #[arg(long)]
+        to: Option<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let assets = cli
+        .assets
+        .clone()
+        .unwrap_or_else(dieuhanh_server::assets_dir);
+    let options = StoreOptions {
+        memory_limit: cli.memory_limit.clone(),
+        ..StoreOptions::default()
+    };
+    match cli.command {
+        Command::Serve {
+            db,
+            demo,
+            seed,
+            listen,
+            max_upload_mib,
+        } => {
+            let store = dieuhanh_server::open_store(&db, &assets, &options)
+                .with_context(|| format!("opening {}", db.display()))?;
+            if demo && dieuhanh_server::is_empty(&store)? {
+                load_demo(&store, DemoOptions::default_until(today_in_vietnam(), seed))?;
+            }
+            let spool_dir = db
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".dieuhanh-spool");
+            std::fs::create_dir_all(&spool_dir)
+                .with_context(|| format!("creating {}", spool_dir.display()))?;
+            let state = AppState {
+                store,
+                events: Events::default(),
+                limits: Arc::new(Limits {
+                    max_upload_bytes: max_upload_mib << 20,
+                    spool_dir,
+                    ..Limits::default()
+                }),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("listening on {listen}"))?;
+                tracing::info!(
+                    address = %listener.local_addr()?,
+                    db = %db.display(),
+                    version = state.store.version(),
+                    "dieuhanh-server listening; API under /api/, OpenAPI at /api/openapi.json"
+                );
+                dieuhanh_server::run(listener, state, shutdown_signal()).await?;
+                tracing::info!("stopped");
+                Ok(())
+            })
+        }
+        Command::Import {
+            db,
+            files,
+            format,
+            locale,
+            period,
+            unit,
+            sheet,
+        } => {
+            let store = dieuhanh_server::open_store(&db, &assets, &options)
+                .with_context(|| format!("opening {}", db.display()))?;
+            let locale = locale
+                .as_deref()
+                .map(|l| {
+                    ingest::parse_locale(l).with_context(|| format!("locale {l:?} is not vi or en"))
+                })
+                .transpose()?;
+            let mut failed = 0;
+            for file in files {
+                let format = match format.as_deref() {
+                    Some("json") => Format::Json,
+                    Some("csv") => Format::Csv,
+                    Some("xlsx") => Format::Xlsx,
+                    Some(other) => bail!("format {other:?} is not json, csv or xlsx"),
+                    None => Format::detect(None, file.to_str()).with_context(|| {
+                        format!(
+                            "cannot tell the format of {}; pass --format",
+                            file.display()
+                        )
+                    })?,
+                };
+                let opts = UploadOptions {
+                    format,
+                    filename: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+                    locale,
+                    period: period.clone(),
+                    unit: unit.clone(),
+                    sheet: sheet.clone(),
+                    submitter: Some("import".into()),
+                };
+                let digest = file_digest(&file, &opts)?;
+                let version = store.version();
+                let cat = store.catalogue().clone();
+                let h = store.hierarchy().clone();
+                let ctx = ingest::Context {
+                    cat: &cat,
+                    h: &h,
+                    version,
+                    today: today_in_vietnam(),
+                };
+                let body = ingest::Body {
+                    path: &file,
+                    digest: &digest,
+                };
+                let out = store.write_blocking(|conn| ingest::ingest(conn, ctx, &opts, body))?;
+                if let Some(ch) = &out.changes {
+                    store.set_version(out.report.version);
+                    tracing::info!(cells = ch.count, "re-aggregated");
+                }
+                println!("{}", serde_json::to_string_pretty(&out.report)?);
+                if out.report.errors_total > 0 {
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} file(s) rejected; nothing of them was stored");
+            }
+            Ok(())
+        }
+        Command::DemoData {
+            db,
+            csv_dir,
+            seed,
+            from,
+            to,
+        } => {
+            let mut opts = DemoOptions::default_until(today_in_vietnam(), seed);
+            opts.from = Period::parse(&from).context("--from")?;
+            if let Some(to) = to {
+                opts.to = Period::parse(&to).context("--to")?;
+            }
+            if !matches!(opts.from, Period::Month { .. })
+                || !matches!(opts.to, Period::Month { .. })
+            {
+                bail!("--from and --to are months, e.g. 2023-01");
+            }
+            if let Some(dir) = csv_dir {
+                let cat = dieuhanh_server::catalogue::Catalogue::load(
+                    &assets.join("catalogue/catalogue.toml"),
+                )?;
+                let h = dieuhanh_server::hierarchy::Hierarchy::load(&assets)?;
+                for (file, n) in demo::write_csv(&dir, &cat, &h, &opts)? {
+                    println!("{file}: {n} values");
+                }
+                return Ok(());
+            }
+            let Some(db) = db else {
+                bail!("give --db or --csv-dir");
+            };
+            let store = dieuhanh_server::open_store(&db, &assets, &options)
+                .with_context(|| format!("opening {}", db.display()))?;
+            if !dieuhanh_server::is_empty(&store)? {
+                bail!(
+                    "{} already holds data; the demo goes into an empty database",
+                    db.display()
+                );
+            }
+            load_demo(&store, opts)
+        }
+    }
+}
+
+fn load_demo(store: &dieuhanh_server::store::Store, opts: DemoOptions) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    tracing::info!(seed = opts.seed, from = %opts.from, to = %opts.to, "loading the demo data set");
+    let cat = store.catalogue().clone();
+    let h = store.hierarchy().clone();
+    let (n, version) = store.write_blocking(|conn| demo::load(conn, &cat, &h, &opts))?;
+    store.set_version(version);
+    tracing::info!(
+        values = n,
+        version,
+        secs = started.elapsed().as_secs_f32(),
+        "demo loaded"
+    );
+    Ok(())
+}
+
+fn file_digest(path: &std::path::Path, opts: &UploadOptions) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(
+        format!(
+            "{}|{:?}|{:?}|{:?}|{:?}\n",
+            opts.format.as_str(),
+            opts.locale.map(Locale::as_str),
+            opts.period,
+            opts.unit,
+            opts.sheet
+        )
+        .as_bytes(),
+    );
+    let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    std::io::copy(&mut f, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

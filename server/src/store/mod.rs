@@ -1,0 +1,242 @@
+//! The DuckDB store: one database file per server, a small pool of reader connections used from
+//! blocking threads, one writer connection behind an async lock (uploads are serialised so data
+//! versions are totally ordered), the durable schema (`schema.sql`) and the reference tables
+//! rebuilt from `assets/` at start (`reference`).
+
+pub mod reference;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use duckdb::Connection;
+use tokio::sync::Semaphore;
+
+use crate::catalogue::Catalogue;
+use crate::hierarchy::Hierarchy;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DuckDB refused an operation; `context` says which.
+    #[error("database error while {context}: {source}")]
+    Db {
+        context: String,
+        source: duckdb::Error,
+    },
+    /// The file was written by an incompatible version of dieuhanh.
+    #[error(
+        "{path} has schema version {found}, this server needs {expected}; \
+         export it with the matching server or start from an empty file"
+    )]
+    Schema {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    /// A blocking database task panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Attaches context to DuckDB errors.
+pub trait DbContext<T> {
+    fn ctx(self, context: &str) -> Result<T, StoreError>;
+}
+
+impl<T> DbContext<T> for Result<T, duckdb::Error> {
+    fn ctx(self, context: &str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Db {
+            context: context.to_owned(),
+            source,
+        })
+    }
+}
+
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// DuckDB's memory limit, e.g. "2GB"; larger work spills to `<db>.tmp/`.
+    pub memory_limit: String,
+    /// Reader connections (about one per core).
+    pub readers: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        StoreOptions {
+            memory_limit: "2GB".into(),
+            readers: cores.clamp(2, 8),
+        }
+    }
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    catalogue: Arc<Catalogue>,
+    hierarchy: Arc<Hierarchy>,
+    version: AtomicI64,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file, applies the schema and rebuilds the
+    /// reference tables. Blocking: call before the runtime serves requests.
+    pub fn open(
+        path: &Path,
+        catalogue: Arc<Catalogue>,
+        hierarchy: Arc<Hierarchy>,
+        options: &StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let tmp = path.with_extension("tmp");
+        let config = duckdb::Config::default()
+            .max_memory(&options.memory_limit)
+            .ctx("setting the memory limit")?
+            .with("temp_directory", tmp.to_string_lossy().as_ref())
+            .ctx("setting the spill folder")?;
+        let conn = Connection::open_with_flags(path, config)
+            .ctx(&format!("opening {}", path.display()))?;
+        conn.execute_batch(include_str!("schema.sql"))
+            .ctx("creating the schema")?;
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                duckdb::Error::QueryReturnedNoRows => Ok(None),
+                other => Err(other),
+            })
+            .ctx("reading the schema version")?;
+        match found {
+            Some(v) if v != SCHEMA_VERSION => {
+                return Err(StoreError::Schema {
+                    path: path.display().to_string(),
+                    found: v,
+                    expected: SCHEMA_VERSION.into(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?), ('data_version', '0')",
+                    [SCHEMA_VERSION],
+                )
+                .ctx("initialising meta")?;
+            }
+        }
+        reference::rebuild(&conn, &catalogue, &hierarchy)?;
+        let version: i64 = conn
+            .query_row(
+                "SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'data_version'",
+                [],
+                |r| r.get(0),
+            )
+            .ctx("reading the data version")?;
+        let mut readers = Vec::with_capacity(options.readers);
+        for _ in 0..options.readers {
+            readers.push(conn.try_clone().ctx("opening a reader connection")?);
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                permits: Semaphore::new(readers.len()),
+                readers: Mutex::new(readers),
+                writer: Arc::new(tokio::sync::Mutex::new(conn)),
+                catalogue,
+                hierarchy,
+                version: AtomicI64::new(version),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.inner.catalogue
+    }
+
+    pub fn hierarchy(&self) -> &Arc<Hierarchy> {
+        &self.inner.hierarchy
+    }
+
+    /// The data version of the last accepted change.
+    pub fn version(&self) -> i64 {
+        self.inner.version.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on a reader connection in a blocking thread.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let conn = self
+            .inner
+            .readers
+            .lock()
+            .map_err(|e| StoreError::Task(e.to_string()))?
+            .pop()
+            .ok_or_else(|| StoreError::Task("no reader connection free".into()))?;
+        let inner = self.inner.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let out = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            out
+        })
+        .await;
+        joined.map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    /// Runs `f` on the writer connection in a blocking thread, one writer at a time. `f` returns
+    /// the new data version when it committed a change.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    {
+        let guard = self.inner.writer.clone().lock_owned().await;
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut guard = guard;
+            f(&mut guard)
+        })
+        .await;
+        joined.map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+
+    /// Records the version a committed write produced.
+    pub fn set_version(&self, version: i64) {
+        self.inner.version.fetch_max(version, Ordering::AcqRel);
+    }
+
+    /// Runs `f` on the writer connection from synchronous code (CLI, demo loading).
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        let mut guard = self.inner.writer.blocking_lock();
+        f(&mut guard)
+    }
+}

@@ -1,0 +1,405 @@
+//! Uploads over real HTTP into real DuckDB files: the three formats, Vietnamese number and
+//! period forms, every validation error with its row and column, all-or-nothing, idempotent
+//! re-sending, revisions, size limits, and re-aggregation of ancestors at once.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_tests::{TestServer, open_store};
+use serde_json::Value;
+
+async fn empty_server() -> (tempfile::TempDir, TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let server = TestServer::start(store, dir.path()).await;
+    (dir, server)
+}
+
+/// The first 2025 commune of a 2025 province, and one more.
+fn communes_of(server: &TestServer, province: &str) -> Vec<String> {
+    let h = server.state.store.hierarchy();
+    let p = h.by_code(Era::Since2025, province).unwrap().uid;
+    h.descendants(p, Level::Commune, Era::Since2025)
+        .iter()
+        .map(|&u| h.unit(u).unwrap().code.clone())
+        .collect()
+}
+
+fn errors(report: &Value) -> Vec<Value> {
+    report["errors"].as_array().cloned().unwrap_or_default()
+}
+
+fn has_error(report: &Value, code: &str, row: u64, column: Option<&str>) -> bool {
+    errors(report).iter().any(|e| {
+        e["code"] == code
+            && e["row"].as_u64() == Some(row)
+            && column.is_none_or(|c| e["column"].as_str() == Some(c))
+            && !e["reason"].as_str().unwrap_or("").is_empty()
+            && !e["hint"].as_str().unwrap_or("").is_empty()
+    })
+}
+
+async fn figure(server: &TestServer, indicator: &str, unit: &str, period: &str) -> Value {
+    let (status, body) = server
+        .get(&format!(
+            "/api/figure?indicator={indicator}&unit={unit}&period={period}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn csv_in_vietnamese_format_is_accepted_and_ancestors_are_reaggregated_at_once() {
+    let (_dir, server) = empty_server().await;
+    let c = communes_of(&server, "79");
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
+         {};Tháng 8/2025;XH02;1.234\n\
+         {};Tháng 8/2025;Số trẻ em được đăng ký khai sinh;56\n\
+         {};2025-08;HC01;12.345,0\n\
+         {};2025-08;HC02;12.000\n",
+        c[0], c[1], c[0], c[0]
+    );
+    let (status, report) = server
+        .upload("filename=thang8.csv", "text/csv", csv.into_bytes())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "accepted");
+    assert_eq!(report["locale"]["code"], "vi-VN");
+    assert_eq!(report["values_new"], 4);
+    assert_eq!(report["version"], 1);
+
+    let commune = figure(&server, "XH02", &c[0], "2025-08").await;
+    assert_eq!(commune["value"], 1234.0);
+    assert_eq!(commune["value_text"], "1.234");
+    let province = figure(&server, "XH02", "79", "2025-08").await;
+    assert_eq!(province["value"], 1290.0, "the province is re-aggregated");
+    assert_eq!(province["coverage"]["reported"], 2);
+    let nation = figure(&server, "XH02", "VN", "2025-08").await;
+    assert_eq!(nation["value"], 1290.0, "and the nation");
+    // The ratio of two sums follows at every level.
+    let share = figure(&server, "HC03", &c[0], "2025-08").await;
+    let expected = 12_000.0 / 12_345.0 * 100.0;
+    assert!((share["value"].as_f64().unwrap() - expected).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn wide_excel_sheet_with_title_rows_is_accepted() {
+    let (_dir, server) = empty_server().await;
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet
+        .write_string(0, 0, "BÁO CÁO TÌNH HÌNH KINH TẾ - XÃ HỘI THÁNG 8/2025")
+        .unwrap();
+    sheet
+        .write_string(1, 0, "Đơn vị báo cáo: Cục Thống kê")
+        .unwrap();
+    let headers = [
+        "STT",
+        "Mã tỉnh",
+        "Kỳ báo cáo",
+        "VM02",
+        "Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng (tỷ đồng)",
+    ];
+    for (i, h) in headers.iter().enumerate() {
+        sheet.write_string(3, i as u16, *h).unwrap();
+    }
+    // Excel drops the leading zero of 01; a number cell and a text cell in vi-VN format.
+    sheet.write_number(4, 0, 1).unwrap();
+    sheet.write_number(4, 1, 1).unwrap();
+    sheet.write_string(4, 2, "Tháng 8/2025").unwrap();
+    sheet.write_number(4, 3, 4123.5).unwrap();
+    sheet.write_string(4, 4, "98.765,4").unwrap();
+    sheet.write_number(5, 0, 2).unwrap();
+    sheet.write_string(5, 1, "79").unwrap();
+    sheet.write_string(5, 2, "Tháng 8/2025").unwrap();
+    sheet.write_number(5, 3, 9000.0).unwrap();
+    // An empty cell in a wide table means "not reported", not an error.
+    let bytes = book.save_to_buffer().unwrap();
+    let (status, report) = server
+        .upload(
+            "filename=kt-xh.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            bytes,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["layout"], "wide");
+    assert_eq!(report["values_new"], 3);
+    assert_eq!(report["empty_cells_skipped"], 1);
+    assert_eq!(
+        figure(&server, "TT05", "01", "2025-08").await["value"],
+        98_765.4
+    );
+    assert_eq!(
+        figure(&server, "VM02", "VN", "2025-08").await["value"],
+        13_123.5
+    );
+}
+
+#[tokio::test]
+async fn json_records_from_a_connected_system_are_accepted() {
+    let (_dir, server) = empty_server().await;
+    let body = serde_json::json!({
+        "source": "Hệ thống báo cáo Bộ Tài chính",
+        "period": "Tháng 8/2025",
+        "records": [
+            {"indicator": "VM05", "unit": "VN", "value": 26123},
+            {"chi_tieu": "TT07", "don_vi": "Cả nước", "gia_tri": "1.523.000"},
+            {"indicator": "TT02", "unit": "VN", "period": "Quý II/2025", "value": 7.96}
+        ]
+    });
+    let (status, report) = server
+        .upload("", "application/json", body.to_string().into_bytes())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["values_new"], 3);
+    assert_eq!(
+        figure(&server, "TT07", "VN", "2025-08").await["value"],
+        1_523_000.0
+    );
+    assert_eq!(
+        figure(&server, "TT02", "VN", "2025-Q2").await["value"],
+        7.96
+    );
+}
+
+#[tokio::test]
+async fn every_row_error_is_reported_with_row_column_and_hint_and_nothing_is_stored() {
+    let (_dir, server) = empty_server().await;
+    let c = communes_of(&server, "79");
+    // Row numbers as a spreadsheet shows them: the header is row 1.
+    let rows = [
+        "79;Tháng 8/2025;VM02;100".to_string(),             // 2 ok
+        "79;Tháng 8/2025;XK99;100".to_string(),             // 3 unknown indicator
+        "99;Tháng 8/2025;VM02;100".to_string(),             // 4 unknown unit
+        "74;Tháng 8/2025;VM02;100".to_string(),             // 5 not in force (Bình Dương)
+        format!("{};Tháng 8/2025;VM02;100", c[0]),          // 6 wrong level
+        "79;Tháng 13/2025;VM02;100".to_string(),            // 7 bad period
+        "79;Quý III/2025;VM02;100".to_string(),             // 8 wrong frequency
+        "79;Tháng 1/2099;VM02;100".to_string(),             // 9 future period
+        "79;Tháng 7/2025;VM02;12a".to_string(),             // 10 not a number
+        "79;Tháng 6/2025;VM02;1.5".to_string(),             // 11 ambiguous separator
+        "79;Tháng 5/2025;VM02;-3".to_string(),              // 12 negative
+        "79;Tháng 8/2025;VM02;200".to_string(),             // 13 duplicate of row 2
+        ";Tháng 8/2025;VM03;100".to_string(),               // 14 empty unit
+        "79;Tháng 8/2025;VM03;".to_string(),                // 15 empty value
+        "79;Tháng 8/2025;HC03;95".to_string(),              // 16 computed indicator
+        "Xã Không Tồn Tại;Tháng 8/2025;XH02;5".to_string(), // 17 unknown unit by name
+    ];
+    let csv = format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{}\n", rows.join("\n"));
+    let (status, report) = server
+        .upload("filename=loi.csv", "text/csv", csv.into_bytes())
+        .await;
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(report["status"], "rejected");
+    let expect = [
+        ("unknown_indicator", 3, Some("C")),
+        ("unknown_unit", 4, Some("A")),
+        ("unit_not_in_force", 5, Some("A")),
+        ("wrong_level", 6, Some("A")),
+        ("bad_period", 7, Some("B")),
+        ("wrong_frequency", 8, Some("B")),
+        ("future_period", 9, Some("B")),
+        ("not_a_number", 10, Some("D")),
+        ("not_a_number", 11, Some("D")),
+        ("negative_value", 12, Some("D")),
+        ("duplicate_row", 13, Some("D")),
+        ("empty_cell", 14, Some("A")),
+        ("empty_cell", 15, Some("D")),
+        ("computed_indicator", 16, Some("C")),
+        ("unknown_unit", 17, Some("A")),
+    ];
+    for (code, row, col) in expect {
+        assert!(
+            has_error(&report, code, row, col),
+            "expected {code} at row {row} column {col:?}; got {}",
+            serde_json::to_string_pretty(&report["errors"]).unwrap()
+        );
+    }
+    assert_eq!(
+        report["errors_total"].as_u64().unwrap(),
+        expect.len() as u64
+    );
+    // The ambiguous separator explains itself.
+    let amb = errors(&report)
+        .into_iter()
+        .find(|e| e["row"] == 11)
+        .unwrap();
+    assert!(amb["reason"].as_str().unwrap().contains("1,5"), "{amb}");
+    // Row 2 was valid, but the upload is all or nothing.
+    let (_, f) = server
+        .get("/api/figure?indicator=VM02&unit=79&period=2025-08")
+        .await;
+    assert!(
+        f["value"].is_null(),
+        "nothing of a rejected upload is stored: {f}"
+    );
+    assert_eq!(server.state.store.version(), 0);
+}
+
+#[tokio::test]
+async fn unknown_column_header_is_named_with_a_suggestion() {
+    let (_dir, server) = empty_server().await;
+    let csv = "Mã đơn vị,Kỳ,Kim ngach xuat khau hang hoa\n79,2025-08,5\n";
+    let (status, report) = server.upload("", "text/csv", csv.as_bytes().to_vec()).await;
+    assert_eq!(status, 422);
+    let e = &errors(&report)[0];
+    assert_eq!(e["code"], "unknown_column");
+    assert_eq!(e["row"], 1);
+    assert_eq!(e["column"], "C");
+    assert!(e["hint"].as_str().unwrap().contains("VM02"), "{e}");
+}
+
+#[tokio::test]
+async fn resending_the_same_upload_changes_nothing_and_corrections_are_revisions() {
+    let (_dir, server) = empty_server().await;
+    let csv =
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;VM02;4.100\n01;Tháng 8/2025;VM02;3.000\n";
+    let (s1, r1) = server
+        .upload("filename=a.csv", "text/csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!((s1, r1["status"].as_str()), (200, Some("accepted")));
+    let (s2, r2) = server
+        .upload("filename=a.csv", "text/csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(s2, 200);
+    assert_eq!(r2["status"], "duplicate");
+    assert_eq!(r2["submission"], r1["submission"]);
+    assert_eq!(r2["version"], 1);
+
+    // Same values in other bytes: valid, unchanged, no new version.
+    let same = "Mã đơn vị,Kỳ,Chỉ tiêu,Giá trị\n79,2025-08,VM02,4100\n";
+    let (_, r3) = server
+        .upload("", "text/csv", same.as_bytes().to_vec())
+        .await;
+    assert_eq!(r3["status"], "unchanged");
+    assert_eq!(r3["values_unchanged"], 1);
+    assert_eq!(server.state.store.version(), 1);
+
+    // A correction is a new revision; the old value stays in the history.
+    let fix = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;VM02;4.150\n";
+    let (_, r4) = server
+        .upload(
+            "filename=dinh-chinh.csv",
+            "text/csv",
+            fix.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r4["status"], "accepted");
+    assert_eq!(r4["values_revised"], 1);
+    assert_eq!(
+        figure(&server, "VM02", "VN", "2025-08").await["value"],
+        7150.0
+    );
+    let (_, prov) = server
+        .get("/api/provenance?indicator=VM02&unit=79&period=2025-08")
+        .await;
+    let revs = prov["revisions"].as_array().unwrap();
+    assert_eq!(revs.len(), 2, "{prov}");
+    assert_eq!(revs[0]["value"], 4100.0);
+    assert_eq!(revs[0]["current"], false);
+    assert_eq!(revs[1]["value"], 4150.0);
+    assert_eq!(revs[1]["submission"]["filename"], "dinh-chinh.csv");
+    assert_eq!(revs[1]["source_row"], 2);
+    // The nation's value rests on both provinces' submissions.
+    let (_, nat) = server
+        .get("/api/provenance?indicator=VM02&unit=VN&period=2025-08")
+        .await;
+    assert_eq!(nat["kind"], "aggregated");
+    assert_eq!(nat["contributions_total"], 2);
+}
+
+#[tokio::test]
+async fn english_locale_is_read_when_stated() {
+    let (_dir, server) = empty_server().await;
+    let csv = "unit,period,indicator,value\n79,2025-08,VM02,\"4,100.5\"\n";
+    let (status, report) = server
+        .upload("locale=en", "text/csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["locale"]["code"], "en");
+    assert_eq!(
+        figure(&server, "VM02", "79", "2025-08").await["value"],
+        4100.5
+    );
+}
+
+#[tokio::test]
+async fn a_jump_against_the_previous_period_is_a_warning_not_an_error() {
+    let (_dir, server) = empty_server().await;
+    let csv =
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 7/2025;VM02;4.000\n79;Tháng 8/2025;VM02;9.000\n";
+    let (status, report) = server.upload("", "text/csv", csv.as_bytes().to_vec()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["warnings_total"], 1);
+    assert_eq!(report["warnings"][0]["code"], "outlier");
+    assert_eq!(report["warnings"][0]["row"], 3);
+}
+
+#[tokio::test]
+async fn an_upload_over_the_size_limit_is_refused_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(open_store(dir.path()), dir.path(), 1024).await;
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for m in 1..=12 {
+        for _ in 0..10 {
+            csv.push_str(&format!("79;Tháng {m}/2024;VM02;1.000\n"));
+        }
+    }
+    assert!(csv.len() > 1024);
+    let (status, body) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("split"));
+    assert_eq!(server.state.store.version(), 0);
+}
+
+#[tokio::test]
+async fn units_endpoint_lists_today_34_provinces_and_63_before_the_reform() {
+    let (_dir, server) = empty_server().await;
+    let (_, now) = server.get("/api/units?level=province").await;
+    assert_eq!(now.as_array().unwrap().len(), 34);
+    let (_, before) = server.get("/api/units?level=province&at=30/06/2025").await;
+    assert_eq!(before.as_array().unwrap().len(), 63);
+    let (_, hcm) = server.get("/api/units/79").await;
+    assert_eq!(hcm["predecessors"], serde_json::json!(["74", "77", "79"]));
+    let (status, err) = server.get("/api/units?level=tinh-thanh").await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("province")
+    );
+    let (_, communes) = server.get("/api/units?level=commune&parent=79").await;
+    assert!(communes.as_array().unwrap().len() > 100);
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let (_dir, server) = empty_server().await;
+    let (status, doc) = server.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/units",
+        "/api/units/{code}",
+        "/api/agencies",
+        "/api/agencies/{code}",
+        "/api/indicators",
+        "/api/breakdown",
+        "/api/series",
+        "/api/provenance",
+        "/api/uploads",
+        "/api/regimes/{code}/status",
+    ] {
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    let (status, err) = server.get("/api/nothing-here").await;
+    assert_eq!(status, 404);
+    assert!(err["error"]["message"].is_string());
+}
