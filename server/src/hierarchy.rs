@@ -514,6 +514,9 @@ impl Hierarchy {
     /// and for a 2024 unit also the 2025 province its province went into.
     pub fn ancestors(&self, uid: u32) -> Vec<u32> {
         let mut out = Vec::new();
+        if let Some(s) = self.unit(uid).and_then(|u| u.successor) {
+            out.push(s);
+        }
         let mut cur = self.unit(uid).and_then(|u| u.parent);
         while let Some(p) = cur {
             let Some(pu) = self.unit(p) else { break };
@@ -774,6 +777,8 @@ mod tests {
         assert!(anc.contains(&new79));
         assert_eq!(*anc.last().unwrap(), NATION_UID);
         assert_eq!(anc.len(), 4, "district, province, new province, nation");
+        let old77 = h.by_code(Era::Before2025, "77").unwrap().uid;
+        assert_eq!(h.ancestors(old77), vec![new79, NATION_UID]);
     }
 
     #[test]

@@ -95,7 +95,7 @@ fn months_add_up_to_quarters_halves_years_and_year_to_date() {
          FROM cells q
          JOIN indicators i ON i.code = q.indicator AND i.temporal = 'sum'
              AND i.frequency = 'month' AND i.aggregation = 'sum'
-         JOIN period_parents pp ON pp.parent = q.period
+         JOIN period_parents pp ON pp.parent = q.period AND pp.period NOT LIKE '%Q%'
          JOIN cells m ON m.indicator = q.indicator AND m.uid = q.uid AND m.period = pp.period
          WHERE q.uid = 0 OR q.uid < 2000000 AND q.uid % 7 = 0
          GROUP BY ALL",

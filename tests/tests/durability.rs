@@ -118,16 +118,26 @@ fn sigkill_during_an_upload_keeps_acknowledged_uploads_and_drops_the_interrupted
     });
     // Kill once the server has the whole body and is validating and committing it.
     let start = Instant::now();
-    while !server.log_text().contains("body spooled") {
+    let spooled = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("big.csv") && l.contains("body spooled"))
+    };
+    while !spooled(&server.log_text()) {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "upload never arrived"
+            "upload never arrived; log:\n{}",
+            server.log_text()
         );
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(300));
     let log = server.log_text();
     server.kill9();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("big.csv") && l.contains("upload done")),
+        "the big upload finished before the kill; make it larger. Log:\n{log}"
+    );
     let answer = sender.join().unwrap();
     assert!(
         answer.is_err(),
