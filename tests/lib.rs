@@ -59,6 +59,7 @@ pub fn demo_store(dir: &Path, seed: u64) -> Store {
         .write_blocking(|conn| dieuhanh_server::demo::load(conn, &cat, &h, &opts))
         .expect("load demo");
     store.set_version(version);
+    store.reload_serving().expect("index the demo");
     store
 }
 

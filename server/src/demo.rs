@@ -732,9 +732,10 @@ pub fn write_csv(
             if u.level != r.level {
                 continue;
             }
+            // The generator's own rounding, so importing the files gives the same values.
             let decimals = cat
                 .indicator(&v.indicator)
-                .map_or(2, |i| i.decimals as usize + 1);
+                .map_or(2, |i| i.decimals.max(1) as usize + 1);
             writeln!(
                 f,
                 "{};{};{};{};{}",
@@ -747,6 +748,12 @@ pub fn write_csv(
             n += 1;
         }
         f.flush()?;
+        drop(f);
+        if n == 0 {
+            // A regime with no period inside the range: no file rather than an empty one.
+            std::fs::remove_file(&path)?;
+            continue;
+        }
         files.push((path.display().to_string(), n));
     }
     Ok(files)

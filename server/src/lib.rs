@@ -8,6 +8,7 @@
 //! - [`ingest`]: uploads (JSON, CSV, Excel) staged, validated and committed all-or-nothing.
 //! - [`aggregate`]: re-aggregation of everything an upload touches, inside its transaction.
 //! - [`query`]: figures with YoY/YTD/targets, breakdowns, series, provenance, late reports.
+//! - [`serving`]: the in-memory index of served values the drill-down reads.
 //! - [`events`]: change events for the live push.
 //! - [`demo`]: the seeded demo data set.
 //! - [`api`]: the HTTP API and its OpenAPI document.
@@ -21,6 +22,7 @@ pub mod events;
 pub mod hierarchy;
 pub mod ingest;
 pub mod query;
+pub mod serving;
 pub mod store;
 pub mod text;
 

@@ -284,6 +284,7 @@ fn load_demo(store: &dieuhanh_server::store::Store, opts: DemoOptions) -> anyhow
     let h = store.hierarchy().clone();
     let (n, version) = store.write_blocking(|conn| demo::load(conn, &cat, &h, &opts))?;
     store.set_version(version);
+    store.reload_serving()?;
     tracing::info!(
         values = n,
         version,

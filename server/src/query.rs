@@ -14,6 +14,7 @@ use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::catalogue::{Aggregation, Catalogue, Indicator, TargetKind};
 use crate::hierarchy::{Era, Hierarchy, Level, NATION_UID, Unit};
+use crate::serving::ServingIndex;
 use crate::store::{DbContext, StoreError};
 
 /// A stored value and how it was obtained.
@@ -447,13 +448,31 @@ pub fn find_indicator<'c>(cat: &'c Catalogue, code: &str) -> Result<&'c Indicato
     })
 }
 
+/// A breakdown served from the in-memory index.
 pub fn breakdown(
-    conn: &Connection,
+    index: &ServingIndex,
     cat: &Catalogue,
     h: &Hierarchy,
     q: &BreakdownQuery,
     today: CivilDate,
     version: i64,
+) -> Result<Breakdown, QueryError> {
+    breakdown_with(cat, h, q, today, version, |ind, uids, periods| {
+        Ok(index.read(ind, uids, periods))
+    })
+}
+
+/// Cells of one indicator for units × periods, from whatever store holds them.
+pub type CellMap = HashMap<(u32, String), Cell>;
+
+/// [`breakdown`] with the cells read by `fetch` (the benchmark reads PostgreSQL with it).
+pub fn breakdown_with(
+    cat: &Catalogue,
+    h: &Hierarchy,
+    q: &BreakdownQuery,
+    today: CivilDate,
+    version: i64,
+    fetch: impl FnOnce(&str, &[u32], &[Period]) -> Result<CellMap, QueryError>,
 ) -> Result<Breakdown, QueryError> {
     let ind = find_indicator(cat, &q.indicator)?;
     check_period_kind(ind, &q.period)?;
@@ -514,7 +533,7 @@ pub fn breakdown(
     let mut uids = children.clone();
     uids.push(parent.uid);
     let periods = figure_periods(&q.period);
-    let cells = read_cells(conn, &ind.code, &uids, &periods)?;
+    let cells = fetch(&ind.code, &uids, &periods)?;
     let per_unit = |uid: u32| -> HashMap<String, Cell> {
         periods
             .iter()
@@ -616,7 +635,7 @@ pub struct SeriesQuery {
 }
 
 pub fn series(
-    conn: &Connection,
+    index: &ServingIndex,
     cat: &Catalogue,
     h: &Hierarchy,
     q: &SeriesQuery,
@@ -632,7 +651,7 @@ pub fn series(
     }
     needed.sort();
     needed.dedup();
-    let cells = read_cells(conn, &ind.code, &[u.uid], &needed)?;
+    let cells = index.read(&ind.code, &[u.uid], &needed);
     let by_period: HashMap<String, Cell> = cells.into_iter().map(|((_, p), c)| (p, c)).collect();
     let points = range
         .iter()
@@ -891,7 +910,7 @@ pub struct IndicatorFigure {
 
 pub fn latest_figures(
     conn: &Connection,
-    cat: &Catalogue,
+    index: &ServingIndex,
     indicators: &[&Indicator],
     uid: u32,
 ) -> Result<Vec<IndicatorFigure>, QueryError> {
@@ -900,14 +919,13 @@ pub fn latest_figures(
         let period = latest_period(conn, ind, uid)?;
         let fig = match &period {
             Some(p) => {
-                let cells = read_cells(conn, &ind.code, &[uid], &figure_periods(p))?;
+                let cells = index.read(&ind.code, &[uid], &figure_periods(p));
                 let by: HashMap<String, Cell> =
                     cells.into_iter().map(|((_, p), c)| (p, c)).collect();
                 Some(figure(ind, uid, p, &by))
             }
             None => None,
         };
-        let _ = cat;
         out.push(IndicatorFigure {
             indicator: IndicatorRef::of(ind),
             domain: ind.domain.clone(),

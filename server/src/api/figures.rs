@@ -62,16 +62,15 @@ pub async fn breakdown(
         level,
         at: date_param("at", p.at.as_deref())?,
     };
-    let cat = state.store.catalogue().clone();
-    let h = state.store.hierarchy().clone();
-    let version = state.store.version();
-    let out = state
-        .store
-        .read(move |conn| {
-            query::breakdown(conn, &cat, &h, &q, today_in_vietnam(), version)
-                .map_err(ApiError::from)
-        })
-        .await?;
+    let store = &state.store;
+    let out = query::breakdown(
+        store.serving(),
+        store.catalogue(),
+        store.hierarchy(),
+        &q,
+        today_in_vietnam(),
+        store.version(),
+    )?;
     Ok(Json(out))
 }
 
@@ -103,13 +102,14 @@ pub async fn series(
         indicator: p.indicator,
         unit: p.unit,
     };
-    let cat = state.store.catalogue().clone();
-    let h = state.store.hierarchy().clone();
-    let version = state.store.version();
-    let out = state
-        .store
-        .read(move |conn| query::series(conn, &cat, &h, &q, version).map_err(ApiError::from))
-        .await?;
+    let store = &state.store;
+    let out = query::series(
+        store.serving(),
+        store.catalogue(),
+        store.hierarchy(),
+        &q,
+        store.version(),
+    )?;
     Ok(Json(out))
 }
 
@@ -138,13 +138,14 @@ pub async fn figure(
         indicator: p.indicator,
         unit: p.unit.unwrap_or_else(|| "VN".into()),
     };
-    let cat = state.store.catalogue().clone();
-    let h = state.store.hierarchy().clone();
-    let version = state.store.version();
-    let s = state
-        .store
-        .read(move |conn| query::series(conn, &cat, &h, &q, version).map_err(ApiError::from))
-        .await?;
+    let store = &state.store;
+    let s = query::series(
+        store.serving(),
+        store.catalogue(),
+        store.hierarchy(),
+        &q,
+        store.version(),
+    )?;
     s.points
         .into_iter()
         .next()

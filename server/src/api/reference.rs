@@ -241,11 +241,12 @@ pub async fn agency(
     })?;
     let version = state.store.version();
     let a = agency.code.clone();
+    let serving = state.store.serving().clone();
     let figures = state
         .store
         .read(move |conn| {
             let inds: Vec<&Indicator> = cat.indicators.iter().filter(|i| i.agency == a).collect();
-            query::latest_figures(conn, &cat, &inds, NATION_UID).map_err(ApiError::from)
+            query::latest_figures(conn, &serving, &inds, NATION_UID).map_err(ApiError::from)
         })
         .await?;
     Ok(Json(AgencyDetail {

@@ -112,6 +112,7 @@ pub async fn upload(
         let version = store.version();
         let today = today_in_vietnam();
         let path = spool.path().to_owned();
+        let serving = store.serving().clone();
         let outcome = store
             .write(move |conn| {
                 let ctx = ingest::Context {
@@ -125,8 +126,9 @@ pub async fn upload(
                     digest: &digest,
                 };
                 let out = ingest::ingest(conn, ctx, &opts, body)?;
-                // Published under the writer lock, so events leave in version order.
+                // Under the writer lock, so the index and the events follow version order.
                 if let (Some(changes), Some(sub)) = (&out.changes, out.report.submission) {
+                    serving.reload(conn, &changes.pairs)?;
                     events.publish(out.report.version, sub, changes.clone());
                 }
                 Ok::<_, ApiError>(out)

@@ -257,11 +257,27 @@ fn ms(since: Instant) -> u64 {
 }
 
 fn drop_scratch(conn: &Connection) {
-    let _ = conn.execute_batch(
-        "DROP TABLE IF EXISTS stg; DROP TABLE IF EXISTS stg_raw; DROP TABLE IF EXISTS resolved;
-         DROP TABLE IF EXISTS chg; DROP TABLE IF EXISTS map_ind; DROP TABLE IF EXISTS map_period;
-         DROP TABLE IF EXISTS map_unit;",
-    );
+    // Views first (they depend on the tables); each on its own, as a missing one is no error.
+    for sql in [
+        "DROP VIEW IF EXISTS resolving",
+        "DROP VIEW IF EXISTS stg",
+        "DROP VIEW IF EXISTS stg_src",
+        "DROP TABLE IF EXISTS stg_src",
+        "DROP TABLE IF EXISTS stg_defaults",
+        "DROP TABLE IF EXISTS resolved",
+        "DROP TABLE IF EXISTS prev_values",
+        "DROP TABLE IF EXISTS chg",
+        "DROP TABLE IF EXISTS map_ind",
+        "DROP TABLE IF EXISTS map_period",
+        "DROP TABLE IF EXISTS map_unit",
+        "DROP TABLE IF EXISTS stg_raw",
+        "DROP TABLE IF EXISTS csv_gaps",
+        "DROP TABLE IF EXISTS stg_fields",
+        "DROP TABLE IF EXISTS ids_ind",
+        "DROP TABLE IF EXISTS ids_period",
+    ] {
+        let _ = conn.execute_batch(sql);
+    }
 }
 
 /// Returns `Some(changes)` to commit, `None` to roll back (rejected, or unchanged).
@@ -295,27 +311,35 @@ fn ingest_in_tx(
         report.errors = staged.errors;
         return Ok(None);
     }
-    report.values_read = conn
-        .query_row("SELECT count(*) FROM stg", [], |r| r.get::<_, i64>(0))
-        .ctx("counting staged values")? as u64;
-
     // Defaults from the request (or the JSON body) fill rows that lack a period or unit.
-    let default_period = opts.period.clone().or(staged.period.clone());
-    let default_unit = opts.unit.clone().or(staged.unit.clone());
-    if let Some(p) = &default_period {
-        conn.execute(
-            "UPDATE stg SET period_raw = ? WHERE coalesce(trim(period_raw), '') = ''",
-            [p],
-        )
-        .ctx("applying the default period")?;
-    }
-    if let Some(u) = &default_unit {
-        conn.execute(
-            "UPDATE stg SET unit_raw = ? WHERE coalesce(trim(unit_raw), '') = ''",
-            [u],
-        )
-        .ctx("applying the default unit")?;
-    }
+    let period = opts.period.clone().or(staged.period.clone());
+    let unit = opts.unit.clone().or(staged.unit.clone());
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE stg_defaults AS
+         SELECT ?::VARCHAR AS period, ?::VARCHAR AS unit",
+        params![period, unit],
+    )
+    .ctx("applying defaults")?;
+    let fill = |col: &str, default: &Option<String>| match default {
+        Some(_) => format!(
+            "coalesce(nullif(trim(s.{col}), ''), d.{})",
+            &col[..col.len() - 4]
+        ),
+        None => format!("s.{col}"),
+    };
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE stg_fields AS SELECT DISTINCT col_no, field FROM stg_src;
+         CREATE OR REPLACE TEMP VIEW stg AS
+         SELECT s.row_no, s.col_no, s.field, {} AS unit_raw, s.ind_raw, {} AS period_raw,
+                s.value_raw, s.value_num, s.disagg
+         FROM stg_src s CROSS JOIN stg_defaults d",
+        fill("unit_raw", &unit),
+        fill("period_raw", &period)
+    ))
+    .ctx("applying defaults")?;
+    report.values_read = conn
+        .query_row("SELECT count(*) FROM stg_src", [], |r| r.get::<_, i64>(0))
+        .ctx("counting staged values")? as u64;
 
     let t = Instant::now();
     let roles = role_columns(opts.format, &staged);
@@ -343,11 +367,14 @@ fn ingest_in_tx(
     let t = Instant::now();
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE chg AS
-         SELECT r.indicator, r.uid, r.period, r.disagg, r.year, r.value, r.row_no, r.field,
-                coalesce(c.revision, 0) + 1 AS revision, c.value IS NULL AS is_new
+         SELECT i.indicator, r.uid, p.period, r.disagg, r.year, r.value, r.row_no,
+                f.field, coalesce(c.revision, 0) + 1 AS revision, c.value IS NULL AS is_new
          FROM resolved r
-         LEFT JOIN current_obs c ON c.indicator = r.indicator AND c.uid = r.uid
-             AND c.period = r.period AND c.disagg = r.disagg
+         JOIN ids_ind i USING (ind_no)
+         JOIN ids_period p USING (pid)
+         LEFT JOIN stg_fields f USING (col_no)
+         LEFT JOIN current_obs c ON c.indicator = i.indicator AND c.uid = r.uid
+             AND c.period = p.period AND c.disagg = r.disagg
          WHERE c.value IS NULL OR c.value <> r.value;",
     )
     .ctx("finding changed values")?;

@@ -5,7 +5,7 @@
 //! (there are few: units × periods × indicators), the millions of values in SQL. Then every
 //! problem becomes a row-level error, and outliers against the previous period become warnings.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use duckdb::{Connection, params};
 
@@ -50,118 +50,137 @@ pub fn resolve(
     roles: &RoleColumns,
     today: CivilDate,
 ) -> Result<Resolution, IngestError> {
+    let t = std::time::Instant::now();
+    let lap = |what: &str| tracing::debug!(ms = t.elapsed().as_millis() as u64, "{what}");
+    // The distinct texts, in one pass over the staged rows.
+    let (ind_raws, per_raws, unit_raws): (Vec<String>, Vec<String>, Vec<String>) = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT list(DISTINCT ind_raw) FILTER (WHERE trim(ind_raw) <> ''),
+                        list(DISTINCT period_raw) FILTER (WHERE trim(period_raw) <> ''),
+                        list(DISTINCT unit_raw) FILTER (WHERE trim(unit_raw) <> '')
+                 FROM stg",
+            )
+            .ctx("reading distinct texts")?;
+        let batches: Vec<_> = stmt
+            .query_arrow([])
+            .ctx("reading distinct texts")?
+            .collect();
+        let mut lists = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(b) = batches.first() {
+            lists = (
+                string_list(b.column(0).as_ref()),
+                string_list(b.column(1).as_ref()),
+                string_list(b.column(2).as_ref()),
+            );
+        }
+        lists
+    };
+
+    lap("distinct texts");
     // Indicators.
-    let ind_raws = distinct(
-        conn,
-        "SELECT DISTINCT ind_raw FROM stg WHERE trim(ind_raw) <> ''",
-    )?;
     conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE map_ind (ind_raw VARCHAR, code VARCHAR, frequency VARCHAR,
-            levels VARCHAR, nonneg BOOLEAN, err VARCHAR, reason VARCHAR, hint VARCHAR)",
+        "CREATE OR REPLACE TEMP TABLE map_ind (ind_raw VARCHAR, code VARCHAR, ind_no SMALLINT,
+            frequency VARCHAR, levels VARCHAR, nonneg BOOLEAN, err VARCHAR, reason VARCHAR,
+            hint VARCHAR)",
     )
     .ctx("resolving indicators")?;
+    let mut freqs: BTreeSet<Frequency> = BTreeSet::new();
+    let mut levelsets: BTreeSet<String> = BTreeSet::new();
     {
         let mut app = conn.appender("map_ind").ctx("resolving indicators")?;
         for raw in &ind_raws {
-            let (code, freq, levels, nonneg, err) = match cat.resolve_indicator(raw) {
-                Some(ind) if ind.aggregation == Aggregation::Ratio => (
-                    None,
-                    None,
-                    None,
-                    None,
-                    Some((
-                        ErrorCode::ComputedIndicator,
-                        format!(
-                            "{} \"{}\" is computed from {} and {}, not uploaded",
-                            ind.code,
-                            ind.name_vi,
-                            ind.numerator.as_deref().unwrap_or("?"),
-                            ind.denominator.as_deref().unwrap_or("?")
-                        ),
-                        "upload its two parts; the ratio follows at every level".to_owned(),
-                    )),
-                ),
-                Some(ind) => (
-                    Some(ind.code.clone()),
-                    Some(ind.frequency.as_str()),
-                    Some(levels_of(cat, &ind.code)),
-                    Some(ind.nonnegative),
-                    None,
-                ),
-                None => (
-                    None,
-                    None,
-                    None,
-                    None,
-                    Some((
-                        ErrorCode::UnknownIndicator,
-                        format!("no indicator {raw:?} in the catalogue"),
-                        super::columns::suggest_indicator(cat, raw),
-                    )),
-                ),
+            let resolved = cat.resolve_indicator(raw);
+            let err = match resolved {
+                Some(ind) if ind.aggregation == Aggregation::Ratio => Some((
+                    ErrorCode::ComputedIndicator,
+                    format!(
+                        "{} \"{}\" is computed from {} and {}, not uploaded",
+                        ind.code,
+                        ind.name_vi,
+                        ind.numerator.as_deref().unwrap_or("?"),
+                        ind.denominator.as_deref().unwrap_or("?")
+                    ),
+                    "upload its two parts; the ratio follows at every level".to_owned(),
+                )),
+                Some(_) => None,
+                None => Some((
+                    ErrorCode::UnknownIndicator,
+                    format!("no indicator {raw:?} in the catalogue"),
+                    super::columns::suggest_indicator(cat, raw),
+                )),
             };
+            let ok = resolved.filter(|_| err.is_none());
+            let no = ok.and_then(|i| cat.indicators.iter().position(|x| x.code == i.code));
+            let levels = ok.map(|i| levels_of(cat, &i.code));
+            if let Some(i) = ok {
+                freqs.insert(i.frequency);
+                levelsets.insert(levels_of(cat, &i.code));
+            }
             let (e, r, hnt) = split_err(err);
-            app.append_row(params![raw, code, freq, levels, nonneg, e, r, hnt])
-                .ctx("resolving indicators")?;
+            app.append_row(params![
+                raw,
+                ok.map(|i| i.code.clone()),
+                no.map(|n| n as i16),
+                ok.map(|i| i.frequency.as_str()),
+                levels,
+                ok.map(|i| i.nonnegative),
+                e,
+                r,
+                hnt
+            ])
+            .ctx("resolving indicators")?;
         }
     }
 
-    // Periods, per reporting frequency.
-    let per_rows: Vec<(String, String)> = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT DISTINCT s.period_raw, m.frequency FROM stg s
-                 JOIN map_ind m ON m.ind_raw = s.ind_raw
-                 WHERE m.code IS NOT NULL AND trim(s.period_raw) <> ''",
-            )
-            .ctx("resolving periods")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .ctx("resolving periods")?;
-        rows.collect::<Result<_, _>>().ctx("resolving periods")?
-    };
+    // Periods, for each reporting frequency present.
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE map_period (period_raw VARCHAR, frequency VARCHAR,
-            period VARCHAR, prev VARCHAR, year SMALLINT, era VARCHAR, err VARCHAR, reason VARCHAR,
-            hint VARCHAR)",
+            period VARCHAR, pid INTEGER, prev VARCHAR, prev_pid INTEGER, year SMALLINT,
+            era VARCHAR, err VARCHAR, reason VARCHAR, hint VARCHAR)",
     )
     .ctx("resolving periods")?;
+    let mut eras: BTreeSet<Era> = BTreeSet::new();
     {
         let mut app = conn.appender("map_period").ctx("resolving periods")?;
-        for (raw, freq_s) in &per_rows {
-            let freq = Frequency::parse(freq_s).unwrap_or(Frequency::Month);
-            let res = resolve_period(raw, freq, today);
-            let (period, prev, year, era, err) = match res {
-                Ok(p) => (
-                    Some(p.id()),
-                    Some(p.previous().id()),
-                    Some(p.year() as i16),
-                    Some(Era::of_period(&p).as_str()),
-                    None,
-                ),
-                Err(e) => (None, None, None, None, Some(e)),
-            };
-            let (e, r, hnt) = split_err(err);
-            app.append_row(params![raw, freq_s, period, prev, year, era, e, r, hnt])
+        for raw in &per_raws {
+            for &freq in &freqs {
+                let res = resolve_period(raw, freq, today);
+                if let Ok(p) = &res {
+                    eras.insert(Era::of_period(p));
+                }
+                let (period, pid, prev, prev_pid, year, era, err) = match res {
+                    Ok(p) => (
+                        Some(p.id()),
+                        Some(period_no(&p)),
+                        Some(p.previous().id()),
+                        Some(period_no(&p.previous())),
+                        Some(p.year() as i16),
+                        Some(Era::of_period(&p).as_str()),
+                        None,
+                    ),
+                    Err(e) => (None, None, None, None, None, None, Some(e)),
+                };
+                let (e, r, hnt) = split_err(err);
+                app.append_row(params![
+                    raw,
+                    freq.as_str(),
+                    period,
+                    pid,
+                    prev,
+                    prev_pid,
+                    year,
+                    era,
+                    e,
+                    r,
+                    hnt
+                ])
                 .ctx("resolving periods")?;
+            }
         }
     }
 
-    // Units, per structure and the levels that report the indicator.
-    let unit_rows: Vec<(String, String, String)> = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT DISTINCT s.unit_raw, p.era, m.levels FROM stg s
-                 JOIN map_ind m ON m.ind_raw = s.ind_raw
-                 JOIN map_period p ON p.period_raw = s.period_raw AND p.frequency = m.frequency
-                 WHERE p.period IS NOT NULL AND trim(s.unit_raw) <> ''",
-            )
-            .ctx("resolving units")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .ctx("resolving units")?;
-        rows.collect::<Result<_, _>>().ctx("resolving units")?
-    };
+    // Units, for each structure and set of reporting levels present.
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE map_unit (unit_raw VARCHAR, era VARCHAR, levels VARCHAR,
             uid INTEGER, err VARCHAR, reason VARCHAR, hint VARCHAR)",
@@ -169,26 +188,26 @@ pub fn resolve(
     .ctx("resolving units")?;
     {
         let mut app = conn.appender("map_unit").ctx("resolving units")?;
-        for (raw, era_s, levels_s) in &unit_rows {
-            let era = if era_s == "2024" {
-                Era::Before2025
-            } else {
-                Era::Since2025
-            };
-            let levels: Vec<Level> = levels_s.split(',').filter_map(Level::parse).collect();
-            let (uid, err) = match resolve_unit(h, era, &levels, raw) {
-                Ok(u) => (Some(u), None),
-                Err(e) => (None, Some(e)),
-            };
-            let (e, r, hnt) = split_err(err);
-            app.append_row(params![raw, era_s, levels_s, uid, e, r, hnt])
-                .ctx("resolving units")?;
+        for raw in &unit_raws {
+            for &era in &eras {
+                for levels_s in &levelsets {
+                    let levels: Vec<Level> = levels_s.split(',').filter_map(Level::parse).collect();
+                    let (uid, err) = match resolve_unit(h, era, &levels, raw) {
+                        Ok(u) => (Some(u), None),
+                        Err(e) => (None, Some(e)),
+                    };
+                    let (e, r, hnt) = split_err(err);
+                    app.append_row(params![raw, era.as_str(), levels_s, uid, e, r, hnt])
+                        .ctx("resolving units")?;
+                }
+            }
         }
     }
 
-    let parse = match locale {
-        Locale::Vi => "vn_parse_vi(s.value_raw)",
-        Locale::En => "vn_parse_en(s.value_raw)",
+    lap("maps");
+    let (parse, dec) = match locale {
+        Locale::Vi => ("vn_parse_vi(s.value_raw)", "."),
+        Locale::En => ("vn_parse_en(s.value_raw)", ","),
     };
     conn.execute_batch(&format!(
         r#"
@@ -206,48 +225,55 @@ pub fn resolve(
             WHEN regexp_full_match(vn_clean(x), '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\.[0-9]+)?')
                 THEN TRY_CAST(replace(vn_clean(x), ',', '') AS DOUBLE)
             END;
+        CREATE OR REPLACE TEMP VIEW resolving AS
+        SELECT s.row_no, s.col_no, s.field, s.unit_raw, s.ind_raw, s.period_raw, s.value_raw,
+               coalesce(s.disagg, '') AS disagg,
+               m.code AS indicator, m.ind_no, m.nonneg, m.err AS ind_err,
+               m.reason AS ind_reason, m.hint AS ind_hint,
+               p.period, p.pid, p.prev, p.prev_pid, p.year, p.err AS per_err,
+               p.reason AS per_reason, p.hint AS per_hint,
+               u.uid, u.err AS unit_err, u.reason AS unit_reason, u.hint AS unit_hint,
+               -- Plain numbers (no '.') take the fast path; the rest are cleaned and checked.
+               coalesce(s.value_num, CASE WHEN NOT contains(s.value_raw, '.')
+                   THEN coalesce(TRY_CAST(replace(s.value_raw, ',', '{dec}') AS DOUBLE), {parse})
+                   ELSE {parse} END) AS v
+        FROM stg s
+        LEFT JOIN map_ind m ON m.ind_raw = s.ind_raw
+        LEFT JOIN map_period p ON p.period_raw = s.period_raw AND p.frequency = m.frequency
+        LEFT JOIN map_unit u ON u.unit_raw = s.unit_raw AND u.era = p.era
+            AND u.levels = m.levels;
+        -- Compact: ids instead of texts; every problem leaves an id or the value missing.
         CREATE OR REPLACE TEMP TABLE resolved AS
-        WITH r AS (
-            SELECT s.row_no, s.col_no, s.field, s.unit_raw, s.ind_raw, s.period_raw,
-                   s.value_raw, coalesce(s.disagg, '') AS disagg,
-                   m.code AS indicator, m.nonneg, m.err AS ind_err, m.reason AS ind_reason,
-                   m.hint AS ind_hint,
-                   p.period, p.prev, p.year, p.err AS per_err, p.reason AS per_reason,
-                   p.hint AS per_hint,
-                   u.uid, u.err AS unit_err, u.reason AS unit_reason, u.hint AS unit_hint,
-                   coalesce(s.value_num, {parse}) AS v
-            FROM stg s
-            LEFT JOIN map_ind m ON m.ind_raw = s.ind_raw
-            LEFT JOIN map_period p ON p.period_raw = s.period_raw AND p.frequency = m.frequency
-            LEFT JOIN map_unit u ON u.unit_raw = s.unit_raw AND u.era = p.era
-                AND u.levels = m.levels)
-        SELECT *, CASE WHEN isfinite(v) THEN v END AS value,
-               CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL THEN
-                   min(row_no) OVER (PARTITION BY indicator, uid, period, disagg) END AS first_row,
-               CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL THEN
-                   min(col_no) OVER (PARTITION BY indicator, uid, period, disagg, row_no) END
-                   AS first_col
-        FROM r;
+        SELECT row_no, col_no, disagg, ind_no, nonneg, pid, prev_pid, year, uid,
+               CASE WHEN isfinite(v) THEN v END AS value,
+               (ind_no::BIGINT << 40) | (pid::BIGINT << 22) | uid::BIGINT AS key,
+               (ind_no::BIGINT << 40) | (prev_pid::BIGINT << 22) | uid::BIGINT AS prev_key,
+               ind_no IS NULL OR pid IS NULL OR uid IS NULL OR NOT isfinite(v) OR v IS NULL
+                   OR (nonneg AND v < 0) AS bad
+        FROM resolving;
         "#
     ))
     .ctx("resolving values")?;
 
-    let problems = "
-        coalesce(trim(unit_raw), '') = '' OR coalesce(trim(ind_raw), '') = ''
-        OR coalesce(trim(period_raw), '') = '' OR coalesce(trim(value_raw), '') = ''
-        OR ind_err IS NOT NULL OR per_err IS NOT NULL OR unit_err IS NOT NULL
-        OR value IS NULL OR (nonneg AND value < 0)
-        OR row_no > first_row OR (row_no = first_row AND col_no > first_col)";
-    let total: i64 = conn
+    lap("resolved");
+    // Problems and duplicate keys, in one pass.
+    let (bad, keyed, distinct_keys, disagg_dups): (i64, i64, i64, i64) = conn
         .query_row(
-            &format!("SELECT count(*) FROM resolved WHERE {problems}"),
+            "SELECT count(*) FILTER (WHERE bad),
+                    count(*) FILTER (WHERE NOT bad AND disagg = ''),
+                    count(DISTINCT key) FILTER (WHERE NOT bad AND disagg = ''),
+                    (SELECT count(*) - count(DISTINCT (key, disagg))
+                     FROM resolved WHERE NOT bad AND disagg <> '')
+             FROM resolved",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .ctx("counting problems")?;
+    let total = bad + (keyed - distinct_keys) + disagg_dups;
+    lap("counted");
     let mut out = Resolution::default();
     if total > 0 {
-        out.errors = list_errors(conn, problems, roles, locale)?;
+        out.errors = list_errors(conn, roles, locale)?;
         out.errors_total = (total as u64).max(out.errors.len() as u64);
         return Ok(out);
     }
@@ -255,12 +281,77 @@ pub fn resolve(
     out.values = conn
         .query_row("SELECT count(*) FROM resolved", [], |r| r.get::<_, i64>(0))
         .ctx("counting values")? as u64;
-    out.indicators = distinct(conn, "SELECT DISTINCT indicator FROM resolved ORDER BY 1")?;
-    out.periods = distinct(conn, "SELECT DISTINCT period FROM resolved ORDER BY 1")?;
+    // Texts back for the rest of the pipeline: small joins on ids.
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE ids_ind AS
+             SELECT DISTINCT ind_no, code AS indicator FROM map_ind WHERE ind_no IS NOT NULL;
+         CREATE OR REPLACE TEMP TABLE ids_period AS
+             SELECT DISTINCT pid, period, prev FROM map_period WHERE pid IS NOT NULL;",
+    )
+    .ctx("naming ids")?;
+    out.indicators = distinct(
+        conn,
+        "SELECT DISTINCT i.indicator FROM (SELECT DISTINCT ind_no FROM resolved) r
+         JOIN ids_ind i USING (ind_no) ORDER BY 1",
+    )?;
+    out.periods = distinct(
+        conn,
+        "SELECT DISTINCT p.period FROM (SELECT DISTINCT pid FROM resolved) r
+         JOIN ids_period p USING (pid) ORDER BY 1",
+    )?;
+    lap("listed");
     let (warnings, wtotal) = outliers(conn)?;
+    lap("outliers");
     out.warnings = warnings;
     out.warnings_total = wtotal;
     Ok(out)
+}
+
+/// A period as a number unique across kinds: months since year 0 × 8 + its kind.
+fn period_no(p: &Period) -> i32 {
+    let kind = match p {
+        Period::Month { .. } => 0,
+        Period::Quarter { .. } => 1,
+        Period::Half { .. } => 2,
+        Period::Year { .. } => 3,
+        Period::YearToDate { .. } => 4,
+    };
+    p.month_index() * 8 + kind
+}
+
+/// The strings of a list column (first row), whatever Arrow layout DuckDB chose.
+fn string_list(a: &dyn duckdb::arrow::array::Array) -> Vec<String> {
+    use duckdb::arrow::array::{Array, AsArray};
+    use duckdb::arrow::datatypes::DataType;
+    let values = match a.data_type() {
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            if l.is_empty() || l.is_null(0) {
+                return Vec::new();
+            }
+            l.value(0)
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            if l.is_empty() || l.is_null(0) {
+                return Vec::new();
+            }
+            l.value(0)
+        }
+        _ => return Vec::new(),
+    };
+    let get = |i: usize| -> Option<String> {
+        if values.is_null(i) {
+            return None;
+        }
+        match values.data_type() {
+            DataType::Utf8 => Some(values.as_string::<i32>().value(i).to_owned()),
+            DataType::LargeUtf8 => Some(values.as_string::<i64>().value(i).to_owned()),
+            DataType::Utf8View => Some(values.as_string_view().value(i).to_owned()),
+            _ => None,
+        }
+    };
+    (0..values.len()).filter_map(get).collect()
 }
 
 fn distinct(conn: &Connection, sql: &str) -> Result<Vec<String>, IngestError> {
@@ -454,18 +545,35 @@ fn resolve_unit(
     }
 }
 
+const PROBLEMS: &str = "
+    coalesce(trim(unit_raw), '') = '' OR coalesce(trim(ind_raw), '') = ''
+    OR coalesce(trim(period_raw), '') = '' OR coalesce(trim(value_raw), '') = ''
+    OR ind_err IS NOT NULL OR per_err IS NOT NULL OR unit_err IS NOT NULL
+    OR value IS NULL OR (nonneg AND value < 0)
+    OR row_no > first_row OR (row_no = first_row AND col_no > first_col)";
+
 /// The listed errors for rows matching `problems`, each row yielding one error per problem.
 fn list_errors(
     conn: &Connection,
-    problems: &str,
     roles: &RoleColumns,
     locale: Locale,
 ) -> Result<Vec<RowError>, IngestError> {
+    // The slow path, taken only when something is wrong: all texts again, and where each
+    // duplicate key first appeared.
     let sql = format!(
-        "SELECT row_no, col_no, field, unit_raw, ind_raw, period_raw, value_raw,
+        "WITH r AS (
+             SELECT *, CASE WHEN isfinite(v) THEN v END AS value,
+                    CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL
+                         THEN min(row_no) OVER (PARTITION BY indicator, uid, period, disagg)
+                    END AS first_row,
+                    CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL
+                         THEN min(col_no) OVER (PARTITION BY indicator, uid, period, disagg, row_no)
+                    END AS first_col
+             FROM resolving)
+         SELECT row_no, col_no, field, unit_raw, ind_raw, period_raw, value_raw,
                 ind_err, ind_reason, ind_hint, per_err, per_reason, per_hint,
                 unit_err, unit_reason, unit_hint, value, nonneg, first_row, first_col, indicator
-         FROM resolved WHERE {problems} ORDER BY row_no, col_no LIMIT {}",
+         FROM r WHERE {PROBLEMS} ORDER BY row_no, col_no LIMIT {}",
         MAX_LISTED + 1
     );
     let mut stmt = conn.prepare(&sql).ctx("listing errors")?;
@@ -645,28 +753,44 @@ impl OrValue for (Option<String>, Option<String>) {
 /// Values that moved by more than half against the previous period (from this upload or the
 /// store): warnings, never errors — real shocks happen (Tết, storms).
 fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
-    let base = "
-        FROM resolved r
-        LEFT JOIN resolved up ON up.indicator = r.indicator AND up.uid = r.uid
-            AND up.period = r.prev AND up.disagg = r.disagg
-        LEFT JOIN current_obs c ON c.indicator = r.indicator AND c.uid = r.uid
-            AND c.period = r.prev AND c.disagg = r.disagg
-        WHERE coalesce(up.value, c.value) > 0 AND r.value >= 0
-          AND abs(r.value / coalesce(up.value, c.value) - 1) > ?";
+    // The previous value from this upload (integer keys), else from the store.
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE prev_values AS
+         WITH stored AS (
+             SELECT (i.ind_no::BIGINT << 40) | (p.pid::BIGINT << 22) | o.uid::BIGINT AS key,
+                    o.disagg, o.value
+             FROM current_obs o
+             JOIN ids_ind i ON i.indicator = o.indicator
+             JOIN (SELECT DISTINCT prev AS period, prev_pid AS pid
+                   FROM map_period WHERE pid IS NOT NULL) p
+                 ON p.period = o.period)
+         SELECT r.row_no, r.col_no, i.indicator, r.value, p.prev,
+                coalesce(up.value, st.value) AS prev_value
+         FROM resolved r
+         JOIN ids_ind i USING (ind_no)
+         JOIN ids_period p USING (pid)
+         LEFT JOIN resolved up ON up.key = r.prev_key AND up.disagg = r.disagg
+         LEFT JOIN stored st ON st.key = r.prev_key AND st.disagg = r.disagg
+         WHERE r.value >= 0",
+    )
+    .ctx("checking outliers")?;
+    let cond = format!("prev_value > 0 AND abs(value / prev_value - 1) > {OUTLIER_RATIO}");
     let total: i64 = conn
-        .query_row(&format!("SELECT count(*) {base}"), [OUTLIER_RATIO], |r| {
-            r.get(0)
-        })
+        .query_row(
+            &format!("SELECT count(*) FROM prev_values WHERE {cond}"),
+            [],
+            |r| r.get(0),
+        )
         .ctx("checking outliers")?;
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT r.row_no, r.col_no, r.field, r.value_raw, r.value,
-                    coalesce(up.value, c.value), r.prev, r.indicator
-             {base} ORDER BY r.row_no, r.col_no LIMIT {MAX_LISTED}"
+            "SELECT row_no, col_no, NULL::VARCHAR, NULL::VARCHAR, value, prev_value, prev,
+                    indicator
+             FROM prev_values WHERE {cond} ORDER BY row_no, col_no LIMIT {MAX_LISTED}"
         ))
         .ctx("checking outliers")?;
     let rows = stmt
-        .query_map([OUTLIER_RATIO], |r| {
+        .query_map([], |r| {
             let value: f64 = r.get(4)?;
             let prev: f64 = r.get(5)?;
             let prev_period: String = r.get(6)?;
@@ -680,7 +804,7 @@ fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
                     .get::<_, Option<i32>>(1)?
                     .map(|c| column_letter(c as usize)),
                 field: r.get(2)?,
-                value: r.get(3)?,
+                value: Some(dieuhanh_protocol::number::format_vi_auto(value)),
                 code: ErrorCode::Outlier,
                 reason: format!(
                     "{ind}: {} is {:+.0}% against {} in {label}",
@@ -694,15 +818,4 @@ fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
         .ctx("checking outliers")?;
     let list: Vec<RowError> = rows.collect::<Result<_, _>>().ctx("checking outliers")?;
     Ok((list, total as u64))
-}
-
-/// Counts staged rows per indicator, for logs.
-pub fn staged_counts(conn: &Connection) -> Result<HashMap<String, i64>, IngestError> {
-    let mut stmt = conn
-        .prepare("SELECT indicator, count(*) FROM resolved GROUP BY 1")
-        .ctx("counting")?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .ctx("counting")?;
-    Ok(rows.collect::<Result<_, _>>().ctx("counting")?)
 }

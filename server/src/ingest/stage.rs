@@ -52,7 +52,8 @@ fn roles_of(layout: &Layout) -> RoleColumns {
     }
 }
 
-const STG: &str = "CREATE OR REPLACE TEMP TABLE stg (
+/// Staged rows of Excel and JSON uploads (CSV uploads get a view of the same shape).
+const STG: &str = "CREATE OR REPLACE TEMP TABLE stg_src (
     row_no BIGINT, col_no INTEGER, field VARCHAR, unit_raw VARCHAR, ind_raw VARCHAR,
     period_raw VARCHAR, value_raw VARCHAR, value_num DOUBLE, disagg VARCHAR)";
 
@@ -64,11 +65,16 @@ pub fn stage(
     path: &Path,
     sheet: Option<&str>,
 ) -> Result<Staged, IngestError> {
-    conn.execute_batch(STG).ctx("creating the staging table")?;
     match format {
         Format::Csv => stage_csv(conn, cat, path),
-        Format::Xlsx => stage_xlsx(conn, cat, path, sheet),
-        Format::Json => stage_json(conn, path),
+        Format::Xlsx => {
+            conn.execute_batch(STG).ctx("creating the staging table")?;
+            stage_xlsx(conn, cat, path, sheet)
+        }
+        Format::Json => {
+            conn.execute_batch(STG).ctx("creating the staging table")?;
+            stage_json(conn, path)
+        }
     }
 }
 
@@ -287,6 +293,8 @@ fn first_line(s: &str) -> &str {
 
 /// Moves a raw table (`c0`, `c1`, ... VARCHAR columns) into `stg` according to `layout`;
 /// returns how many empty cells of a wide table were skipped.
+/// Makes `stg_src`, a view of a raw table (`c0`, `c1`, ... VARCHAR columns) with one row per
+/// value according to `layout`; returns how many empty cells of a wide table it skips.
 fn unpivot(
     conn: &Connection,
     layout: &Layout,
@@ -297,39 +305,50 @@ fn unpivot(
     let unit = col(&Role::Unit).unwrap_or_else(|| "NULL".into());
     let period = col(&Role::Period).unwrap_or_else(|| "NULL".into());
     let disagg = col(&Role::Disagg).map_or_else(|| "''".into(), |c| format!("coalesce({c}, '')"));
-    if let (Some(ind), Some(val)) = (col(&Role::Indicator), col(&Role::Value)) {
-        let vi = layout.position(&Role::Value).unwrap_or(0) as i32;
-        conn.execute(
-            &format!(
-                "INSERT INTO stg SELECT {row_expr}, ?, ?, {unit}, {ind}, {period}, {val}, NULL,
-                 {disagg} FROM {table}"
-            ),
-            params![vi, layout.headers[vi as usize]],
+    // Headers and codes are quoted as SQL literals: they come from the file.
+    let lit = |t: &str| format!("'{}'", t.replace('\'', "''"));
+    let select = if let (Some(ind), Some(val)) = (col(&Role::Indicator), col(&Role::Value)) {
+        let vi = layout.position(&Role::Value).unwrap_or(0);
+        format!(
+            "SELECT {row_expr} AS row_no, {vi} AS col_no, {} AS field, {unit} AS unit_raw,
+                    {ind} AS ind_raw, {period} AS period_raw, {val} AS value_raw,
+                    NULL::DOUBLE AS value_num, {disagg} AS disagg
+             FROM {table}",
+            lit(&layout.headers[vi])
         )
-        .ctx("staging a long table")?;
+    } else {
+        layout
+            .indicator_columns()
+            .iter()
+            .map(|(i, code)| {
+                let c = format!("c{i}");
+                format!(
+                    "SELECT {row_expr} AS row_no, {i} AS col_no, {} AS field, {unit} AS unit_raw,
+                            {} AS ind_raw, {period} AS period_raw, {c} AS value_raw,
+                            NULL::DOUBLE AS value_num, {disagg} AS disagg
+                     FROM {table} WHERE {c} IS NOT NULL AND trim({c}) <> ''",
+                    lit(&layout.headers[*i]),
+                    lit(code)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\nUNION ALL\n")
+    };
+    conn.execute_batch(&format!("CREATE OR REPLACE TEMP VIEW stg_src AS {select}"))
+        .ctx("staging a table")?;
+    if layout.is_long() {
         return Ok(0);
     }
-    let mut empty = 0u64;
-    for (i, code) in layout.indicator_columns() {
-        let c = format!("c{i}");
-        conn.execute(
-            &format!(
-                "INSERT INTO stg SELECT {row_expr}, ?, ?, {unit}, ?, {period}, {c}, NULL, {disagg}
-                 FROM {table} WHERE {c} IS NOT NULL AND trim({c}) <> ''"
-            ),
-            params![i as i32, layout.headers[i], code],
-        )
-        .ctx("staging a wide table")?;
-        let n: i64 = conn
-            .query_row(
-                &format!("SELECT count(*) FROM {table} WHERE {c} IS NULL OR trim({c}) = ''"),
-                [],
-                |r| r.get(0),
-            )
-            .ctx("counting empty cells")?;
-        empty += n as u64;
-    }
-    Ok(empty)
+    let empties = layout
+        .indicator_columns()
+        .iter()
+        .map(|(i, _)| format!("count(*) FILTER (WHERE c{i} IS NULL OR trim(c{i}) = '')"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let n: i64 = conn
+        .query_row(&format!("SELECT {empties} FROM {table}"), [], |r| r.get(0))
+        .ctx("counting empty cells")?;
+    Ok(n as u64)
 }
 
 // -------------------------------------------------------------------------------------- Excel
@@ -463,7 +482,7 @@ fn stage_xlsx(
         Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
     };
 
-    let mut app = conn.appender("stg").ctx("staging an Excel sheet")?;
+    let mut app = conn.appender("stg_src").ctx("staging an Excel sheet")?;
     let mut pending: Vec<(u32, Vec<Option<XCell>>)> = Vec::new();
     let mut layout: Option<(Layout, u32)> = None;
     let mut best_errors: Option<(usize, u32, Vec<RowError>)> = None;
@@ -623,7 +642,7 @@ fn append_sheet_row(
 /// Streams `{"records": [...], "period": ..., "locale": ...}` or a bare array of records.
 fn stage_json(conn: &Connection, path: &Path) -> Result<Staged, IngestError> {
     let file = File::open(path).map_err(IngestError::Spool)?;
-    let mut app = conn.appender("stg").ctx("staging JSON records")?;
+    let mut app = conn.appender("stg_src").ctx("staging JSON records")?;
     let mut sink = JsonSink {
         app: &mut app,
         n: 0,

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::catalogue::Catalogue;
 use crate::hierarchy::Hierarchy;
+use crate::serving::ServingIndex;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +89,7 @@ struct Inner {
     catalogue: Arc<Catalogue>,
     hierarchy: Arc<Hierarchy>,
     version: AtomicI64,
+    serving: Arc<ServingIndex>,
 }
 
 impl Store {
@@ -146,6 +148,7 @@ impl Store {
                 |r| r.get(0),
             )
             .ctx("reading the data version")?;
+        let serving = Arc::new(ServingIndex::load(&conn)?);
         let mut readers = Vec::with_capacity(options.readers);
         for _ in 0..options.readers {
             readers.push(conn.try_clone().ctx("opening a reader connection")?);
@@ -159,6 +162,7 @@ impl Store {
                 catalogue,
                 hierarchy,
                 version: AtomicI64::new(version),
+                serving,
             }),
         })
     }
@@ -173,6 +177,17 @@ impl Store {
 
     pub fn hierarchy(&self) -> &Arc<Hierarchy> {
         &self.inner.hierarchy
+    }
+
+    /// The in-memory index the drill-down reads.
+    pub fn serving(&self) -> &Arc<ServingIndex> {
+        &self.inner.serving
+    }
+
+    /// Reloads the whole serving index from the committed cells (after a bulk load).
+    pub fn reload_serving(&self) -> Result<(), StoreError> {
+        let serving = self.inner.serving.clone();
+        self.write_blocking(|conn| serving.reload_all(conn))
     }
 
     /// The data version of the last accepted change.

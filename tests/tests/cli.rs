@@ -1,0 +1,84 @@
+//! The command line a technician uses: `--help` names every command; the demo written as CSV
+//! files imports cleanly through the same validation as uploads, and gives exactly the data
+//! the demo loads directly.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use std::process::Command;
+
+use dieuhanh_tests::server_bin;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(server_bin()).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_names_every_command() {
+    let (ok, out, _) = run(&["--help"]);
+    assert!(ok);
+    for cmd in ["serve", "import", "demo-data"] {
+        assert!(out.contains(cmd), "{out}");
+    }
+    let (ok, out, _) = run(&["import", "--help"]);
+    assert!(ok);
+    assert!(
+        out.contains("--period") && out.contains("--locale"),
+        "{out}"
+    );
+}
+
+#[test]
+fn demo_csv_files_import_to_the_same_data_as_the_direct_demo_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_dir = dir.path().join("csv");
+    let range = ["--seed", "3", "--from", "2025-05", "--to", "2025-08"];
+    let mut args = vec!["demo-data", "--csv-dir", csv_dir.to_str().unwrap()];
+    args.extend(range);
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{out}{err}");
+
+    let imported = dir.path().join("imported.duckdb");
+    let mut files: Vec<String> = std::fs::read_dir(&csv_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let mut args = vec!["import", "--db", imported.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let (ok, out, err) = run(&args);
+    assert!(ok, "import failed:\n{out}\n{err}");
+
+    let direct = dir.path().join("direct.duckdb");
+    let mut args = vec!["demo-data", "--db", direct.to_str().unwrap()];
+    args.extend(range);
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{out}{err}");
+
+    let totals = |db: &std::path::Path| -> Vec<(String, String, i64, f64)> {
+        let conn = duckdb::Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT indicator, period, count(*), sum(value) FROM cells
+                 GROUP BY ALL ORDER BY ALL",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let (a, b) = (totals(&imported), totals(&direct));
+    assert!(a.len() > 100);
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        let same = x.0 == y.0 && x.1 == y.1 && x.2 == y.2;
+        let close = (x.3 - y.3).abs() <= 1e-9 * x.3.abs().max(1.0);
+        assert!(same && close, "imported {x:?} vs direct {y:?}");
+    }
+}
