@@ -59,7 +59,7 @@ pub fn demo_store(dir: &Path, seed: u64) -> Store {
         .write_blocking(|conn| dieuhanh_server::demo::load(conn, &cat, &h, &opts))
         .expect("load demo");
     store.set_version(version);
-    store.reload_serving().expect("index the demo");
+    store.index_current().expect("aggregate the demo");
     store
 }
 
@@ -252,15 +252,4 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Reads one value from a database file directly (the server must be stopped).
-pub fn cell_value(db: &Path, indicator: &str, uid: u32, period: &str) -> Option<f64> {
-    let conn = duckdb::Connection::open(db).expect("open db");
-    conn.query_row(
-        "SELECT value FROM cells WHERE indicator = ? AND uid = ? AND period = ?",
-        duckdb::params![indicator, uid, period],
-        |r| r.get(0),
-    )
-    .ok()
 }

@@ -1,25 +1,33 @@
-//! Aggregation up the hierarchy and through time, run inside the transaction of each accepted
-//! upload for the (indicator, year) pairs it touched — not as a nightly job. For each pair the
-//! serving table `cells` is rebuilt from the reported values in `current_obs`:
+//! Aggregation up the hierarchy and through time, run for the (indicator, year) pairs an
+//! accepted upload touched, right after its commit — not as a nightly job. Each pair is rebuilt
+//! in the serving index from its reported values:
 //!
 //! 1. reported totals, as they are;
 //! 2. every ancestor by the indicator's rule (sum, or weighted mean with the weight indicator's
 //!    value for the unit in the latest year available), including the 2025 province a 2024 unit
 //!    went into — so 2023 figures exist for today's 34 provinces;
-//! 3. quarters, halves, years and year-to-date from months (or quarters), only when every
-//!    sub-period is present (a quarter of two months would mislead);
+//! 3. quarters, halves and years from months (or quarters) when every sub-period is present (a
+//!    quarter of two months would mislead), and year-to-date (lũy kế) when every month up to it is;
 //! 4. ratios of two additive indicators, at every unit and period where both parts exist.
 //!
-//! Indicators that depend on others are recomputed after them: means weighted by a changed
-//! weight (for that year and later, as later years may borrow it), ratios of a changed part.
-//! The cells that changed are returned, for the live push.
+//! Indicators that depend on others are rebuilt after them: means weighted by a changed weight
+//! (for that year and later, as later years may borrow it), ratios of a changed part. The cells
+//! that changed are returned, for the live push. Everything here is derived from `current_obs`,
+//! so [`build`] recreates it at start.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use duckdb::{Connection, params};
+use duckdb::Connection;
+use duckdb::arrow::array::{Array, AsArray};
+use duckdb::arrow::datatypes::{DataType, Float64Type, Int32Type};
 use serde::Serialize;
 
-use crate::catalogue::{Aggregation, Catalogue};
+use dieuhanh_protocol::period::{Frequency, Period};
+
+use crate::catalogue::{Aggregation, Catalogue, Indicator, Temporal};
+use crate::hierarchy::{Era, Hierarchy, Level};
+use crate::query::CellKind;
+use crate::serving::{ServingIndex, Slab, Slot, YearSlabs};
 use crate::store::{DbContext, StoreError};
 
 /// Above this many changed cells an event says "resynchronise" instead of listing them.
@@ -45,310 +53,509 @@ pub struct Changes {
     pub pairs: BTreeSet<(String, i32)>,
 }
 
-/// Recomputes the cells of `direct` pairs and of everything derived from them. Must run inside
-/// the caller's transaction.
-pub fn recompute(
-    conn: &Connection,
-    cat: &Catalogue,
-    direct: &BTreeSet<(String, i32)>,
-    version: i64,
-) -> Result<Changes, StoreError> {
-    let phases = plan(conn, cat, direct)?;
-    let all: BTreeSet<(String, i32)> = phases.iter().flatten().cloned().collect();
-    if all.is_empty() {
-        return Ok(Changes::default());
-    }
-    load_pairs(conn, "agg_affected", &all)?;
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE agg_old AS
-            SELECT c.indicator, c.uid, c.period, c.value
-            FROM cells c JOIN agg_affected a USING (indicator, year);
-         DELETE FROM cells USING agg_affected a
-            WHERE cells.indicator = a.indicator AND cells.year = a.year;",
-    )
-    .ctx("clearing cells to recompute")?;
-
-    let t = std::time::Instant::now();
-    tracing::debug!(
-        pairs = all.len(),
-        ms = t.elapsed().as_millis() as u64,
-        "cleared"
-    );
-    for (n, phase) in phases.iter().enumerate() {
-        if phase.is_empty() {
-            continue;
-        }
-        load_pairs(conn, "agg_phase", phase)?;
-        if n < 2 {
-            spatial(conn, version)?;
-            tracing::debug!(phase = n, ms = t.elapsed().as_millis() as u64, "spatial");
-            temporal(conn, version)?;
-            tracing::debug!(phase = n, ms = t.elapsed().as_millis() as u64, "temporal");
-        } else {
-            ratios(conn, version)?;
-            tracing::debug!(phase = n, ms = t.elapsed().as_millis() as u64, "ratios");
-        }
-    }
-
-    let count: i64 = conn
-        .query_row(DIFF_COUNT, [], |r| r.get(0))
-        .ctx("counting changed cells")?;
-    let count = count as usize;
-    tracing::debug!(count, ms = t.elapsed().as_millis() as u64, "diff counted");
-    let cells = if count <= MAX_LISTED_CHANGES {
-        let mut stmt = conn.prepare(DIFF_ROWS).ctx("listing changed cells")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(CellChange {
-                    indicator: r.get(0)?,
-                    uid: r.get(1)?,
-                    period: r.get(2)?,
-                    value: r.get(3)?,
-                })
-            })
-            .ctx("listing changed cells")?;
-        Some(
-            rows.collect::<Result<Vec<_>, _>>()
-                .ctx("listing changed cells")?,
-        )
-    } else {
-        None
-    };
-    conn.execute_batch("DROP TABLE IF EXISTS agg_old; DROP TABLE IF EXISTS agg_base;")
-        .ctx("dropping scratch tables")?;
-    Ok(Changes {
-        count,
-        cells,
-        pairs: all,
-    })
+/// A reported total that an upload made current.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reported {
+    pub indicator: u16,
+    pub period: Period,
+    pub uid: u32,
+    pub value: f64,
 }
 
-const DIFF_COUNT: &str = "
-    SELECT count(*)
-    FROM (SELECT c.indicator, c.uid, c.period, c.value
-          FROM cells c JOIN agg_affected a USING (indicator, year)) n
-    FULL OUTER JOIN agg_old o
-        ON o.indicator = n.indicator AND o.uid = n.uid AND o.period = n.period
-    WHERE n.value IS DISTINCT FROM o.value";
+type Pair = (u16, i32);
 
-const DIFF_ROWS: &str = "
-    SELECT coalesce(n.indicator, o.indicator), coalesce(n.uid, o.uid),
-           coalesce(n.period, o.period), n.value
-    FROM (SELECT c.indicator, c.uid, c.period, c.value
-          FROM cells c JOIN agg_affected a USING (indicator, year)) n
-    FULL OUTER JOIN agg_old o
-        ON o.indicator = n.indicator AND o.uid = n.uid AND o.period = n.period
-    WHERE n.value IS DISTINCT FROM o.value
-    ORDER BY 1, 3, 2";
+/// Puts reported values into the index and re-aggregates everything they affect.
+pub fn apply(
+    index: &ServingIndex,
+    cat: &Catalogue,
+    h: &Hierarchy,
+    reported: &[Reported],
+) -> Changes {
+    let mut updates: HashMap<Pair, Vec<Reported>> = HashMap::new();
+    for r in reported {
+        updates
+            .entry((r.indicator, r.period.year()))
+            .or_default()
+            .push(*r);
+    }
+    let direct: BTreeSet<Pair> = updates.keys().copied().collect();
+    recompute(index, cat, h, &direct, &updates)
+}
 
-/// Splits the work into three ordered phases: additive and unaggregated indicators, then
-/// weighted means (their weights come from phase one), then ratios (their parts come from
-/// phases one and two).
-fn plan(
+/// Builds the whole index from the current values in the store.
+pub fn build(
     conn: &Connection,
     cat: &Catalogue,
-    direct: &BTreeSet<(String, i32)>,
-) -> Result<[BTreeSet<(String, i32)>; 3], StoreError> {
-    let mut phases: [BTreeSet<(String, i32)>; 3] = Default::default();
-    for (code, year) in direct {
-        let Some(ind) = cat.indicator(code) else {
-            continue;
-        };
-        let phase = match ind.aggregation {
-            Aggregation::Sum | Aggregation::None => 0,
-            Aggregation::WeightedMean => 1,
-            Aggregation::Ratio => 2,
-        };
-        phases[phase].insert((ind.code.clone(), *year));
+    h: &Hierarchy,
+) -> Result<ServingIndex, StoreError> {
+    let started = std::time::Instant::now();
+    let index = ServingIndex::new(cat);
+    let reported = read_current(conn, &index)?;
+    let changes = apply(&index, cat, h, &reported);
+    tracing::info!(
+        reported = reported.len(),
+        cells = changes.count,
+        ms = started.elapsed().as_millis() as u64,
+        "served values aggregated from the current values"
+    );
+    Ok(index)
+}
+
+/// Reads the current reported totals (`current_obs`, no disaggregation).
+pub fn read_current(conn: &Connection, index: &ServingIndex) -> Result<Vec<Reported>, StoreError> {
+    read_reported(
+        conn,
+        index,
+        "SELECT indicator, period, uid, value FROM current_obs WHERE disagg = ''",
+    )
+}
+
+/// Reads (indicator, period, uid, value) rows of a query into reported values.
+pub fn read_reported(
+    conn: &Connection,
+    index: &ServingIndex,
+    sql: &str,
+) -> Result<Vec<Reported>, StoreError> {
+    let mut stmt = conn.prepare(sql).ctx("reading current values")?;
+    let batches: Vec<_> = stmt
+        .query_arrow([])
+        .ctx("reading current values")?
+        .collect();
+    let mut periods: HashMap<String, Option<Period>> = HashMap::new();
+    let mut out = Vec::new();
+    for b in &batches {
+        let (ind, per) = (b.column(0).as_ref(), b.column(1).as_ref());
+        let uid = b.column(2).as_primitive::<Int32Type>();
+        let val = b.column(3).as_primitive::<Float64Type>();
+        for r in 0..b.num_rows() {
+            let (Some(i), Some(p)) = (text(ind, r), text(per, r)) else {
+                continue;
+            };
+            let period = *periods
+                .entry(p.to_owned())
+                .or_insert_with(|| Period::parse(p).ok());
+            if let (Some(n), Some(period)) = (index.number(i), period) {
+                out.push(Reported {
+                    indicator: n,
+                    period,
+                    uid: uid.value(r) as u32,
+                    value: val.value(r),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn text(a: &dyn Array, i: usize) -> Option<&str> {
+    if a.is_null(i) {
+        return None;
+    }
+    match a.data_type() {
+        DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
+        DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
+        DataType::Utf8View => Some(a.as_string_view().value(i)),
+        _ => None,
+    }
+}
+
+/// Rebuilds the `direct` pairs and everything derived from them.
+fn recompute(
+    index: &ServingIndex,
+    cat: &Catalogue,
+    h: &Hierarchy,
+    direct: &BTreeSet<Pair>,
+    updates: &HashMap<Pair, Vec<Reported>>,
+) -> Changes {
+    let phases = plan(index, cat, direct);
+    let mut changes = Changes::default();
+    let mut listed: Vec<CellChange> = Vec::new();
+    for phase in &phases {
+        for &(n, year) in phase {
+            let Some(ind) = cat.indicators.get(usize::from(n)) else {
+                continue;
+            };
+            let old = index.year(n, year);
+            let new = match ind.aggregation {
+                Aggregation::Ratio => ratio_year(index, ind, year),
+                _ => rebuild_year(
+                    index,
+                    h,
+                    ind,
+                    year,
+                    &old,
+                    updates.get(&(n, year)).map_or(&[][..], Vec::as_slice),
+                ),
+            };
+            diff(&ind.code, &old, &new, &mut changes.count, &mut listed);
+            index.replace_year(n, year, new);
+            changes.pairs.insert((ind.code.clone(), year));
+        }
+    }
+    changes.cells = (changes.count <= MAX_LISTED_CHANGES).then_some(listed);
+    changes
+}
+
+/// Three ordered phases: additive and unaggregated indicators, then weighted means (their
+/// weights come from phase one), then ratios (their parts come from phases one and two).
+fn plan(index: &ServingIndex, cat: &Catalogue, direct: &BTreeSet<Pair>) -> [BTreeSet<Pair>; 3] {
+    let mut phases: [BTreeSet<Pair>; 3] = Default::default();
+    let phase_of = |a: Aggregation| match a {
+        Aggregation::Sum | Aggregation::None => 0,
+        Aggregation::WeightedMean => 1,
+        Aggregation::Ratio => 2,
+    };
+    for &(n, year) in direct {
+        if let Some(ind) = cat.indicators.get(usize::from(n)) {
+            phases[phase_of(ind.aggregation)].insert((n, year));
+        }
     }
     // A weight's value for one year is borrowed by later years that have none yet.
-    let last_year: Option<i32> = conn
-        .query_row("SELECT max(year)::INTEGER FROM current_obs", [], |r| {
-            r.get(0)
-        })
-        .ctx("finding the last year with data")?;
-    let last_year = last_year.unwrap_or(0);
-    let first_phase: Vec<(String, i32)> = phases[0].iter().cloned().collect();
-    for (code, year) in &first_phase {
-        for dep in cat.dependents_of(code) {
-            match dep.aggregation {
-                Aggregation::WeightedMean => {
-                    for y in *year..=last_year.max(*year) {
-                        phases[1].insert((dep.code.clone(), y));
+    let last_year = index
+        .with(|m| m.keys().map(|(_, p)| p.year()).max())
+        .flatten()
+        .unwrap_or(0);
+    for from in 0..2 {
+        let pairs: Vec<Pair> = phases[from].iter().copied().collect();
+        for (n, year) in pairs {
+            let code = index.code(n).to_owned();
+            for dep in cat.dependents_of(&code) {
+                let Some(d) = index.number(&dep.code) else {
+                    continue;
+                };
+                match dep.aggregation {
+                    Aggregation::WeightedMean if from == 0 => {
+                        for y in year..=last_year.max(year) {
+                            phases[1].insert((d, y));
+                        }
                     }
+                    Aggregation::Ratio => {
+                        phases[2].insert((d, year));
+                    }
+                    _ => {}
                 }
-                Aggregation::Ratio => {
-                    phases[2].insert((dep.code.clone(), *year));
-                }
-                Aggregation::Sum | Aggregation::None => {}
             }
         }
     }
-    let second: Vec<(String, i32)> = phases[1].iter().cloned().collect();
-    for (code, year) in &second {
-        for dep in cat.dependents_of(code) {
-            if dep.aggregation == Aggregation::Ratio {
-                phases[2].insert((dep.code.clone(), *year));
+    phases
+}
+
+/// The base periods (the indicator's frequency) of a year.
+fn base_periods(freq: Frequency, year: i32) -> Vec<Period> {
+    match freq {
+        Frequency::Month => (1..=12)
+            .map(|month| Period::Month { year, month })
+            .collect(),
+        Frequency::Quarter => (1..=4)
+            .map(|quarter| Period::Quarter { year, quarter })
+            .collect(),
+        Frequency::Half => (1..=2).map(|half| Period::Half { year, half }).collect(),
+        Frequency::Year => vec![Period::Year { year }],
+    }
+}
+
+/// Steps 1–3 for one indicator and year.
+fn rebuild_year(
+    index: &ServingIndex,
+    h: &Hierarchy,
+    ind: &Indicator,
+    year: i32,
+    old: &YearSlabs,
+    updates: &[Reported],
+) -> YearSlabs {
+    let bases = base_periods(ind.frequency, year);
+    // Reported values: the old ones, with the upload's on top.
+    let mut reported: BTreeMap<Period, HashMap<u32, f64>> = BTreeMap::new();
+    for p in &bases {
+        let m = reported.entry(*p).or_default();
+        if let Some(slab) = old.get(p) {
+            for (u, s) in slab.iter() {
+                if s.kind == CellKind::Reported {
+                    m.insert(u, s.value);
+                }
             }
         }
     }
-    Ok(phases)
-}
-
-fn load_pairs(
-    conn: &Connection,
-    table: &str,
-    pairs: &BTreeSet<(String, i32)>,
-) -> Result<(), StoreError> {
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {table} (indicator VARCHAR, year SMALLINT)"
-    ))
-    .ctx("preparing the recompute")?;
-    let mut app = conn.appender(table).ctx("preparing the recompute")?;
-    for (code, year) in pairs {
-        app.append_row(params![code, *year as i16])
-            .ctx("preparing the recompute")?;
+    for r in updates {
+        reported.entry(r.period).or_default().insert(r.uid, r.value);
     }
-    Ok(())
-}
 
-/// Steps 1 and 2 for the pairs in `agg_phase`.
-fn spatial(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE agg_base AS
-            SELECT o.indicator, o.uid, o.period, o.year, o.value, u.level, u.era
-            FROM current_obs o
-            JOIN agg_phase a USING (indicator, year)
-            JOIN units u ON u.uid = o.uid
-            WHERE o.disagg = '';",
-    )
-    .ctx("collecting reported values")?;
-    conn.execute(
-        "INSERT INTO cells
-            SELECT indicator, uid, period, year, value, 'reported', 1, 1, ?
-            FROM agg_base",
-        [version],
-    )
-    .ctx("storing reported values")?;
-    conn.execute(
-        "INSERT INTO cells
-            SELECT b.indicator, c.ancestor, b.period, b.year, sum(b.value),
-                   CASE WHEN bool_or(c.restated) THEN 'restated' ELSE 'aggregated' END,
-                   count(*), coalesce(any_value(uc.n), count(*)), ?
-            FROM agg_base b
-            JOIN indicators i ON i.code = b.indicator AND i.aggregation = 'sum'
-            JOIN unit_closure c ON c.uid = b.uid
-            LEFT JOIN unit_counts uc
-                ON uc.ancestor = c.ancestor AND uc.level = b.level AND uc.era = b.era
-            GROUP BY b.indicator, c.ancestor, b.period, b.year, b.level, b.era",
-        [version],
-    )
-    .ctx("summing up the hierarchy")?;
-    // Weights: the weight indicator's yearly value for the same unit, from the latest year up
-    // to the period's (later years borrow the last known), else the earliest after it.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE agg_weights AS
-         WITH keys AS (
-             SELECT DISTINCT b.indicator, i.weight, b.uid, b.year
-             FROM agg_base b
-             JOIN indicators i ON i.code = b.indicator AND i.aggregation = 'weighted_mean'),
-         wv AS (
-             SELECT indicator AS wind, uid, year, value FROM cells
-             WHERE period = CAST(year AS VARCHAR)
-               AND indicator IN (SELECT weight FROM indicators WHERE weight IS NOT NULL))
-         SELECT k.indicator, k.uid, k.year, coalesce(before.value, after.value) AS w
-         FROM keys k
-         ASOF LEFT JOIN wv before
-             ON before.wind = k.weight AND before.uid = k.uid AND k.year >= before.year
-         ASOF LEFT JOIN wv after
-             ON after.wind = k.weight AND after.uid = k.uid AND k.year <= after.year;",
-    )
-    .ctx("finding weights")?;
-    conn.execute(
-        "INSERT INTO cells
-            SELECT b.indicator, c.ancestor, b.period, b.year,
-                   sum(b.value * w.w) / sum(w.w),
-                   CASE WHEN bool_or(c.restated) THEN 'restated' ELSE 'aggregated' END,
-                   count(*), coalesce(any_value(uc.n), count(*)), ?
-            FROM agg_base b
-            JOIN agg_weights w USING (indicator, uid, year)
-            JOIN unit_closure c ON c.uid = b.uid
-            LEFT JOIN unit_counts uc
-                ON uc.ancestor = c.ancestor AND uc.level = b.level AND uc.era = b.era
-            WHERE w.w IS NOT NULL AND w.w > 0
-            GROUP BY b.indicator, c.ancestor, b.period, b.year, b.level, b.era",
-        [version],
-    )
-    .ctx("averaging up the hierarchy")?;
-    Ok(())
-}
-
-/// Step 3 for the pairs in `agg_phase`: roll months (or quarters) into quarters, halves and
-/// years by joining each to its parents, and into year-to-date with a running window (a join
-/// would multiply every month by the up to twelve year-to-dates it belongs to).
-fn temporal(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    for (rule, agg) in [
-        ("sum", "sum(c.value)"),
-        ("mean", "avg(c.value)"),
-        ("last", "arg_max(c.value, c.period)"),
-    ] {
-        conn.execute(
-            &format!(
-                "INSERT INTO cells
-                 SELECT c.indicator, c.uid, pp.parent, c.year, {agg},
-                        CASE WHEN bool_and(c.kind = 'restated') THEN 'restated' ELSE 'rolled' END,
-                        min(c.n_units), max(c.n_expected), ?
-                 FROM cells c
-                 JOIN agg_phase a USING (indicator, year)
-                 JOIN indicators i ON i.code = c.indicator AND i.temporal = '{rule}'
-                 JOIN period_parents pp ON pp.period = c.period AND NOT pp.ytd
-                 GROUP BY c.indicator, c.uid, pp.parent, c.year, pp.n_sub
-                 HAVING count(*) = pp.n_sub"
-            ),
-            [version],
-        )
-        .ctx("rolling periods up")?;
+    let mut weights: HashMap<u32, Option<f64>> = HashMap::new();
+    let weight_no = ind.weight.as_deref().and_then(|w| index.number(w));
+    let mut out: BTreeMap<Period, Vec<(u32, Slot)>> = BTreeMap::new();
+    for (p, values) in &reported {
+        let slots = out.entry(*p).or_default();
+        slots.extend(values.iter().map(|(&u, &v)| (u, Slot::reported(v))));
+        match ind.aggregation {
+            Aggregation::Sum => slots.extend(spatial(h, values, |_| Some(1.0), false)),
+            Aggregation::WeightedMean => {
+                let mut w = |u: u32| {
+                    *weights
+                        .entry(u)
+                        .or_insert_with(|| weight_no.and_then(|wn| weight(index, wn, u, year)))
+                };
+                slots.extend(spatial(h, values, &mut w, true));
+            }
+            Aggregation::None | Aggregation::Ratio => {}
+        }
     }
-    // Year-to-date ending at position p exists when all of positions 1..p are present.
-    conn.execute(
-        "INSERT INTO cells
-         SELECT indicator, uid, ytd, year,
-                CASE temporal WHEN 'sum' THEN s WHEN 'mean' THEN m ELSE value END,
-                CASE WHEN all_restated THEN 'restated' ELSE 'rolled' END, nu, ne, ?
-         FROM (
-             SELECT c.indicator, c.uid, c.year, c.value, i.temporal, py.pos, py.ytd,
-                    sum(c.value) OVER w AS s, avg(c.value) OVER w AS m,
-                    count(*) OVER w AS n, min(c.n_units) OVER w AS nu,
-                    max(c.n_expected) OVER w AS ne,
-                    bool_and(c.kind = 'restated') OVER w AS all_restated
-             FROM cells c
-             JOIN agg_phase a USING (indicator, year)
-             JOIN indicators i ON i.code = c.indicator AND i.temporal <> 'none'
-             JOIN period_ytd py ON py.period = c.period AND py.frequency = i.frequency
-             WINDOW w AS (PARTITION BY c.indicator, c.uid, c.year ORDER BY py.pos
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
-         WHERE n = pos",
-        [version],
-    )
-    .ctx("rolling up the year to date")?;
-    Ok(())
+    let mut slabs: YearSlabs = out
+        .into_iter()
+        .map(|(p, v)| (p, Slab::from_pairs(v)))
+        .collect();
+    if ind.temporal != Temporal::None
+        && matches!(ind.frequency, Frequency::Month | Frequency::Quarter)
+    {
+        let rolled = temporal(ind, year, &bases, &slabs);
+        slabs.extend(rolled);
+    }
+    slabs
 }
 
-/// Step 4 for the ratio indicators in `agg_phase`.
-fn ratios(conn: &Connection, version: i64) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO cells
-            SELECT r.code, n.uid, n.period, n.year, n.value / d.value * r.scale, 'ratio',
-                   least(n.n_units, d.n_units), greatest(n.n_expected, d.n_expected), ?
-            FROM agg_phase a
-            JOIN indicators r ON r.code = a.indicator AND r.aggregation = 'ratio'
-            JOIN cells n ON n.indicator = r.numerator AND n.year = a.year
-            JOIN cells d ON d.indicator = r.denominator AND d.year = a.year
-                AND d.uid = n.uid AND d.period = n.period
-            WHERE d.value <> 0
-              AND (r.frequency <> 'year' OR n.period = CAST(n.year AS VARCHAR))",
-        [version],
-    )
-    .ctx("computing ratios")?;
-    Ok(())
+/// A unit's weight for a year: the weight indicator's yearly value in the latest year up to it,
+/// else the earliest after it.
+fn weight(index: &ServingIndex, weight_no: u16, uid: u32, year: i32) -> Option<f64> {
+    index
+        .with(|m| {
+            let at = |y: i32| {
+                m.get(&(weight_no, Period::Year { year: y }))
+                    .and_then(|s| s.get(uid))
+            };
+            (0..30)
+                .map(|d| year - d)
+                .find_map(at)
+                .or_else(|| (1..30).map(|d| year + d).find_map(at))
+                .map(|s| s.value)
+        })
+        .flatten()
+}
+
+/// Values of every ancestor of the reporting units: sums, or means weighted by `weight`.
+fn spatial(
+    h: &Hierarchy,
+    values: &HashMap<u32, f64>,
+    mut weight: impl FnMut(u32) -> Option<f64>,
+    weighted: bool,
+) -> Vec<(u32, Slot)> {
+    struct Acc {
+        num: f64,
+        den: f64,
+        n: u32,
+        restated: bool,
+        level: Level,
+        era: Option<Era>,
+    }
+    let mut acc: HashMap<u32, Acc> = HashMap::new();
+    for (&u, &v) in values {
+        let Some(w) = weight(u).filter(|w| *w > 0.0) else {
+            continue;
+        };
+        let Some(unit) = h.unit(u) else { continue };
+        for &(a, restated) in h.closure(u) {
+            let e = acc.entry(a).or_insert(Acc {
+                num: 0.0,
+                den: 0.0,
+                n: 0,
+                restated: false,
+                level: unit.level,
+                era: unit.era,
+            });
+            e.num += v * w;
+            e.den += w;
+            e.n += 1;
+            e.restated |= restated;
+        }
+    }
+    acc.into_iter()
+        .map(|(a, e)| {
+            let expected = e
+                .era
+                .map_or(0, |era| h.descendants(a, e.level, era).len())
+                .max(e.n as usize);
+            let value = if weighted { e.num / e.den } else { e.num };
+            (
+                a,
+                Slot {
+                    value,
+                    n_units: clamp16(e.n as usize),
+                    n_expected: clamp16(expected),
+                    kind: if e.restated {
+                        CellKind::Restated
+                    } else {
+                        CellKind::Aggregated
+                    },
+                },
+            )
+        })
+        .collect()
+}
+
+fn clamp16(n: usize) -> u16 {
+    n.min(usize::from(u16::MAX)) as u16
+}
+
+/// Step 3: quarters, halves, the year and year-to-date from the base periods.
+fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> YearSlabs {
+    let n = bases.len();
+    let mut by_unit: HashMap<u32, Vec<Option<Slot>>> = HashMap::new();
+    for (pos, p) in bases.iter().enumerate() {
+        if let Some(slab) = slabs.get(p) {
+            for (u, s) in slab.iter() {
+                by_unit.entry(u).or_insert_with(|| vec![None; n])[pos] = Some(s);
+            }
+        }
+    }
+    // (parent, first position, last position) of the sub-periods it rolls up.
+    let mut parents: Vec<(Period, usize, usize)> = Vec::new();
+    match ind.frequency {
+        Frequency::Month => {
+            for q in 1..=4u8 {
+                parents.push((
+                    Period::Quarter { year, quarter: q },
+                    usize::from(q) * 3 - 3,
+                    usize::from(q) * 3 - 1,
+                ));
+            }
+            parents.push((Period::Half { year, half: 1 }, 0, 5));
+            parents.push((Period::Half { year, half: 2 }, 6, 11));
+            parents.push((Period::Year { year }, 0, 11));
+            for m in 1..=12u8 {
+                parents.push((Period::YearToDate { year, month: m }, 0, usize::from(m) - 1));
+            }
+        }
+        Frequency::Quarter => {
+            parents.push((Period::Half { year, half: 1 }, 0, 1));
+            parents.push((Period::Half { year, half: 2 }, 2, 3));
+            parents.push((Period::Year { year }, 0, 3));
+            for q in 1..=4u8 {
+                parents.push((
+                    Period::YearToDate { year, month: q * 3 },
+                    0,
+                    usize::from(q) - 1,
+                ));
+            }
+        }
+        Frequency::Half | Frequency::Year => {}
+    }
+    let mut out: BTreeMap<Period, Vec<(u32, Slot)>> = BTreeMap::new();
+    for (u, subs) in &by_unit {
+        for &(parent, first, last) in &parents {
+            let part: Option<Vec<Slot>> = subs[first..=last].iter().copied().collect();
+            let Some(part) = part else { continue };
+            let values = part.iter().map(|s| s.value);
+            let value = match ind.temporal {
+                Temporal::Sum => values.sum(),
+                Temporal::Mean => values.sum::<f64>() / part.len() as f64,
+                Temporal::Last | Temporal::None => part[part.len() - 1].value,
+            };
+            let restated = part.iter().all(|s| s.kind == CellKind::Restated);
+            out.entry(parent).or_default().push((
+                *u,
+                Slot {
+                    value,
+                    n_units: part.iter().map(|s| s.n_units).min().unwrap_or(0),
+                    n_expected: part.iter().map(|s| s.n_expected).max().unwrap_or(0),
+                    kind: if restated {
+                        CellKind::Restated
+                    } else {
+                        CellKind::Rolled
+                    },
+                },
+            ));
+        }
+    }
+    out.into_iter()
+        .map(|(p, v)| (p, Slab::from_pairs(v)))
+        .collect()
+}
+
+/// Step 4: a ratio indicator for one year, from its parts at every unit and period.
+fn ratio_year(index: &ServingIndex, ind: &Indicator, year: i32) -> YearSlabs {
+    let part = |c: &Option<String>| c.as_deref().and_then(|c| index.number(c));
+    let (Some(num), Some(den)) = (part(&ind.numerator), part(&ind.denominator)) else {
+        return YearSlabs::new();
+    };
+    let scale = ind.scale.unwrap_or(1.0);
+    let (nums, dens) = (index.year(num, year), index.year(den, year));
+    let mut out = YearSlabs::new();
+    for (p, ns) in &nums {
+        if ind.frequency == Frequency::Year && !matches!(p, Period::Year { .. }) {
+            continue;
+        }
+        let Some(ds) = dens.get(p) else { continue };
+        let pairs: Vec<(u32, Slot)> = ns
+            .iter()
+            .filter_map(|(u, n)| {
+                let d = ds.get(u).filter(|d| d.value != 0.0)?;
+                Some((
+                    u,
+                    Slot {
+                        value: n.value / d.value * scale,
+                        n_units: n.n_units.min(d.n_units),
+                        n_expected: n.n_expected.max(d.n_expected),
+                        kind: CellKind::Ratio,
+                    },
+                ))
+            })
+            .collect();
+        if !pairs.is_empty() {
+            out.insert(*p, Slab::from_pairs(pairs));
+        }
+    }
+    out
+}
+
+/// Counts (and lists, up to the cap) the cells that differ between two versions of a year.
+fn diff(
+    code: &str,
+    old: &YearSlabs,
+    new: &YearSlabs,
+    count: &mut usize,
+    listed: &mut Vec<CellChange>,
+) {
+    let empty = Slab::default();
+    let periods: BTreeSet<&Period> = old.keys().chain(new.keys()).collect();
+    for p in periods {
+        let (a, b) = (old.get(p).unwrap_or(&empty), new.get(p).unwrap_or(&empty));
+        let (mut i, mut j) = (0, 0);
+        let mut emit = |uid: u32, value: Option<f64>| {
+            *count += 1;
+            if listed.len() < MAX_LISTED_CHANGES {
+                listed.push(CellChange {
+                    indicator: code.to_owned(),
+                    uid,
+                    period: p.id(),
+                    value,
+                });
+            }
+        };
+        while i < a.len() || j < b.len() {
+            match (a.uids.get(i), b.uids.get(j)) {
+                (Some(&ua), Some(&ub)) if ua == ub => {
+                    if a.slots[i].value.to_bits() != b.slots[j].value.to_bits() {
+                        emit(ub, Some(b.slots[j].value));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(&ua), Some(&ub)) if ua < ub => {
+                    emit(ua, None);
+                    i += 1;
+                }
+                (Some(_), Some(&ub)) => {
+                    emit(ub, Some(b.slots[j].value));
+                    j += 1;
+                }
+                (Some(&ua), None) => {
+                    emit(ua, None);
+                    i += 1;
+                }
+                (None, Some(&ub)) => {
+                    emit(ub, Some(b.slots[j].value));
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+    }
 }

@@ -18,7 +18,6 @@ use rand_chacha::ChaCha8Rng;
 
 use dieuhanh_protocol::period::{Frequency, Period};
 
-use crate::aggregate;
 use crate::catalogue::{Aggregation, Catalogue, DemoProfile, Indicator};
 use crate::hierarchy::{Era, Hierarchy, Level, NATION_UID, Unit};
 use crate::store::{DbContext, StoreError};
@@ -621,8 +620,8 @@ fn leave_late(
     });
 }
 
-/// Loads the demo into an empty database as one submission, then aggregates everything.
-/// Returns the number of values and the new data version.
+/// Loads the demo into an empty database as one submission (aggregate it into the serving
+/// index with `Store::index_current`). Returns the number of values and the new data version.
 pub fn load(
     conn: &mut Connection,
     cat: &Catalogue,
@@ -670,7 +669,6 @@ pub fn load(
             revision INTEGER, is_new BOOLEAN)",
     )
     .ctx("staging demo values")?;
-    let mut pairs: BTreeSet<(String, i32)> = BTreeSet::new();
     {
         let mut app = tx.appender("chg").ctx("staging demo values")?;
         for (i, v) in values.iter().enumerate() {
@@ -687,14 +685,11 @@ pub fn load(
                 true
             ])
             .ctx("staging demo values")?;
-            pairs.insert((v.indicator.clone(), v.period.year()));
         }
     }
     tracing::info!(ms = t.elapsed().as_millis() as u64, "demo staged");
     crate::ingest::commit_changes(&tx, submission)?;
     tracing::info!(ms = t.elapsed().as_millis() as u64, "demo stored");
-    aggregate::recompute(&tx, cat, &pairs, version)?;
-    tracing::info!(ms = t.elapsed().as_millis() as u64, "demo aggregated");
     tx.execute(
         "UPDATE meta SET value = ? WHERE key = 'data_version'",
         [version.to_string()],

@@ -273,6 +273,8 @@ pub struct Hierarchy {
     by_loose_name: HashMap<(Era, Level, String), Vec<u32>>,
     /// (ancestor, level, era) → units of that level and era aggregated into the ancestor.
     descendants: HashMap<(u32, Level, Era), Vec<u32>>,
+    /// unit → its ancestors, each flagged when it belongs to the other structure (restated).
+    closure: HashMap<u32, Vec<(u32, bool)>>,
     links: Vec<Link>,
 }
 
@@ -428,6 +430,7 @@ impl Hierarchy {
             by_name: HashMap::new(),
             by_loose_name: HashMap::new(),
             descendants: HashMap::new(),
+            closure: HashMap::new(),
             units,
             links,
         };
@@ -467,16 +470,22 @@ impl Hierarchy {
             }
         }
         let mut descendants: HashMap<(u32, Level, Era), Vec<u32>> = HashMap::new();
+        let mut closure: HashMap<u32, Vec<(u32, bool)>> = HashMap::new();
         for u in &h.units {
             let Some(era) = u.era else { continue };
+            let mut list = Vec::new();
             for a in h.ancestors(u.uid) {
                 descendants
                     .entry((a, u.level, era))
                     .or_default()
                     .push(u.uid);
+                let restated = h.unit(a).is_some_and(|au| au.era.is_some_and(|e| e != era));
+                list.push((a, restated));
             }
+            closure.insert(u.uid, list);
         }
         h.descendants = descendants;
+        h.closure = closure;
         Ok(h)
     }
 
@@ -533,6 +542,11 @@ impl Hierarchy {
             out.push(NATION_UID);
         }
         out
+    }
+
+    /// [`Hierarchy::ancestors`], precomputed, each flagged when it is of the other structure.
+    pub fn closure(&self, uid: u32) -> &[(u32, bool)] {
+        self.closure.get(&uid).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The unit with this official code in `era`; codes are distinct per level by their width.

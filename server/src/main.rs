@@ -209,11 +209,13 @@ fn main() -> anyhow::Result<()> {
                 let version = store.version();
                 let cat = store.catalogue().clone();
                 let h = store.hierarchy().clone();
+                let serving = store.serving().clone();
                 let ctx = ingest::Context {
                     cat: &cat,
                     h: &h,
                     version,
                     today: today_in_vietnam(),
+                    serving: &serving,
                 };
                 let body = ingest::Body {
                     path: &file,
@@ -284,7 +286,8 @@ fn load_demo(store: &dieuhanh_server::store::Store, opts: DemoOptions) -> anyhow
     let h = store.hierarchy().clone();
     let (n, version) = store.write_blocking(|conn| demo::load(conn, &cat, &h, &opts))?;
     store.set_version(version);
-    store.reload_serving()?;
+    let changes = store.index_current()?;
+    tracing::info!(cells = changes.count, "demo aggregated");
     tracing::info!(
         values = n,
         version,

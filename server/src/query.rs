@@ -41,18 +41,6 @@ pub enum CellKind {
     Ratio,
 }
 
-impl CellKind {
-    fn parse(s: &str) -> CellKind {
-        match s {
-            "reported" => CellKind::Reported,
-            "restated" => CellKind::Restated,
-            "rolled" => CellKind::Rolled,
-            "ratio" => CellKind::Ratio,
-            _ => CellKind::Aggregated,
-        }
-    }
-}
-
 /// How many reporting units a value covers.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Coverage {
@@ -281,49 +269,6 @@ fn target_status(
             ),
         },
     })
-}
-
-/// Reads the cells of `uids` × `periods` for one indicator.
-pub fn read_cells(
-    conn: &Connection,
-    indicator: &str,
-    uids: &[u32],
-    periods: &[Period],
-) -> Result<HashMap<(u32, String), Cell>, StoreError> {
-    if uids.is_empty() || periods.is_empty() {
-        return Ok(HashMap::new());
-    }
-    // Ids and period ids come from our own hierarchy and parser, never from raw input.
-    let uid_list = uids
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let period_list = periods
-        .iter()
-        .map(|p| format!("'{}'", p.id()))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sql = format!(
-        "SELECT uid, period, value, kind, n_units, n_expected FROM cells
-         WHERE indicator = ? AND period IN ({period_list}) AND uid IN ({uid_list})"
-    );
-    let mut stmt = conn.prepare_cached(&sql).ctx("reading values")?;
-    let rows = stmt
-        .query_map([indicator], |r| {
-            let kind: String = r.get(3)?;
-            Ok((
-                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?),
-                Cell {
-                    value: r.get(2)?,
-                    kind: CellKind::parse(&kind),
-                    n_units: r.get(4)?,
-                    n_expected: r.get(5)?,
-                },
-            ))
-        })
-        .ctx("reading values")?;
-    rows.collect::<Result<_, _>>().ctx("reading values")
 }
 
 /// A unit as the API shows it.
@@ -739,18 +684,28 @@ fn submission_ref(r: &duckdb::Row<'_>, at: usize) -> duckdb::Result<SubmissionRe
     })
 }
 
+/// One value, as named in a request.
+#[derive(Debug, Clone)]
+pub struct ValueRef {
+    pub indicator: String,
+    /// Unit code; "VN" for the nation.
+    pub unit: String,
+    pub period: Period,
+    /// Structure date for the unit code.
+    pub at: CivilDate,
+}
+
 pub fn provenance(
     conn: &Connection,
+    index: &ServingIndex,
     cat: &Catalogue,
     h: &Hierarchy,
-    indicator: &str,
-    unit: &str,
-    period: &Period,
-    at: CivilDate,
+    v: &ValueRef,
 ) -> Result<Provenance, QueryError> {
-    let ind = find_indicator(cat, indicator)?;
-    let u = find_unit(h, unit, at)?;
-    let cells = read_cells(conn, &ind.code, &[u.uid], &[*period])?;
+    let ind = find_indicator(cat, &v.indicator)?;
+    let u = find_unit(h, &v.unit, v.at)?;
+    let period = &v.period;
+    let cells = index.read(&ind.code, &[u.uid], &[*period]);
     let cell = cells.get(&(u.uid, period.id())).copied();
 
     let mut revisions = Vec::new();
@@ -789,7 +744,8 @@ pub fn provenance(
     if matches!(cell.map(|c| c.kind), Some(k) if k != CellKind::Reported) {
         let parts: Vec<String> = if ind.aggregation == Aggregation::Ratio {
             for part in [&ind.numerator, &ind.denominator].into_iter().flatten() {
-                let v = read_cells(conn, part, &[u.uid], &[*period])?
+                let v = index
+                    .read(part, &[u.uid], &[*period])
                     .get(&(u.uid, period.id()))
                     .map(|c| c.value);
                 components.push(Component {
@@ -875,29 +831,6 @@ pub fn provenance(
     })
 }
 
-/// The latest period of an indicator's frequency with a value for `uid`.
-pub fn latest_period(
-    conn: &Connection,
-    ind: &Indicator,
-    uid: u32,
-) -> Result<Option<Period>, StoreError> {
-    let pattern = match ind.frequency {
-        Frequency::Month => r"\d{4}-\d{2}",
-        Frequency::Quarter => r"\d{4}-Q\d",
-        Frequency::Half => r"\d{4}-H\d",
-        Frequency::Year => r"\d{4}",
-    };
-    let p: Option<String> = conn
-        .query_row(
-            "SELECT max(period) FROM cells
-             WHERE indicator = ? AND uid = ? AND regexp_full_match(period, ?)",
-            params![ind.code, uid, pattern],
-            |r| r.get(0),
-        )
-        .ctx("finding the latest period")?;
-    Ok(p.and_then(|p| Period::parse(&p).ok()))
-}
-
 /// An indicator with its latest national figure, for the drill-down by ministry.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IndicatorFigure {
@@ -909,14 +842,13 @@ pub struct IndicatorFigure {
 }
 
 pub fn latest_figures(
-    conn: &Connection,
     index: &ServingIndex,
     indicators: &[&Indicator],
     uid: u32,
-) -> Result<Vec<IndicatorFigure>, QueryError> {
+) -> Vec<IndicatorFigure> {
     let mut out = Vec::new();
     for ind in indicators {
-        let period = latest_period(conn, ind, uid)?;
+        let period = index.latest_period(&ind.code, uid, ind.frequency);
         let fig = match &period {
             Some(p) => {
                 let cells = index.read(&ind.code, &[uid], &figure_periods(p));
@@ -934,7 +866,7 @@ pub fn latest_figures(
             figure: fig,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Whether each unit of a regime's level has reported a period.

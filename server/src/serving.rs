@@ -1,131 +1,130 @@
-//! The serving index: every value of `cells` in memory, grouped by (indicator, period) and
-//! sorted by unit, so a drill-down (children × four periods) is a few binary searches instead
-//! of a database query. DuckDB stays the store of record: the index is loaded from `cells` at
-//! start and, after each accepted upload, the (indicator, year) pairs it recomputed are
-//! reloaded from the committed data under the writer lock — so readers see a value only once it
-//! is durable, and every reload follows the order of data versions.
+//! The served values in memory: every reported value and everything aggregation derives from
+//! it, grouped by (indicator, period) and sorted by unit, so a drill-down (children × four
+//! periods) is a few binary searches. DuckDB holds the facts (submissions, the history of every
+//! value, the current values); this index is derived from them — built from `current_obs` at
+//! start, and after each accepted upload updated with its values and re-aggregated by
+//! [`crate::aggregate`] under the writer lock, so readers see a value only once it is durable.
 //!
 //! Memory: about 20 bytes per cell (value, unit id, coverage, kind), e.g. ~180 MB for the demo
 //! data set's 8.7 million cells.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::RwLock;
 
-use duckdb::Connection;
-use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::datatypes::{DataType, Float64Type, Int32Type, UInt8Type};
-use duckdb::arrow::record_batch::RecordBatch;
+use dieuhanh_protocol::period::{Frequency, Period};
 
-use dieuhanh_protocol::period::Period;
-
+use crate::catalogue::Catalogue;
 use crate::query::{Cell, CellKind, CellMap};
-use crate::store::{DbContext, StoreError};
 
-/// One stored value without its key.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    value: f64,
-    n_units: u16,
-    n_expected: u16,
-    kind: u8,
+/// One value without its key.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slot {
+    pub value: f64,
+    pub n_units: u16,
+    pub n_expected: u16,
+    pub kind: CellKind,
+}
+
+impl Slot {
+    pub fn reported(value: f64) -> Slot {
+        Slot {
+            value,
+            n_units: 1,
+            n_expected: 1,
+            kind: CellKind::Reported,
+        }
+    }
+
+    fn cell(self) -> Cell {
+        Cell {
+            value: self.value,
+            kind: self.kind,
+            n_units: i32::from(self.n_units),
+            n_expected: i32::from(self.n_expected),
+        }
+    }
 }
 
 /// The cells of one (indicator, period), sorted by unit id.
-#[derive(Debug, Default)]
-struct Slab {
-    uids: Vec<u32>,
-    slots: Vec<Slot>,
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Slab {
+    pub uids: Vec<u32>,
+    pub slots: Vec<Slot>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    slabs: HashMap<(String, String), Slab>,
-    cells: usize,
-}
-
-/// The in-memory index; cheap to share behind an `Arc`.
-#[derive(Debug, Default)]
-pub struct ServingIndex {
-    inner: RwLock<Inner>,
-}
-
-const KIND_SQL: &str = "CASE kind WHEN 'reported' THEN 0 WHEN 'aggregated' THEN 1
-    WHEN 'restated' THEN 2 WHEN 'rolled' THEN 3 ELSE 4 END::UTINYINT";
-
-fn kind_of(code: u8) -> CellKind {
-    match code {
-        0 => CellKind::Reported,
-        1 => CellKind::Aggregated,
-        2 => CellKind::Restated,
-        3 => CellKind::Rolled,
-        _ => CellKind::Ratio,
+impl Slab {
+    /// From (unit, slot) pairs in any order.
+    pub fn from_pairs(mut pairs: Vec<(u32, Slot)>) -> Slab {
+        pairs.sort_unstable_by_key(|(u, _)| *u);
+        let (uids, slots) = pairs.into_iter().unzip();
+        Slab { uids, slots }
     }
+
+    pub fn get(&self, uid: u32) -> Option<Slot> {
+        self.uids.binary_search(&uid).ok().map(|i| self.slots[i])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Slot)> + '_ {
+        self.uids.iter().copied().zip(self.slots.iter().copied())
+    }
+
+    pub fn len(&self) -> usize {
+        self.uids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uids.is_empty()
+    }
+}
+
+/// Indicator number (its position in the catalogue) and period.
+pub type Key = (u16, Period);
+
+/// Slabs of one indicator and year, by period.
+pub type YearSlabs = BTreeMap<Period, Slab>;
+
+/// The in-memory index.
+#[derive(Debug)]
+pub struct ServingIndex {
+    codes: Vec<String>,
+    numbers: HashMap<String, u16>,
+    inner: RwLock<BTreeMap<Key, Slab>>,
 }
 
 impl ServingIndex {
-    /// Loads every cell.
-    pub fn load(conn: &Connection) -> Result<ServingIndex, StoreError> {
-        let index = ServingIndex::default();
-        index.reload_all(conn)?;
-        Ok(index)
-    }
-
-    /// Replaces everything with what `conn` sees.
-    pub fn reload_all(&self, conn: &Connection) -> Result<(), StoreError> {
-        let slabs = read_slabs(conn, "TRUE")?;
-        let mut inner = self
-            .inner
-            .write()
-            .map_err(|_| StoreError::Task("serving index poisoned".into()))?;
-        inner.cells = slabs.values().map(|s| s.uids.len()).sum();
-        inner.slabs = slabs;
-        Ok(())
-    }
-
-    /// Replaces the cells of the given (indicator, year) pairs with what `conn` sees.
-    pub fn reload(
-        &self,
-        conn: &Connection,
-        pairs: &BTreeSet<(String, i32)>,
-    ) -> Result<(), StoreError> {
-        if pairs.is_empty() {
-            return Ok(());
-        }
-        let by_indicator: HashMap<&str, Vec<i32>> =
-            pairs.iter().fold(HashMap::new(), |mut m, (i, y)| {
-                m.entry(i.as_str()).or_default().push(*y);
-                m
-            });
-        let filter = by_indicator
+    /// An empty index for the catalogue's indicators.
+    pub fn new(cat: &Catalogue) -> ServingIndex {
+        let codes: Vec<String> = cat.indicators.iter().map(|i| i.code.clone()).collect();
+        let numbers = codes
             .iter()
-            .map(|(i, years)| {
-                let ys = years
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                // Codes come from the catalogue, never from raw input.
-                format!("(indicator = '{}' AND year IN ({ys}))", i.replace('\'', ""))
-            })
-            .collect::<Vec<_>>()
-            .join(" OR ");
-        let fresh = read_slabs(conn, &filter)?;
-        let mut inner = self
-            .inner
-            .write()
-            .map_err(|_| StoreError::Task("serving index poisoned".into()))?;
-        inner.slabs.retain(|(ind, period), _| {
-            let year = period.get(..4).and_then(|y| y.parse::<i32>().ok());
-            !year.is_some_and(|y| pairs.contains(&(ind.clone(), y)))
-        });
-        inner.slabs.extend(fresh);
-        inner.cells = inner.slabs.values().map(|s| s.uids.len()).sum();
-        Ok(())
+            .enumerate()
+            .map(|(i, c)| (c.clone(), i as u16))
+            .collect();
+        ServingIndex {
+            codes,
+            numbers,
+            inner: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// The number of an indicator code.
+    pub fn number(&self, code: &str) -> Option<u16> {
+        self.numbers.get(code).copied()
+    }
+
+    /// The code of an indicator number.
+    pub fn code(&self, number: u16) -> &str {
+        self.codes
+            .get(usize::from(number))
+            .map_or("", String::as_str)
     }
 
     /// Number of cells held.
     pub fn len(&self) -> usize {
-        self.inner.read().map_or(0, |i| i.cells)
+        self.inner
+            .read()
+            .map_or(0, |m| m.values().map(Slab::len).sum())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -135,99 +134,100 @@ impl ServingIndex {
     /// The cells of one indicator for units × periods (missing ones are absent).
     pub fn read(&self, indicator: &str, uids: &[u32], periods: &[Period]) -> CellMap {
         let mut out = CellMap::with_capacity(uids.len() * periods.len());
-        let Ok(inner) = self.inner.read() else {
+        let (Some(n), Ok(inner)) = (self.number(indicator), self.inner.read()) else {
             return out;
         };
         for p in periods {
-            let id = p.id();
-            let Some(slab) = inner.slabs.get(&(indicator.to_owned(), id.clone())) else {
+            let Some(slab) = inner.get(&(n, *p)) else {
                 continue;
             };
+            let id = p.id();
             for &u in uids {
-                if let Ok(i) = slab.uids.binary_search(&u) {
-                    let s = slab.slots[i];
-                    out.insert(
-                        (u, id.clone()),
-                        Cell {
-                            value: s.value,
-                            kind: kind_of(s.kind),
-                            n_units: i32::from(s.n_units),
-                            n_expected: i32::from(s.n_expected),
-                        },
-                    );
+                if let Some(s) = slab.get(u) {
+                    out.insert((u, id.clone()), s.cell());
                 }
             }
         }
         out
     }
-}
 
-/// Reads cells matching `filter` into slabs (sorted by unit).
-fn read_slabs(
-    conn: &Connection,
-    filter: &str,
-) -> Result<HashMap<(String, String), Slab>, StoreError> {
-    let sql = format!(
-        "SELECT indicator, period, uid, value, {KIND_SQL} AS k,
-                least(n_units, 65535)::INTEGER, least(n_expected, 65535)::INTEGER
-         FROM cells WHERE {filter} ORDER BY indicator, period, uid"
-    );
-    let mut stmt = conn.prepare(&sql).ctx("loading the serving index")?;
-    let batches: Vec<RecordBatch> = stmt
-        .query_arrow([])
-        .ctx("loading the serving index")?
-        .collect();
-    let mut slabs: HashMap<(String, String), Slab> = HashMap::new();
-    let mut key: Option<(String, String)> = None;
-    let mut cur = Slab::default();
-    for b in &batches {
-        let ind = strings(b.column(0).as_ref())?;
-        let per = strings(b.column(1).as_ref())?;
-        let uid = b.column(2).as_primitive::<Int32Type>();
-        let val = b.column(3).as_primitive::<Float64Type>();
-        let kind = b.column(4).as_primitive::<UInt8Type>();
-        let nu = b.column(5).as_primitive::<Int32Type>();
-        let ne = b.column(6).as_primitive::<Int32Type>();
-        for r in 0..b.num_rows() {
-            let (i, p) = (ind(r), per(r));
-            if key.as_ref().is_none_or(|(ki, kp)| ki != i || kp != p) {
-                if let Some(k) = key.take() {
-                    slabs.insert(k, std::mem::take(&mut cur));
-                }
-                key = Some((i.to_owned(), p.to_owned()));
+    /// The latest period of `freq` in which `uid` has a value of the indicator.
+    pub fn latest_period(&self, indicator: &str, uid: u32, freq: Frequency) -> Option<Period> {
+        let n = self.number(indicator)?;
+        let inner = self.inner.read().ok()?;
+        let first = Period::Month {
+            year: dieuhanh_protocol::period::MIN_YEAR,
+            month: 1,
+        };
+        inner
+            .range((n, first)..(n + 1, first))
+            .rev()
+            .find(|((_, p), slab)| p.frequency() == Some(freq) && slab.get(uid).is_some())
+            .map(|((_, p), _)| *p)
+    }
+
+    /// Runs `f` with read access to every slab.
+    pub fn with<R>(&self, f: impl FnOnce(&BTreeMap<Key, Slab>) -> R) -> Option<R> {
+        self.inner.read().ok().map(|m| f(&m))
+    }
+
+    /// The slabs of one indicator and year, copied.
+    pub fn year(&self, indicator: u16, year: i32) -> YearSlabs {
+        self.with(|m| {
+            m.range(year_range(indicator, year))
+                .map(|((_, p), s)| (*p, s.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    /// Replaces the slabs of one indicator and year; returns the old ones.
+    pub fn replace_year(&self, indicator: u16, year: i32, new: YearSlabs) -> YearSlabs {
+        let Ok(mut m) = self.inner.write() else {
+            return YearSlabs::new();
+        };
+        let keys: Vec<Key> = m
+            .range(year_range(indicator, year))
+            .map(|(k, _)| *k)
+            .collect();
+        let mut old = YearSlabs::new();
+        for k in keys {
+            if let Some(s) = m.remove(&k) {
+                old.insert(k.1, s);
             }
-            cur.uids.push(uid.value(r) as u32);
-            cur.slots.push(Slot {
-                value: val.value(r),
-                n_units: nu.value(r) as u16,
-                n_expected: ne.value(r) as u16,
-                kind: kind.value(r),
-            });
         }
+        for (p, s) in new {
+            if !s.is_empty() {
+                m.insert((indicator, p), s);
+            }
+        }
+        old
     }
-    if let Some(k) = key {
-        slabs.insert(k, cur);
+
+    /// Every cell, for exports (the benchmark hands them to PostgreSQL).
+    pub fn for_each(&self, mut f: impl FnMut(&str, &Period, u32, &Cell)) {
+        let _ = self.with(|m| {
+            for ((n, p), slab) in m {
+                let code = self.code(*n);
+                for (u, s) in slab.iter() {
+                    f(code, p, u, &s.cell());
+                }
+            }
+        });
     }
-    Ok(slabs)
 }
 
-/// Row accessor for a text column, whatever string layout DuckDB's Arrow export chose.
-fn strings<'a>(a: &'a dyn Array) -> Result<Box<dyn Fn(usize) -> &'a str + 'a>, StoreError> {
-    match a.data_type() {
-        DataType::Utf8 => {
-            let s = a.as_string::<i32>();
-            Ok(Box::new(move |i| s.value(i)))
-        }
-        DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            Ok(Box::new(move |i| s.value(i)))
-        }
-        DataType::Utf8View => {
-            let s = a.as_string_view();
-            Ok(Box::new(move |i| s.value(i)))
-        }
-        other => Err(StoreError::Task(format!(
-            "unexpected Arrow type {other} for a text column"
-        ))),
-    }
+/// The key range of one indicator's periods of one year: they all start in that year, and sort
+/// before the first month of the next.
+fn year_range(indicator: u16, year: i32) -> (Bound<Key>, Bound<Key>) {
+    (
+        Bound::Included((indicator, Period::Month { year, month: 1 })),
+        Bound::Excluded((
+            indicator,
+            Period::Month {
+                year: year + 1,
+                month: 1,
+            },
+        )),
+    )
 }

@@ -81,11 +81,13 @@ fn main() -> anyhow::Result<()> {
         sheet: None,
         submitter: Some("bench".into()),
     };
+    let serving = store.serving().clone();
     let ctx = ingest::Context {
         cat: &cat,
         h: &h,
         version: 0,
         today: ingest::today_in_vietnam(),
+        serving: &serving,
     };
     let body = ingest::Body {
         path: &csv,
@@ -112,15 +114,7 @@ fn main() -> anyhow::Result<()> {
         p.commit
     );
     store.set_version(out.report.version);
-    let t = Instant::now();
-    store.reload_serving()?;
-    eprintln!(
-        "dieuhanh: serving index of {} cells built in {:.1} s",
-        store.serving().len(),
-        t.elapsed().as_secs_f64()
-    );
-    let cells: i64 = store
-        .write_blocking(|conn| conn.query_row("SELECT count(*) FROM cells", [], |r| r.get(0)))?;
+    let cells = store.serving().len();
     eprintln!("dieuhanh: {cells} served cells after aggregation");
 
     // ---- PostgreSQL COPY of the same file
@@ -148,13 +142,31 @@ fn main() -> anyhow::Result<()> {
 
     // ---- the same cells into PostgreSQL for the drill-down
     let cells_csv = args.work.join("cells.csv");
-    store.write_blocking(|conn| {
-        conn.execute(
-            "COPY (SELECT indicator, uid, period, value, kind, n_units, n_expected FROM cells)
-             TO ? (FORMAT csv, HEADER false)",
-            [cells_csv.to_string_lossy()],
-        )
-    })?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&cells_csv)?);
+        let mut err = None;
+        store.serving().for_each(|ind, p, uid, c| {
+            let kind = if c.kind == CellKind::Reported {
+                "reported"
+            } else {
+                "aggregated"
+            };
+            if let Err(e) = writeln!(
+                w,
+                "{ind},{uid},{},{},{kind},{},{}",
+                p.id(),
+                c.value,
+                c.n_units,
+                c.n_expected
+            ) {
+                err = Some(e);
+            }
+        });
+        if let Some(e) = err {
+            return Err(e.into());
+        }
+        w.flush()?;
+    }
     pg.batch_execute(
         "CREATE TABLE cells (indicator text, uid integer, period text, value double precision,
                              kind text, n_units integer, n_expected integer)",

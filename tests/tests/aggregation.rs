@@ -5,9 +5,14 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
+use dieuhanh_protocol::period::{Frequency, Period};
+use dieuhanh_server::catalogue::{Aggregation, Indicator, Temporal};
 use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::query::CellKind;
+use dieuhanh_server::serving::{Key, Slab, Slot};
 use dieuhanh_server::store::Store;
 use dieuhanh_tests::{TestServer, demo_store};
 
@@ -26,53 +31,73 @@ fn shared() -> &'static Shared {
     })
 }
 
-fn query_pairs(store: &Store, sql: &str) -> Vec<(String, f64, f64)> {
-    store.write_blocking(|conn| {
-        let mut stmt = conn.prepare(sql).unwrap();
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap()
-    })
-}
-
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+/// Every (indicator, period) slab of the served values.
+fn slabs(s: &Shared) -> &BTreeMap<Key, Slab> {
+    static COPY: OnceLock<BTreeMap<Key, Slab>> = OnceLock::new();
+    COPY.get_or_init(|| s.store.serving().with(|m| m.clone()).unwrap())
+}
+
+fn value(s: &Shared, ind: &str, uid: u32, p: Period) -> Option<Slot> {
+    let n = s.store.serving().number(ind)?;
+    slabs(s).get(&(n, p))?.get(uid)
+}
+
+fn indicators_where(s: &Shared, f: impl Fn(&Indicator) -> bool) -> Vec<u16> {
+    let index = s.store.serving();
+    s.store
+        .catalogue()
+        .indicators
+        .iter()
+        .filter(|i| f(i))
+        .filter_map(|i| index.number(&i.code))
+        .collect()
 }
 
 #[test]
 fn children_sum_to_their_parent_at_every_level() {
     let s = shared();
-    // For every additive indicator, unit and period: the parent's value equals the sum of its
-    // direct children in the structure that reported (restated copies excluded).
-    let rows = query_pairs(
-        &s.store,
-        "SELECT p.indicator || ' ' || p.uid || ' ' || p.period, p.value, sum(c.value)
-         FROM cells p
-         JOIN indicators i ON i.code = p.indicator AND i.aggregation = 'sum'
-         JOIN units cu ON cu.parent = p.uid
-         JOIN cells c ON c.uid = cu.uid AND c.indicator = p.indicator AND c.period = p.period
-         WHERE c.kind <> 'restated'
-         GROUP BY ALL",
-    );
-    assert!(rows.len() > 10_000, "only {} parents checked", rows.len());
-    let bad: Vec<_> = rows
-        .iter()
-        .filter(|(_, p, c)| !close(*p, *c))
-        .take(5)
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "parents that are not the sum of children: {bad:?}"
-    );
-    // Every level took part: nation, 2024 provinces and districts, 2025 provinces.
-    let levels: Vec<(String, f64, f64)> = query_pairs(
-        &s.store,
-        "SELECT u.level || '/' || coalesce(u.era, '-'), count(*)::DOUBLE, 0
-         FROM cells p JOIN units u ON u.uid = p.uid
-         WHERE p.kind = 'aggregated' GROUP BY ALL ORDER BY 1",
-    );
-    let names: Vec<&str> = levels.iter().map(|(l, _, _)| l.as_str()).collect();
+    let h = s.store.hierarchy();
+    let sums = indicators_where(s, |i| i.aggregation == Aggregation::Sum);
+    let (mut checked, mut levels) = (0, BTreeSet::new());
+    for ((n, p), slab) in slabs(s) {
+        if !sums.contains(n) {
+            continue;
+        }
+        for (uid, parent) in slab.iter() {
+            if parent.kind != CellKind::Aggregated {
+                continue;
+            }
+            // Its direct children in the structure that reported (not restated copies).
+            let children: Vec<f64> = h
+                .children(uid)
+                .iter()
+                .filter_map(|&c| slab.get(c))
+                .filter(|c| c.kind != CellKind::Restated)
+                .map(|c| c.value)
+                .collect();
+            let sum: f64 = children.iter().sum();
+            assert!(
+                close(parent.value, sum),
+                "{} {} unit {uid}: {} is not the sum of its children {sum}",
+                s.store.serving().code(*n),
+                p.id(),
+                parent.value
+            );
+            assert_eq!(usize::from(parent.n_units) > 0, !children.is_empty());
+            let u = h.unit(uid).unwrap();
+            levels.insert(format!(
+                "{}/{}",
+                u.level.as_str(),
+                u.era.map_or("-", |e| e.as_str())
+            ));
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "only {checked} parents checked");
     for want in [
         "district/2024",
         "nation/-",
@@ -80,8 +105,8 @@ fn children_sum_to_their_parent_at_every_level() {
         "province/2025",
     ] {
         assert!(
-            names.contains(&want),
-            "no aggregated values at {want}: {names:?}"
+            levels.contains(want),
+            "no aggregated values at {want}: {levels:?}"
         );
     }
 }
@@ -89,24 +114,44 @@ fn children_sum_to_their_parent_at_every_level() {
 #[test]
 fn months_add_up_to_quarters_halves_years_and_year_to_date() {
     let s = shared();
-    let rows = query_pairs(
-        &s.store,
-        "SELECT q.indicator || ' ' || q.uid || ' ' || q.period, q.value, sum(m.value)
-         FROM cells q
-         JOIN indicators i ON i.code = q.indicator AND i.temporal = 'sum'
-             AND i.frequency = 'month' AND i.aggregation = 'sum'
-         JOIN period_parents pp ON pp.parent = q.period AND pp.period NOT LIKE '%Q%'
-         JOIN cells m ON m.indicator = q.indicator AND m.uid = q.uid AND m.period = pp.period
-         WHERE q.uid = 0 OR q.uid < 2000000 AND q.uid % 7 = 0
-         GROUP BY ALL",
-    );
-    assert!(rows.len() > 1000);
-    let bad: Vec<_> = rows
-        .iter()
-        .filter(|(_, a, b)| !close(*a, *b))
-        .take(5)
-        .collect();
-    assert!(bad.is_empty(), "{bad:?}");
+    let flows = indicators_where(s, |i| {
+        i.temporal == Temporal::Sum && i.frequency == Frequency::Month
+    });
+    let mut checked = 0;
+    for ((n, p), slab) in slabs(s) {
+        if !flows.contains(n) || p.frequency() == Some(Frequency::Month) {
+            continue;
+        }
+        for (uid, total) in slab.iter().step_by(7) {
+            let months: Vec<Period> = p.months();
+            let sum: f64 = months
+                .iter()
+                .map(|m| value(s, s.store.serving().code(*n), uid, *m).unwrap().value)
+                .sum();
+            assert!(
+                close(total.value, sum),
+                "{} {uid}: {} vs {sum}",
+                p.id(),
+                total.value
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+    // A year-to-date exists only when every month up to it does: late reporters in the demo's
+    // last month have none for it.
+    let m = value(
+        s,
+        "VM02",
+        0,
+        Period::YearToDate {
+            year: 2025,
+            month: 12,
+        },
+    )
+    .unwrap();
+    let y = value(s, "VM02", 0, Period::Year { year: 2025 }).unwrap();
+    assert!(close(m.value, y.value));
 }
 
 #[test]
@@ -118,15 +163,8 @@ fn history_in_todays_provinces_equals_the_official_merger() {
         .iter()
         .map(|c| h.by_code(Era::Before2025, c).unwrap().uid)
         .collect();
-    let get = |ind: &str, uid: u32, period: &str| -> Option<f64> {
-        s.store.write_blocking(|conn| {
-            conn.query_row(
-                "SELECT value FROM cells WHERE indicator = ? AND uid = ? AND period = ?",
-                duckdb::params![ind, uid, period],
-                |r| r.get(0),
-            )
-            .ok()
-        })
+    let get = |ind: &str, uid: u32, p: &str| {
+        value(s, ind, uid, Period::parse(p).unwrap()).map(|v| v.value)
     };
     // Additive: exactly old 74 + 77 + 79, for months, quarters and the year.
     for (ind, period) in [
@@ -149,44 +187,59 @@ fn history_in_todays_provinces_equals_the_official_merger() {
     }
     let cpi = get("VM01", new79, "2024-05").unwrap();
     assert!(close(cpi, vw / w), "CPI {cpi} vs weighted {}", vw / w);
-    // Every one of the 34 is the sum of the provinces that went into it.
-    let rows = query_pairs(
-        &s.store,
-        "SELECT n.indicator || ' ' || n.uid || ' ' || n.period, n.value, sum(o.value)
-         FROM cells n
-         JOIN indicators i ON i.code = n.indicator AND i.aggregation = 'sum'
-         JOIN units nu ON nu.uid = n.uid AND nu.level = 'province' AND nu.era = '2025'
-         JOIN units ou ON ou.successor = n.uid
-         JOIN cells o ON o.uid = ou.uid AND o.indicator = n.indicator AND o.period = n.period
-         WHERE n.period < '2025-07' AND n.period LIKE '2024%'
-         GROUP BY ALL",
-    );
-    assert!(rows.len() > 1000);
-    let bad: Vec<_> = rows
-        .iter()
-        .filter(|(_, a, b)| !close(*a, *b))
-        .take(5)
-        .collect();
-    assert!(bad.is_empty(), "{bad:?}");
+    // Every one of the 34 is the sum of the provinces that went into it, for every additive
+    // indicator and every 2024 period.
+    let sums = indicators_where(s, |i| i.aggregation == Aggregation::Sum);
+    let mut checked = 0;
+    for ((n, p), slab) in slabs(s) {
+        if !sums.contains(n) || p.year() != 2024 {
+            continue;
+        }
+        for new in h.at_level(Level::Province, Era::Since2025) {
+            let Some(v) = slab.get(new.uid) else { continue };
+            let sum: f64 = h
+                .at_level(Level::Province, Era::Before2025)
+                .filter(|o| o.successor == Some(new.uid))
+                .filter_map(|o| slab.get(o.uid))
+                .map(|o| o.value)
+                .sum();
+            assert!(
+                close(v.value, sum),
+                "{} {}: {} vs {sum}",
+                new.code,
+                p.id(),
+                v.value
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "{checked}");
 }
 
 #[test]
 fn ratios_are_ratios_of_sums_at_every_level() {
     let s = shared();
-    let rows = query_pairs(
-        &s.store,
-        "SELECT r.uid || ' ' || r.period, r.value, n.value / d.value * 100
-         FROM cells r
-         JOIN cells n ON n.indicator = 'HC02' AND n.uid = r.uid AND n.period = r.period
-         JOIN cells d ON d.indicator = 'HC01' AND d.uid = r.uid AND d.period = r.period
-         WHERE r.indicator = 'HC03'",
+    let index = s.store.serving();
+    let (r, a, b) = (
+        index.number("HC03").unwrap(),
+        index.number("HC02").unwrap(),
+        index.number("HC01").unwrap(),
     );
-    assert!(rows.len() > 10_000);
-    assert!(rows.iter().all(|(_, a, b)| close(*a, *b)));
-    assert!(
-        rows.iter().any(|(k, _, _)| k.starts_with("0 ")),
-        "nation included"
-    );
+    let mut checked = 0;
+    let mut nation = false;
+    for ((n, p), slab) in slabs(s) {
+        if *n != r {
+            continue;
+        }
+        for (uid, v) in slab.iter() {
+            let num = slabs(s)[&(a, *p)].get(uid).unwrap().value;
+            let den = slabs(s)[&(b, *p)].get(uid).unwrap().value;
+            assert!(close(v.value, num / den * 100.0));
+            nation |= uid == 0;
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000 && nation);
 }
 
 #[tokio::test]

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::hierarchy::Level;
 use crate::ingest::today_in_vietnam;
-use crate::query::{self, Breakdown, BreakdownQuery, Figure, Provenance, Series, SeriesQuery};
+use crate::query::{
+    self, Breakdown, BreakdownQuery, Figure, Provenance, Series, SeriesQuery, ValueRef,
+};
 
 use super::{ApiError, AppState, date_param, period_param};
 
@@ -173,11 +175,17 @@ pub async fn provenance(
     let at = date_param("at", p.at.as_deref())?.unwrap_or_else(today_in_vietnam);
     let cat = state.store.catalogue().clone();
     let h = state.store.hierarchy().clone();
+    let serving = state.store.serving().clone();
     let out = state
         .store
         .read(move |conn| {
-            query::provenance(conn, &cat, &h, &p.indicator, &p.unit, &period, at)
-                .map_err(ApiError::from)
+            let v = ValueRef {
+                indicator: p.indicator,
+                unit: p.unit,
+                period,
+                at,
+            };
+            query::provenance(conn, &serving, &cat, &h, &v).map_err(ApiError::from)
         })
         .await?;
     Ok(Json(out))

@@ -240,15 +240,12 @@ pub async fn agency(
         ApiError::NotFound(format!("no agency {code:?}; GET /api/agencies lists them"))
     })?;
     let version = state.store.version();
-    let a = agency.code.clone();
-    let serving = state.store.serving().clone();
-    let figures = state
-        .store
-        .read(move |conn| {
-            let inds: Vec<&Indicator> = cat.indicators.iter().filter(|i| i.agency == a).collect();
-            query::latest_figures(conn, &serving, &inds, NATION_UID).map_err(ApiError::from)
-        })
-        .await?;
+    let inds: Vec<&Indicator> = cat
+        .indicators
+        .iter()
+        .filter(|i| i.agency == agency.code)
+        .collect();
+    let figures = query::latest_figures(state.store.serving(), &inds, NATION_UID);
     Ok(Json(AgencyDetail {
         agency,
         indicators: figures,

@@ -120,15 +120,15 @@ pub async fn upload(
                     h: &h,
                     version,
                     today,
+                    serving: &serving,
                 };
                 let body = ingest::Body {
                     path: &path,
                     digest: &digest,
                 };
                 let out = ingest::ingest(conn, ctx, &opts, body)?;
-                // Under the writer lock, so the index and the events follow version order.
+                // Under the writer lock, so the events follow version order.
                 if let (Some(changes), Some(sub)) = (&out.changes, out.report.submission) {
-                    serving.reload(conn, &changes.pairs)?;
                     events.publish(out.report.version, sub, changes.clone());
                 }
                 Ok::<_, ApiError>(out)

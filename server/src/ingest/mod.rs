@@ -11,7 +11,6 @@ pub mod report;
 pub mod resolve;
 pub mod stage;
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
@@ -21,9 +20,10 @@ use serde::Deserialize;
 use dieuhanh_protocol::number::Locale;
 use dieuhanh_protocol::period::CivilDate;
 
-use crate::aggregate::{self, Changes};
+use crate::aggregate::{self, Changes, Reported};
 use crate::catalogue::Catalogue;
 use crate::hierarchy::Hierarchy;
+use crate::serving::ServingIndex;
 use crate::store::{DbContext, StoreError};
 
 use report::{LocaleInfo, Phases, UploadReport, UploadStatus};
@@ -156,6 +156,8 @@ pub struct Context<'a> {
     pub version: i64,
     /// Today in Vietnam: periods that have not begun are refused.
     pub today: CivilDate,
+    /// The served values, re-aggregated after the commit.
+    pub serving: &'a ServingIndex,
 }
 
 /// A spooled upload body and its digest (body and reading options: "the same upload").
@@ -221,7 +223,7 @@ pub fn ingest(
         .ctx("starting the upload transaction")?;
     let result = ingest_in_tx(conn, ctx, opts, body, &mut report);
     match result {
-        Ok(Some(changes)) => {
+        Ok(Some(reported)) => {
             let t = Instant::now();
             conn.execute_batch("COMMIT").ctx("committing the upload")?;
             // Fold the WAL into the file now: restarts stay fast and the file is self-contained.
@@ -229,6 +231,11 @@ pub fn ingest(
                 .ctx("checkpointing after the upload")?;
             drop_scratch(conn);
             report.phases_ms.commit = ms(t);
+            // Durable now: the served values follow.
+            let t = Instant::now();
+            let changes = aggregate::apply(ctx.serving, ctx.cat, ctx.h, &reported);
+            report.phases_ms.aggregate = ms(t);
+            report.cells_changed = changes.count as u64;
             report.elapsed_ms = ms(started);
             Ok(Outcome {
                 report,
@@ -280,19 +287,21 @@ fn drop_scratch(conn: &Connection) {
     }
 }
 
-/// Returns `Some(changes)` to commit, `None` to roll back (rejected, or unchanged).
+/// Returns the reported totals that changed, to commit; `None` to roll back (rejected, or
+/// unchanged).
 fn ingest_in_tx(
     conn: &Connection,
     ctx: Context<'_>,
     opts: &UploadOptions,
     body: Body<'_>,
     report: &mut UploadReport,
-) -> Result<Option<Changes>, IngestError> {
+) -> Result<Option<Vec<Reported>>, IngestError> {
     let Context {
         cat,
         h,
         version,
         today,
+        ..
     } = ctx;
     let digest = body.digest;
     let t = Instant::now();
@@ -420,20 +429,12 @@ fn ingest_in_tx(
     )
     .ctx("recording the submission")?;
     commit_changes(conn, submission)?;
-    let pairs: BTreeSet<(String, i32)> = {
-        let mut stmt = conn
-            .prepare("SELECT DISTINCT indicator, year::INTEGER FROM chg WHERE disagg = ''")
-            .ctx("finding what to re-aggregate")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .ctx("finding what to re-aggregate")?;
-        rows.collect::<Result<_, _>>()
-            .ctx("finding what to re-aggregate")?
-    };
+    let reported = aggregate::read_reported(
+        conn,
+        ctx.serving,
+        "SELECT indicator, period, uid, value FROM chg WHERE disagg = ''",
+    )?;
     report.phases_ms.store = ms(t);
-    let t = Instant::now();
-    let changes = aggregate::recompute(conn, cat, &pairs, new_version)?;
-    report.phases_ms.aggregate = ms(t);
     conn.execute(
         "UPDATE meta SET value = ? WHERE key = 'data_version'",
         [new_version.to_string()],
@@ -442,8 +443,7 @@ fn ingest_in_tx(
     report.status = UploadStatus::Accepted;
     report.submission = Some(submission);
     report.version = new_version;
-    report.cells_changed = changes.count as u64;
-    Ok(Some(changes))
+    Ok(Some(reported))
 }
 
 /// Appends the changed values of `chg` to the history and makes them current.

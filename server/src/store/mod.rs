@@ -54,7 +54,7 @@ impl<T> DbContext<T> for Result<T, duckdb::Error> {
     }
 }
 
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// Options for opening a store.
 #[derive(Debug, Clone)]
@@ -123,11 +123,19 @@ impl Store {
                 other => Err(other),
             })
             .ctx("reading the schema version")?;
-        match found {
+        match found.as_deref() {
+            // Version 1 also stored aggregated values; they are now derived in memory.
+            Some("1") => {
+                conn.execute_batch(
+                    "DROP TABLE IF EXISTS cells;
+                     UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+                )
+                .ctx("upgrading the schema from version 1")?;
+            }
             Some(v) if v != SCHEMA_VERSION => {
                 return Err(StoreError::Schema {
                     path: path.display().to_string(),
-                    found: v,
+                    found: v.to_owned(),
                     expected: SCHEMA_VERSION.into(),
                 });
             }
@@ -148,7 +156,7 @@ impl Store {
                 |r| r.get(0),
             )
             .ctx("reading the data version")?;
-        let serving = Arc::new(ServingIndex::load(&conn)?);
+        let serving = Arc::new(crate::aggregate::build(&conn, &catalogue, &hierarchy)?);
         let mut readers = Vec::with_capacity(options.readers);
         for _ in 0..options.readers {
             readers.push(conn.try_clone().ctx("opening a reader connection")?);
@@ -184,10 +192,18 @@ impl Store {
         &self.inner.serving
     }
 
-    /// Reloads the whole serving index from the committed cells (after a bulk load).
-    pub fn reload_serving(&self) -> Result<(), StoreError> {
-        let serving = self.inner.serving.clone();
-        self.write_blocking(|conn| serving.reload_all(conn))
+    /// Puts the current values committed by a bulk load (demo) into the serving index and
+    /// aggregates them.
+    pub fn index_current(&self) -> Result<crate::aggregate::Changes, StoreError> {
+        let (serving, cat, h) = (
+            self.inner.serving.clone(),
+            self.inner.catalogue.clone(),
+            self.inner.hierarchy.clone(),
+        );
+        self.write_blocking(|conn| {
+            let reported = crate::aggregate::read_current(conn, &serving)?;
+            Ok(crate::aggregate::apply(&serving, &cat, &h, &reported))
+        })
     }
 
     /// The data version of the last accepted change.

@@ -1,19 +1,13 @@
-//! Reference tables rebuilt from `assets/` at every start, inside one transaction: administrative
-//! units with validity dates, the ancestor closure and unit counts aggregation joins against, the
-//! old→new links, the catalogue (domains, agencies, indicators, targets, regimes) and the
-//! period → parent-period map used to roll months into quarters, halves, years and year-to-date.
+//! Reference tables rebuilt from `assets/` at every start, inside one transaction, so SQL
+//! over the facts can join them: administrative units with validity dates, the ancestor closure
+//! (incl. 2024 units → their 2025 province), the old→new links, and the catalogue (domains,
+//! agencies, indicators, targets, regimes).
 
 use duckdb::{Connection, params};
-
-use dieuhanh_protocol::period::Period;
 
 use super::{DbContext, StoreError};
 use crate::catalogue::{Aggregation, Catalogue, Temporal};
 use crate::hierarchy::Hierarchy;
-
-/// First and last years the period map covers.
-pub const FIRST_YEAR: i32 = 2000;
-pub const LAST_YEAR: i32 = 2100;
 
 pub fn rebuild(conn: &Connection, cat: &Catalogue, h: &Hierarchy) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN TRANSACTION")
@@ -54,12 +48,9 @@ fn rebuild_inner(conn: &Connection, cat: &Catalogue, h: &Hierarchy) -> Result<()
             code VARCHAR PRIMARY KEY, name VARCHAR, agency VARCHAR, level VARCHAR,
             frequency VARCHAR, deadline_days INTEGER);
          CREATE OR REPLACE TABLE regime_indicators (regime VARCHAR, indicator VARCHAR, level VARCHAR);
-         CREATE OR REPLACE TABLE period_parents (
-            period VARCHAR NOT NULL, parent VARCHAR NOT NULL, n_sub INTEGER NOT NULL,
-            ytd BOOLEAN NOT NULL);
-         CREATE OR REPLACE TABLE period_ytd (
-            period VARCHAR NOT NULL, frequency VARCHAR NOT NULL, pos INTEGER NOT NULL,
-            ytd VARCHAR NOT NULL);",
+         DROP TABLE IF EXISTS period_parents;
+         DROP TABLE IF EXISTS period_ytd;
+         DROP TABLE IF EXISTS unit_counts;",
     )
     .ctx("creating reference tables")?;
 
@@ -171,80 +162,7 @@ fn rebuild_inner(conn: &Connection, cat: &Catalogue, h: &Hierarchy) -> Result<()
             }
         }
     }
-    {
-        let mut app = conn
-            .appender("period_parents")
-            .ctx("loading the period map")?;
-        let mut ytd = conn.appender("period_ytd").ctx("loading the period map")?;
-        for year in FIRST_YEAR..=LAST_YEAR {
-            for (child, parent, n) in period_parents(year) {
-                let is_ytd = matches!(parent, Period::YearToDate { .. });
-                app.append_row(params![child.id(), parent.id(), n, is_ytd])
-                    .ctx("loading the period map")?;
-                // A month or quarter's own year-to-date: the one ending with it.
-                if is_ytd && parent.last_month() == child.last_month() {
-                    let freq = child.frequency().map_or("month", |f| f.as_str());
-                    ytd.append_row(params![child.id(), freq, n, parent.id()])
-                        .ctx("loading the period map")?;
-                }
-            }
-        }
-    }
-    conn.execute_batch(
-        "CREATE OR REPLACE TABLE unit_counts AS
-            SELECT c.ancestor, u.level, u.era, count(*)::INTEGER AS n
-            FROM unit_closure c JOIN units u ON u.uid = c.uid
-            GROUP BY ALL;",
-    )
-    .ctx("counting units")?;
     Ok(())
-}
-
-/// For one year: each month and quarter with the longer periods it rolls into, and how many
-/// sub-periods of its kind those hold. `period_ytd` keeps, for each month and quarter, its
-/// position in the year and the year-to-date ending with it (rolled up with a window).
-pub fn period_parents(year: i32) -> Vec<(Period, Period, i32)> {
-    let mut out = Vec::new();
-    for month in 1..=12u8 {
-        let m = Period::Month { year, month };
-        let q = (month - 1) / 3 + 1;
-        out.push((m, Period::Quarter { year, quarter: q }, 3));
-        out.push((
-            m,
-            Period::Half {
-                year,
-                half: (month - 1) / 6 + 1,
-            },
-            6,
-        ));
-        out.push((m, Period::Year { year }, 12));
-        for end in month..=12 {
-            out.push((m, Period::YearToDate { year, month: end }, end as i32));
-        }
-    }
-    for quarter in 1..=4u8 {
-        let q = Period::Quarter { year, quarter };
-        out.push((
-            q,
-            Period::Half {
-                year,
-                half: (quarter - 1) / 2 + 1,
-            },
-            2,
-        ));
-        out.push((q, Period::Year { year }, 4));
-        for end in quarter..=4 {
-            out.push((
-                q,
-                Period::YearToDate {
-                    year,
-                    month: end * 3,
-                },
-                end as i32,
-            ));
-        }
-    }
-    out
 }
 
 pub fn aggregation_str(a: Aggregation) -> &'static str {

@@ -1,5 +1,6 @@
--- Durable tables of a dieuhanh database. Reference tables (units, catalogue) are rebuilt from
--- assets/ at every start by store::reference; these hold what people sent and what follows.
+-- Durable tables of a dieuhanh database: the facts, i.e. what people sent. Reference tables
+-- (units, catalogue) are rebuilt from assets/ at every start by store::reference; aggregated
+-- values are derived in memory from current_obs (aggregate, serving).
 
 CREATE TABLE IF NOT EXISTS meta (
     key   VARCHAR PRIMARY KEY,
@@ -47,20 +48,4 @@ CREATE TABLE IF NOT EXISTS current_obs (
     value      DOUBLE NOT NULL,
     submission BIGINT NOT NULL,
     revision   INTEGER NOT NULL
-);
-
--- Every value the API serves: reported totals plus everything aggregation derives from them
--- (ancestors, quarters/halves/years/year-to-date, ratios, the 2024 units restated in the 2025
--- structure). Rebuilt per (indicator, year) by aggregate::recompute inside the upload's
--- transaction.
-CREATE TABLE IF NOT EXISTS cells (
-    indicator  VARCHAR NOT NULL,
-    uid        INTEGER NOT NULL,
-    period     VARCHAR NOT NULL,
-    year       SMALLINT NOT NULL,
-    value      DOUBLE NOT NULL,
-    kind       VARCHAR NOT NULL,           -- reported | aggregated | restated | rolled | ratio
-    n_units    INTEGER NOT NULL,           -- reporting units behind the value
-    n_expected INTEGER NOT NULL,           -- reporting units in force under this unit
-    version    BIGINT NOT NULL             -- data version that last wrote it
 );
