@@ -131,9 +131,14 @@ pub fn read_reported(
             let (Some(i), Some(p)) = (text(ind, r), text(per, r)) else {
                 continue;
             };
-            let period = *periods
-                .entry(p.to_owned())
-                .or_insert_with(|| Period::parse(p).ok());
+            let period = match periods.get(p) {
+                Some(known) => *known,
+                None => {
+                    let parsed = Period::parse(p).ok();
+                    periods.insert(p.to_owned(), parsed);
+                    parsed
+                }
+            };
             if let (Some(n), Some(period)) = (index.number(i), period) {
                 out.push(Reported {
                     indicator: n,

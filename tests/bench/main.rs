@@ -41,6 +41,9 @@ struct Args {
     /// Scratch folder (the CSV, the DuckDB file).
     #[arg(long)]
     work: PathBuf,
+    /// DuckDB's memory limit for dieuhanh (PostgreSQL gets shared_buffers=2GB).
+    #[arg(long, default_value = "2GB")]
+    memory_limit: String,
 }
 
 const INDICATORS: [&str; 7] = ["XH02", "XH03", "XH04", "HC01", "HC02", "HC04", "DN05"];
@@ -53,7 +56,10 @@ fn main() -> anyhow::Result<()> {
     for ext in ["duckdb", "duckdb.wal"] {
         let _ = std::fs::remove_file(db.with_extension(ext));
     }
-    let options = dieuhanh_server::store::StoreOptions::default();
+    let options = dieuhanh_server::store::StoreOptions {
+        memory_limit: args.memory_limit.clone(),
+        ..Default::default()
+    };
     let store = dieuhanh_server::open_store(&db, &assets, &options)?;
     let h = store.hierarchy().clone();
     let cat = store.catalogue().clone();

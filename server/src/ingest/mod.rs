@@ -1,8 +1,8 @@
 //! Report ingest: an upload (JSON from connected systems, CSV or Excel from people) is spooled
-//! to disk with a size limit, staged (`stage`), resolved and validated (`resolve`), and — only
-//! if every row is valid — committed in one DuckDB transaction together with the
-//! re-aggregation of everything it affects. All or nothing; the same bytes sent twice change
-//! nothing; a value equal to the current one is not a new revision.
+//! to disk with a size limit, read row by row (`stage`) into the resolver (`resolve`), and —
+//! only if every row is valid — committed in one DuckDB transaction; then everything it affects
+//! is re-aggregated into the serving index before the answer goes out. All or nothing; the same
+//! bytes sent twice change nothing; a value equal to the current one is not a new revision.
 //!
 //! `columns` recognises table headers; `report` is the answer with row-level errors.
 
@@ -27,7 +27,6 @@ use crate::serving::ServingIndex;
 use crate::store::{DbContext, StoreError};
 
 use report::{LocaleInfo, Phases, UploadReport, UploadStatus};
-use resolve::RoleColumns;
 
 /// Format of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -266,19 +265,9 @@ fn ms(since: Instant) -> u64 {
 fn drop_scratch(conn: &Connection) {
     // Views first (they depend on the tables); each on its own, as a missing one is no error.
     for sql in [
-        "DROP VIEW IF EXISTS resolving",
-        "DROP VIEW IF EXISTS stg",
-        "DROP VIEW IF EXISTS stg_src",
-        "DROP TABLE IF EXISTS stg_src",
-        "DROP TABLE IF EXISTS stg_defaults",
         "DROP TABLE IF EXISTS resolved",
         "DROP TABLE IF EXISTS prev_values",
         "DROP TABLE IF EXISTS chg",
-        "DROP TABLE IF EXISTS map_ind",
-        "DROP TABLE IF EXISTS map_period",
-        "DROP TABLE IF EXISTS map_unit",
-        "DROP TABLE IF EXISTS stg_raw",
-        "DROP TABLE IF EXISTS csv_gaps",
         "DROP TABLE IF EXISTS stg_fields",
         "DROP TABLE IF EXISTS ids_ind",
         "DROP TABLE IF EXISTS ids_period",
@@ -305,61 +294,60 @@ fn ingest_in_tx(
     } = ctx;
     let digest = body.digest;
     let t = Instant::now();
-    let staged = stage::stage(conn, cat, opts.format, body.path, opts.sheet.as_deref())?;
+    let meta = match opts.format {
+        Format::Json => stage::json_meta(body.path)?,
+        Format::Csv | Format::Xlsx => stage::JsonMeta::default(),
+    };
+    let locale = opts
+        .locale
+        .or_else(|| meta.locale.as_deref().and_then(parse_locale))
+        .unwrap_or(Locale::Vi);
+    report.locale = locale_info(locale);
+    // Defaults from the request (or the JSON body) fill rows that lack a period or unit.
+    let defaults = (
+        opts.period.clone().or(meta.period),
+        opts.unit.clone().or(meta.unit),
+    );
+    let mut resolver = resolve::Resolver::new(conn, cat, h, locale, today, defaults)?;
+    let staged = stage::stage(
+        &mut resolver,
+        cat,
+        opts.format,
+        body.path,
+        opts.sheet.as_deref(),
+    )?;
     report.phases_ms.read = ms(t);
     report.layout = staged.layout.clone();
     report.rows_read = staged.rows_read;
     report.empty_cells_skipped = staged.empty_cells_skipped;
-    let locale = opts
-        .locale
-        .or_else(|| staged.locale.as_deref().and_then(parse_locale))
-        .unwrap_or(Locale::Vi);
-    report.locale = locale_info(locale);
     if !staged.errors.is_empty() {
         report.errors_total = staged.errors.len() as u64;
         report.errors = staged.errors;
         return Ok(None);
     }
-    // Defaults from the request (or the JSON body) fill rows that lack a period or unit.
-    let period = opts.period.clone().or(staged.period.clone());
-    let unit = opts.unit.clone().or(staged.unit.clone());
-    conn.execute(
-        "CREATE OR REPLACE TEMP TABLE stg_defaults AS
-         SELECT ?::VARCHAR AS period, ?::VARCHAR AS unit",
-        params![period, unit],
-    )
-    .ctx("applying defaults")?;
-    let fill = |col: &str, default: &Option<String>| match default {
-        Some(_) => format!(
-            "coalesce(nullif(trim(s.{col}), ''), d.{})",
-            &col[..col.len() - 4]
-        ),
-        None => format!("s.{col}"),
-    };
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE stg_fields AS SELECT DISTINCT col_no, field FROM stg_src;
-         CREATE OR REPLACE TEMP VIEW stg AS
-         SELECT s.row_no, s.col_no, s.field, {} AS unit_raw, s.ind_raw, {} AS period_raw,
-                s.value_raw, s.value_num, s.disagg
-         FROM stg_src s CROSS JOIN stg_defaults d",
-        fill("unit_raw", &unit),
-        fill("period_raw", &period)
-    ))
-    .ctx("applying defaults")?;
-    report.values_read = conn
-        .query_row("SELECT count(*) FROM stg_src", [], |r| r.get::<_, i64>(0))
-        .ctx("counting staged values")? as u64;
-
     let t = Instant::now();
-    let roles = role_columns(opts.format, &staged);
-    let res = resolve::resolve(conn, cat, h, locale, &roles, today)?;
+    let res = resolver.finish()?;
     report.phases_ms.validate = ms(t);
+    report.values_read = res.values;
     report.errors_total = res.errors_total;
     report.errors = res.errors;
     report.warnings_total = res.warnings_total;
     report.warnings = res.warnings;
     report.indicators = res.indicators;
     report.periods = res.periods;
+    let period_ids = res.period_ids;
+    // Column headers, for the history's record of where each value came from.
+    conn.execute_batch("CREATE OR REPLACE TEMP TABLE stg_fields (col_no INTEGER, field VARCHAR)")
+        .ctx("naming columns")?;
+    {
+        let mut app = conn.appender("stg_fields").ctx("naming columns")?;
+        if staged.roles.headers.is_empty() {
+            app.append_row(params![0, "value"]).ctx("naming columns")?;
+        }
+        for (i, h) in staged.roles.headers.iter().enumerate() {
+            app.append_row(params![i as i32, h]).ctx("naming columns")?;
+        }
+    }
     if report.errors_total > 0 {
         return Ok(None);
     }
@@ -376,13 +364,16 @@ fn ingest_in_tx(
     let t = Instant::now();
     conn.execute_batch(
         "CREATE OR REPLACE TEMP TABLE chg AS
-         SELECT i.indicator, r.uid, p.period, r.disagg, r.year, r.value, r.row_no,
+         SELECT i.indicator, r.uid, p.period, r.disagg, r.year, r.value, r.row_no, r.ind_no, r.pid,
                 f.field, coalesce(c.revision, 0) + 1 AS revision, c.value IS NULL AS is_new
          FROM resolved r
          JOIN ids_ind i USING (ind_no)
          JOIN ids_period p USING (pid)
          LEFT JOIN stg_fields f USING (col_no)
-         LEFT JOIN current_obs c ON c.indicator = i.indicator AND c.uid = r.uid
+         LEFT JOIN (SELECT * FROM current_obs
+                    WHERE indicator IN (SELECT indicator FROM ids_ind)
+                      AND period IN (SELECT period FROM ids_period)) c
+             ON c.indicator = i.indicator AND c.uid = r.uid
              AND c.period = p.period AND c.disagg = r.disagg
          WHERE c.value IS NULL OR c.value <> r.value;",
     )
@@ -428,12 +419,11 @@ fn ingest_in_tx(
         ],
     )
     .ctx("recording the submission")?;
+    let t1 = Instant::now();
     commit_changes(conn, submission)?;
-    let reported = aggregate::read_reported(
-        conn,
-        ctx.serving,
-        "SELECT indicator, period, uid, value FROM chg WHERE disagg = ''",
-    )?;
+    tracing::debug!(ms = ms(t1), "history and current values written");
+    let reported = read_changed(conn, &period_ids)?;
+    tracing::debug!(ms = ms(t), "changes read back");
     report.phases_ms.store = ms(t);
     conn.execute(
         "UPDATE meta SET value = ? WHERE key = 'data_version'",
@@ -446,6 +436,40 @@ fn ingest_in_tx(
     Ok(Some(reported))
 }
 
+/// The changed totals of `chg`, as ids (reading texts back would cost as much as the insert).
+fn read_changed(
+    conn: &Connection,
+    period_ids: &std::collections::HashMap<i32, dieuhanh_protocol::period::Period>,
+) -> Result<Vec<Reported>, IngestError> {
+    use duckdb::arrow::array::AsArray;
+    use duckdb::arrow::datatypes::{Float64Type, Int16Type, Int32Type};
+    let mut stmt = conn
+        .prepare("SELECT ind_no, pid, uid, value FROM chg WHERE disagg = ''")
+        .ctx("reading changed values")?;
+    let batches: Vec<_> = stmt
+        .query_arrow([])
+        .ctx("reading changed values")?
+        .collect();
+    let mut out = Vec::new();
+    for b in &batches {
+        let ind = b.column(0).as_primitive::<Int16Type>();
+        let pid = b.column(1).as_primitive::<Int32Type>();
+        let uid = b.column(2).as_primitive::<Int32Type>();
+        let val = b.column(3).as_primitive::<Float64Type>();
+        for r in 0..b.num_rows() {
+            if let Some(&period) = period_ids.get(&pid.value(r)) {
+                out.push(Reported {
+                    indicator: ind.value(r) as u16,
+                    period,
+                    uid: uid.value(r) as u32,
+                    value: val.value(r),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Appends the changed values of `chg` to the history and makes them current.
 pub fn commit_changes(conn: &Connection, submission: i64) -> Result<(), StoreError> {
     conn.execute(
@@ -454,12 +478,20 @@ pub fn commit_changes(conn: &Connection, submission: i64) -> Result<(), StoreErr
         [submission],
     )
     .ctx("appending to the history")?;
-    conn.execute_batch(
-        "DELETE FROM current_obs USING chg
-            WHERE current_obs.indicator = chg.indicator AND current_obs.uid = chg.uid
-              AND current_obs.period = chg.period AND current_obs.disagg = chg.disagg;",
-    )
-    .ctx("retiring superseded values")?;
+    // Only revisions replace a current value; new keys have none to retire.
+    let revised: i64 = conn
+        .query_row("SELECT count(*) FROM chg WHERE NOT is_new", [], |r| {
+            r.get(0)
+        })
+        .ctx("counting revisions")?;
+    if revised > 0 {
+        conn.execute_batch(
+            "DELETE FROM current_obs USING (SELECT * FROM chg WHERE NOT is_new) c
+                WHERE current_obs.indicator = c.indicator AND current_obs.uid = c.uid
+                  AND current_obs.period = c.period AND current_obs.disagg = c.disagg;",
+        )
+        .ctx("retiring superseded values")?;
+    }
     conn.execute(
         "INSERT INTO current_obs
             SELECT indicator, uid, period, disagg, year, value, ?, revision FROM chg",
@@ -467,15 +499,4 @@ pub fn commit_changes(conn: &Connection, submission: i64) -> Result<(), StoreErr
     )
     .ctx("storing current values")?;
     Ok(())
-}
-
-fn role_columns(format: Format, staged: &stage::Staged) -> RoleColumns {
-    match format {
-        Format::Json => RoleColumns {
-            unit: None,
-            period: None,
-            indicator: None,
-        },
-        Format::Csv | Format::Xlsx => staged.roles.clone(),
-    }
 }

@@ -1,13 +1,21 @@
-//! Interpreting staged rows: indicators by code or Vietnamese name, periods in canonical or
-//! Vietnamese form (or a date, meaning the period that contains it), units by official code or
-//! name in the structure in force at the end of the period and at a level that reports the
-//! indicator, and values in the upload's locale. Distinct texts are resolved once in Rust
-//! (there are few: units × periods × indicators), the millions of values in SQL. Then every
-//! problem becomes a row-level error, and outliers against the previous period become warnings.
+//! Interpreting raw rows as they are read: indicators by code or Vietnamese name, periods in
+//! canonical or Vietnamese form (or a date, meaning the period that contains it), units by
+//! official code or name in the structure in force at the end of the period and at a level that
+//! reports the indicator, and values in the upload's locale. Each distinct text is resolved once
+//! and cached (a file has few: units × periods × indicators); every row becomes either compact
+//! ids appended to the `resolved` table in Arrow batches, or row-level errors that say where and
+//! what to write instead. Duplicates and outliers against the previous period are found in SQL
+//! over `resolved` afterwards.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use duckdb::{Connection, params};
+use duckdb::Connection;
+use duckdb::arrow::array::{
+    ArrayRef, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
+};
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 
 use dieuhanh_protocol::number::{Locale, parse_number};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
@@ -18,293 +26,695 @@ use crate::store::DbContext;
 
 use super::IngestError;
 use super::report::{ErrorCode, MAX_LISTED, RowError, column_letter};
+use super::stage::{RawRow, RawValue, RowSink};
 
-/// Where the unit, period and indicator of a row sit, for error locations.
+/// Where the unit, period and indicator of a row sit, and the headers, for error locations.
 #[derive(Debug, Clone, Default)]
 pub struct RoleColumns {
     pub unit: Option<(usize, String)>,
     pub period: Option<(usize, String)>,
     pub indicator: Option<(usize, String)>,
+    pub headers: Vec<String>,
 }
 
-/// Result of resolution.
+/// Relative change against the previous period above which a value is flagged.
+const OUTLIER_RATIO: f64 = 0.5;
+
+/// Rows buffered before an Arrow batch goes to DuckDB: bounds memory per upload.
+const BATCH_ROWS: usize = 1 << 18;
+
+type Problem = (ErrorCode, String, String);
+
+#[derive(Debug, Clone)]
+struct IndInfo {
+    no: u16,
+    frequency: Frequency,
+    levels: Vec<Level>,
+    nonneg: bool,
+    code: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PerInfo {
+    period: Period,
+    pid: i32,
+    prev_pid: i32,
+    era: Era,
+}
+
+/// What resolution found.
 #[derive(Debug, Default)]
 pub struct Resolution {
     pub errors: Vec<RowError>,
     pub errors_total: u64,
     pub warnings: Vec<RowError>,
     pub warnings_total: u64,
+    /// Values read (valid or not).
     pub values: u64,
     pub indicators: Vec<String>,
     pub periods: Vec<String>,
+    /// The periods met, by their number in `resolved.pid`.
+    pub period_ids: HashMap<i32, Period>,
 }
 
-/// Relative change against the previous period above which a value is flagged.
-const OUTLIER_RATIO: f64 = 0.5;
-
-pub fn resolve(
-    conn: &Connection,
-    cat: &Catalogue,
-    h: &Hierarchy,
+/// Resolves raw rows into `resolved`, collecting errors.
+pub struct Resolver<'a> {
+    conn: &'a Connection,
+    cat: &'a Catalogue,
+    h: &'a Hierarchy,
     locale: Locale,
-    roles: &RoleColumns,
     today: CivilDate,
-) -> Result<Resolution, IngestError> {
-    let t = std::time::Instant::now();
-    let lap = |what: &str| tracing::debug!(ms = t.elapsed().as_millis() as u64, "{what}");
-    // The distinct texts, in one pass over the staged rows.
-    let (ind_raws, per_raws, unit_raws): (Vec<String>, Vec<String>, Vec<String>) = {
-        let mut stmt = conn
-            .prepare(
-                "SELECT list(DISTINCT ind_raw) FILTER (WHERE trim(ind_raw) <> ''),
-                        list(DISTINCT period_raw) FILTER (WHERE trim(period_raw) <> ''),
-                        list(DISTINCT unit_raw) FILTER (WHERE trim(unit_raw) <> '')
-                 FROM stg",
+    roles: RoleColumns,
+    default_period: Option<String>,
+    default_unit: Option<String>,
+    inds: HashMap<String, Result<Arc<IndInfo>, Problem>>,
+    periods: HashMap<Frequency, HashMap<String, Result<PerInfo, Problem>>>,
+    units: HashMap<(Era, u8), HashMap<String, Result<u32, Problem>>>,
+    used_inds: BTreeSet<u16>,
+    used_periods: BTreeMap<i32, (Period, Period)>,
+    batch: Batch,
+    errors: Vec<RowError>,
+    errors_total: u64,
+    values: u64,
+}
+
+/// Columns of `resolved`, being filled.
+#[derive(Default)]
+struct Batch {
+    row: Int64Builder,
+    col: Int32Builder,
+    disagg: StringBuilder,
+    ind: Int16Builder,
+    pid: Int32Builder,
+    prev_pid: Int32Builder,
+    year: Int16Builder,
+    uid: Int32Builder,
+    value: Float64Builder,
+    key: Int64Builder,
+    prev_key: Int64Builder,
+    len: usize,
+}
+
+const RESOLVED: &str = "CREATE OR REPLACE TEMP TABLE resolved (
+    row_no BIGINT, col_no INTEGER, disagg VARCHAR, ind_no SMALLINT, pid INTEGER,
+    prev_pid INTEGER, year SMALLINT, uid INTEGER, value DOUBLE, key BIGINT, prev_key BIGINT)";
+
+/// A key unique per (indicator, period, unit): ids packed into 64 bits.
+fn key(ind: u16, pid: i32, uid: u32) -> i64 {
+    (i64::from(ind) << 40) | (i64::from(pid) << 22) | i64::from(uid)
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver writing into a fresh `resolved` table; `defaults` (period, unit) fill rows
+    /// that have none.
+    pub fn new(
+        conn: &'a Connection,
+        cat: &'a Catalogue,
+        h: &'a Hierarchy,
+        locale: Locale,
+        today: CivilDate,
+        defaults: (Option<String>, Option<String>),
+    ) -> Result<Self, IngestError> {
+        conn.execute_batch(RESOLVED)
+            .ctx("creating the resolved table")?;
+        Ok(Resolver {
+            conn,
+            cat,
+            h,
+            locale,
+            today,
+            roles: RoleColumns::default(),
+            default_period: defaults.0,
+            default_unit: defaults.1,
+            inds: HashMap::new(),
+            periods: HashMap::new(),
+            units: HashMap::new(),
+            used_inds: BTreeSet::new(),
+            used_periods: BTreeMap::new(),
+            batch: Batch::default(),
+            errors: Vec::new(),
+            errors_total: 0,
+            values: 0,
+        })
+    }
+
+    fn indicator(&mut self, raw: &str) -> Result<Arc<IndInfo>, Problem> {
+        if let Some(r) = self.inds.get(raw) {
+            return r.clone();
+        }
+        let cat = self.cat;
+        let r = match cat.resolve_indicator(raw) {
+            Some(ind) if ind.aggregation == Aggregation::Ratio => Err((
+                ErrorCode::ComputedIndicator,
+                format!(
+                    "{} \"{}\" is computed from {} and {}, not uploaded",
+                    ind.code,
+                    ind.name_vi,
+                    ind.numerator.as_deref().unwrap_or("?"),
+                    ind.denominator.as_deref().unwrap_or("?")
+                ),
+                "upload its two parts; the ratio follows at every level".to_owned(),
+            )),
+            Some(ind) => {
+                let levels: BTreeSet<Level> = cat.regimes_of(&ind.code).map(|r| r.level).collect();
+                Ok(Arc::new(IndInfo {
+                    no: cat
+                        .indicators
+                        .iter()
+                        .position(|i| i.code == ind.code)
+                        .unwrap_or(0) as u16,
+                    frequency: ind.frequency,
+                    levels: levels.into_iter().collect(),
+                    nonneg: ind.nonnegative,
+                    code: ind.code.clone(),
+                }))
+            }
+            None => Err((
+                ErrorCode::UnknownIndicator,
+                format!("no indicator {raw:?} in the catalogue"),
+                super::columns::suggest_indicator(cat, raw),
+            )),
+        };
+        self.inds.insert(raw.to_owned(), r.clone());
+        r
+    }
+
+    fn period(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
+        if let Some(r) = self.periods.get(&freq).and_then(|m| m.get(raw)) {
+            return r.clone();
+        }
+        let r = resolve_period(raw, freq, self.today).map(|p| PerInfo {
+            period: p,
+            pid: period_no(&p),
+            prev_pid: period_no(&p.previous()),
+            era: Era::of_period(&p),
+        });
+        self.periods
+            .entry(freq)
+            .or_default()
+            .insert(raw.to_owned(), r.clone());
+        r
+    }
+
+    fn unit(&mut self, raw: &str, era: Era, levels: &[Level]) -> Result<u32, Problem> {
+        let mask = levels.iter().fold(0u8, |m, l| m | (1 << (*l as u8)));
+        if let Some(r) = self.units.get(&(era, mask)).and_then(|m| m.get(raw)) {
+            return r.clone();
+        }
+        let r = resolve_unit(self.h, era, levels, raw);
+        self.units
+            .entry((era, mask))
+            .or_default()
+            .insert(raw.to_owned(), r.clone());
+        r
+    }
+
+    fn loc(
+        &self,
+        role: Option<&(usize, String)>,
+        fallback: &str,
+    ) -> (Option<String>, Option<String>) {
+        match role {
+            Some((i, h)) => (Some(column_letter(*i)), Some(h.clone())),
+            None => (None, Some(fallback.to_owned())),
+        }
+    }
+
+    fn value_loc(&self, col: u32) -> (Option<String>, Option<String>) {
+        if self.roles.headers.is_empty() {
+            return (None, Some("value".into()));
+        }
+        let c = col as usize;
+        (Some(column_letter(c)), self.roles.headers.get(c).cloned())
+    }
+
+    fn problem(
+        &mut self,
+        row: u64,
+        (column, field): (Option<String>, Option<String>),
+        value: Option<&str>,
+        (code, reason, hint): Problem,
+    ) {
+        self.errors_total += 1;
+        if self.errors.len() < MAX_LISTED {
+            self.errors.push(RowError {
+                row: Some(row),
+                column,
+                field,
+                value: value.map(str::to_owned),
+                code,
+                reason,
+                hint,
+            });
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), IngestError> {
+        if self.batch.len == 0 {
+            return Ok(());
+        }
+        let b = std::mem::take(&mut self.batch);
+        let cols: Vec<(&str, DataType, ArrayRef)> = vec![
+            (
+                "row_no",
+                DataType::Int64,
+                Arc::new({
+                    let mut x = b.row;
+                    x.finish()
+                }),
+            ),
+            (
+                "col_no",
+                DataType::Int32,
+                Arc::new({
+                    let mut x = b.col;
+                    x.finish()
+                }),
+            ),
+            (
+                "disagg",
+                DataType::Utf8,
+                Arc::new({
+                    let mut x = b.disagg;
+                    x.finish()
+                }),
+            ),
+            (
+                "ind_no",
+                DataType::Int16,
+                Arc::new({
+                    let mut x = b.ind;
+                    x.finish()
+                }),
+            ),
+            (
+                "pid",
+                DataType::Int32,
+                Arc::new({
+                    let mut x = b.pid;
+                    x.finish()
+                }),
+            ),
+            (
+                "prev_pid",
+                DataType::Int32,
+                Arc::new({
+                    let mut x = b.prev_pid;
+                    x.finish()
+                }),
+            ),
+            (
+                "year",
+                DataType::Int16,
+                Arc::new({
+                    let mut x = b.year;
+                    x.finish()
+                }),
+            ),
+            (
+                "uid",
+                DataType::Int32,
+                Arc::new({
+                    let mut x = b.uid;
+                    x.finish()
+                }),
+            ),
+            (
+                "value",
+                DataType::Float64,
+                Arc::new({
+                    let mut x = b.value;
+                    x.finish()
+                }),
+            ),
+            (
+                "key",
+                DataType::Int64,
+                Arc::new({
+                    let mut x = b.key;
+                    x.finish()
+                }),
+            ),
+            (
+                "prev_key",
+                DataType::Int64,
+                Arc::new({
+                    let mut x = b.prev_key;
+                    x.finish()
+                }),
+            ),
+        ];
+        let schema = Schema::new(
+            cols.iter()
+                .map(|(n, t, _)| Field::new(*n, t.clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.2).collect())
+            .map_err(|e| IngestError::Store(crate::store::StoreError::Task(e.to_string())))?;
+        let mut app = self
+            .conn
+            .appender("resolved")
+            .ctx("storing resolved rows")?;
+        app.append_record_batch(batch)
+            .ctx("storing resolved rows")?;
+        Ok(())
+    }
+
+    /// Ends reading: flushes, then finds duplicates and (for a valid upload) outliers.
+    pub fn finish(mut self) -> Result<Resolution, IngestError> {
+        self.flush()?;
+        let conn = self.conn;
+        let dups: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) - count(DISTINCT key) FROM resolved WHERE disagg = '')
+                      + (SELECT count(*) - count(DISTINCT (key, disagg)) FROM resolved
+                         WHERE disagg <> '')",
+                [],
+                |r| r.get(0),
             )
-            .ctx("reading distinct texts")?;
-        let batches: Vec<_> = stmt
-            .query_arrow([])
-            .ctx("reading distinct texts")?
+            .ctx("looking for duplicate rows")?;
+        if dups > 0 {
+            self.errors_total += dups as u64;
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT row_no, col_no, first_row, first_col FROM (
+                         SELECT row_no, col_no,
+                                first_value(row_no) OVER w AS first_row,
+                                first_value(col_no) OVER w AS first_col,
+                                row_number() OVER w AS n
+                         FROM resolved
+                         WINDOW w AS (PARTITION BY key, disagg ORDER BY row_no, col_no))
+                     WHERE n > 1 ORDER BY row_no, col_no LIMIT {MAX_LISTED}"
+                ))
+                .ctx("listing duplicate rows")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i32>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i32>(3)?,
+                    ))
+                })
+                .ctx("listing duplicate rows")?;
+            let list: Vec<(i64, i32, i64, i32)> = rows
+                .collect::<Result<_, _>>()
+                .ctx("listing duplicate rows")?;
+            for (row, col, first_row, first_col) in list {
+                let loc = self.value_loc(col as u32);
+                let at = if first_row == row {
+                    format!(" (column {})", column_letter(first_col as usize))
+                } else {
+                    String::new()
+                };
+                self.errors_total -= 1;
+                self.problem(
+                    row as u64,
+                    loc,
+                    None,
+                    (
+                        ErrorCode::DuplicateRow,
+                        format!("the same indicator, unit and period already appear in row {first_row}{at}"),
+                        "keep one row per indicator, unit and period; delete the other".into(),
+                    ),
+                );
+            }
+        }
+        let mut out = Resolution {
+            values: self.values,
+            ..Resolution::default()
+        };
+        self.errors.sort_by(|a, b| {
+            (a.row, column_index(&a.column)).cmp(&(b.row, column_index(&b.column)))
+        });
+        self.errors.truncate(MAX_LISTED);
+        out.errors_total = self.errors_total;
+        out.errors = self.errors;
+        if out.errors_total > 0 {
+            return Ok(out);
+        }
+        // Names of the ids, for the rest of the pipeline.
+        conn.execute_batch(
+            "CREATE OR REPLACE TEMP TABLE ids_ind (ind_no SMALLINT, indicator VARCHAR);
+             CREATE OR REPLACE TEMP TABLE ids_period (pid INTEGER, period VARCHAR, prev VARCHAR,
+                 prev_pid INTEGER);",
+        )
+        .ctx("naming ids")?;
+        {
+            let mut app = conn.appender("ids_ind").ctx("naming ids")?;
+            for &n in &self.used_inds {
+                let code = self
+                    .cat
+                    .indicators
+                    .get(usize::from(n))
+                    .map(|i| i.code.clone());
+                app.append_row(duckdb::params![n as i16, code])
+                    .ctx("naming ids")?;
+            }
+            let mut app = conn.appender("ids_period").ctx("naming ids")?;
+            for (&pid, (p, prev)) in &self.used_periods {
+                app.append_row(duckdb::params![pid, p.id(), prev.id(), period_no(prev)])
+                    .ctx("naming ids")?;
+            }
+        }
+        out.indicators = self
+            .used_inds
+            .iter()
+            .filter_map(|&n| self.cat.indicators.get(usize::from(n)))
+            .map(|i| i.code.clone())
             .collect();
-        let mut lists = (Vec::new(), Vec::new(), Vec::new());
-        if let Some(b) = batches.first() {
-            lists = (
-                string_list(b.column(0).as_ref()),
-                string_list(b.column(1).as_ref()),
-                string_list(b.column(2).as_ref()),
+        out.indicators.sort();
+        let mut periods: Vec<Period> = self.used_periods.values().map(|(p, _)| *p).collect();
+        periods.sort();
+        out.periods = periods.iter().map(Period::id).collect();
+        out.period_ids = self
+            .used_periods
+            .iter()
+            .map(|(&pid, (p, _))| (pid, *p))
+            .collect();
+        let (warnings, total) = outliers(conn)?;
+        out.warnings = warnings;
+        out.warnings_total = total;
+        Ok(out)
+    }
+}
+
+fn column_index(letter: &Option<String>) -> usize {
+    letter.as_deref().map_or(0, |l| {
+        l.bytes().fold(0usize, |n, b| {
+            n * 26 + usize::from(b.saturating_sub(b'A')) + 1
+        })
+    })
+}
+
+impl RowSink for Resolver<'_> {
+    fn layout(&mut self, roles: &RoleColumns) {
+        self.roles = roles.clone();
+    }
+
+    fn push(&mut self, r: RawRow<'_>) -> Result<(), IngestError> {
+        self.values += 1;
+        let before = self.errors_total;
+        // Defaults are cloned out so the caches can be borrowed mutably below; they are short.
+        let (default_unit, default_period) =
+            (self.default_unit.clone(), self.default_period.clone());
+        let unit_raw = r.unit.or(default_unit.as_deref());
+        let period_raw = r.period.or(default_period.as_deref());
+        // Locations are built only for rows with a problem.
+        let unit_loc = |s: &Self| s.loc(s.roles.unit.as_ref(), "unit");
+        let period_loc = |s: &Self| s.loc(s.roles.period.as_ref(), "period");
+        let ind_loc = |s: &Self| match &s.roles.indicator {
+            Some(c) => s.loc(Some(c), "indicator"),
+            None if !s.roles.headers.is_empty() => s.value_loc(r.col),
+            None => (None, Some("indicator".into())),
+        };
+        let value_loc = |s: &Self| s.value_loc(r.col);
+        // Ordered so a row's first problem explains the later ones it causes.
+        if unit_raw.is_none() {
+            self.problem(
+                r.row,
+                unit_loc(self),
+                None,
+                (
+                    ErrorCode::EmptyCell,
+                    "the unit is empty".into(),
+                    "write the official code of the reporting unit".into(),
+                ),
             );
         }
-        lists
-    };
-
-    lap("distinct texts");
-    // Indicators.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE map_ind (ind_raw VARCHAR, code VARCHAR, ind_no SMALLINT,
-            frequency VARCHAR, levels VARCHAR, nonneg BOOLEAN, err VARCHAR, reason VARCHAR,
-            hint VARCHAR)",
-    )
-    .ctx("resolving indicators")?;
-    let mut freqs: BTreeSet<Frequency> = BTreeSet::new();
-    let mut levelsets: BTreeSet<String> = BTreeSet::new();
-    {
-        let mut app = conn.appender("map_ind").ctx("resolving indicators")?;
-        for raw in &ind_raws {
-            let resolved = cat.resolve_indicator(raw);
-            let err = match resolved {
-                Some(ind) if ind.aggregation == Aggregation::Ratio => Some((
-                    ErrorCode::ComputedIndicator,
-                    format!(
-                        "{} \"{}\" is computed from {} and {}, not uploaded",
-                        ind.code,
-                        ind.name_vi,
-                        ind.numerator.as_deref().unwrap_or("?"),
-                        ind.denominator.as_deref().unwrap_or("?")
+        let ind = match r.indicator {
+            None => {
+                self.problem(
+                    r.row,
+                    ind_loc(self),
+                    None,
+                    (
+                        ErrorCode::EmptyCell,
+                        "the indicator is empty".into(),
+                        "write an indicator code such as VM02".into(),
                     ),
-                    "upload its two parts; the ratio follows at every level".to_owned(),
-                )),
-                Some(_) => None,
-                None => Some((
-                    ErrorCode::UnknownIndicator,
-                    format!("no indicator {raw:?} in the catalogue"),
-                    super::columns::suggest_indicator(cat, raw),
-                )),
-            };
-            let ok = resolved.filter(|_| err.is_none());
-            let no = ok.and_then(|i| cat.indicators.iter().position(|x| x.code == i.code));
-            let levels = ok.map(|i| levels_of(cat, &i.code));
-            if let Some(i) = ok {
-                freqs.insert(i.frequency);
-                levelsets.insert(levels_of(cat, &i.code));
+                );
+                None
             }
-            let (e, r, hnt) = split_err(err);
-            app.append_row(params![
-                raw,
-                ok.map(|i| i.code.clone()),
-                no.map(|n| n as i16),
-                ok.map(|i| i.frequency.as_str()),
-                levels,
-                ok.map(|i| i.nonnegative),
-                e,
-                r,
-                hnt
-            ])
-            .ctx("resolving indicators")?;
-        }
-    }
-
-    // Periods, for each reporting frequency present.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE map_period (period_raw VARCHAR, frequency VARCHAR,
-            period VARCHAR, pid INTEGER, prev VARCHAR, prev_pid INTEGER, year SMALLINT,
-            era VARCHAR, err VARCHAR, reason VARCHAR, hint VARCHAR)",
-    )
-    .ctx("resolving periods")?;
-    let mut eras: BTreeSet<Era> = BTreeSet::new();
-    {
-        let mut app = conn.appender("map_period").ctx("resolving periods")?;
-        for raw in &per_raws {
-            for &freq in &freqs {
-                let res = resolve_period(raw, freq, today);
-                if let Ok(p) = &res {
-                    eras.insert(Era::of_period(p));
+            Some(t) => match self.indicator(t) {
+                Ok(i) => Some(i),
+                Err(p) => {
+                    {
+                        let l = ind_loc(self);
+                        self.problem(r.row, l, Some(t), p);
+                    }
+                    None
                 }
-                let (period, pid, prev, prev_pid, year, era, err) = match res {
-                    Ok(p) => (
-                        Some(p.id()),
-                        Some(period_no(&p)),
-                        Some(p.previous().id()),
-                        Some(period_no(&p.previous())),
-                        Some(p.year() as i16),
-                        Some(Era::of_period(&p).as_str()),
-                        None,
+            },
+        };
+        let per = match (&ind, &period_raw) {
+            (_, None) => {
+                self.problem(
+                    r.row,
+                    period_loc(self),
+                    None,
+                    (
+                        ErrorCode::EmptyCell,
+                        "the period is empty".into(),
+                        "write the period, e.g. \"Tháng 7/2025\", or pass ?period= for the whole file"
+                            .into(),
                     ),
-                    Err(e) => (None, None, None, None, None, None, Some(e)),
-                };
-                let (e, r, hnt) = split_err(err);
-                app.append_row(params![
-                    raw,
-                    freq.as_str(),
-                    period,
-                    pid,
-                    prev,
-                    prev_pid,
-                    year,
-                    era,
-                    e,
-                    r,
-                    hnt
-                ])
-                .ctx("resolving periods")?;
+                );
+                None
             }
-        }
-    }
-
-    // Units, for each structure and set of reporting levels present.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE map_unit (unit_raw VARCHAR, era VARCHAR, levels VARCHAR,
-            uid INTEGER, err VARCHAR, reason VARCHAR, hint VARCHAR)",
-    )
-    .ctx("resolving units")?;
-    {
-        let mut app = conn.appender("map_unit").ctx("resolving units")?;
-        for raw in &unit_raws {
-            for &era in &eras {
-                for levels_s in &levelsets {
-                    let levels: Vec<Level> = levels_s.split(',').filter_map(Level::parse).collect();
-                    let (uid, err) = match resolve_unit(h, era, &levels, raw) {
-                        Ok(u) => (Some(u), None),
-                        Err(e) => (None, Some(e)),
+            (Some(i), Some(t)) => match self.period(t, i.frequency) {
+                Ok(p) => Some(p),
+                Err(p) => {
+                    {
+                        let l = period_loc(self);
+                        self.problem(r.row, l, Some(t), p);
+                    }
+                    None
+                }
+            },
+            (None, Some(_)) => None,
+        };
+        let uid = match (&ind, &per, &unit_raw) {
+            (Some(i), Some(p), Some(t)) => match self.unit(t, p.era, &i.levels) {
+                Ok(u) => Some(u),
+                Err(p) => {
+                    {
+                        let l = unit_loc(self);
+                        self.problem(r.row, l, Some(t), p);
+                    }
+                    None
+                }
+            },
+            _ => None,
+        };
+        let value = match r.value {
+            RawValue::Empty => {
+                self.problem(
+                    r.row,
+                    value_loc(self),
+                    None,
+                    (
+                        ErrorCode::EmptyCell,
+                        "the value is empty".into(),
+                        "write the figure; write 0 when nothing occurred".into(),
+                    ),
+                );
+                None
+            }
+            RawValue::Number(v) if v.is_finite() => Some(v),
+            RawValue::Number(v) => {
+                let t = v.to_string();
+                self.problem(
+                    r.row,
+                    value_loc(self),
+                    Some(&t),
+                    (
+                        ErrorCode::NotANumber,
+                        format!("{t} is not a finite number"),
+                        "write the figure".into(),
+                    ),
+                );
+                None
+            }
+            RawValue::Text(t) => match parse_value(t, self.locale) {
+                Ok(v) => Some(v),
+                Err(reason) => {
+                    let hint = match self.locale {
+                        Locale::Vi => "write numbers as 1.234.567,8 (vi-VN) or send locale=en",
+                        Locale::En => "write numbers as 1,234,567.8 (en) or send locale=vi",
                     };
-                    let (e, r, hnt) = split_err(err);
-                    app.append_row(params![raw, era.as_str(), levels_s, uid, e, r, hnt])
-                        .ctx("resolving units")?;
+                    self.problem(
+                        r.row,
+                        value_loc(self),
+                        Some(t),
+                        (ErrorCode::NotANumber, reason, hint.into()),
+                    );
+                    None
                 }
-            }
+            },
+        };
+        if let (Some(i), Some(v)) = (&ind, value)
+            && i.nonneg
+            && v < 0.0
+        {
+            let t = match r.value {
+                RawValue::Text(t) => t.to_owned(),
+                _ => v.to_string(),
+            };
+            self.problem(
+                r.row,
+                value_loc(self),
+                Some(&t),
+                (
+                    ErrorCode::NegativeValue,
+                    format!("{} cannot be negative", i.code),
+                    "check the sign; corrections are sent as the corrected figure, not a difference"
+                        .into(),
+                ),
+            );
         }
+        if self.errors_total != before {
+            return Ok(());
+        }
+        let (Some(i), Some(p), Some(u), Some(v)) = (ind, per, uid, value) else {
+            return Ok(());
+        };
+        self.used_inds.insert(i.no);
+        self.used_periods
+            .entry(p.pid)
+            .or_insert((p.period, p.period.previous()));
+        let b = &mut self.batch;
+        b.row.append_value(r.row as i64);
+        b.col.append_value(r.col as i32);
+        b.disagg.append_value(r.disagg);
+        b.ind.append_value(i.no as i16);
+        b.pid.append_value(p.pid);
+        b.prev_pid.append_value(p.prev_pid);
+        b.year.append_value(p.period.year() as i16);
+        b.uid.append_value(u as i32);
+        b.value.append_value(v);
+        b.key.append_value(key(i.no, p.pid, u));
+        b.prev_key.append_value(key(i.no, p.prev_pid, u));
+        b.len += 1;
+        if b.len >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
     }
+}
 
-    lap("maps");
-    let (parse, dec) = match locale {
-        Locale::Vi => ("vn_parse_vi(s.value_raw)", "."),
-        Locale::En => ("vn_parse_en(s.value_raw)", ","),
-    };
-    conn.execute_batch(&format!(
-        r#"
-        CREATE OR REPLACE TEMP MACRO vn_clean(x) AS
-            replace(replace(replace(replace(trim(x), ' ', ''), chr(160), ''), chr(8239), ''),
-                    chr(8722), '-');
-        CREATE OR REPLACE TEMP MACRO vn_parse_vi(x) AS CASE
-            WHEN NOT contains(vn_clean(x), '.')
-                THEN TRY_CAST(replace(vn_clean(x), ',', '.') AS DOUBLE)
-            WHEN regexp_full_match(vn_clean(x), '[+-]?[0-9]{{1,3}}(\.[0-9]{{3}})+(,[0-9]+)?')
-                THEN TRY_CAST(replace(replace(vn_clean(x), '.', ''), ',', '.') AS DOUBLE)
-            END;
-        CREATE OR REPLACE TEMP MACRO vn_parse_en(x) AS CASE
-            WHEN NOT contains(vn_clean(x), ',') THEN TRY_CAST(vn_clean(x) AS DOUBLE)
-            WHEN regexp_full_match(vn_clean(x), '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\.[0-9]+)?')
-                THEN TRY_CAST(replace(vn_clean(x), ',', '') AS DOUBLE)
-            END;
-        CREATE OR REPLACE TEMP VIEW resolving AS
-        SELECT s.row_no, s.col_no, s.field, s.unit_raw, s.ind_raw, s.period_raw, s.value_raw,
-               coalesce(s.disagg, '') AS disagg,
-               m.code AS indicator, m.ind_no, m.nonneg, m.err AS ind_err,
-               m.reason AS ind_reason, m.hint AS ind_hint,
-               p.period, p.pid, p.prev, p.prev_pid, p.year, p.err AS per_err,
-               p.reason AS per_reason, p.hint AS per_hint,
-               u.uid, u.err AS unit_err, u.reason AS unit_reason, u.hint AS unit_hint,
-               -- Plain numbers (no '.') take the fast path; the rest are cleaned and checked.
-               coalesce(s.value_num, CASE WHEN NOT contains(s.value_raw, '.')
-                   THEN coalesce(TRY_CAST(replace(s.value_raw, ',', '{dec}') AS DOUBLE), {parse})
-                   ELSE {parse} END) AS v
-        FROM stg s
-        LEFT JOIN map_ind m ON m.ind_raw = s.ind_raw
-        LEFT JOIN map_period p ON p.period_raw = s.period_raw AND p.frequency = m.frequency
-        LEFT JOIN map_unit u ON u.unit_raw = s.unit_raw AND u.era = p.era
-            AND u.levels = m.levels;
-        -- Compact: ids instead of texts; every problem leaves an id or the value missing.
-        CREATE OR REPLACE TEMP TABLE resolved AS
-        SELECT row_no, col_no, disagg, ind_no, nonneg, pid, prev_pid, year, uid,
-               CASE WHEN isfinite(v) THEN v END AS value,
-               (ind_no::BIGINT << 40) | (pid::BIGINT << 22) | uid::BIGINT AS key,
-               (ind_no::BIGINT << 40) | (prev_pid::BIGINT << 22) | uid::BIGINT AS prev_key,
-               ind_no IS NULL OR pid IS NULL OR uid IS NULL OR NOT isfinite(v) OR v IS NULL
-                   OR (nonneg AND v < 0) AS bad
-        FROM resolving;
-        "#
-    ))
-    .ctx("resolving values")?;
-
-    lap("resolved");
-    // Problems and duplicate keys, in one pass.
-    let (bad, keyed, distinct_keys, disagg_dups): (i64, i64, i64, i64) = conn
-        .query_row(
-            "SELECT count(*) FILTER (WHERE bad),
-                    count(*) FILTER (WHERE NOT bad AND disagg = ''),
-                    count(DISTINCT key) FILTER (WHERE NOT bad AND disagg = ''),
-                    (SELECT count(*) - count(DISTINCT (key, disagg))
-                     FROM resolved WHERE NOT bad AND disagg <> '')
-             FROM resolved",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .ctx("counting problems")?;
-    let total = bad + (keyed - distinct_keys) + disagg_dups;
-    lap("counted");
-    let mut out = Resolution::default();
-    if total > 0 {
-        out.errors = list_errors(conn, roles, locale)?;
-        out.errors_total = (total as u64).max(out.errors.len() as u64);
-        return Ok(out);
+/// A number in the upload's locale; plain digit strings take a fast path.
+fn parse_value(text: &str, locale: Locale) -> Result<f64, String> {
+    let t = text.trim();
+    let b = t.as_bytes();
+    let digits = !b.is_empty()
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-' && b.len() > 1));
+    if digits && b.len() < 16 {
+        return t.parse::<f64>().map_err(|e| e.to_string());
     }
-
-    out.values = conn
-        .query_row("SELECT count(*) FROM resolved", [], |r| r.get::<_, i64>(0))
-        .ctx("counting values")? as u64;
-    // Texts back for the rest of the pipeline: small joins on ids.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE ids_ind AS
-             SELECT DISTINCT ind_no, code AS indicator FROM map_ind WHERE ind_no IS NOT NULL;
-         CREATE OR REPLACE TEMP TABLE ids_period AS
-             SELECT DISTINCT pid, period, prev FROM map_period WHERE pid IS NOT NULL;",
-    )
-    .ctx("naming ids")?;
-    out.indicators = distinct(
-        conn,
-        "SELECT DISTINCT i.indicator FROM (SELECT DISTINCT ind_no FROM resolved) r
-         JOIN ids_ind i USING (ind_no) ORDER BY 1",
-    )?;
-    out.periods = distinct(
-        conn,
-        "SELECT DISTINCT p.period FROM (SELECT DISTINCT pid FROM resolved) r
-         JOIN ids_period p USING (pid) ORDER BY 1",
-    )?;
-    lap("listed");
-    let (warnings, wtotal) = outliers(conn)?;
-    lap("outliers");
-    out.warnings = warnings;
-    out.warnings_total = wtotal;
-    Ok(out)
+    parse_number(t, locale).map_err(|e| e.to_string())
 }
 
 /// A period as a number unique across kinds: months since year 0 × 8 + its kind.
@@ -319,82 +729,6 @@ fn period_no(p: &Period) -> i32 {
     p.month_index() * 8 + kind
 }
 
-/// The strings of a list column (first row), whatever Arrow layout DuckDB chose.
-fn string_list(a: &dyn duckdb::arrow::array::Array) -> Vec<String> {
-    use duckdb::arrow::array::{Array, AsArray};
-    use duckdb::arrow::datatypes::DataType;
-    let values = match a.data_type() {
-        DataType::List(_) => {
-            let l = a.as_list::<i32>();
-            if l.is_empty() || l.is_null(0) {
-                return Vec::new();
-            }
-            l.value(0)
-        }
-        DataType::LargeList(_) => {
-            let l = a.as_list::<i64>();
-            if l.is_empty() || l.is_null(0) {
-                return Vec::new();
-            }
-            l.value(0)
-        }
-        _ => return Vec::new(),
-    };
-    let get = |i: usize| -> Option<String> {
-        if values.is_null(i) {
-            return None;
-        }
-        match values.data_type() {
-            DataType::Utf8 => Some(values.as_string::<i32>().value(i).to_owned()),
-            DataType::LargeUtf8 => Some(values.as_string::<i64>().value(i).to_owned()),
-            DataType::Utf8View => Some(values.as_string_view().value(i).to_owned()),
-            _ => None,
-        }
-    };
-    (0..values.len()).filter_map(get).collect()
-}
-
-fn distinct(conn: &Connection, sql: &str) -> Result<Vec<String>, IngestError> {
-    let mut stmt = conn.prepare(sql).ctx("reading distinct values")?;
-    let rows = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .ctx("reading distinct values")?;
-    Ok(rows
-        .collect::<Result<_, _>>()
-        .ctx("reading distinct values")?)
-}
-
-type Problem = Option<(ErrorCode, String, String)>;
-
-fn split_err(err: Problem) -> (Option<String>, Option<String>, Option<String>) {
-    match err {
-        Some((code, reason, hint)) => (Some(code_str(code)), Some(reason), Some(hint)),
-        None => (None, None, None),
-    }
-}
-
-fn code_str(code: ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn code_from(s: &str) -> ErrorCode {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(ErrorCode::BadFile)
-}
-
-/// Levels at which an indicator is uploaded, as "province,nation".
-fn levels_of(cat: &Catalogue, code: &str) -> String {
-    let levels: BTreeSet<Level> = cat.regimes_of(code).map(|r| r.level).collect();
-    levels
-        .iter()
-        .map(|l| l.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// A period text for an indicator of frequency `freq`; a date means the period containing it.
 fn resolve_period(
     raw: &str,
     freq: Frequency,
@@ -545,211 +879,6 @@ fn resolve_unit(
     }
 }
 
-const PROBLEMS: &str = "
-    coalesce(trim(unit_raw), '') = '' OR coalesce(trim(ind_raw), '') = ''
-    OR coalesce(trim(period_raw), '') = '' OR coalesce(trim(value_raw), '') = ''
-    OR ind_err IS NOT NULL OR per_err IS NOT NULL OR unit_err IS NOT NULL
-    OR value IS NULL OR (nonneg AND value < 0)
-    OR row_no > first_row OR (row_no = first_row AND col_no > first_col)";
-
-/// The listed errors for rows matching `problems`, each row yielding one error per problem.
-fn list_errors(
-    conn: &Connection,
-    roles: &RoleColumns,
-    locale: Locale,
-) -> Result<Vec<RowError>, IngestError> {
-    // The slow path, taken only when something is wrong: all texts again, and where each
-    // duplicate key first appeared.
-    let sql = format!(
-        "WITH r AS (
-             SELECT *, CASE WHEN isfinite(v) THEN v END AS value,
-                    CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL
-                         THEN min(row_no) OVER (PARTITION BY indicator, uid, period, disagg)
-                    END AS first_row,
-                    CASE WHEN indicator IS NOT NULL AND uid IS NOT NULL AND period IS NOT NULL
-                         THEN min(col_no) OVER (PARTITION BY indicator, uid, period, disagg, row_no)
-                    END AS first_col
-             FROM resolving)
-         SELECT row_no, col_no, field, unit_raw, ind_raw, period_raw, value_raw,
-                ind_err, ind_reason, ind_hint, per_err, per_reason, per_hint,
-                unit_err, unit_reason, unit_hint, value, nonneg, first_row, first_col, indicator
-         FROM r WHERE {PROBLEMS} ORDER BY row_no, col_no LIMIT {}",
-        MAX_LISTED + 1
-    );
-    let mut stmt = conn.prepare(&sql).ctx("listing errors")?;
-    let mut rows = stmt.query([]).ctx("listing errors")?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().ctx("listing errors")? {
-        let row_no: i64 = r.get(0).ctx("listing errors")?;
-        let col_no: Option<i32> = r.get(1).ctx("listing errors")?;
-        let field: Option<String> = r.get(2).ctx("listing errors")?;
-        let texts: Vec<Option<String>> = (3..=6)
-            .map(|i| r.get::<_, Option<String>>(i))
-            .collect::<Result<_, _>>()
-            .ctx("listing errors")?;
-        let errs: Vec<Option<String>> = (7..=15)
-            .map(|i| r.get::<_, Option<String>>(i))
-            .collect::<Result<_, _>>()
-            .ctx("listing errors")?;
-        let value: Option<f64> = r.get(16).ctx("listing errors")?;
-        let nonneg: Option<bool> = r.get(17).ctx("listing errors")?;
-        let first_row: Option<i64> = r.get(18).ctx("listing errors")?;
-        let first_col: Option<i32> = r.get(19).ctx("listing errors")?;
-        let indicator: Option<String> = r.get(20).ctx("listing errors")?;
-        let [unit_raw, ind_raw, period_raw, value_raw] =
-            [&texts[0], &texts[1], &texts[2], &texts[3]];
-
-        let value_loc = (col_no.map(|c| column_letter(c as usize)), field.clone());
-        let loc = |role: &Option<(usize, String)>, fallback: &str| match role {
-            Some((i, h)) => (Some(column_letter(*i)), Some(h.clone())),
-            None => (None, Some(fallback.to_owned())),
-        };
-        let mut push = |(column, field): (Option<String>, Option<String>),
-                        value: &Option<String>,
-                        code: ErrorCode,
-                        reason: String,
-                        hint: String| {
-            out.push(RowError {
-                row: Some(row_no as u64),
-                column,
-                field,
-                value: value.clone(),
-                code,
-                reason,
-                hint,
-            });
-        };
-        let blank = |t: &Option<String>| t.as_deref().is_none_or(|s| s.trim().is_empty());
-        // Ordered so a row's first problem explains the later ones it causes.
-        if blank(unit_raw) {
-            push(
-                loc(&roles.unit, "unit"),
-                unit_raw,
-                ErrorCode::EmptyCell,
-                "the unit is empty".into(),
-                "write the official code of the reporting unit".into(),
-            );
-        }
-        if blank(ind_raw) {
-            push(
-                loc(&roles.indicator, "indicator"),
-                ind_raw,
-                ErrorCode::EmptyCell,
-                "the indicator is empty".into(),
-                "write an indicator code such as VM02".into(),
-            );
-        } else if let Some(code) = &errs[0] {
-            push(
-                loc(&roles.indicator, "indicator").or_value(&value_loc),
-                ind_raw,
-                code_from(code),
-                errs[1].clone().unwrap_or_default(),
-                errs[2].clone().unwrap_or_default(),
-            );
-        }
-        if blank(period_raw) {
-            push(
-                loc(&roles.period, "period"),
-                period_raw,
-                ErrorCode::EmptyCell,
-                "the period is empty".into(),
-                "write the period, e.g. \"Tháng 7/2025\", or pass ?period= for the whole file"
-                    .into(),
-            );
-        } else if let Some(code) = &errs[3] {
-            push(
-                loc(&roles.period, "period"),
-                period_raw,
-                code_from(code),
-                errs[4].clone().unwrap_or_default(),
-                errs[5].clone().unwrap_or_default(),
-            );
-        }
-        if !blank(unit_raw)
-            && let Some(code) = &errs[6]
-        {
-            push(
-                loc(&roles.unit, "unit"),
-                unit_raw,
-                code_from(code),
-                errs[7].clone().unwrap_or_default(),
-                errs[8].clone().unwrap_or_default(),
-            );
-        }
-        if blank(value_raw) {
-            push(
-                value_loc.clone(),
-                value_raw,
-                ErrorCode::EmptyCell,
-                "the value is empty".into(),
-                "write the figure; write 0 when nothing occurred".into(),
-            );
-        } else if value.is_none() {
-            let text = value_raw.clone().unwrap_or_default();
-            let reason = match parse_number(&text, locale) {
-                Err(e) => e.to_string(),
-                Ok(_) => format!("{text:?} is not a finite number"),
-            };
-            push(
-                value_loc.clone(),
-                value_raw,
-                ErrorCode::NotANumber,
-                reason,
-                match locale {
-                    Locale::Vi => "write numbers as 1.234.567,8 (vi-VN) or send locale=en".into(),
-                    Locale::En => "write numbers as 1,234,567.8 (en) or send locale=vi".into(),
-                },
-            );
-        } else if nonneg == Some(true) && value.is_some_and(|v| v < 0.0) {
-            push(
-                value_loc.clone(),
-                value_raw,
-                ErrorCode::NegativeValue,
-                format!(
-                    "{} cannot be negative",
-                    indicator.as_deref().unwrap_or("this indicator")
-                ),
-                "check the sign; corrections are sent as the corrected figure, not a difference"
-                    .into(),
-            );
-        }
-        if let (Some(fr), Some(fc)) = (first_row, first_col)
-            && (row_no > fr || col_no.unwrap_or(0) > fc)
-        {
-            push(
-                value_loc.clone(),
-                value_raw,
-                ErrorCode::DuplicateRow,
-                format!(
-                    "the same indicator, unit and period already appear in row {fr}{}",
-                    if fr == row_no {
-                        format!(" (column {})", column_letter(fc as usize))
-                    } else {
-                        String::new()
-                    }
-                ),
-                "keep one row per indicator, unit and period; delete the other".into(),
-            );
-        }
-        if out.len() > MAX_LISTED {
-            break;
-        }
-    }
-    out.truncate(MAX_LISTED);
-    Ok(out)
-}
-
-trait OrValue {
-    fn or_value(self, v: &(Option<String>, Option<String>)) -> Self;
-}
-
-impl OrValue for (Option<String>, Option<String>) {
-    /// Wide tables name the indicator in the value column's header.
-    fn or_value(self, v: &(Option<String>, Option<String>)) -> Self {
-        if self.0.is_none() { v.clone() } else { self }
-    }
-}
-
 /// Values that moved by more than half against the previous period (from this upload or the
 /// store): warnings, never errors — real shocks happen (Tết, storms).
 fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
@@ -761,8 +890,7 @@ fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
                     o.disagg, o.value
              FROM current_obs o
              JOIN ids_ind i ON i.indicator = o.indicator
-             JOIN (SELECT DISTINCT prev AS period, prev_pid AS pid
-                   FROM map_period WHERE pid IS NOT NULL) p
+             JOIN (SELECT DISTINCT prev AS period, prev_pid AS pid FROM ids_period) p
                  ON p.period = o.period)
          SELECT r.row_no, r.col_no, i.indicator, r.value, p.prev,
                 coalesce(up.value, st.value) AS prev_value

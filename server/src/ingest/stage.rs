@@ -1,24 +1,52 @@
-//! Reading an upload into the staging table `stg`: one row per value with the raw texts of its
-//! unit, indicator, period and value, and the row (and column) it came from. CSV is read by
-//! DuckDB's parallel CSV reader straight from the spooled file; Excel is streamed cell by cell
-//! with calamine; JSON is streamed record by record with serde. Nothing is interpreted here —
-//! `resolve` does that for all formats at once.
+//! Reading an upload: CSV (streamed with the `csv` crate), Excel (calamine's cell stream) and
+//! JSON (serde, record by record) become raw rows — one per value, with the texts of its unit,
+//! indicator, period and value and the row and column it came from — pushed into a
+//! [`RowSink`] as they are read, so memory does not grow with the file. Nothing is interpreted
+//! here: `resolve` does that for all formats alike.
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
 use calamine::{DataRef, Reader, Xlsx};
-use duckdb::{Appender, Connection, params};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::catalogue::Catalogue;
-use crate::store::DbContext;
 
 use super::columns::{self, Layout, Role};
 use super::report::{ErrorCode, RowError};
 use super::resolve::RoleColumns;
 use super::{Format, IngestError};
+
+/// A value as read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawValue<'r> {
+    Empty,
+    Text(&'r str),
+    /// A typed number (Excel number cells, JSON numbers): no locale involved.
+    Number(f64),
+}
+
+/// One value as read, before interpretation.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRow<'r> {
+    /// Row as a spreadsheet shows it (header = 1), or the JSON record number.
+    pub row: u64,
+    /// 0-based column of the value (0 for JSON).
+    pub col: u32,
+    pub unit: Option<&'r str>,
+    pub indicator: Option<&'r str>,
+    pub period: Option<&'r str>,
+    pub value: RawValue<'r>,
+    pub disagg: &'r str,
+}
+
+/// Where raw rows go.
+pub trait RowSink {
+    /// Called once the header of a table is recognised, before its first row.
+    fn layout(&mut self, roles: &RoleColumns);
+    fn push(&mut self, row: RawRow<'_>) -> Result<(), IngestError>;
+}
 
 /// What staging found out about the upload.
 #[derive(Debug, Default)]
@@ -29,14 +57,16 @@ pub struct Staged {
     pub empty_cells_skipped: u64,
     /// Problems found while reading (bad headers, unreadable file): the upload is rejected.
     pub errors: Vec<RowError>,
-    /// A `locale` given inside a JSON body.
-    pub locale: Option<String>,
-    /// A default `period` given inside a JSON body.
-    pub period: Option<String>,
-    /// A default `unit` given inside a JSON body.
-    pub unit: Option<String>,
     /// Where the unit, period and indicator columns are (tables).
     pub roles: RoleColumns,
+}
+
+/// Options a JSON body states about itself.
+#[derive(Debug, Default, Clone)]
+pub struct JsonMeta {
+    pub locale: Option<String>,
+    pub period: Option<String>,
+    pub unit: Option<String>,
 }
 
 fn roles_of(layout: &Layout) -> RoleColumns {
@@ -49,32 +79,22 @@ fn roles_of(layout: &Layout) -> RoleColumns {
         unit: at(&Role::Unit),
         period: at(&Role::Period),
         indicator: at(&Role::Indicator),
+        headers: layout.headers.clone(),
     }
 }
 
-/// Staged rows of Excel and JSON uploads (CSV uploads get a view of the same shape).
-const STG: &str = "CREATE OR REPLACE TEMP TABLE stg_src (
-    row_no BIGINT, col_no INTEGER, field VARCHAR, unit_raw VARCHAR, ind_raw VARCHAR,
-    period_raw VARCHAR, value_raw VARCHAR, value_num DOUBLE, disagg VARCHAR)";
-
-/// Reads the spooled body at `path` into `stg`.
+/// Reads the spooled body at `path` into `sink`.
 pub fn stage(
-    conn: &Connection,
+    sink: &mut dyn RowSink,
     cat: &Catalogue,
     format: Format,
     path: &Path,
     sheet: Option<&str>,
 ) -> Result<Staged, IngestError> {
     match format {
-        Format::Csv => stage_csv(conn, cat, path),
-        Format::Xlsx => {
-            conn.execute_batch(STG).ctx("creating the staging table")?;
-            stage_xlsx(conn, cat, path, sheet)
-        }
-        Format::Json => {
-            conn.execute_batch(STG).ctx("creating the staging table")?;
-            stage_json(conn, path)
-        }
+        Format::Csv => stage_csv(sink, cat, path),
+        Format::Xlsx => stage_xlsx(sink, cat, path, sheet),
+        Format::Json => stage_json(sink, path),
     }
 }
 
@@ -83,6 +103,49 @@ fn bad_file(reason: String, hint: &str) -> Staged {
         errors: vec![RowError::file(ErrorCode::BadFile, reason, hint.to_owned())],
         ..Staged::default()
     }
+}
+
+/// Pushes the values of one table row (cells by column) according to `layout`; returns the
+/// number of empty cells of a wide table, which mean "not reported".
+fn push_table_row<'c>(
+    sink: &mut dyn RowSink,
+    layout: &Layout,
+    row: u64,
+    cell: &dyn Fn(usize) -> RawValue<'c>,
+    text: &dyn Fn(usize) -> Option<&'c str>,
+) -> Result<u64, IngestError> {
+    let at = |role: &Role| layout.position(role).and_then(text);
+    let (unit, period) = (at(&Role::Unit), at(&Role::Period));
+    let disagg = at(&Role::Disagg).unwrap_or("");
+    if layout.is_long() {
+        let vi = layout.position(&Role::Value).unwrap_or(0);
+        sink.push(RawRow {
+            row,
+            col: vi as u32,
+            unit,
+            indicator: at(&Role::Indicator),
+            period,
+            value: cell(vi),
+            disagg,
+        })?;
+        return Ok(0);
+    }
+    let mut empty = 0;
+    for (i, code) in layout.indicator_columns() {
+        match cell(i) {
+            RawValue::Empty => empty += 1,
+            value => sink.push(RawRow {
+                row,
+                col: i as u32,
+                unit,
+                indicator: Some(&code),
+                period,
+                value,
+                disagg,
+            })?,
+        }
+    }
+    Ok(empty)
 }
 
 // ---------------------------------------------------------------------------------------- CSV
@@ -147,8 +210,8 @@ fn header_fields(line: &str, delimiter: u8) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn stage_csv(conn: &Connection, cat: &Catalogue, path: &Path) -> Result<Staged, IngestError> {
-    // Excel's "Unicode text" is UTF-16LE; DuckDB and the scanners below read UTF-8.
+fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Staged, IngestError> {
+    // Excel's "Unicode text" is UTF-16LE; the reader below reads UTF-8.
     let transcoded = transcode_utf16(path)?;
     let path = transcoded.as_ref().map_or(path, |t| t.path());
     let head = match read_csv_head(path)? {
@@ -169,56 +232,86 @@ fn stage_csv(conn: &Connection, cat: &Catalogue, path: &Path) -> Result<Staged, 
             });
         }
     };
-    let cols = head.headers.len();
-    let columns: Vec<String> = (0..cols).map(|i| format!("'c{i}': 'VARCHAR'")).collect();
-    let sql = format!(
-        "CREATE OR REPLACE TEMP TABLE stg_raw AS
-         SELECT * FROM read_csv(?, delim = ?, header = false, skip = 1, quote = '\"',
-             escape = '\"', columns = {{{}}}, null_padding = true, auto_detect = false,
-             strict_mode = true)",
-        columns.join(", ")
-    );
-    let delim = (head.delimiter as char).to_string();
-    if let Err(e) = conn.execute(&sql, params![path.to_string_lossy(), delim]) {
-        return Ok(bad_file(
-            format!("the CSV could not be read: {}", first_line(&e.to_string())),
-            "check that every row has the header's number of fields and quotes are closed",
-        ));
-    }
-    let (rows_read, base): (i64, Option<i64>) = conn
-        .query_row("SELECT count(*), min(rowid) FROM stg_raw", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ctx("counting CSV rows")?;
-    // Rows are numbered as a spreadsheet shows them. DuckDB keeps the file's order (rowids
-    // follow it) but skips blank lines, so their positions come from a scan of the file.
-    let base = base.unwrap_or(0);
+    sink.layout(&roles_of(&layout));
+    // Rows are numbered as a spreadsheet shows them: the reader skips blank lines, so their
+    // positions come from a quote-aware scan of the file.
     let gaps = blank_line_gaps(path)?;
-    let empty = if gaps.is_empty() {
-        unpivot(conn, &layout, "stg_raw", &format!("rowid - {base} + 2"))?
+    let mut gap = 0usize;
+    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
+    let mut bom = [0u8; 3];
+    let n = file.read(&mut bom).map_err(IngestError::Spool)?;
+    let prefix: Vec<u8> = if bom[..n] == [0xEF, 0xBB, 0xBF] {
+        Vec::new()
     } else {
-        conn.execute_batch("CREATE OR REPLACE TEMP TABLE csv_gaps (k BIGINT, shift BIGINT)")
-            .ctx("numbering CSV rows")?;
-        {
-            let mut app = conn.appender("csv_gaps").ctx("numbering CSV rows")?;
-            for (k, shift) in &gaps {
-                app.append_row(params![*k as i64, *shift as i64])
-                    .ctx("numbering CSV rows")?;
-            }
-        }
-        let table = format!(
-            "(SELECT r.*, r.rowid - {base} + 2 + coalesce(g.shift, 0) AS row_no
-              FROM stg_raw r ASOF LEFT JOIN csv_gaps g ON r.rowid - {base} >= g.k)"
-        );
-        unpivot(conn, &layout, &table, "row_no")?
+        bom[..n].to_vec()
     };
-    Ok(Staged {
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(head.delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(std::io::Cursor::new(prefix).chain(file));
+    let width = head.headers.len();
+    let mut staged = Staged {
         layout: if layout.is_long() { "long" } else { "wide" }.into(),
-        rows_read: rows_read as u64,
-        empty_cells_skipped: empty,
         roles: roles_of(&layout),
         ..Staged::default()
-    })
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut k: u64 = 0;
+    loop {
+        match rdr.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let row = e.position().map(|p| p.record() + 1);
+                let mut err = bad_file(
+                    format!("the CSV could not be read: {e}"),
+                    "check that quotes are closed; save as \"CSV UTF-8\"",
+                );
+                err.errors[0].row = row;
+                return Ok(err);
+            }
+        }
+        while gap < gaps.len() && gaps[gap].0 <= k {
+            gap += 1;
+        }
+        let shift = if gap == 0 { 0 } else { gaps[gap - 1].1 };
+        let row = k + 2 + shift;
+        k += 1;
+        let mut fields: Vec<&str> = Vec::with_capacity(width);
+        for (i, f) in record.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(t) => fields.push(t),
+                Err(_) => {
+                    let mut err = bad_file(
+                        format!("row {row}, column {}: the text is not UTF-8", i + 1),
+                        "save the file as \"CSV UTF-8\"",
+                    );
+                    err.errors[0].row = Some(row);
+                    return Ok(err);
+                }
+            }
+        }
+        if fields.len() > width && fields[width..].iter().any(|f| !f.trim().is_empty()) {
+            let mut err = bad_file(
+                format!(
+                    "row {row} has {} fields but the header has {width}",
+                    fields.len()
+                ),
+                "remove the extra separators or add a header for the extra column",
+            );
+            err.errors[0].row = Some(row);
+            return Ok(err);
+        }
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        staged.rows_read += 1;
+        let text = |i: usize| fields.get(i).map(|f| f.trim()).filter(|f| !f.is_empty());
+        let cell = |i: usize| text(i).map_or(RawValue::Empty, RawValue::Text);
+        staged.empty_cells_skipped += push_table_row(sink, &layout, row, &cell, &text)?;
+    }
+    Ok(staged)
 }
 
 /// For a UTF-16LE file (byte-order mark FF FE), a UTF-8 copy; `None` for other files.
@@ -285,70 +378,6 @@ fn blank_line_gaps(path: &Path) -> Result<Vec<(u64, u64)>, IngestError> {
         }
     }
     Ok(gaps)
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
-}
-
-/// Moves a raw table (`c0`, `c1`, ... VARCHAR columns) into `stg` according to `layout`;
-/// returns how many empty cells of a wide table were skipped.
-/// Makes `stg_src`, a view of a raw table (`c0`, `c1`, ... VARCHAR columns) with one row per
-/// value according to `layout`; returns how many empty cells of a wide table it skips.
-fn unpivot(
-    conn: &Connection,
-    layout: &Layout,
-    table: &str,
-    row_expr: &str,
-) -> Result<u64, IngestError> {
-    let col = |r: &Role| layout.position(r).map(|i| format!("c{i}"));
-    let unit = col(&Role::Unit).unwrap_or_else(|| "NULL".into());
-    let period = col(&Role::Period).unwrap_or_else(|| "NULL".into());
-    let disagg = col(&Role::Disagg).map_or_else(|| "''".into(), |c| format!("coalesce({c}, '')"));
-    // Headers and codes are quoted as SQL literals: they come from the file.
-    let lit = |t: &str| format!("'{}'", t.replace('\'', "''"));
-    let select = if let (Some(ind), Some(val)) = (col(&Role::Indicator), col(&Role::Value)) {
-        let vi = layout.position(&Role::Value).unwrap_or(0);
-        format!(
-            "SELECT {row_expr} AS row_no, {vi} AS col_no, {} AS field, {unit} AS unit_raw,
-                    {ind} AS ind_raw, {period} AS period_raw, {val} AS value_raw,
-                    NULL::DOUBLE AS value_num, {disagg} AS disagg
-             FROM {table}",
-            lit(&layout.headers[vi])
-        )
-    } else {
-        layout
-            .indicator_columns()
-            .iter()
-            .map(|(i, code)| {
-                let c = format!("c{i}");
-                format!(
-                    "SELECT {row_expr} AS row_no, {i} AS col_no, {} AS field, {unit} AS unit_raw,
-                            {} AS ind_raw, {period} AS period_raw, {c} AS value_raw,
-                            NULL::DOUBLE AS value_num, {disagg} AS disagg
-                     FROM {table} WHERE {c} IS NOT NULL AND trim({c}) <> ''",
-                    lit(&layout.headers[*i]),
-                    lit(code)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\nUNION ALL\n")
-    };
-    conn.execute_batch(&format!("CREATE OR REPLACE TEMP VIEW stg_src AS {select}"))
-        .ctx("staging a table")?;
-    if layout.is_long() {
-        return Ok(0);
-    }
-    let empties = layout
-        .indicator_columns()
-        .iter()
-        .map(|(i, _)| format!("count(*) FILTER (WHERE c{i} IS NULL OR trim(c{i}) = '')"))
-        .collect::<Vec<_>>()
-        .join(" + ");
-    let n: i64 = conn
-        .query_row(&format!("SELECT {empties} FROM {table}"), [], |r| r.get(0))
-        .ctx("counting empty cells")?;
-    Ok(n as u64)
 }
 
 // -------------------------------------------------------------------------------------- Excel
@@ -443,7 +472,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 const MAX_TITLE_ROWS: u32 = 30;
 
 fn stage_xlsx(
-    conn: &Connection,
+    sink: &mut dyn RowSink,
     cat: &Catalogue,
     path: &Path,
     sheet: Option<&str>,
@@ -482,20 +511,15 @@ fn stage_xlsx(
         Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
     };
 
-    let mut app = conn.appender("stg_src").ctx("staging an Excel sheet")?;
-    let mut pending: Vec<(u32, Vec<Option<XCell>>)> = Vec::new();
-    let mut layout: Option<(Layout, u32)> = None;
-    let mut best_errors: Option<(usize, u32, Vec<RowError>)> = None;
+    let mut layout: Option<Layout> = None;
+    let mut best_errors: Option<(usize, Vec<RowError>)> = None;
     let mut staged = Staged::default();
     let mut row: Option<(u32, Vec<Option<XCell>>)> = None;
 
     loop {
         let next = match reader.next_cell() {
             Ok(c) => c,
-            Err(e) => {
-                drop(app);
-                return Ok(bad_file(format!("sheet {name:?} is damaged: {e}"), ""));
-            }
+            Err(e) => return Ok(bad_file(format!("sheet {name:?} is damaged: {e}"), "")),
         };
         let pos = next.as_ref().map(|c| c.get_position());
         // A finished row: either the sheet ended or the next cell is on a later row.
@@ -506,9 +530,24 @@ fn stage_xlsx(
         };
         if finished && let Some((r, cells)) = row.take() {
             match &layout {
-                Some((l, _)) => {
-                    staged.rows_read += 1;
-                    staged.empty_cells_skipped += append_sheet_row(&mut app, l, r + 1, &cells)?;
+                Some(l) => {
+                    let text = |i: usize| {
+                        cells
+                            .get(i)
+                            .and_then(Option::as_ref)
+                            .map(|c| c.text.trim())
+                            .filter(|t| !t.is_empty())
+                    };
+                    if (0..cells.len()).any(|i| text(i).is_some()) {
+                        let cell = |i: usize| match cells.get(i).and_then(Option::as_ref) {
+                            Some(XCell { num: Some(n), .. }) => RawValue::Number(*n),
+                            Some(c) if !c.text.trim().is_empty() => RawValue::Text(c.text.trim()),
+                            _ => RawValue::Empty,
+                        };
+                        staged.rows_read += 1;
+                        staged.empty_cells_skipped +=
+                            push_table_row(sink, l, u64::from(r) + 1, &cell, &text)?;
+                    }
                 }
                 None => {
                     let headers: Vec<String> = cells
@@ -520,7 +559,10 @@ fn stage_xlsx(
                         })
                         .collect();
                     match columns::detect(&headers, cat) {
-                        Ok(l) => layout = Some((l, r)),
+                        Ok(l) => {
+                            sink.layout(&roles_of(&l));
+                            layout = Some(l);
+                        }
                         Err(mut errs) => {
                             // Remember the most header-like row, to explain why none fit.
                             let known = headers.iter().filter(|h| !h.is_empty()).count()
@@ -530,10 +572,9 @@ fn stage_xlsx(
                                     e.row = Some(u64::from(r) + 1);
                                 }
                             }
-                            if best_errors.as_ref().is_none_or(|(k, _, _)| known > *k) {
-                                best_errors = Some((known, r, errs));
+                            if best_errors.as_ref().is_none_or(|(k, _)| known > *k) {
+                                best_errors = Some((known, errs));
                             }
-                            pending.push((r, cells));
                             if r >= MAX_TITLE_ROWS {
                                 break;
                             }
@@ -551,15 +592,14 @@ fn stage_xlsx(
         }
         entry.1[c] = xcell(cell.get_value());
     }
-    drop(app);
     match layout {
-        Some((l, _)) => {
+        Some(l) => {
             staged.layout = if l.is_long() { "long" } else { "wide" }.into();
             staged.roles = roles_of(&l);
             Ok(staged)
         }
         None => {
-            let mut errors = best_errors.map(|(_, _, e)| e).unwrap_or_default();
+            let mut errors = best_errors.map(|(_, e)| e).unwrap_or_default();
             errors.push(RowError::file(
                 ErrorCode::MissingColumn,
                 format!("no header row found in the first {MAX_TITLE_ROWS} rows of sheet {name:?}"),
@@ -575,119 +615,99 @@ fn stage_xlsx(
     }
 }
 
-fn append_sheet_row(
-    app: &mut Appender<'_>,
-    layout: &Layout,
-    row_no: u32,
-    cells: &[Option<XCell>],
-) -> Result<u64, IngestError> {
-    if cells
-        .iter()
-        .all(|c| c.as_ref().is_none_or(|c| c.text.trim().is_empty()))
-    {
-        return Ok(0);
-    }
-    let get = |role: &Role| -> Option<&XCell> {
-        layout
-            .position(role)
-            .and_then(|i| cells.get(i))
-            .and_then(Option::as_ref)
-    };
-    let text = |role: &Role| get(role).map(|c| c.text.clone());
-    let unit = text(&Role::Unit);
-    let period = text(&Role::Period);
-    let disagg = text(&Role::Disagg).unwrap_or_default();
-    if layout.is_long() {
-        let vi = layout.position(&Role::Value).unwrap_or(0);
-        let v = get(&Role::Value);
-        app.append_row(params![
-            i64::from(row_no),
-            vi as i32,
-            layout.headers[vi],
-            unit,
-            text(&Role::Indicator),
-            period,
-            v.map(|c| c.text.clone()),
-            v.and_then(|c| c.num),
-            disagg
-        ])
-        .ctx("staging an Excel row")?;
-        return Ok(0);
-    }
-    let mut empty = 0;
-    for (i, code) in layout.indicator_columns() {
-        match cells.get(i).and_then(Option::as_ref) {
-            Some(c) if !c.text.trim().is_empty() => {
-                app.append_row(params![
-                    i64::from(row_no),
-                    i as i32,
-                    layout.headers[i],
-                    unit,
-                    code,
-                    period,
-                    c.text,
-                    c.num,
-                    disagg
-                ])
-                .ctx("staging an Excel row")?;
-            }
-            _ => empty += 1,
-        }
-    }
-    Ok(empty)
-}
-
 // --------------------------------------------------------------------------------------- JSON
 
-/// Streams `{"records": [...], "period": ..., "locale": ...}` or a bare array of records.
-fn stage_json(conn: &Connection, path: &Path) -> Result<Staged, IngestError> {
+const JSON_HINT: &str = "send {\"records\": [{\"indicator\": \"VM02\", \"unit\": \"79\", \
+                         \"period\": \"2025-07\", \"value\": 4123.5}]}";
+
+fn json_error(e: &serde_json::Error, record: Option<u64>) -> Staged {
+    let data = matches!(e.classify(), serde_json::error::Category::Data);
+    Staged {
+        errors: vec![RowError {
+            row: record.filter(|_| data),
+            column: None,
+            field: None,
+            value: None,
+            code: ErrorCode::BadFile,
+            reason: format!("the JSON is not valid: {e}"),
+            hint: JSON_HINT.into(),
+        }],
+        ..Staged::default()
+    }
+}
+
+/// The options a JSON body states beside its records (`locale`, `period`, `unit`), read in a
+/// first pass so they apply whatever their place in the object.
+pub fn json_meta(path: &Path) -> Result<JsonMeta, IngestError> {
     let file = File::open(path).map_err(IngestError::Spool)?;
-    let mut app = conn.appender("stg_src").ctx("staging JSON records")?;
-    let mut sink = JsonSink {
-        app: &mut app,
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+    let mut meta = JsonMeta::default();
+    // A malformed body is reported by the second pass, with its position.
+    let _ = Meta(&mut meta).deserialize(&mut de);
+    Ok(meta)
+}
+
+struct Meta<'m>(&'m mut JsonMeta);
+
+impl<'de> DeserializeSeed<'de> for Meta<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Meta<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object or array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "locale" => self.0.locale = map.next_value()?,
+                "period" | "ky" => self.0.period = map.next_value()?,
+                "unit" | "don_vi" => self.0.unit = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Streams `{"records": [...]}` or a bare array of records.
+fn stage_json(sink: &mut dyn RowSink, path: &Path) -> Result<Staged, IngestError> {
+    let file = File::open(path).map_err(IngestError::Spool)?;
+    let mut json = JsonSink {
+        sink,
         n: 0,
         err: None,
-        staged: Staged {
-            layout: "records".into(),
-            ..Staged::default()
-        },
     };
     let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
-    let result = Top(&mut sink).deserialize(&mut de).and_then(|()| de.end());
-    if let Some(e) = sink.err.take() {
+    let result = Top(&mut json).deserialize(&mut de).and_then(|()| de.end());
+    if let Some(e) = json.err.take() {
         return Err(e);
     }
-    let mut staged = std::mem::take(&mut sink.staged);
-    staged.rows_read = sink.n;
-    drop(app);
+    let n = json.n;
     if let Err(e) = result {
-        return Ok(Staged {
-            errors: vec![RowError {
-                row: (sink_records_hint(&e)).then_some(staged.rows_read + 1),
-                column: None,
-                field: None,
-                value: None,
-                code: ErrorCode::BadFile,
-                reason: format!("the JSON is not valid: {e}"),
-                hint: "send {\"records\": [{\"indicator\": \"VM02\", \"unit\": \"79\", \
-                       \"period\": \"2025-07\", \"value\": 4123.5}]}"
-                    .into(),
-            }],
-            ..Staged::default()
-        });
+        return Ok(json_error(&e, Some(n + 1)));
     }
-    Ok(staged)
+    Ok(Staged {
+        layout: "records".into(),
+        rows_read: n,
+        ..Staged::default()
+    })
 }
 
-fn sink_records_hint(e: &serde_json::Error) -> bool {
-    matches!(e.classify(), serde_json::error::Category::Data)
-}
-
-struct JsonSink<'a, 'b> {
-    app: &'a mut Appender<'b>,
+struct JsonSink<'s> {
+    sink: &'s mut dyn RowSink,
     n: u64,
     err: Option<IngestError>,
-    staged: Staged,
 }
 
 /// One JSON record; field names in English or Vietnamese without diacritics.
@@ -708,52 +728,56 @@ struct Record {
 fn scalar_text(v: &Option<serde_json::Value>) -> Option<String> {
     match v {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(crate::text::nfc(s)),
+        Some(serde_json::Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
         Some(other) => Some(other.to_string()),
     }
 }
 
-impl JsonSink<'_, '_> {
+impl JsonSink<'_> {
     fn push(&mut self, r: Record) {
         if self.err.is_some() {
             return;
         }
         self.n += 1;
-        let num = match &r.value {
-            Some(serde_json::Value::Number(n)) => n.as_f64(),
-            _ => None,
-        };
-        let res = self.app.append_row(params![
-            self.n as i64,
-            0,
-            "value",
+        let (unit, indicator, period) = (
             scalar_text(&r.unit),
             scalar_text(&r.indicator),
             scalar_text(&r.period),
-            scalar_text(&r.value),
-            num,
-            scalar_text(&r.disagg).unwrap_or_default()
-        ]);
+        );
+        let text = scalar_text(&r.value);
+        let value = match &r.value {
+            Some(serde_json::Value::Number(n)) => {
+                n.as_f64().map_or(RawValue::Empty, RawValue::Number)
+            }
+            _ => text.as_deref().map_or(RawValue::Empty, RawValue::Text),
+        };
+        let disagg = scalar_text(&r.disagg).unwrap_or_default();
+        let res = self.sink.push(RawRow {
+            row: self.n,
+            col: 0,
+            unit: unit.as_deref(),
+            indicator: indicator.as_deref(),
+            period: period.as_deref(),
+            value,
+            disagg: &disagg,
+        });
         if let Err(e) = res {
-            self.err = Some(IngestError::Store(crate::store::StoreError::Db {
-                context: "staging JSON records".into(),
-                source: e,
-            }));
+            self.err = Some(e);
         }
     }
 }
 
-struct Top<'s, 'a, 'b>(&'s mut JsonSink<'a, 'b>);
-struct Records<'s, 'a, 'b>(&'s mut JsonSink<'a, 'b>);
+struct Top<'j, 's>(&'j mut JsonSink<'s>);
+struct Records<'j, 's>(&'j mut JsonSink<'s>);
 
-impl<'de> DeserializeSeed<'de> for Top<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Top<'_, '_, '_> {
+impl<'de> Visitor<'de> for Top<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an object with \"records\" or an array of records")
@@ -764,17 +788,11 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut saw_records = false;
         while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "records" | "ban_ghi" => {
-                    saw_records = true;
-                    map.next_value_seed(Records(&mut *self.0))?;
-                }
-                "locale" => self.0.staged.locale = map.next_value()?,
-                "period" | "ky" => self.0.staged.period = map.next_value()?,
-                "unit" | "don_vi" => self.0.staged.unit = map.next_value()?,
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+            if key == "records" || key == "ban_ghi" {
+                saw_records = true;
+                map.next_value_seed(Records(&mut *self.0))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
             }
         }
         if saw_records {
@@ -785,14 +803,14 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Records<'_, '_, '_> {
+impl<'de> DeserializeSeed<'de> for Records<'_, '_> {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Records<'_, '_, '_> {
+impl<'de> Visitor<'de> for Records<'_, '_> {
     type Value = ();
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("an array of records")
