@@ -5,13 +5,12 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::api::{AppState, Limits};
 use dieuhanh_server::demo::DemoOptions;
-use dieuhanh_server::events::Events;
+use dieuhanh_server::live::LiveConfig;
 use dieuhanh_server::store::{Store, StoreOptions};
 
 /// Small store options so tests run side by side on two cores.
@@ -78,15 +77,22 @@ impl TestServer {
     }
 
     pub async fn start_with(store: Store, spool: &Path, max_upload_bytes: u64) -> TestServer {
-        let state = AppState {
-            store,
-            events: Events::default(),
-            limits: Arc::new(Limits {
-                max_upload_bytes,
-                spool_dir: spool.to_owned(),
-                ..Limits::default()
-            }),
+        Self::start_live(store, spool, max_upload_bytes, LiveConfig::default()).await
+    }
+
+    /// With the live push configured by `live`.
+    pub async fn start_live(
+        store: Store,
+        spool: &Path,
+        max_upload_bytes: u64,
+        live: LiveConfig,
+    ) -> TestServer {
+        let limits = Limits {
+            max_upload_bytes,
+            spool_dir: spool.to_owned(),
+            ..Limits::default()
         };
+        let state = AppState::new(store, limits, live);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

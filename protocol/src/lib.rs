@@ -4,6 +4,9 @@
 //!   Vietnamese labels and the many ways reports write them.
 //! - [`number`]: the vi-VN number format (1.234.567,8): formatting for the wall and strict parsing
 //!   of uploaded figures, with errors that say how to write the number instead.
+//! - [`live`]: the WebSocket messages between the server and walls (views, snapshots, deltas,
+//!   room control).
 
+pub mod live;
 pub mod number;
 pub mod period;

@@ -60,3 +60,15 @@ apt_install() {
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# PyPI kosoku (Autobahn WebSocket conformance cases) in a cached virtual environment.
+ensure_kosoku() {
+    local venv=$DIEUHANH_CACHE/venv-kosoku
+    if [ ! -x "$venv/bin/kosoku" ]; then
+        command -v python3 >/dev/null || apt_install python3
+        python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+        say "installing kosoku (Autobahn test cases) into $venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check 'kosoku==0.1.0'
+    fi
+    export KOSOKU=$venv/bin/kosoku
+}

@@ -38,7 +38,7 @@ pub const MAX_LISTED_CHANGES: usize = 200_000;
 pub struct CellChange {
     pub indicator: String,
     pub uid: u32,
-    pub period: String,
+    pub period: Period,
     pub value: Option<f64>,
 }
 
@@ -529,7 +529,7 @@ fn diff(
                 listed.push(CellChange {
                     indicator: code.to_owned(),
                     uid,
-                    period: p.id(),
+                    period: *p,
                     value,
                 });
             }

@@ -15,11 +15,30 @@ use crate::aggregate::{CellChange, Changes};
 pub struct ChangeEvent {
     pub version: i64,
     pub submission: i64,
+    /// When the upload was committed.
     pub accepted_at: SystemTime,
     /// Number of served values that changed.
     pub count: usize,
     /// The changed values, unless there were too many to list.
     pub cells: Option<Arc<Vec<CellChange>>>,
+}
+
+impl ChangeEvent {
+    pub fn new(
+        version: i64,
+        submission: i64,
+        accepted_at: SystemTime,
+        count: usize,
+        cells: Option<Vec<CellChange>>,
+    ) -> ChangeEvent {
+        ChangeEvent {
+            version,
+            submission,
+            accepted_at,
+            count,
+            cells: cells.map(Arc::new),
+        }
+    }
 }
 
 /// The in-process bus. Bounded: a subscriber that falls behind gets `Lagged` and must resync.
@@ -45,14 +64,20 @@ impl Events {
     }
 
     /// Publishes a committed change; having no subscriber is fine.
-    pub fn publish(&self, version: i64, submission: i64, changes: Changes) {
-        let event = ChangeEvent {
+    pub fn publish(
+        &self,
+        version: i64,
+        submission: i64,
+        accepted_at: SystemTime,
+        changes: Changes,
+    ) {
+        let event = ChangeEvent::new(
             version,
             submission,
-            accepted_at: SystemTime::now(),
-            count: changes.count,
-            cells: changes.cells.map(Arc::new),
-        };
+            accepted_at,
+            changes.count,
+            changes.cells,
+        );
         tracing::debug!(version, submission, cells = event.count, "change published");
         let _ = self.tx.send(Arc::new(event));
     }

@@ -9,10 +9,12 @@
 //! - [`aggregate`]: re-aggregation of everything an upload touches, inside its transaction.
 //! - [`query`]: figures with YoY/YTD/targets, breakdowns, series, provenance, late reports.
 //! - [`serving`]: the in-memory index of served values the drill-down reads.
-//! - [`events`]: change events for the live push.
+//! - [`events`]: change events inside the server.
+//! - [`live`]: the WebSocket push to walls: views, snapshots, deltas, resume, rooms.
 //! - [`demo`]: the seeded demo data set.
 //! - [`api`]: the HTTP API and its OpenAPI document.
 //! - [`text`]: Vietnamese text normalisation for matching.
+//! - [`watch`]: the `watch` command, a live feed printed for technicians.
 
 pub mod aggregate;
 pub mod api;
@@ -21,10 +23,12 @@ pub mod demo;
 pub mod events;
 pub mod hierarchy;
 pub mod ingest;
+pub mod live;
 pub mod query;
 pub mod serving;
 pub mod store;
 pub mod text;
+pub mod watch;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -68,13 +72,19 @@ pub fn is_empty(store: &Store) -> Result<bool, StoreError> {
     })
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes. axum's graceful shutdown does not
+/// wait for upgraded WebSockets, so live connections are closed (with a Close frame) first.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: api::AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::app(state))
-        .with_graceful_shutdown(shutdown)
+    let hub = state.live.clone();
+    let app = api::app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            hub.shutdown(std::time::Duration::from_secs(5)).await;
+        })
         .await
 }

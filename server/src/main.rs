@@ -2,7 +2,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -12,8 +11,8 @@ use dieuhanh_protocol::number::Locale;
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::api::{AppState, Limits};
 use dieuhanh_server::demo::{self, DemoOptions};
-use dieuhanh_server::events::Events;
 use dieuhanh_server::ingest::{self, Format, UploadOptions, today_in_vietnam};
+use dieuhanh_server::live::{Auth, LiveConfig};
 use dieuhanh_server::store::StoreOptions;
 
 /// The dieuhanh data server: reports and indicators of ministries, provinces and communes in
@@ -52,6 +51,12 @@ enum Command {
         /// Largest upload accepted, in MiB.
         #[arg(long, default_value_t = 512)]
         max_upload_mib: u64,
+        /// TOML file of live-push tokens and allowed origins; without it /live is open.
+        #[arg(long)]
+        live_auth: Option<PathBuf>,
+        /// Also serve /echo with /live's WebSocket stack (for conformance tests).
+        #[arg(long)]
+        echo: bool,
     },
     /// Import report files into a database file (the server must not be running on it).
     ///
@@ -77,6 +82,34 @@ enum Command {
         /// Excel sheet name.
         #[arg(long)]
         sheet: Option<String>,
+    },
+    /// Print a live view's snapshot and every change as it arrives (for checking a feed).
+    ///
+    /// Example: dieuhanh-server watch --indicator VM02 --children-of VN --period 2026-09
+    Watch {
+        /// The server's live endpoint.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/live")]
+        url: String,
+        /// Token for the live push, if the server requires one.
+        #[arg(long, env = "DIEUHANH_TOKEN")]
+        token: Option<String>,
+        /// Indicator codes (repeatable).
+        #[arg(long = "indicator", required = true)]
+        indicators: Vec<String>,
+        /// Unit codes (repeatable); VN for the nation.
+        #[arg(long = "unit")]
+        units: Vec<String>,
+        /// Also every unit below this one (at --level).
+        #[arg(long)]
+        children_of: Option<String>,
+        #[arg(long)]
+        level: Option<String>,
+        /// Periods (repeatable), e.g. 2026-09 or "Tháng 9/2026".
+        #[arg(long = "period", required = true)]
+        periods: Vec<String>,
+        /// Stop after this many snapshots and changes.
+        #[arg(long)]
+        count: Option<usize>,
     },
     /// Generate the seeded demo data set into a database, or as upload-ready CSV files.
     ///
@@ -124,6 +157,8 @@ fn main() -> anyhow::Result<()> {
             seed,
             listen,
             max_upload_mib,
+            live_auth,
+            echo,
         } => {
             let store = dieuhanh_server::open_store(&db, &assets, &options)
                 .with_context(|| format!("opening {}", db.display()))?;
@@ -138,19 +173,30 @@ fn main() -> anyhow::Result<()> {
                 .join(".dieuhanh-spool");
             std::fs::create_dir_all(&spool_dir)
                 .with_context(|| format!("creating {}", spool_dir.display()))?;
-            let state = AppState {
-                store,
-                events: Events::default(),
-                limits: Arc::new(Limits {
-                    max_upload_bytes: max_upload_mib << 20,
-                    spool_dir,
-                    ..Limits::default()
-                }),
+            let auth = match &live_auth {
+                Some(path) => Auth::load(path)?,
+                None => {
+                    tracing::warn!(
+                        "no --live-auth file: /live is open to every client that can reach it"
+                    );
+                    Auth::open()
+                }
+            };
+            let limits = Limits {
+                max_upload_bytes: max_upload_mib << 20,
+                spool_dir,
+                ..Limits::default()
+            };
+            let live = LiveConfig {
+                auth,
+                echo,
+                ..LiveConfig::default()
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
+                let state = AppState::new(store, limits, live);
                 let listener = tokio::net::TcpListener::bind(listen)
                     .await
                     .with_context(|| format!("listening on {listen}"))?;
@@ -234,6 +280,42 @@ fn main() -> anyhow::Result<()> {
             if failed > 0 {
                 bail!("{failed} file(s) rejected; nothing of them was stored");
             }
+            Ok(())
+        }
+        Command::Watch {
+            url,
+            token,
+            indicators,
+            units,
+            children_of,
+            level,
+            periods,
+            count,
+        } => {
+            let periods = periods
+                .iter()
+                .map(|p| Period::parse(p).with_context(|| format!("--period {p}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if units.is_empty() && children_of.is_none() {
+                bail!("give --unit or --children-of");
+            }
+            let view = dieuhanh_protocol::live::View {
+                indicators,
+                units,
+                children_of,
+                level,
+                periods: dieuhanh_protocol::live::Periods::List(periods),
+                comparisons: false,
+                at: None,
+            };
+            let url = match token {
+                Some(t) => format!("{url}?token={t}"),
+                None => url,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(dieuhanh_server::watch::watch(&url, view, count))?;
             Ok(())
         }
         Command::DemoData {

@@ -90,6 +90,9 @@ pub struct ServingIndex {
     codes: Vec<String>,
     numbers: HashMap<String, u16>,
     inner: RwLock<BTreeMap<Key, Slab>>,
+    /// Data version of the last complete batch of changes. Held for writing while a batch is
+    /// applied, so a reader that needs one consistent version (a live snapshot) waits for it.
+    batch: RwLock<i64>,
 }
 
 impl ServingIndex {
@@ -105,6 +108,7 @@ impl ServingIndex {
             codes,
             numbers,
             inner: RwLock::new(BTreeMap::new()),
+            batch: RwLock::new(0),
         }
     }
 
@@ -118,6 +122,29 @@ impl ServingIndex {
         self.codes
             .get(usize::from(number))
             .map_or("", String::as_str)
+    }
+
+    /// Applies the changes of data version `version` with `f`, atomically for
+    /// [`ServingIndex::consistent`] readers.
+    pub fn apply_batch<R>(&self, version: i64, f: impl FnOnce() -> R) -> R {
+        let guard = self.batch.write();
+        let out = f();
+        if let Ok(mut v) = guard {
+            *v = version;
+        }
+        out
+    }
+
+    /// Runs `f` while no batch is being applied; returns the version `f` saw.
+    pub fn consistent<R>(&self, f: impl FnOnce() -> R) -> (i64, R) {
+        let guard = self.batch.read();
+        let version = guard.as_deref().copied().unwrap_or(0);
+        (version, f())
+    }
+
+    /// The data version of the last complete batch.
+    pub fn version(&self) -> i64 {
+        self.batch.read().map_or(0, |v| *v)
     }
 
     /// Number of cells held.

@@ -57,6 +57,21 @@ pub struct AppState {
     pub store: Store,
     pub events: Events,
     pub limits: Arc<Limits>,
+    pub live: Arc<crate::live::Hub>,
+}
+
+impl AppState {
+    /// State over `store`, with the live push started (call inside the runtime).
+    pub fn new(store: Store, limits: Limits, live: crate::live::LiveConfig) -> AppState {
+        let events = Events::default();
+        let hub = crate::live::Hub::start(live, &events, store.serving().clone());
+        AppState {
+            store,
+            events,
+            limits: Arc::new(limits),
+            live: hub,
+        }
+    }
 }
 
 /// The router: `/api/...` with tracing and timeouts.
@@ -75,9 +90,16 @@ pub fn app(state: AppState) -> Router {
             upload_timeout,
         )))
         .route("/openapi.json", axum::routing::get(openapi_json))
+        .route("/metrics", axum::routing::get(crate::live::metrics))
         .route("/health", axum::routing::get(health));
-    Router::new()
-        .nest("/api", api)
+    let mut root = Router::new().route("/live", axum::routing::get(crate::live::live));
+    if state.live.config.echo {
+        // Conformance runners connect to the root.
+        root = root
+            .route("/echo", axum::routing::get(crate::live::echo))
+            .route("/", axum::routing::get(crate::live::echo));
+    }
+    root.nest("/api", api)
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -126,7 +148,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         reference::domains, reference::indicators, reference::indicator, reference::regimes,
         reference::regime_status,
         figures::breakdown, figures::series, figures::figure, figures::provenance,
-        uploads::upload, uploads::submission,
+        uploads::upload, uploads::submission, crate::live::metrics,
     ),
     tags(
         (name = "reference", description = "Units, agencies, indicators, regimes"),

@@ -128,8 +128,10 @@ pub async fn upload(
                 };
                 let out = ingest::ingest(conn, ctx, &opts, body)?;
                 // Under the writer lock, so the events follow version order.
-                if let (Some(changes), Some(sub)) = (&out.changes, out.report.submission) {
-                    events.publish(out.report.version, sub, changes.clone());
+                if let (Some(changes), Some(sub), Some(at)) =
+                    (&out.changes, out.report.submission, out.committed_at)
+                {
+                    events.publish(out.report.version, sub, at, changes.clone());
                 }
                 Ok::<_, ApiError>(out)
             })

@@ -103,6 +103,8 @@ pub enum IngestError {
 pub struct Outcome {
     pub report: UploadReport,
     pub changes: Option<Changes>,
+    /// When the upload was committed (for accepted uploads).
+    pub committed_at: Option<std::time::SystemTime>,
 }
 
 /// Reads a locale name: "vi", "vi-VN" or "en" (any case).
@@ -215,6 +217,7 @@ pub fn ingest(
         return Ok(Outcome {
             report,
             changes: None,
+            committed_at: None,
         });
     }
 
@@ -225,6 +228,7 @@ pub fn ingest(
         Ok(Some(reported)) => {
             let t = Instant::now();
             conn.execute_batch("COMMIT").ctx("committing the upload")?;
+            let committed_at = std::time::SystemTime::now();
             // Fold the WAL into the file now: restarts stay fast and the file is self-contained.
             conn.execute_batch("CHECKPOINT")
                 .ctx("checkpointing after the upload")?;
@@ -232,13 +236,16 @@ pub fn ingest(
             report.phases_ms.commit = ms(t);
             // Durable now: the served values follow.
             let t = Instant::now();
-            let changes = aggregate::apply(ctx.serving, ctx.cat, ctx.h, &reported);
+            let changes = ctx.serving.apply_batch(report.version, || {
+                aggregate::apply(ctx.serving, ctx.cat, ctx.h, &reported)
+            });
             report.phases_ms.aggregate = ms(t);
             report.cells_changed = changes.count as u64;
             report.elapsed_ms = ms(started);
             Ok(Outcome {
                 report,
                 changes: Some(changes),
+                committed_at: Some(committed_at),
             })
         }
         Ok(None) => {
@@ -248,6 +255,7 @@ pub fn ingest(
             Ok(Outcome {
                 report,
                 changes: None,
+                committed_at: None,
             })
         }
         Err(e) => {

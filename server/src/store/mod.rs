@@ -157,6 +157,7 @@ impl Store {
             )
             .ctx("reading the data version")?;
         let serving = Arc::new(crate::aggregate::build(&conn, &catalogue, &hierarchy)?);
+        serving.apply_batch(version, || ());
         let mut readers = Vec::with_capacity(options.readers);
         for _ in 0..options.readers {
             readers.push(conn.try_clone().ctx("opening a reader connection")?);
@@ -200,9 +201,12 @@ impl Store {
             self.inner.catalogue.clone(),
             self.inner.hierarchy.clone(),
         );
+        let version = self.version();
         self.write_blocking(|conn| {
             let reported = crate::aggregate::read_current(conn, &serving)?;
-            Ok(crate::aggregate::apply(&serving, &cat, &h, &reported))
+            Ok(serving.apply_batch(version, || {
+                crate::aggregate::apply(&serving, &cat, &h, &reported)
+            }))
         })
     }
 

@@ -1,0 +1,271 @@
+//! The live protocol between the server (`/live`) and walls: JSON text frames, one message
+//! each, tagged by `type`. A client subscribes to views — the cells a panel needs — and gets a
+//! snapshot, then deltas whenever an accepted upload changes any of them (re-aggregated
+//! ancestors included). Every message carries the global data version, so a client that
+//! reconnects with the version it last applied gets exactly what it missed. Rooms carry the
+//! presenter's control state (scene, focus, ministry, period) to every wall at once.
+//! `PROTOCOL.md` at the root of the repository describes each message with an example.
+
+use serde::{Deserialize, Serialize};
+
+use crate::period::Period;
+
+/// Version of this protocol; a server refuses clients that ask for another.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a view covers: indicators × units × periods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// Indicator codes, e.g. `["VM02", "VM03"]`.
+    pub indicators: Vec<String>,
+    /// Units by official code (`"VN"` for the nation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub units: Vec<String>,
+    /// Also every unit of `level` under this unit (a ranked bar of 34 provinces: `"VN"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub children_of: Option<String>,
+    /// Level of those children: `province`, `district` or `commune`; the one below by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// The periods shown.
+    pub periods: Periods,
+    /// Also send the periods the headline comparisons need: the same period last year and the
+    /// year-to-date of both years (default true).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub comparisons: bool,
+    /// Structure date for unit codes (`dd/mm/yyyy` or `yyyy-mm-dd`); today by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// Periods of a view: a list, or a range of periods of one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Periods {
+    List(Vec<Period>),
+    Range { from: Period, to: Period },
+}
+
+/// A presenter's choices for a room; absent fields are left as they were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoomState {
+    /// Scene name from the wall's layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
+    /// Unit code the walls focus on (drill-down by locality).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus_unit: Option<String>,
+    /// Agency code the walls filter on (drill-down by ministry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+}
+
+impl RoomState {
+    /// Applies the fields `change` sets.
+    pub fn merge(&mut self, change: &RoomState) {
+        if change.scene.is_some() {
+            self.scene.clone_from(&change.scene);
+        }
+        if change.focus_unit.is_some() {
+            self.focus_unit.clone_from(&change.focus_unit);
+        }
+        if change.agency.is_some() {
+            self.agency.clone_from(&change.agency);
+        }
+        if change.period.is_some() {
+            self.period = change.period;
+        }
+    }
+}
+
+/// Messages a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Starts (or, with `since`, resumes) a view under the client's own id.
+    Subscribe {
+        id: String,
+        view: View,
+        /// The data version the client last applied for this view: the server sends only what
+        /// changed after it, or a snapshot if its journal no longer reaches back that far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<i64>,
+    },
+    Unsubscribe {
+        id: String,
+    },
+    /// Follows a room's control state.
+    Join {
+        room: String,
+    },
+    /// Changes a room's control state (presenter tokens only).
+    Control {
+        room: String,
+        state: RoomState,
+    },
+}
+
+/// One value: `v` is `null` when the value no longer exists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Indicator code.
+    pub i: String,
+    /// Unit code.
+    pub u: String,
+    pub p: Period,
+    pub v: Option<f64>,
+    /// Reporting units behind the value and expected (absent for deltas and reported values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub c: Option<[u32; 2]>,
+}
+
+/// A unit as a wall labels it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitInfo {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+}
+
+/// An indicator as a wall formats it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorInfo {
+    pub code: String,
+    pub name: String,
+    pub unit: String,
+    pub decimals: u8,
+    /// `true` when a rise is good news, `false` when a fall is; absent when neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub higher_is_better: Option<bool>,
+}
+
+/// Messages the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First message of a connection.
+    Welcome {
+        protocol: u32,
+        version: i64,
+        /// Server clock (ms since 1970, UTC), for scheduling control changes.
+        server_time_ms: i64,
+        /// The server pings this often; answer pongs (WebSocket clients do) or be closed.
+        heartbeat_ms: u64,
+    },
+    /// Every cell of a view at `version`; replaces whatever the client held for `id`.
+    Snapshot {
+        id: String,
+        version: i64,
+        /// Why a snapshot and not deltas: `subscribe`, `too_old`, `lagged`, `large_change`.
+        reason: String,
+        indicators: Vec<IndicatorInfo>,
+        units: Vec<UnitInfo>,
+        periods: Vec<Period>,
+        cells: Vec<Cell>,
+    },
+    /// Cells of a view changed by the versions after `from_version` up to `version` (several
+    /// versions coalesce when a client is slow: the latest value of a cell wins).
+    Delta {
+        id: String,
+        from_version: i64,
+        version: i64,
+        cells: Vec<Cell>,
+    },
+    /// A room's control state, to apply at `apply_at_ms` on every wall together.
+    Control {
+        room: String,
+        version: i64,
+        apply_at_ms: i64,
+        state: RoomState,
+    },
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_as_tagged_json() {
+        let sub = ClientMessage::Subscribe {
+            id: "xk".into(),
+            view: View {
+                indicators: vec!["VM02".into()],
+                units: vec![],
+                children_of: Some("VN".into()),
+                level: Some("province".into()),
+                periods: Periods::Range {
+                    from: Period::Month {
+                        year: 2025,
+                        month: 1,
+                    },
+                    to: Period::Month {
+                        year: 2025,
+                        month: 9,
+                    },
+                },
+                comparisons: true,
+                at: None,
+            },
+            since: Some(41),
+        };
+        let text = serde_json::to_string(&sub).unwrap();
+        assert!(
+            text.starts_with(r#"{"type":"subscribe","id":"xk""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""periods":{"from":"2025-01","to":"2025-09"}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<ClientMessage>(&text).unwrap(), sub);
+        let list: View = serde_json::from_str(
+            r#"{"indicators":["TT05"],"units":["79"],"periods":["Tháng 7/2025","2025-Q3"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            list.periods,
+            Periods::List(vec![
+                Period::Month {
+                    year: 2025,
+                    month: 7
+                },
+                Period::Quarter {
+                    year: 2025,
+                    quarter: 3
+                }
+            ])
+        );
+        assert!(list.comparisons);
+    }
+
+    #[test]
+    fn room_changes_merge_only_what_they_set() {
+        let mut s = RoomState {
+            scene: Some("tong-quan".into()),
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        };
+        s.merge(&RoomState {
+            focus_unit: Some("01".into()),
+            ..RoomState::default()
+        });
+        assert_eq!(s.scene.as_deref(), Some("tong-quan"));
+        assert_eq!(s.focus_unit.as_deref(), Some("01"));
+    }
+}

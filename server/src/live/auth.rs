@@ -1,0 +1,232 @@
+//! Who may open `/live`: a token (query `?token=` or `Authorization: Bearer`) naming a role,
+//! and, for browsers, an `Origin` from the allowed list. Both are checked on the upgrade
+//! request; a refused client gets a JSON body saying why. Tokens live in a TOML file a
+//! technician edits:
+//!
+//! ```toml
+//! allowed_origins = ["https://tuong.dieuhanh.gov.vn"]
+//!
+//! [[token]]
+//! name = "tuong-phong-hop-1"
+//! value = "…long random string…"
+//! role = "wall"          # wall: subscribe and follow rooms; presenter: also control rooms
+//! ```
+//!
+//! Without a file the push is open to anyone on the network (a warning is logged): fine on a
+//! desk, not in an operations centre.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// What a token allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Subscribe to views and follow rooms.
+    Wall,
+    /// Also change a room's control state.
+    Presenter,
+}
+
+/// Why the auth file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path} is not valid: {message}; see the format in the server's documentation")]
+    Parse { path: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct File {
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    token: Vec<TokenEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenEntry {
+    name: String,
+    value: String,
+    role: Role,
+}
+
+/// The configured tokens and origins.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    /// No tokens configured: everyone is a presenter.
+    open: bool,
+    tokens: HashMap<String, (String, Role)>,
+    origins: Vec<String>,
+}
+
+/// A refusal, answered before the upgrade.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {"status": self.status.as_u16(), "message": self.message}
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Tokens shorter than this are refused in the file: they would be guessable.
+const MIN_TOKEN_LEN: usize = 16;
+
+impl Auth {
+    /// No tokens: anyone may connect (origins are still checked when given).
+    pub fn open() -> Auth {
+        Auth {
+            open: true,
+            ..Auth::default()
+        }
+    }
+
+    /// Tokens and origins given directly (tests, embedding).
+    pub fn with(tokens: &[(&str, &str, Role)], origins: &[&str]) -> Auth {
+        Auth {
+            open: false,
+            tokens: tokens
+                .iter()
+                .map(|(name, value, role)| ((*value).to_owned(), ((*name).to_owned(), *role)))
+                .collect(),
+            origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+        }
+    }
+
+    /// Reads the TOML file.
+    pub fn load(path: &Path) -> Result<Auth, AuthError> {
+        let text = std::fs::read_to_string(path).map_err(|e| AuthError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let f: File = toml::from_str(&text).map_err(|e| AuthError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let mut tokens = HashMap::new();
+        for t in f.token {
+            if t.value.len() < MIN_TOKEN_LEN {
+                return Err(AuthError::Parse {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "token {:?} is shorter than {MIN_TOKEN_LEN} characters",
+                        t.name
+                    ),
+                });
+            }
+            tokens.insert(t.value, (t.name, t.role));
+        }
+        Ok(Auth {
+            open: false,
+            tokens,
+            origins: f.allowed_origins,
+        })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Checks an upgrade request. Requests without `Origin` come from native clients (walls,
+    /// the `watch` command); with one, it must be allowed.
+    pub fn check(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<Role, Rejection> {
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            if !self.origins.iter().any(|o| o == origin) {
+                return Err(Rejection {
+                    status: StatusCode::FORBIDDEN,
+                    message: format!(
+                        "origin {origin:?} is not allowed to open /live; add it to \
+                         allowed_origins in the server's auth file"
+                    ),
+                });
+            }
+        }
+        if self.open {
+            return Ok(Role::Presenter);
+        }
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let Some(token) = query_token.or(bearer) else {
+            return Err(Rejection {
+                status: StatusCode::UNAUTHORIZED,
+                message: "a token is required: connect to /live?token=… or send \
+                          Authorization: Bearer …"
+                    .into(),
+            });
+        };
+        match self.tokens.get(token) {
+            Some((name, role)) => {
+                tracing::debug!(token = %name, ?role, "live token accepted");
+                Ok(*role)
+            }
+            None => Err(Rejection {
+                status: StatusCode::UNAUTHORIZED,
+                message: "the token is not valid; ask the technician for the wall's token".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_origins_are_checked() {
+        let auth = Auth::with(
+            &[("p", "presenter-token-123456", Role::Presenter)],
+            &["https://a.vn"],
+        );
+        let mut h = HeaderMap::new();
+        assert_eq!(
+            auth.check(&h, None).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            auth.check(&h, Some("nope")).unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            auth.check(&h, Some("presenter-token-123456")).unwrap(),
+            Role::Presenter
+        );
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        let err = auth.check(&h, Some("presenter-token-123456")).unwrap_err();
+        assert_eq!(err.status, StatusCode::FORBIDDEN);
+        assert!(err.message.contains("evil.example"));
+        h.insert(header::ORIGIN, "https://a.vn".parse().unwrap());
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer presenter-token-123456".parse().unwrap(),
+        );
+        assert!(auth.check(&h, None).is_ok());
+    }
+
+    #[test]
+    fn short_tokens_are_refused_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("auth.toml");
+        std::fs::write(
+            &p,
+            "[[token]]\nname = \"x\"\nvalue = \"short\"\nrole = \"wall\"\n",
+        )
+        .unwrap();
+        assert!(Auth::load(&p).unwrap_err().to_string().contains("shorter"));
+    }
+}

@@ -1,0 +1,537 @@
+//! One `/live` connection. A reader task parses client messages into a small bounded channel;
+//! the writer loop owns the socket's sending half and waits on that channel, the change events,
+//! the joined room and the heartbeat. Changes are folded into each view's pending cells (the
+//! latest value of a cell wins) and sent as one delta per view once the socket accepts more, so
+//! a slow client gets fewer, larger deltas — and, if it falls further behind than the shared
+//! event buffer, a snapshot — never a growing backlog. A send that takes longer than the send
+//! timeout, or a client silent past the idle timeout, is closed with a reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, mpsc};
+use tracing::Instrument;
+
+use dieuhanh_protocol::live::{Cell, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use dieuhanh_protocol::period::Period;
+
+use crate::api::AppState;
+use crate::ingest::today_in_vietnam;
+
+use super::view::{self, ViewPlan};
+use super::{Hub, LiveEvent, Replay, Role, now_ms};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+enum Command {
+    Message(ClientMessage),
+    /// A message that could not be read, answered with an error.
+    Invalid(String),
+    /// Close with a code and reason.
+    Close(u16, String),
+}
+
+/// One subscribed view.
+struct Sub {
+    plan: ViewPlan,
+    /// Version stamped on the last message sent for this view.
+    sent: i64,
+    /// Latest version folded into `pending`.
+    seen: i64,
+    pending: HashMap<(u16, Period, u32), Option<f64>>,
+    /// Acceptance time of the oldest change waiting, for the lag metric.
+    oldest: Option<SystemTime>,
+    resync: Option<&'static str>,
+}
+
+struct Conn {
+    hub: Arc<Hub>,
+    state: AppState,
+    role: Role,
+    sink: SplitSink<WebSocket, Message>,
+    subs: HashMap<String, Sub>,
+    room: Option<broadcast::Receiver<Arc<ServerMessage>>>,
+}
+
+/// Serves one upgraded connection until either side closes.
+pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role) {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("live", conn = id, ?role);
+    async move {
+        let m = &hub.metrics;
+        m.connections.fetch_add(1, Ordering::Relaxed);
+        m.connections_total.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("connected");
+        let (sink, stream) = socket.split();
+        let (tx, rx) = mpsc::channel(32);
+        let last_seen = Arc::new(AtomicI64::new(now_ms()));
+        let reader = tokio::spawn(read_loop(stream, tx, last_seen.clone(), hub.clone()));
+        let mut conn = Conn {
+            hub: hub.clone(),
+            state,
+            role,
+            sink,
+            subs: HashMap::new(),
+            room: None,
+        };
+        let reason = conn.run(rx, last_seen).await;
+        tracing::debug!(%reason, "disconnected");
+        reader.abort();
+        hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+    .instrument(span)
+    .await
+}
+
+async fn read_loop(
+    mut stream: SplitStream<WebSocket>,
+    tx: mpsc::Sender<Command>,
+    last_seen: Arc<AtomicI64>,
+    hub: Arc<Hub>,
+) {
+    let first_timeout = hub.config.first_message_timeout;
+    let mut first = true;
+    loop {
+        let next = if first {
+            match tokio::time::timeout(first_timeout, stream.next()).await {
+                Ok(n) => n,
+                Err(_) => {
+                    let _ = tx
+                        .send(Command::Close(
+                            1008,
+                            format!(
+                                "no message within {} s of connecting; send a subscribe or join",
+                                first_timeout.as_secs()
+                            ),
+                        ))
+                        .await;
+                    return;
+                }
+            }
+        } else {
+            stream.next().await
+        };
+        let Some(Ok(msg)) = next else {
+            return;
+        };
+        last_seen.store(now_ms(), Ordering::Relaxed);
+        let cmd = match msg {
+            Message::Text(t) => {
+                first = false;
+                match serde_json::from_str::<ClientMessage>(t.as_str()) {
+                    Ok(m) => Command::Message(m),
+                    Err(e) => Command::Invalid(format!(
+                        "not a client message: {e}; see PROTOCOL.md for subscribe, unsubscribe, \
+                         join and control"
+                    )),
+                }
+            }
+            Message::Binary(_) => Command::Invalid("send JSON text frames, not binary".into()),
+            // After a Close the library answers it and the stream ends.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+        };
+        if tx.send(cmd).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Waits for the room's next message, or forever when no room is joined.
+async fn room_next(
+    room: &mut Option<broadcast::Receiver<Arc<ServerMessage>>>,
+) -> Result<Arc<ServerMessage>, broadcast::error::RecvError> {
+    match room {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Conn {
+    /// The writer loop; returns why it ended.
+    async fn run(&mut self, mut rx: mpsc::Receiver<Command>, last_seen: Arc<AtomicI64>) -> String {
+        let hub = self.hub.clone();
+        let cfg = &hub.config;
+        let mut events = hub.subscribe();
+        let welcome = ServerMessage::Welcome {
+            protocol: PROTOCOL_VERSION,
+            version: self.state.store.serving().version(),
+            server_time_ms: now_ms(),
+            heartbeat_ms: cfg.heartbeat.as_millis() as u64,
+        };
+        if self.send(&welcome).await.is_err() {
+            return "could not send the welcome".into();
+        }
+        let mut ping = tokio::time::interval(cfg.heartbeat);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                _ = hub.cancel.cancelled() => {
+                    self.close(1001, "the server is shutting down").await;
+                    return "shutdown".into();
+                }
+                cmd = rx.recv() => match cmd {
+                    None => return "client closed".into(),
+                    Some(Command::Close(code, reason)) => {
+                        if code == 1008 {
+                            hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        self.close(code, &reason).await;
+                        return reason;
+                    }
+                    Some(Command::Invalid(message)) => {
+                        let e = ServerMessage::Error { code: "bad_message".into(), message, id: None };
+                        if self.send(&e).await.is_err() {
+                            return "send failed".into();
+                        }
+                    }
+                    Some(Command::Message(m)) => {
+                        if let Err(reason) = self.handle(m).await {
+                            return reason;
+                        }
+                    }
+                },
+                got = events.recv() => self.fold(got),
+                msg = room_next(&mut self.room) => match msg {
+                    Ok(m) => {
+                        if self.send(&m).await.is_err() {
+                            return "send failed".into();
+                        }
+                    }
+                    // Only the latest control state matters: re-join for it.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => self.room = None,
+                },
+                _ = ping.tick() => {
+                    let silent = now_ms() - last_seen.load(Ordering::Relaxed);
+                    if silent > cfg.idle_timeout.as_millis() as i64 {
+                        hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                        let reason = format!("no frame or pong for {} s", silent / 1000);
+                        self.close(1001, &reason).await;
+                        return reason;
+                    }
+                    if self.send_raw(Message::Ping(Vec::new().into())).await.is_err() {
+                        return "ping failed".into();
+                    }
+                }
+            }
+            // Coalesce whatever else has arrived before writing.
+            loop {
+                match events.try_recv() {
+                    Ok(e) => self.fold(Ok(e)),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        self.fold(Err(broadcast::error::RecvError::Lagged(n)))
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Err(reason) = self.flush().await {
+                return reason;
+            }
+        }
+    }
+
+    /// Folds one event (or a lag) into the views' pending changes.
+    fn fold(&mut self, got: Result<Arc<LiveEvent>, broadcast::error::RecvError>) {
+        match got {
+            Ok(e) => {
+                for sub in self.subs.values_mut() {
+                    if e.version <= sub.seen {
+                        continue;
+                    }
+                    sub.seen = e.version;
+                    if !view::touched(&sub.plan, &e, &mut sub.pending) {
+                        sub.resync = Some("large_change");
+                    }
+                    if sub.oldest.is_none() {
+                        sub.oldest = Some(e.accepted_at);
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                self.hub.metrics.lagged.fetch_add(1, Ordering::Relaxed);
+                for sub in self.subs.values_mut() {
+                    sub.resync = Some("lagged");
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => {}
+        }
+    }
+
+    /// Sends what the views have pending: a snapshot where one is due, else one delta.
+    async fn flush(&mut self) -> Result<(), String> {
+        let ids: Vec<String> = self.subs.keys().cloned().collect();
+        for id in ids {
+            let Some(sub) = self.subs.get_mut(&id) else {
+                continue;
+            };
+            if let Some(reason) = sub.resync.take() {
+                sub.pending.clear();
+                sub.oldest = None;
+                self.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+                self.snapshot(&id, reason).await?;
+                continue;
+            }
+            if sub.pending.is_empty() {
+                continue;
+            }
+            let cells: Vec<Cell> = sub
+                .pending
+                .drain()
+                .map(|((n, p, u), v)| Cell {
+                    i: self.state.store.serving().code(n).to_owned(),
+                    u: sub.plan.code(u).to_owned(),
+                    p,
+                    v,
+                    c: None,
+                })
+                .collect();
+            let msg = ServerMessage::Delta {
+                id: id.clone(),
+                from_version: sub.sent,
+                version: sub.seen,
+                cells,
+            };
+            sub.sent = sub.seen;
+            let oldest = sub.oldest.take();
+            self.send(&msg)
+                .await
+                .map_err(|()| "send failed".to_string())?;
+            self.hub.metrics.deltas.fetch_add(1, Ordering::Relaxed);
+            if let Some(at) = oldest {
+                self.hub.record_lag(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, m: ClientMessage) -> Result<(), String> {
+        match m {
+            ClientMessage::Subscribe { id, view, since } => {
+                let hub = self.hub.clone();
+                if !self.subs.contains_key(&id) && self.subs.len() >= hub.config.max_views {
+                    return self
+                        .error(
+                            "too_many_views",
+                            format!(
+                                "at most {} views per connection; unsubscribe some first",
+                                hub.config.max_views
+                            ),
+                            Some(id),
+                        )
+                        .await;
+                }
+                let store = &self.state.store;
+                let plan = match view::plan(
+                    &view,
+                    store.catalogue(),
+                    store.hierarchy(),
+                    store.serving(),
+                    today_in_vietnam(),
+                ) {
+                    Ok(p) => p,
+                    Err(message) => return self.error("bad_view", message, Some(id)).await,
+                };
+                if plan.cells() > hub.config.max_view_cells {
+                    return self
+                        .error(
+                            "view_too_large",
+                            format!(
+                                "the view covers {} cells, more than {}; split it or narrow its \
+                                 periods or units",
+                                plan.cells(),
+                                hub.config.max_view_cells
+                            ),
+                            Some(id),
+                        )
+                        .await;
+                }
+                let current = store.serving().version();
+                let replay = since.map(|v| {
+                    if v > current {
+                        Replay::TooOld
+                    } else {
+                        hub.replay(v, current)
+                    }
+                });
+                match (since, replay) {
+                    (Some(v), Some(Replay::Events(list))) => {
+                        let mut pending = HashMap::new();
+                        let mut seen = v;
+                        let mut complete = true;
+                        for e in &list {
+                            complete &= view::touched(&plan, e, &mut pending);
+                            seen = seen.max(e.version);
+                        }
+                        self.subs.insert(
+                            id.clone(),
+                            Sub {
+                                plan,
+                                sent: v,
+                                seen,
+                                pending,
+                                oldest: None,
+                                resync: (!complete).then_some("large_change"),
+                            },
+                        );
+                        // Resumed: a delta (possibly empty) confirms the version reached.
+                        let sub = self.subs.get_mut(&id);
+                        if let Some(sub) = sub
+                            && sub.pending.is_empty()
+                            && sub.resync.is_none()
+                        {
+                            let msg = ServerMessage::Delta {
+                                id: id.clone(),
+                                from_version: v,
+                                version: seen,
+                                cells: Vec::new(),
+                            };
+                            sub.sent = seen;
+                            self.send(&msg)
+                                .await
+                                .map_err(|()| "send failed".to_string())?;
+                        }
+                        self.flush().await
+                    }
+                    (since, _) => {
+                        self.subs.insert(
+                            id.clone(),
+                            Sub {
+                                plan,
+                                sent: 0,
+                                seen: 0,
+                                pending: HashMap::new(),
+                                oldest: None,
+                                resync: None,
+                            },
+                        );
+                        let reason = if since.is_some() {
+                            "too_old"
+                        } else {
+                            "subscribe"
+                        };
+                        if since.is_some() {
+                            hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+                        }
+                        self.snapshot(&id, reason).await
+                    }
+                }
+            }
+            ClientMessage::Unsubscribe { id } => {
+                self.subs.remove(&id);
+                Ok(())
+            }
+            ClientMessage::Join { room } => {
+                let (current, rx) = self.hub.join(&room);
+                self.room = Some(rx);
+                if let Some(msg) = current {
+                    self.send(&msg)
+                        .await
+                        .map_err(|()| "send failed".to_string())?;
+                }
+                Ok(())
+            }
+            ClientMessage::Control { room, state } => {
+                if self.role != Role::Presenter {
+                    return self
+                        .error(
+                            "forbidden",
+                            "only presenter tokens may change a room; this token is a wall's"
+                                .into(),
+                            None,
+                        )
+                        .await;
+                }
+                let version = self.state.store.serving().version();
+                self.hub.control(&room, &state, version);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a snapshot of view `id` at one consistent version.
+    async fn snapshot(&mut self, id: &str, reason: &str) -> Result<(), String> {
+        let Some(sub) = self.subs.get_mut(id) else {
+            return Ok(());
+        };
+        let index = self.state.store.serving().clone();
+        let (version, cells) = index.consistent(|| view::snapshot(&sub.plan, &index));
+        sub.sent = version;
+        sub.seen = sub.seen.max(version);
+        let msg = ServerMessage::Snapshot {
+            id: id.to_owned(),
+            version,
+            reason: reason.to_owned(),
+            indicators: sub.plan.indicators.iter().map(|(_, i)| i.clone()).collect(),
+            units: sub.plan.units.clone(),
+            periods: sub.plan.periods.clone(),
+            cells,
+        };
+        self.send(&msg)
+            .await
+            .map_err(|()| "send failed".to_string())?;
+        self.hub.metrics.snapshots.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn error(
+        &mut self,
+        code: &str,
+        message: String,
+        id: Option<String>,
+    ) -> Result<(), String> {
+        let e = ServerMessage::Error {
+            code: code.into(),
+            message,
+            id,
+        };
+        self.send(&e).await.map_err(|()| "send failed".to_string())
+    }
+
+    async fn send(&mut self, msg: &ServerMessage) -> Result<(), ()> {
+        let text = serde_json::to_string(msg).map_err(|_| ())?;
+        self.hub
+            .metrics
+            .bytes_sent
+            .fetch_add(text.len() as u64, Ordering::Relaxed);
+        self.send_raw(Message::Text(text.into())).await
+    }
+
+    async fn send_raw(&mut self, msg: Message) -> Result<(), ()> {
+        let timeout = self.hub.config.send_timeout;
+        match tokio::time::timeout(timeout, self.sink.send(msg)).await {
+            Ok(Ok(())) => {
+                self.hub
+                    .metrics
+                    .messages_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                // The client does not read: closing keeps the server's memory flat.
+                self.hub.metrics.slow_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(secs = timeout.as_secs(), "client too slow, closing");
+                Err(())
+            }
+        }
+    }
+
+    async fn close(&mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.chars().take(120).collect::<String>().into(),
+        };
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.sink.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+}

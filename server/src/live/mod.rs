@@ -1,0 +1,462 @@
+//! Live push over WebSockets (`/live`): walls subscribe to views and get a snapshot, then
+//! deltas for every accepted change that touches them — re-aggregated ancestors included —
+//! each stamped with the global data version; rooms carry the presenter's control state.
+//!
+//! - `auth`: tokens and allowed origins, checked on the upgrade request.
+//! - `view`: a view's units, periods and cells; snapshots and the intersection with a change.
+//! - `conn`: one connection: bounded queues, coalescing, heartbeats, timeouts, resume.
+//!
+//! The [`Hub`] keeps a bounded journal of recent changes (for resume) and the rooms, forwards
+//! change events to connections through one bounded broadcast (a connection that falls behind
+//! gets snapshots instead of a backlog), and counts what happens for `/api/metrics`.
+
+pub mod auth;
+pub mod conn;
+pub mod view;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use dieuhanh_protocol::live::{RoomState, ServerMessage};
+use dieuhanh_protocol::period::Period;
+
+use crate::api::AppState;
+use crate::events::Events;
+use crate::serving::ServingIndex;
+
+pub use auth::{Auth, Role};
+
+/// Limits and timings of the live push.
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// The server pings this often.
+    pub heartbeat: Duration,
+    /// A client silent (no frame, no pong) this long is closed.
+    pub idle_timeout: Duration,
+    /// A client must send its first message within this time.
+    pub first_message_timeout: Duration,
+    /// A message the client takes longer than this to accept closes the connection.
+    pub send_timeout: Duration,
+    pub max_message_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub read_buffer_bytes: usize,
+    pub write_buffer_bytes: usize,
+    /// Bound of tungstenite's write buffer (unbounded by default).
+    pub max_write_buffer_bytes: usize,
+    /// Recent changes kept for clients that resume.
+    pub journal_versions: usize,
+    pub journal_cells: usize,
+    /// Per connection.
+    pub max_views: usize,
+    pub max_view_cells: usize,
+    /// Control changes apply this long after the server receives them, on every wall together.
+    pub control_delay: Duration,
+    /// Events buffered for all connections; a connection further behind resynchronises.
+    pub broadcast_capacity: usize,
+    pub auth: Auth,
+    /// Serve `/echo` with the same stack and limits (for WebSocket conformance tests).
+    pub echo: bool,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            heartbeat: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            first_message_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(10),
+            // The largest messages the WebSocket conformance suite sends are 16 MiB; client
+            // messages here are small, so this only bounds what a token holder can push.
+            max_message_bytes: (16 << 20) + (64 << 10),
+            max_frame_bytes: (16 << 20) + (64 << 10),
+            read_buffer_bytes: 4 << 10,
+            write_buffer_bytes: 8 << 10,
+            // Holds one outgoing message at most (each send is flushed): the largest snapshot.
+            max_write_buffer_bytes: 40 << 20,
+            journal_versions: 1024,
+            journal_cells: 1_000_000,
+            max_views: 64,
+            max_view_cells: 200_000,
+            control_delay: Duration::from_millis(250),
+            broadcast_capacity: 256,
+            auth: Auth::open(),
+            echo: false,
+        }
+    }
+}
+
+/// Changed values by (indicator number, period), each list sorted by unit.
+pub type ChangesByKey = HashMap<(u16, Period), Vec<(u32, Option<f64>)>>;
+
+/// A change as connections consume it: changed values by (indicator number, period), each
+/// list sorted by unit, so a view intersects it in a few lookups.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub version: i64,
+    pub accepted_at: SystemTime,
+    /// `None` when the change was too large to list: subscribers take snapshots.
+    pub by_key: Option<ChangesByKey>,
+    pub cells: usize,
+}
+
+impl LiveEvent {
+    fn from_change(e: &crate::events::ChangeEvent, index: &ServingIndex) -> LiveEvent {
+        let by_key = e.cells.as_ref().map(|cells| {
+            let mut m = ChangesByKey::new();
+            for c in cells.iter() {
+                if let Some(n) = index.number(&c.indicator) {
+                    m.entry((n, c.period)).or_default().push((c.uid, c.value));
+                }
+            }
+            for list in m.values_mut() {
+                list.sort_unstable_by_key(|(u, _)| *u);
+            }
+            m
+        });
+        LiveEvent {
+            version: e.version,
+            accepted_at: e.accepted_at,
+            by_key,
+            cells: e.count,
+        }
+    }
+}
+
+/// Counters for `/api/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub connections: AtomicI64,
+    pub connections_total: AtomicU64,
+    pub rejected_token: AtomicU64,
+    pub rejected_origin: AtomicU64,
+    pub messages_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub deltas: AtomicU64,
+    pub resyncs: AtomicU64,
+    pub lagged: AtomicU64,
+    pub slow_closed: AtomicU64,
+    pub idle_closed: AtomicU64,
+    /// Delay between acceptance of an upload and the send of its delta, last and worst (ms).
+    pub lag_last_ms: AtomicU64,
+    pub lag_max_ms: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Room {
+    state: RoomState,
+    version: i64,
+    apply_at_ms: i64,
+    tx: broadcast::Sender<Arc<ServerMessage>>,
+}
+
+/// Bounded record of recent changes, for resume.
+#[derive(Debug, Default)]
+struct Journal {
+    events: VecDeque<Arc<LiveEvent>>,
+    cells: usize,
+}
+
+/// What a resuming client gets.
+pub enum Replay {
+    /// The events after its version, in order.
+    Events(Vec<Arc<LiveEvent>>),
+    /// The journal does not reach back that far (or holds an unlisted change).
+    TooOld,
+}
+
+/// Shared state of the live push.
+pub struct Hub {
+    pub config: LiveConfig,
+    pub metrics: Metrics,
+    tx: broadcast::Sender<Arc<LiveEvent>>,
+    journal: Mutex<Journal>,
+    rooms: Mutex<HashMap<String, Room>>,
+    pub tracker: TaskTracker,
+    pub cancel: CancellationToken,
+}
+
+impl Hub {
+    /// Starts forwarding `events` to live connections.
+    pub fn start(config: LiveConfig, events: &Events, index: Arc<ServingIndex>) -> Arc<Hub> {
+        let (tx, _) = broadcast::channel(config.broadcast_capacity.max(1));
+        let hub = Arc::new(Hub {
+            config,
+            metrics: Metrics::default(),
+            tx,
+            journal: Mutex::new(Journal::default()),
+            rooms: Mutex::new(HashMap::new()),
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+        });
+        let mut rx = events.subscribe();
+        let h = hub.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = h.cancel.cancelled() => break,
+                    got = rx.recv() => match got {
+                        Ok(e) => h.forward(Arc::new(LiveEvent::from_change(&e, &index))),
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            // Versions were skipped: the journal can no longer replay them.
+                            tracing::warn!(skipped = n, "live hub fell behind the change events");
+                            h.break_journal();
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            }
+        });
+        hub
+    }
+
+    fn forward(&self, event: Arc<LiveEvent>) {
+        if let Ok(mut j) = self.journal.lock() {
+            if event.by_key.is_none() {
+                // A change too large to list cannot be replayed: resumes before it re-snapshot.
+                j.events.clear();
+                j.cells = 0;
+            }
+            j.cells += event.cells;
+            j.events.push_back(event.clone());
+            while j.events.len() > self.config.journal_versions
+                || (j.cells > self.config.journal_cells && j.events.len() > 1)
+            {
+                if let Some(old) = j.events.pop_front() {
+                    j.cells = j.cells.saturating_sub(old.cells);
+                }
+            }
+        }
+        let _ = self.tx.send(event);
+    }
+
+    fn break_journal(&self) {
+        if let Ok(mut j) = self.journal.lock() {
+            j.events.clear();
+            j.cells = 0;
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
+        self.tx.subscribe()
+    }
+
+    /// The events after `since` up to `until`, if the journal holds all of them.
+    pub fn replay(&self, since: i64, until: i64) -> Replay {
+        if since >= until {
+            return Replay::Events(Vec::new());
+        }
+        let Ok(j) = self.journal.lock() else {
+            return Replay::TooOld;
+        };
+        let first = j.events.front().map(|e| e.version);
+        match first {
+            Some(f) if f <= since + 1 => Replay::Events(
+                j.events
+                    .iter()
+                    .filter(|e| e.version > since && e.version <= until)
+                    .cloned()
+                    .collect(),
+            ),
+            _ => Replay::TooOld,
+        }
+    }
+
+    /// Joins a room: its current control message (if any) and a receiver of the next ones.
+    pub fn join(
+        &self,
+        room: &str,
+    ) -> (
+        Option<Arc<ServerMessage>>,
+        broadcast::Receiver<Arc<ServerMessage>>,
+    ) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            let (_, rx) = broadcast::channel(1);
+            return (None, rx);
+        };
+        let r = rooms.entry(room.to_owned()).or_insert_with(|| Room {
+            state: RoomState::default(),
+            version: 0,
+            apply_at_ms: 0,
+            tx: broadcast::channel(16).0,
+        });
+        let current = (r.version > 0 || r.apply_at_ms > 0).then(|| {
+            Arc::new(ServerMessage::Control {
+                room: room.to_owned(),
+                version: r.version,
+                apply_at_ms: r.apply_at_ms,
+                state: r.state.clone(),
+            })
+        });
+        (current, r.tx.subscribe())
+    }
+
+    /// Applies a presenter's change to a room and broadcasts it to every wall in it.
+    pub fn control(&self, room: &str, change: &RoomState, data_version: i64) -> Arc<ServerMessage> {
+        let apply_at_ms = now_ms() + self.config.control_delay.as_millis() as i64;
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return Arc::new(ServerMessage::Error {
+                code: "internal".into(),
+                message: "rooms unavailable".into(),
+                id: None,
+            });
+        };
+        let r = rooms.entry(room.to_owned()).or_insert_with(|| Room {
+            state: RoomState::default(),
+            version: 0,
+            apply_at_ms: 0,
+            tx: broadcast::channel(16).0,
+        });
+        r.state.merge(change);
+        r.version = data_version;
+        r.apply_at_ms = apply_at_ms;
+        let msg = Arc::new(ServerMessage::Control {
+            room: room.to_owned(),
+            version: data_version,
+            apply_at_ms,
+            state: r.state.clone(),
+        });
+        let _ = r.tx.send(msg.clone());
+        msg
+    }
+
+    /// Asks every connection to close (with a Close frame) and waits up to `timeout`.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(timeout, self.tracker.wait()).await;
+    }
+
+    pub fn record_lag(&self, accepted_at: SystemTime) {
+        let ms = SystemTime::now()
+            .duration_since(accepted_at)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.metrics.lag_last_ms.store(ms, Ordering::Relaxed);
+        self.metrics.lag_max_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+}
+
+/// Milliseconds since 1970 (UTC).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LiveQuery {
+    token: Option<String>,
+}
+
+/// `GET /live`: checks the origin and token, then upgrades.
+pub async fn live(
+    State(state): State<AppState>,
+    Query(q): Query<LiveQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let hub = state.live.clone();
+    let role = match hub.config.auth.check(&headers, q.token.as_deref()) {
+        Ok(role) => role,
+        Err(rejection) => {
+            match rejection.status.as_u16() {
+                403 => hub.metrics.rejected_origin.fetch_add(1, Ordering::Relaxed),
+                _ => hub.metrics.rejected_token.fetch_add(1, Ordering::Relaxed),
+            };
+            tracing::info!(reason = %rejection.message, "live connection refused");
+            return rejection.into_response();
+        }
+    };
+    let c = &hub.config;
+    let ws = ws
+        .read_buffer_size(c.read_buffer_bytes)
+        .write_buffer_size(c.write_buffer_bytes)
+        .max_write_buffer_size(c.max_write_buffer_bytes)
+        .max_message_size(c.max_message_bytes)
+        .max_frame_size(c.max_frame_bytes);
+    let tracker = hub.tracker.clone();
+    ws.on_upgrade(move |socket| tracker.track_future(conn::serve(socket, hub, state, role)))
+}
+
+/// `GET /echo` (only with `LiveConfig::echo`): echoes every message, with `/live`'s stack and
+/// limits, so WebSocket conformance suites can exercise them.
+pub async fn echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let c = &state.live.config;
+    let ws = ws
+        .read_buffer_size(c.read_buffer_bytes)
+        .write_buffer_size(c.write_buffer_bytes)
+        .max_write_buffer_size(c.max_write_buffer_bytes)
+        .max_message_size(c.max_message_bytes)
+        .max_frame_size(c.max_frame_bytes);
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            let reply = match msg {
+                Message::Text(t) => Message::Text(t),
+                Message::Binary(b) => Message::Binary(b),
+                // Keep reading: the library answers the close, and the stream then ends.
+                Message::Close(_) | Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            if socket.send(reply).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// The live push's counters.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MetricsOut {
+    pub version: i64,
+    pub connections: i64,
+    pub connections_total: u64,
+    pub rejected_token: u64,
+    pub rejected_origin: u64,
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub snapshots: u64,
+    pub deltas: u64,
+    /// Snapshots sent instead of deltas (client too far behind, or a change too large).
+    pub resyncs: u64,
+    pub lagged: u64,
+    pub slow_closed: u64,
+    pub idle_closed: u64,
+    pub lag_last_ms: u64,
+    pub lag_max_ms: u64,
+}
+
+/// Counters of the live push.
+#[utoipa::path(get, path = "/api/metrics", tag = "meta",
+    responses((status = 200, body = MetricsOut)))]
+pub async fn metrics(State(state): State<AppState>) -> Json<MetricsOut> {
+    let m = &state.live.metrics;
+    let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Json(MetricsOut {
+        version: state.store.version(),
+        connections: m.connections.load(Ordering::Relaxed),
+        connections_total: l(&m.connections_total),
+        rejected_token: l(&m.rejected_token),
+        rejected_origin: l(&m.rejected_origin),
+        messages_sent: l(&m.messages_sent),
+        bytes_sent: l(&m.bytes_sent),
+        snapshots: l(&m.snapshots),
+        deltas: l(&m.deltas),
+        resyncs: l(&m.resyncs),
+        lagged: l(&m.lagged),
+        slow_closed: l(&m.slow_closed),
+        idle_closed: l(&m.idle_closed),
+        lag_last_ms: l(&m.lag_last_ms),
+        lag_max_ms: l(&m.lag_max_ms),
+    })
+}

@@ -1,0 +1,196 @@
+//! A view's content: which indicators, units and periods its cells cover (the periods shown plus,
+//! for the headline comparisons, the same periods last year and the year-to-date of both), how
+//! to read them all from the serving index (a snapshot), and which changes of an event touch it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use dieuhanh_protocol::live::{Cell, IndicatorInfo, Periods, UnitInfo, View};
+use dieuhanh_protocol::period::{CivilDate, Period};
+
+use crate::catalogue::Catalogue;
+use crate::hierarchy::{Era, Hierarchy, Level};
+use crate::query::find_unit;
+use crate::serving::ServingIndex;
+
+use super::LiveEvent;
+
+/// A resolved view.
+#[derive(Debug, Clone)]
+pub struct ViewPlan {
+    /// (number in the serving index, description).
+    pub indicators: Vec<(u16, IndicatorInfo)>,
+    /// Sorted unit ids, and their descriptions in the same order.
+    pub uids: Vec<u32>,
+    pub units: Vec<UnitInfo>,
+    codes: HashMap<u32, String>,
+    /// Every period whose cells the view holds, sorted.
+    pub periods: Vec<Period>,
+}
+
+impl ViewPlan {
+    pub fn cells(&self) -> usize {
+        self.indicators.len() * self.uids.len() * self.periods.len()
+    }
+
+    /// The unit code of an id in the view.
+    pub fn code(&self, uid: u32) -> &str {
+        self.codes.get(&uid).map_or("", String::as_str)
+    }
+}
+
+/// Resolves a view; the error says what to fix.
+pub fn plan(
+    view: &View,
+    cat: &Catalogue,
+    h: &Hierarchy,
+    index: &ServingIndex,
+    today: CivilDate,
+) -> Result<ViewPlan, String> {
+    if view.indicators.is_empty() {
+        return Err("the view names no indicator; give \"indicators\": [\"VM02\"]".into());
+    }
+    let mut indicators = Vec::new();
+    for code in &view.indicators {
+        let ind = cat
+            .resolve_indicator(code)
+            .ok_or_else(|| format!("no indicator {code:?}; GET /api/indicators lists them"))?;
+        let n = index
+            .number(&ind.code)
+            .ok_or_else(|| format!("indicator {code:?} is not served"))?;
+        indicators.push((
+            n,
+            IndicatorInfo {
+                code: ind.code.clone(),
+                name: ind.name_vi.clone(),
+                unit: ind.unit.clone(),
+                decimals: ind.decimals,
+                higher_is_better: ind.higher_is_better,
+            },
+        ));
+    }
+    let shown: Vec<Period> = match &view.periods {
+        Periods::List(list) => list.clone(),
+        Periods::Range { from, to } => Period::range(*from, *to).map_err(|e| e.to_string())?,
+    };
+    if shown.is_empty() {
+        return Err("the view names no period".into());
+    }
+    let mut periods: BTreeSet<Period> = shown.iter().copied().collect();
+    if view.comparisons {
+        for p in &shown {
+            let ly = p.same_period_last_year();
+            periods.extend([ly, p.ytd(), ly.ytd()]);
+        }
+    }
+    let at = match &view.at {
+        Some(t) => CivilDate::parse_any(t).map_err(|e| format!("at: {e}"))?,
+        None => today,
+    };
+    let mut uids: BTreeSet<u32> = BTreeSet::new();
+    for code in &view.units {
+        uids.insert(find_unit(h, code, at).map_err(|e| e.to_string())?.uid);
+    }
+    if let Some(parent) = &view.children_of {
+        let p = find_unit(h, parent, at).map_err(|e| e.to_string())?;
+        let level = match view.level.as_deref() {
+            Some(l) => Level::parse(l)
+                .ok_or_else(|| format!("level {l:?} is not one of province, district, commune"))?,
+            None => match p.level {
+                Level::Nation => Level::Province,
+                _ => Level::Commune,
+            },
+        };
+        // Provinces in the structure of `at` (history restated); lower levels as they reported
+        // the latest period shown.
+        let era = if level == Level::Province {
+            Era::at(at)
+        } else {
+            shown.iter().max().map_or(Era::at(at), Era::of_period)
+        };
+        uids.insert(p.uid);
+        uids.extend(h.descendants(p.uid, level, era).iter().copied());
+    }
+    if uids.is_empty() {
+        return Err("the view names no unit; give \"units\" or \"children_of\"".into());
+    }
+    let uids: Vec<u32> = uids.into_iter().collect();
+    let mut units = Vec::with_capacity(uids.len());
+    let mut codes = HashMap::with_capacity(uids.len());
+    for &u in &uids {
+        if let Some(unit) = h.unit(u) {
+            codes.insert(u, unit.code.clone());
+            units.push(UnitInfo {
+                code: unit.code.clone(),
+                name: unit.name.clone(),
+                level: unit.level.as_str().into(),
+            });
+        }
+    }
+    Ok(ViewPlan {
+        indicators,
+        uids,
+        units,
+        codes,
+        periods: periods.into_iter().collect(),
+    })
+}
+
+/// Every cell of the view that has a value.
+pub fn snapshot(plan: &ViewPlan, index: &ServingIndex) -> Vec<Cell> {
+    let mut out = Vec::new();
+    let _ = index.with(|m| {
+        for (n, info) in &plan.indicators {
+            for p in &plan.periods {
+                let Some(slab) = m.get(&(*n, *p)) else {
+                    continue;
+                };
+                for &u in &plan.uids {
+                    if let Some(s) = slab.get(u) {
+                        out.push(Cell {
+                            i: info.code.clone(),
+                            u: plan.code(u).to_owned(),
+                            p: *p,
+                            v: Some(s.value),
+                            c: (s.n_expected > 1)
+                                .then_some([u32::from(s.n_units), u32::from(s.n_expected)]),
+                        });
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The changes of `event` inside the view, as (indicator number, period, unit) → value.
+pub fn touched(
+    plan: &ViewPlan,
+    event: &LiveEvent,
+    into: &mut HashMap<(u16, Period, u32), Option<f64>>,
+) -> bool {
+    let Some(by_key) = &event.by_key else {
+        return false;
+    };
+    for (n, _) in &plan.indicators {
+        for p in &plan.periods {
+            let Some(changes) = by_key.get(&(*n, *p)) else {
+                continue;
+            };
+            // Walk the shorter list, probe the longer one.
+            if changes.len() <= plan.uids.len() {
+                for (u, v) in changes {
+                    if plan.uids.binary_search(u).is_ok() {
+                        into.insert((*n, *p, *u), *v);
+                    }
+                }
+            } else {
+                for u in &plan.uids {
+                    if let Ok(i) = changes.binary_search_by_key(u, |(x, _)| *x) {
+                        into.insert((*n, *p, *u), changes[i].1);
+                    }
+                }
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,528 @@
+//! The live push over real WebSockets against a real server: snapshot then deltas (ancestors
+//! included), resume without gap or duplicate, snapshots for clients too far behind, rejected
+//! tokens and origins, room control for every wall at once, timeouts, and a client that stops
+//! reading while another keeps up and the server's memory stays bounded.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use dieuhanh_protocol::live::{ClientMessage, Periods, RoomState, ServerMessage, View};
+use dieuhanh_protocol::period::Period;
+use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::live::{Auth, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, open_store};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Client {
+    ws: Ws,
+}
+
+impl Client {
+    async fn connect(server: &TestServer, token: Option<&str>) -> Client {
+        let url = match token {
+            Some(t) => format!("ws://{}/live?token={t}", server.addr),
+            None => format!("ws://{}/live", server.addr),
+        };
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut c = Client { ws };
+        match c.next().await {
+            ServerMessage::Welcome { protocol, .. } => assert_eq!(protocol, 1),
+            other => panic!("expected welcome, got {other:?}"),
+        }
+        c
+    }
+
+    async fn send(&mut self, m: &ClientMessage) {
+        let text = serde_json::to_string(m).unwrap();
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    /// The next protocol message (pings are answered by the library).
+    async fn next(&mut self) -> ServerMessage {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("no message within 10 s")
+                .expect("connection ended")
+                .unwrap();
+            match msg {
+                Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+                Message::Close(f) => panic!("closed: {f:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, view: View, since: Option<i64>) {
+        self.send(&ClientMessage::Subscribe {
+            id: id.into(),
+            view,
+            since,
+        })
+        .await;
+    }
+}
+
+fn communes(server: &TestServer, province: &str) -> Vec<String> {
+    let h = server.state.store.hierarchy();
+    let p = h.by_code(Era::Since2025, province).unwrap().uid;
+    h.descendants(p, Level::Commune, Era::Since2025)
+        .iter()
+        .map(|&u| h.unit(u).unwrap().code.clone())
+        .collect()
+}
+
+fn births_view(periods: Vec<Period>) -> View {
+    View {
+        indicators: vec!["XH02".into()],
+        units: vec!["VN".into()],
+        children_of: Some("79".into()),
+        level: Some("commune".into()),
+        periods: Periods::List(periods),
+        comparisons: true,
+        at: None,
+    }
+}
+
+const AUG: Period = Period::Month {
+    year: 2025,
+    month: 8,
+};
+
+async fn upload(server: &TestServer, rows: &[(String, u32)]) -> i64 {
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for (c, v) in rows {
+        csv.push_str(&format!("{c};2025-08;XH02;{v}\n"));
+    }
+    let (status, r) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{r}");
+    r["version"].as_i64().unwrap()
+}
+
+fn value_of(cells: &[dieuhanh_protocol::live::Cell], unit: &str, p: Period) -> Option<f64> {
+    cells
+        .iter()
+        .find(|c| c.u == unit && c.p == p && c.i == "XH02")
+        .and_then(|c| c.v)
+}
+
+async fn server_with(live: LiveConfig) -> (tempfile::TempDir, TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    (dir, server)
+}
+
+#[tokio::test]
+async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let c = communes(&server, "79");
+    let v1 = upload(&server, &[(c[0].clone(), 10), (c[1].clone(), 20)]).await;
+
+    let mut wall = Client::connect(&server, None).await;
+    wall.subscribe("sinh", births_view(vec![AUG]), None).await;
+    let (version, cells) = match wall.next().await {
+        ServerMessage::Snapshot {
+            version,
+            cells,
+            units,
+            reason,
+            ..
+        } => {
+            assert_eq!(reason, "subscribe");
+            assert!(units.len() > 100, "the communes of HCM and the nation");
+            (version, cells)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(version, v1);
+    assert_eq!(value_of(&cells, "79", AUG), Some(30.0));
+    assert_eq!(value_of(&cells, "VN", AUG), Some(30.0));
+
+    let v2 = upload(&server, &[(c[0].clone(), 15)]).await;
+    match wall.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            cells,
+            ..
+        } => {
+            assert_eq!((from_version, version), (v1, v2));
+            assert_eq!(value_of(&cells, &c[0], AUG), Some(15.0));
+            assert_eq!(
+                value_of(&cells, "79", AUG),
+                Some(35.0),
+                "the province moved"
+            );
+            assert_eq!(value_of(&cells, "VN", AUG), Some(35.0), "and the nation");
+            assert!(
+                value_of(&cells, &c[1], AUG).is_none(),
+                "unchanged cells are not sent"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reconnecting_with_its_version_gets_exactly_what_was_missed() {
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let c = communes(&server, "79");
+    let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
+    let mut wall = Client::connect(&server, None).await;
+    wall.subscribe("sinh", births_view(vec![AUG]), None).await;
+    let ServerMessage::Snapshot { version, .. } = wall.next().await else {
+        panic!("snapshot expected")
+    };
+    assert_eq!(version, v1);
+    drop(wall);
+
+    // Missed while away: three changes, one of them outside the view.
+    upload(&server, &[(c[0].clone(), 2)]).await;
+    let hn = communes(&server, "01");
+    upload(&server, &[(hn[0].clone(), 7)]).await;
+    let v4 = upload(&server, &[(c[1].clone(), 5)]).await;
+
+    let mut wall = Client::connect(&server, None).await;
+    wall.subscribe("sinh", births_view(vec![AUG]), Some(v1))
+        .await;
+    match wall.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            cells,
+            ..
+        } => {
+            assert_eq!(
+                (from_version, version),
+                (v1, v4),
+                "one delta covering the gap"
+            );
+            assert_eq!(value_of(&cells, &c[0], AUG), Some(2.0));
+            assert_eq!(value_of(&cells, &c[1], AUG), Some(5.0));
+            assert_eq!(value_of(&cells, "79", AUG), Some(7.0));
+            assert_eq!(
+                value_of(&cells, "VN", AUG),
+                Some(14.0),
+                "Hà Nội's birth counts too"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // And then live again, continuing from the version reached: no gap, no repeat.
+    let v5 = upload(&server, &[(c[0].clone(), 3)]).await;
+    match wall.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            ..
+        } => assert_eq!((from_version, version), (v4, v5)),
+        other => panic!("{other:?}"),
+    }
+    // Resuming when nothing was missed: an empty delta confirms the version.
+    let mut again = Client::connect(&server, None).await;
+    again
+        .subscribe("sinh", births_view(vec![AUG]), Some(v5))
+        .await;
+    match again.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            cells,
+            ..
+        } => {
+            assert_eq!((from_version, version), (v5, v5));
+            assert!(cells.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_older_than_the_journal_gets_a_snapshot() {
+    let (_d, server) = server_with(LiveConfig {
+        journal_versions: 2,
+        ..LiveConfig::default()
+    })
+    .await;
+    let c = communes(&server, "79");
+    let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
+    for v in 2..6 {
+        upload(&server, &[(c[0].clone(), v)]).await;
+    }
+    let mut wall = Client::connect(&server, None).await;
+    wall.subscribe("sinh", births_view(vec![AUG]), Some(v1))
+        .await;
+    match wall.next().await {
+        ServerMessage::Snapshot {
+            reason,
+            version,
+            cells,
+            ..
+        } => {
+            assert_eq!(reason, "too_old");
+            assert_eq!(version, v1 + 4);
+            assert_eq!(value_of(&cells, &c[0], AUG), Some(5.0));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_origins_are_checked_on_the_upgrade_and_the_reason_is_given() {
+    let auth = Auth::with(
+        &[
+            ("tuong-1", "wall-token-0123456789", Role::Wall),
+            ("dieu-phoi", "presenter-token-0123456789", Role::Presenter),
+        ],
+        &["https://tuong.dieuhanh.gov.vn"],
+    );
+    let (_d, server) = server_with(LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    })
+    .await;
+    let refused = |req| async {
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let body = String::from_utf8(resp.body().clone().unwrap_or_default()).unwrap();
+                (resp.status().as_u16(), body)
+            }
+            other => panic!("expected an HTTP refusal, got {:?}", other.map(|_| ())),
+        }
+    };
+    let (status, body) = refused(
+        format!("ws://{}/live", server.addr)
+            .into_client_request()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(body.contains("token is required"), "{body}");
+    let (status, body) = refused(
+        format!("ws://{}/live?token=guess-guess-guess", server.addr)
+            .into_client_request()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(body.contains("not valid"), "{body}");
+    let mut req = format!("ws://{}/live?token=wall-token-0123456789", server.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    let (status, body) = refused(req).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("evil.example"), "{body}");
+    let mut req = format!("ws://{}/live?token=wall-token-0123456789", server.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://tuong.dieuhanh.gov.vn".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+    let (_, m) = server.get("/api/metrics").await;
+    assert_eq!(m["rejected_token"], 2);
+    assert_eq!(m["rejected_origin"], 1);
+}
+
+#[tokio::test]
+async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
+    let auth = Auth::with(
+        &[
+            ("tuong-1", "wall-token-0123456789", Role::Wall),
+            ("dieu-phoi", "presenter-token-0123456789", Role::Presenter),
+        ],
+        &[],
+    );
+    let (_d, server) = server_with(LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    })
+    .await;
+    let mut a = Client::connect(&server, Some("wall-token-0123456789")).await;
+    let mut b = Client::connect(&server, Some("wall-token-0123456789")).await;
+    for w in [&mut a, &mut b] {
+        w.send(&ClientMessage::Join {
+            room: "phong-hop".into(),
+        })
+        .await;
+    }
+    // A wall's token cannot steer the room.
+    a.send(&ClientMessage::Control {
+        room: "phong-hop".into(),
+        state: RoomState {
+            scene: Some("x".into()),
+            ..RoomState::default()
+        },
+    })
+    .await;
+    match a.next().await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "forbidden"),
+        other => panic!("{other:?}"),
+    }
+    let mut p = Client::connect(&server, Some("presenter-token-0123456789")).await;
+    let before = dieuhanh_server::live::now_ms();
+    p.send(&ClientMessage::Control {
+        room: "phong-hop".into(),
+        state: RoomState {
+            scene: Some("tong-quan".into()),
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        },
+    })
+    .await;
+    let (ma, mb) = (a.next().await, b.next().await);
+    assert_eq!(ma, mb, "every wall gets the same change, stamp and time");
+    match ma {
+        ServerMessage::Control {
+            room,
+            apply_at_ms,
+            state,
+            ..
+        } => {
+            assert_eq!(room, "phong-hop");
+            assert!(apply_at_ms > before, "applied a moment later, together");
+            assert_eq!(state.focus_unit.as_deref(), Some("79"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // A wall joining later gets the current state at once.
+    let mut late = Client::connect(&server, Some("wall-token-0123456789")).await;
+    late.send(&ClientMessage::Join {
+        room: "phong-hop".into(),
+    })
+    .await;
+    assert_eq!(late.next().await, mb);
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_with_the_reason() {
+    let (_d, server) = server_with(LiveConfig {
+        first_message_timeout: Duration::from_millis(300),
+        ..LiveConfig::default()
+    })
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/live", server.addr))
+        .await
+        .unwrap();
+    let mut closed = None;
+    while let Some(Ok(m)) = ws.next().await {
+        if let Message::Close(f) = m {
+            closed = f;
+            break;
+        }
+    }
+    let f = closed.expect("a close frame");
+    assert_eq!(u16::from(f.code), 1008);
+    assert!(f.reason.contains("no message within"), "{}", f.reason);
+}
+
+#[tokio::test]
+async fn bad_views_are_answered_with_an_error_naming_the_problem() {
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let mut wall = Client::connect(&server, None).await;
+    let mut v = births_view(vec![AUG]);
+    v.indicators = vec!["XK99".into()];
+    wall.subscribe("x", v, None).await;
+    match wall.next().await {
+        ServerMessage::Error { code, message, id } => {
+            assert_eq!(code, "bad_view");
+            assert!(message.contains("XK99"));
+            assert_eq!(id.as_deref(), Some("x"));
+        }
+        other => panic!("{other:?}"),
+    }
+    wall.ws
+        .send(Message::text("{\"type\":\"hello\"}"))
+        .await
+        .unwrap();
+    match wall.next().await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, "bad_message"),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
+    let (_d, server) = server_with(LiveConfig {
+        send_timeout: Duration::from_millis(500),
+        heartbeat: Duration::from_millis(200),
+        idle_timeout: Duration::from_secs(2),
+        broadcast_capacity: 8,
+        ..LiveConfig::default()
+    })
+    .await;
+    let all: Vec<String> = {
+        let h = server.state.store.hierarchy();
+        h.at_level(Level::Commune, Era::Since2025)
+            .map(|u| u.code.clone())
+            .collect()
+    };
+    let view = View {
+        indicators: vec!["XH02".into()],
+        units: vec![],
+        children_of: Some("VN".into()),
+        level: Some("commune".into()),
+        periods: Periods::List(vec![AUG]),
+        comparisons: false,
+        at: None,
+    };
+    let mut fast = Client::connect(&server, None).await;
+    fast.subscribe("all", view.clone(), None).await;
+    let ServerMessage::Snapshot {
+        version: mut seen, ..
+    } = fast.next().await
+    else {
+        panic!()
+    };
+    let mut slow = Client::connect(&server, None).await;
+    slow.subscribe("all", view, None).await;
+    // From here on the slow client never reads again.
+
+    let base = rss_kib();
+    let rounds = 40;
+    for r in 0..rounds {
+        let rows: Vec<(String, u32)> = all.iter().map(|c| (c.clone(), 100 + r)).collect();
+        let v = upload(&server, &rows).await;
+        // The reading client sees every version in order, without gaps.
+        match fast.next().await {
+            ServerMessage::Delta {
+                from_version,
+                version,
+                cells,
+                ..
+            } => {
+                assert_eq!((from_version, version), (seen, v));
+                assert!(cells.len() >= all.len());
+                seen = v;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let grown_mib = rss_kib().saturating_sub(base) / 1024;
+    // 40 deltas of ~3,400 cells were produced for the slow client (~10 MB of JSON): the server
+    // keeps at most one coalesced delta per view, then drops the client.
+    assert!(grown_mib < 64, "memory grew by {grown_mib} MiB");
+    let (_, m) = server.get("/api/metrics").await;
+    let cut = m["slow_closed"].as_u64().unwrap() + m["idle_closed"].as_u64().unwrap();
+    assert!(cut >= 1, "the slow client was not closed: {m}");
+    drop(slow);
+}
