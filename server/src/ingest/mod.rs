@@ -200,6 +200,7 @@ pub fn ingest(
         warnings_total: 0,
         warnings: Vec::new(),
         elapsed_ms: 0,
+        accepted_at_ms: None,
         phases_ms: Phases::default(),
     };
 
@@ -229,6 +230,10 @@ pub fn ingest(
             let t = Instant::now();
             conn.execute_batch("COMMIT").ctx("committing the upload")?;
             let committed_at = std::time::SystemTime::now();
+            report.accepted_at_ms = committed_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as i64);
             // Fold the WAL into the file now: restarts stay fast and the file is self-contained.
             conn.execute_batch("CHECKPOINT")
                 .ctx("checkpointing after the upload")?;

@@ -162,6 +162,9 @@ pub struct UploadReport {
     pub warnings_total: u64,
     pub warnings: Vec<RowError>,
     pub elapsed_ms: u64,
+    /// When the upload was committed (ms since 1970, UTC); absent unless accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_at_ms: Option<i64>,
     /// Where the time went.
     pub phases_ms: Phases,
 }
