@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::period::Period;
+use crate::period::{Frequency, Period};
 
 /// Version of this protocol; a server refuses clients that ask for another.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -135,6 +135,9 @@ pub struct UnitInfo {
     pub code: String,
     pub name: String,
     pub level: String,
+    /// Code of the unit above (absent for the nation), so a wall can find children.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// An indicator as a wall formats it.
@@ -147,6 +150,40 @@ pub struct IndicatorInfo {
     /// `true` when a rise is good news, `false` when a fall is; absent when neither.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub higher_is_better: Option<bool>,
+    /// How often it is reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<Frequency>,
+    /// Owner agency's code (drill-down by ministry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
+    /// The plan the wall compares against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+}
+
+/// An indicator's plan: `kind` is `annual_total` (year-to-date against the year's total),
+/// `growth` (% vs same period last year against a planned rate) or `level` (the value itself
+/// against a planned level).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub kind: String,
+    /// The plan by year. A list, not a map: messages are internally tagged, and serde cannot
+    /// read integer map keys back through a tagged enum.
+    pub values: Vec<PlanValue>,
+}
+
+/// One year's plan.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PlanValue {
+    pub year: i32,
+    pub value: f64,
+}
+
+impl TargetInfo {
+    /// The plan for `year`.
+    pub fn for_year(&self, year: i32) -> Option<f64> {
+        self.values.iter().find(|v| v.year == year).map(|v| v.value)
+    }
 }
 
 /// Messages the server sends.

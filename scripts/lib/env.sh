@@ -72,3 +72,10 @@ ensure_kosoku() {
     fi
     export KOSOKU=$venv/bin/kosoku
 }
+
+# What the wall needs without a GPU or a display: Mesa's software Vulkan (lavapipe) and Xvfb for
+# window tests. winit panics on a half-configured Wayland session, and the wall uses X11 only.
+ensure_graphics() {
+    apt_install mesa-vulkan-drivers libvulkan1 xvfb xauth
+    unset WAYLAND_DISPLAY
+}

@@ -1,6 +1,7 @@
 //! Aggregation up the hierarchy and through time, run for the (indicator, year) pairs an
-//! accepted upload touched, right after its commit — not as a nightly job. Each pair is rebuilt
-//! in the serving index from its reported values:
+//! accepted upload touched — not as a nightly job: computed before its commit ([`prepare`]) and
+//! swapped into the serving index right after it, so the served values and the live push follow
+//! the commit within a swap. Each pair is rebuilt from its reported values:
 //!
 //! 1. reported totals, as they are;
 //! 2. every ancestor by the indicator's rule (sum, or weighted mean with the weight indicator's
@@ -71,6 +72,36 @@ pub fn apply(
     h: &Hierarchy,
     reported: &[Reported],
 ) -> Changes {
+    prepare(index, cat, h, reported).install(index)
+}
+
+/// Re-aggregated years computed but not yet in the index, and what they change.
+#[derive(Debug)]
+pub struct Prepared {
+    years: BTreeMap<Pair, YearSlabs>,
+    changes: Changes,
+}
+
+impl Prepared {
+    /// Swaps the recomputed years into the index (callers hold its batch lock, see
+    /// [`ServingIndex::apply_batch`]); returns what changed.
+    pub fn install(self, index: &ServingIndex) -> Changes {
+        for ((n, year), slabs) in self.years {
+            index.replace_year(n, year, slabs);
+        }
+        self.changes
+    }
+}
+
+/// Computes what [`apply`] would change without touching the index, so an upload can do the
+/// work before its commit and only swap the result in after it. Nothing else may change the
+/// index in between (uploads hold the store's writer lock throughout).
+pub fn prepare(
+    index: &ServingIndex,
+    cat: &Catalogue,
+    h: &Hierarchy,
+    reported: &[Reported],
+) -> Prepared {
     let mut updates: HashMap<Pair, Vec<Reported>> = HashMap::new();
     for r in reported {
         updates
@@ -80,6 +111,33 @@ pub fn apply(
     }
     let direct: BTreeSet<Pair> = updates.keys().copied().collect();
     recompute(index, cat, h, &direct, &updates)
+}
+
+/// The index as a recompute sees it: the years already recomputed in place of the index's.
+struct Overlay<'a> {
+    index: &'a ServingIndex,
+    years: BTreeMap<Pair, YearSlabs>,
+}
+
+impl Overlay<'_> {
+    fn year(&self, n: u16, year: i32) -> YearSlabs {
+        match self.years.get(&(n, year)) {
+            Some(slabs) => slabs.clone(),
+            None => self.index.year(n, year),
+        }
+    }
+
+    /// A unit's value of an indicator for a whole year.
+    fn yearly(&self, n: u16, uid: u32, year: i32) -> Option<f64> {
+        let p = Period::Year { year };
+        match self.years.get(&(n, year)) {
+            Some(slabs) => slabs.get(&p).and_then(|s| s.get(uid)).map(|s| s.value),
+            None => self
+                .index
+                .with(|m| m.get(&(n, p)).and_then(|s| s.get(uid)).map(|s| s.value))
+                .flatten(),
+        }
+    }
 }
 
 /// Builds the whole index from the current values in the store.
@@ -171,8 +229,12 @@ fn recompute(
     h: &Hierarchy,
     direct: &BTreeSet<Pair>,
     updates: &HashMap<Pair, Vec<Reported>>,
-) -> Changes {
+) -> Prepared {
     let phases = plan(index, cat, direct);
+    let mut overlay = Overlay {
+        index,
+        years: BTreeMap::new(),
+    };
     let mut changes = Changes::default();
     let mut listed: Vec<CellChange> = Vec::new();
     for phase in &phases {
@@ -180,11 +242,11 @@ fn recompute(
             let Some(ind) = cat.indicators.get(usize::from(n)) else {
                 continue;
             };
-            let old = index.year(n, year);
+            let old = overlay.year(n, year);
             let new = match ind.aggregation {
-                Aggregation::Ratio => ratio_year(index, ind, year),
+                Aggregation::Ratio => ratio_year(&overlay, ind, year),
                 _ => rebuild_year(
-                    index,
+                    &overlay,
                     h,
                     ind,
                     year,
@@ -193,12 +255,15 @@ fn recompute(
                 ),
             };
             diff(&ind.code, &old, &new, &mut changes.count, &mut listed);
-            index.replace_year(n, year, new);
+            overlay.years.insert((n, year), new);
             changes.pairs.insert((ind.code.clone(), year));
         }
     }
     changes.cells = (changes.count <= MAX_LISTED_CHANGES).then_some(listed);
-    changes
+    Prepared {
+        years: overlay.years,
+        changes,
+    }
 }
 
 /// Three ordered phases: additive and unaggregated indicators, then weighted means (their
@@ -261,7 +326,7 @@ fn base_periods(freq: Frequency, year: i32) -> Vec<Period> {
 
 /// Steps 1–3 for one indicator and year.
 fn rebuild_year(
-    index: &ServingIndex,
+    index: &Overlay<'_>,
     h: &Hierarchy,
     ind: &Indicator,
     year: i32,
@@ -286,7 +351,7 @@ fn rebuild_year(
     }
 
     let mut weights: HashMap<u32, Option<f64>> = HashMap::new();
-    let weight_no = ind.weight.as_deref().and_then(|w| index.number(w));
+    let weight_no = ind.weight.as_deref().and_then(|w| index.index.number(w));
     let mut out: BTreeMap<Period, Vec<(u32, Slot)>> = BTreeMap::new();
     for (p, values) in &reported {
         let slots = out.entry(*p).or_default();
@@ -319,20 +384,12 @@ fn rebuild_year(
 
 /// A unit's weight for a year: the weight indicator's yearly value in the latest year up to it,
 /// else the earliest after it.
-fn weight(index: &ServingIndex, weight_no: u16, uid: u32, year: i32) -> Option<f64> {
-    index
-        .with(|m| {
-            let at = |y: i32| {
-                m.get(&(weight_no, Period::Year { year: y }))
-                    .and_then(|s| s.get(uid))
-            };
-            (0..30)
-                .map(|d| year - d)
-                .find_map(at)
-                .or_else(|| (1..30).map(|d| year + d).find_map(at))
-                .map(|s| s.value)
-        })
-        .flatten()
+fn weight(index: &Overlay<'_>, weight_no: u16, uid: u32, year: i32) -> Option<f64> {
+    let at = |y: i32| index.yearly(weight_no, uid, y);
+    (0..30)
+        .map(|d| year - d)
+        .find_map(at)
+        .or_else(|| (1..30).map(|d| year + d).find_map(at))
 }
 
 /// Values of every ancestor of the reporting units: sums, or means weighted by `weight`.
@@ -475,8 +532,8 @@ fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> 
 }
 
 /// Step 4: a ratio indicator for one year, from its parts at every unit and period.
-fn ratio_year(index: &ServingIndex, ind: &Indicator, year: i32) -> YearSlabs {
-    let part = |c: &Option<String>| c.as_deref().and_then(|c| index.number(c));
+fn ratio_year(index: &Overlay<'_>, ind: &Indicator, year: i32) -> YearSlabs {
+    let part = |c: &Option<String>| c.as_deref().and_then(|c| index.index.number(c));
     let (Some(num), Some(den)) = (part(&ind.numerator), part(&ind.denominator)) else {
         return YearSlabs::new();
     };

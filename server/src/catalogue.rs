@@ -67,6 +67,17 @@ pub enum TargetKind {
     Level,
 }
 
+impl TargetKind {
+    /// The name used in the catalogue and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::AnnualTotal => "annual_total",
+            TargetKind::Growth => "growth",
+            TargetKind::Level => "level",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Target {
     pub kind: TargetKind,

@@ -81,6 +81,12 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let hub = state.live.clone();
     let app = api::app(state);
+    // Deltas are small frames that should leave at once, not wait for the previous one's ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

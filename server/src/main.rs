@@ -267,7 +267,11 @@ fn main() -> anyhow::Result<()> {
                     path: &file,
                     digest: &digest,
                 };
-                let out = store.write_blocking(|conn| ingest::ingest(conn, ctx, &opts, body))?;
+                let out = store.write_blocking(|conn| {
+                    let mut out = ingest::ingest(conn, ctx, &opts, body)?;
+                    ingest::checkpoint(conn, &mut out)?;
+                    Ok::<_, ingest::IngestError>(out)
+                })?;
                 if let Some(ch) = &out.changes {
                     store.set_version(out.report.version);
                     tracing::info!(cells = ch.count, "re-aggregated");

@@ -245,6 +245,72 @@ async fn reconnecting_with_its_version_gets_exactly_what_was_missed() {
     }
 }
 
+/// The next delta, as (from_version, version, cells).
+async fn delta(wall: &mut Client) -> (i64, i64, Vec<dieuhanh_protocol::live::Cell>) {
+    match wall.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            cells,
+            ..
+        } => (from_version, version, cells),
+        other => panic!("expected a delta, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn walls_on_one_view_share_its_deltas_and_one_behind_gets_its_own() {
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let c = communes(&server, "79");
+    let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
+    let mut a = Client::connect(&server, None).await;
+    let mut b = Client::connect(&server, None).await;
+    let mut other_id = Client::connect(&server, None).await;
+    for (w, id) in [
+        (&mut a, "sinh"),
+        (&mut b, "sinh"),
+        (&mut other_id, "khai-sinh"),
+    ] {
+        w.subscribe(id, births_view(vec![AUG]), None).await;
+        assert!(matches!(w.next().await, ServerMessage::Snapshot { .. }));
+    }
+    // Text made once, sent to both walls on the view; the other id gets its own.
+    let v2 = upload(&server, &[(c[0].clone(), 2)]).await;
+    let (da, db) = (delta(&mut a).await, delta(&mut b).await);
+    assert_eq!(da, db);
+    assert_eq!((da.0, da.1), (v1, v2));
+    assert_eq!(value_of(&da.2, "VN", AUG), Some(2.0));
+    match other_id.next().await {
+        ServerMessage::Delta { id, cells, .. } => {
+            assert_eq!(id, "khai-sinh");
+            assert_eq!(value_of(&cells, "VN", AUG), Some(2.0));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A wall that was away resumes with one delta over two versions, then shares again.
+    drop(b);
+    let v3 = upload(&server, &[(c[1].clone(), 5)]).await;
+    let v4 = upload(&server, &[(c[0].clone(), 3)]).await;
+    assert_eq!(delta(&mut a).await.1, v3);
+    assert_eq!(delta(&mut a).await.1, v4);
+    let mut b = Client::connect(&server, None).await;
+    b.subscribe("sinh", births_view(vec![AUG]), Some(v2)).await;
+    let (from, to, cells) = delta(&mut b).await;
+    assert_eq!((from, to), (v2, v4));
+    assert_eq!(value_of(&cells, &c[0], AUG), Some(3.0));
+    assert_eq!(value_of(&cells, &c[1], AUG), Some(5.0));
+    assert_eq!(value_of(&cells, "VN", AUG), Some(8.0));
+    let v5 = upload(&server, &[(c[1].clone(), 6)]).await;
+    let (da, db) = (delta(&mut a).await, delta(&mut b).await);
+    assert_eq!(da, db);
+    assert_eq!((da.0, da.1), (v4, v5));
+    assert_eq!(value_of(&da.2, "VN", AUG), Some(9.0));
+    assert!(value_of(&da.2, &c[0], AUG).is_none(), "only what changed");
+    let (_, m) = server.get("/api/metrics").await;
+    assert_eq!(m["resyncs"], 0, "{m}");
+}
+
 #[tokio::test]
 async fn a_client_older_than_the_journal_gets_a_snapshot() {
     let (_d, server) = server_with(LiveConfig {

@@ -107,6 +107,7 @@ pub async fn upload(
         tracing::info!(bytes, "body spooled");
         let store = state.store.clone();
         let events = state.events.clone();
+        let live = state.live.clone();
         let cat = store.catalogue().clone();
         let h = store.hierarchy().clone();
         let version = store.version();
@@ -126,13 +127,22 @@ pub async fn upload(
                     path: &path,
                     digest: &digest,
                 };
-                let out = ingest::ingest(conn, ctx, &opts, body)?;
+                let mut out = ingest::ingest(conn, ctx, &opts, body)?;
                 // Under the writer lock, so the events follow version order.
                 if let (Some(changes), Some(sub), Some(at)) =
                     (&out.changes, out.report.submission, out.committed_at)
                 {
                     events.publish(out.report.version, sub, at, changes.clone());
                 }
+                // After the push: walls need not wait for the checkpoint, nor share the CPU
+                // with it.
+                if out.committed_at.is_some() {
+                    live.wait_pushed_blocking(
+                        out.report.version,
+                        std::time::Duration::from_secs(1),
+                    );
+                }
+                ingest::checkpoint(conn, &mut out)?;
                 Ok::<_, ApiError>(out)
             })
             .await?;

@@ -165,6 +165,9 @@ pub struct UploadReport {
     /// When the upload was committed (ms since 1970, UTC); absent unless accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted_at_ms: Option<i64>,
+    /// The same instant in microseconds, for latency measurements finer than a millisecond.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted_at_us: Option<i64>,
     /// Where the time went.
     pub phases_ms: Phases,
 }

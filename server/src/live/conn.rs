@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{broadcast, mpsc};
@@ -29,7 +29,8 @@ use super::{Hub, LiveEvent, Replay, Role, now_ms};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 enum Command {
-    Message(ClientMessage),
+    /// Boxed: the channel allocates room for 32 commands per connection up front.
+    Message(Box<ClientMessage>),
     /// A message that could not be read, answered with an error.
     Invalid(String),
     /// Close with a code and reason.
@@ -38,12 +39,16 @@ enum Command {
 
 /// One subscribed view.
 struct Sub {
-    plan: ViewPlan,
+    /// Shared with the connections that subscribed to the same view.
+    plan: Arc<ViewPlan>,
     /// Version stamped on the last message sent for this view.
     sent: i64,
-    /// Latest version folded into `pending`.
+    /// Latest version folded in (into `pending`, or covered by `shared`).
     seen: i64,
     pending: HashMap<(u16, Period, u32), Option<f64>>,
+    /// The delta from `sent` to `seen` as another connection on this view made it, and the
+    /// events it covers (folded into `pending` only if a later event finds no shared text).
+    shared: Option<(Utf8Bytes, Vec<Arc<LiveEvent>>)>,
     /// Acceptance time of the oldest change waiting, for the lag metric.
     oldest: Option<SystemTime>,
     resync: Option<&'static str>,
@@ -54,7 +59,7 @@ struct Conn {
     state: AppState,
     role: Role,
     sink: SplitSink<WebSocket, Message>,
-    subs: HashMap<String, Sub>,
+    subs: HashMap<Arc<str>, Sub>,
     room: Option<broadcast::Receiver<Arc<ServerMessage>>>,
 }
 
@@ -124,7 +129,7 @@ async fn read_loop(
             Message::Text(t) => {
                 first = false;
                 match serde_json::from_str::<ClientMessage>(t.as_str()) {
-                    Ok(m) => Command::Message(m),
+                    Ok(m) => Command::Message(Box::new(m)),
                     Err(e) => Command::Invalid(format!(
                         "not a client message: {e}; see PROTOCOL.md for subscribe, unsubscribe, \
                          join and control"
@@ -169,10 +174,13 @@ impl Conn {
         let mut ping = tokio::time::interval(cfg.heartbeat);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
+        // Made once: a new one per turn of the loop would re-register with the token each time.
+        let shutdown = hub.cancel.cancelled();
+        tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 biased;
-                _ = hub.cancel.cancelled() => {
+                _ = &mut shutdown => {
                     self.close(1001, "the server is shutting down").await;
                     return "shutdown".into();
                 }
@@ -192,7 +200,7 @@ impl Conn {
                         }
                     }
                     Some(Command::Message(m)) => {
-                        if let Err(reason) = self.handle(m).await {
+                        if let Err(reason) = self.handle(*m).await {
                             return reason;
                         }
                     }
@@ -237,21 +245,39 @@ impl Conn {
         }
     }
 
-    /// Folds one event (or a lag) into the views' pending changes.
+    /// Folds one event (or a lag) into the views' pending changes — or, when another
+    /// connection on the same view already made the delta up to this event, takes its text.
     fn fold(&mut self, got: Result<Arc<LiveEvent>, broadcast::error::RecvError>) {
         match got {
             Ok(e) => {
-                for sub in self.subs.values_mut() {
+                for (id, sub) in &mut self.subs {
                     if e.version <= sub.seen {
                         continue;
-                    }
-                    sub.seen = e.version;
-                    if !view::touched(&sub.plan, &e, &mut sub.pending) {
-                        sub.resync = Some("large_change");
                     }
                     if sub.oldest.is_none() {
                         sub.oldest = Some(e.accepted_at);
                     }
+                    if sub.pending.is_empty()
+                        && sub.resync.is_none()
+                        && let Some(text) = self.hub.deltas.get(&sub.plan, id, sub.sent, e.version)
+                    {
+                        let mut covered = sub.shared.take().map(|(_, c)| c).unwrap_or_default();
+                        covered.push(e.clone());
+                        sub.shared = Some((text, covered));
+                        sub.seen = e.version;
+                        continue;
+                    }
+                    let mut complete = true;
+                    if let Some((_, covered)) = sub.shared.take() {
+                        for earlier in &covered {
+                            complete &= view::touched(&sub.plan, earlier, &mut sub.pending);
+                        }
+                    }
+                    complete &= view::touched(&sub.plan, &e, &mut sub.pending);
+                    if !complete {
+                        sub.resync = Some("large_change");
+                    }
+                    sub.seen = e.version;
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
@@ -264,43 +290,58 @@ impl Conn {
         }
     }
 
-    /// Sends what the views have pending: a snapshot where one is due, else one delta.
+    /// Sends what the views have pending: a snapshot where one is due, else one delta — whose
+    /// text the first connection on the same view and versions made, when there is one.
     async fn flush(&mut self) -> Result<(), String> {
-        let ids: Vec<String> = self.subs.keys().cloned().collect();
-        for id in ids {
+        let due: Vec<Arc<str>> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.resync.is_some() || s.shared.is_some() || !s.pending.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
             let Some(sub) = self.subs.get_mut(&id) else {
                 continue;
             };
             if let Some(reason) = sub.resync.take() {
                 sub.pending.clear();
+                sub.shared = None;
                 sub.oldest = None;
                 self.hub.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
                 self.snapshot(&id, reason).await?;
                 continue;
             }
-            if sub.pending.is_empty() {
-                continue;
-            }
-            let cells: Vec<Cell> = sub
-                .pending
-                .drain()
-                .map(|((n, p, u), v)| Cell {
-                    i: self.state.store.serving().code(n).to_owned(),
-                    u: sub.plan.code(u).to_owned(),
-                    p,
-                    v,
-                    c: None,
-                })
-                .collect();
-            let msg = ServerMessage::Delta {
-                id: id.clone(),
-                from_version: sub.sent,
-                version: sub.seen,
-                cells,
+            let (from, to) = (sub.sent, sub.seen);
+            let text = match sub.shared.take() {
+                Some((text, _)) => text,
+                None => {
+                    let cells: Vec<Cell> = sub
+                        .pending
+                        .drain()
+                        .map(|((n, p, u), v)| Cell {
+                            i: self.state.store.serving().code(n).to_owned(),
+                            u: sub.plan.code(u).to_owned(),
+                            p,
+                            v,
+                            c: None,
+                        })
+                        .collect();
+                    let msg = ServerMessage::Delta {
+                        id: id.to_string(),
+                        from_version: from,
+                        version: to,
+                        cells,
+                    };
+                    let text = Utf8Bytes::from(
+                        serde_json::to_string(&msg).map_err(|e| format!("serialising: {e}"))?,
+                    );
+                    self.hub.deltas.put(&sub.plan, &id, from, to, text.clone());
+                    text
+                }
             };
-            sub.sent = sub.seen;
+            sub.sent = to;
             let oldest = sub.oldest.take();
-            self.send(&msg)
+            self.send_text(text)
                 .await
                 .map_err(|()| "send failed".to_string())?;
             self.hub.metrics.deltas.fetch_add(1, Ordering::Relaxed);
@@ -315,6 +356,7 @@ impl Conn {
         match m {
             ClientMessage::Subscribe { id, view, since } => {
                 let hub = self.hub.clone();
+                let id: Arc<str> = id.into();
                 if !self.subs.contains_key(&id) && self.subs.len() >= hub.config.max_views {
                     return self
                         .error(
@@ -323,20 +365,25 @@ impl Conn {
                                 "at most {} views per connection; unsubscribe some first",
                                 hub.config.max_views
                             ),
-                            Some(id),
+                            Some(id.to_string()),
                         )
                         .await;
                 }
                 let store = &self.state.store;
-                let plan = match view::plan(
-                    &view,
-                    store.catalogue(),
-                    store.hierarchy(),
-                    store.serving(),
-                    today_in_vietnam(),
-                ) {
+                let today = today_in_vietnam();
+                let plan = match hub.plans.get_or_resolve(&view, today, || {
+                    view::plan(
+                        &view,
+                        store.catalogue(),
+                        store.hierarchy(),
+                        store.serving(),
+                        today,
+                    )
+                }) {
                     Ok(p) => p,
-                    Err(message) => return self.error("bad_view", message, Some(id)).await,
+                    Err(message) => {
+                        return self.error("bad_view", message, Some(id.to_string())).await;
+                    }
                 };
                 if plan.cells() > hub.config.max_view_cells {
                     return self
@@ -348,7 +395,7 @@ impl Conn {
                                 plan.cells(),
                                 hub.config.max_view_cells
                             ),
-                            Some(id),
+                            Some(id.to_string()),
                         )
                         .await;
                 }
@@ -376,6 +423,7 @@ impl Conn {
                                 sent: v,
                                 seen,
                                 pending,
+                                shared: None,
                                 oldest: None,
                                 resync: (!complete).then_some("large_change"),
                             },
@@ -387,7 +435,7 @@ impl Conn {
                             && sub.resync.is_none()
                         {
                             let msg = ServerMessage::Delta {
-                                id: id.clone(),
+                                id: id.to_string(),
                                 from_version: v,
                                 version: seen,
                                 cells: Vec::new(),
@@ -407,6 +455,7 @@ impl Conn {
                                 sent: 0,
                                 seen: 0,
                                 pending: HashMap::new(),
+                                shared: None,
                                 oldest: None,
                                 resync: None,
                             },
@@ -424,7 +473,7 @@ impl Conn {
                 }
             }
             ClientMessage::Unsubscribe { id } => {
-                self.subs.remove(&id);
+                self.subs.remove(id.as_str());
                 Ok(())
             }
             ClientMessage::Join { room } => {
@@ -496,11 +545,15 @@ impl Conn {
 
     async fn send(&mut self, msg: &ServerMessage) -> Result<(), ()> {
         let text = serde_json::to_string(msg).map_err(|_| ())?;
+        self.send_text(text.into()).await
+    }
+
+    async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
         self.hub
             .metrics
             .bytes_sent
             .fetch_add(text.len() as u64, Ordering::Relaxed);
-        self.send_raw(Message::Text(text.into())).await
+        self.send_raw(Message::Text(text)).await
     }
 
     async fn send_raw(&mut self, msg: Message) -> Result<(), ()> {

@@ -81,7 +81,9 @@ impl Default for LiveConfig {
             // messages here are small, so this only bounds what a token holder can push.
             max_message_bytes: (16 << 20) + (64 << 10),
             max_frame_bytes: (16 << 20) + (64 << 10),
-            read_buffer_bytes: 4 << 10,
+            // Client messages are small (a subscribe is a few hundred bytes) and tungstenite
+            // grows the buffer for a larger one: each idle connection keeps only this much.
+            read_buffer_bytes: 1 << 10,
             write_buffer_bytes: 8 << 10,
             // Holds one outgoing message at most (each send is flushed): the largest snapshot.
             max_write_buffer_bytes: 40 << 20,
@@ -182,6 +184,11 @@ pub struct Hub {
     pub config: LiveConfig,
     pub metrics: Metrics,
     tx: broadcast::Sender<Arc<LiveEvent>>,
+    /// Views and delta texts shared between connections.
+    pub plans: view::Plans,
+    pub deltas: view::Deltas,
+    /// Version of the last event forwarded to the connections.
+    forwarded: AtomicI64,
     journal: Mutex<Journal>,
     rooms: Mutex<HashMap<String, Room>>,
     pub tracker: TaskTracker,
@@ -196,6 +203,9 @@ impl Hub {
             config,
             metrics: Metrics::default(),
             tx,
+            plans: view::Plans::default(),
+            deltas: view::Deltas::default(),
+            forwarded: AtomicI64::new(0),
             journal: Mutex::new(Journal::default()),
             rooms: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
@@ -239,7 +249,33 @@ impl Hub {
                 }
             }
         }
+        let version = event.version;
         let _ = self.tx.send(event);
+        self.forwarded.fetch_max(version, Ordering::AcqRel);
+    }
+
+    /// Blocks (at most `limit`) while the change of `version` is being pushed: until every
+    /// connection has taken it, or no message went out for a few milliseconds (the ones left
+    /// are stalled on slow clients). For the upload's writer thread, so that its checkpoint —
+    /// heavy, and not needed for durability — does not take the CPU from the push.
+    pub fn wait_pushed_blocking(&self, version: i64, limit: Duration) {
+        const STALL: Duration = Duration::from_millis(10);
+        let start = std::time::Instant::now();
+        let mut last = (u64::MAX, start);
+        while start.elapsed() < limit {
+            if self.forwarded.load(Ordering::Acquire) >= version {
+                if self.tx.is_empty() {
+                    return;
+                }
+                let sent = self.metrics.messages_sent.load(Ordering::Relaxed);
+                if sent != last.0 {
+                    last = (sent, std::time::Instant::now());
+                } else if last.1.elapsed() >= STALL {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     fn break_journal(&self) {

@@ -1,10 +1,20 @@
 //! A view's content: which indicators, units and periods its cells cover (the periods shown plus,
 //! for the headline comparisons, the same periods last year and the year-to-date of both), how
 //! to read them all from the serving index (a snapshot), and which changes of an event touch it.
+//!
+//! Walls showing the same panel share it: [`Plans`] resolves each distinct view once (one copy
+//! of its units and names for thousands of connections), and [`Deltas`] keeps the text of each
+//! recent delta by view, so a change is serialised once per distinct view, not per connection.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, Weak};
 
-use dieuhanh_protocol::live::{Cell, IndicatorInfo, Periods, UnitInfo, View};
+use axum::extract::ws::Utf8Bytes;
+
+use dieuhanh_protocol::live::{
+    Cell, IndicatorInfo, Periods, PlanValue, TargetInfo, UnitInfo, View,
+};
 use dieuhanh_protocol::period::{CivilDate, Period};
 
 use crate::catalogue::Catalogue;
@@ -65,6 +75,16 @@ pub fn plan(
                 unit: ind.unit.clone(),
                 decimals: ind.decimals,
                 higher_is_better: ind.higher_is_better,
+                frequency: Some(ind.frequency),
+                agency: Some(ind.agency.clone()),
+                target: ind.target.as_ref().map(|t| TargetInfo {
+                    kind: t.kind.as_str().into(),
+                    values: t
+                        .values
+                        .iter()
+                        .map(|(&year, &value)| PlanValue { year, value })
+                        .collect(),
+                }),
             },
         ));
     }
@@ -123,6 +143,7 @@ pub fn plan(
                 code: unit.code.clone(),
                 name: unit.name.clone(),
                 level: unit.level.as_str().into(),
+                parent: unit.parent.and_then(|p| h.unit(p)).map(|p| p.code.clone()),
             });
         }
     }
@@ -193,4 +214,138 @@ pub fn touched(
         }
     }
     true
+}
+
+/// Resolved views by what was asked and the day it was resolved (views name periods and
+/// structures relative to today), shared while a connection holds them.
+#[derive(Debug, Default)]
+pub struct Plans {
+    inner: Mutex<PlansInner>,
+}
+
+#[derive(Debug, Default)]
+struct PlansInner {
+    map: HashMap<String, Weak<ViewPlan>>,
+    /// Size at which dead entries are next swept.
+    sweep_at: usize,
+}
+
+impl Plans {
+    /// The shared plan of `view` on `today`, resolved by `resolve` if no connection holds it.
+    pub fn get_or_resolve(
+        &self,
+        view: &View,
+        today: CivilDate,
+        resolve: impl FnOnce() -> Result<ViewPlan, String>,
+    ) -> Result<Arc<ViewPlan>, String> {
+        let Ok(text) = serde_json::to_string(view) else {
+            return resolve().map(Arc::new);
+        };
+        let key = format!("{today:?}|{text}");
+        if let Ok(inner) = self.inner.lock()
+            && let Some(plan) = inner.map.get(&key).and_then(Weak::upgrade)
+        {
+            return Ok(plan);
+        }
+        // Resolved outside the lock: two connections may both resolve a new view; either copy
+        // serves.
+        let plan = Arc::new(resolve()?);
+        if let Ok(mut inner) = self.inner.lock() {
+            if inner.map.len() >= inner.sweep_at {
+                inner.map.retain(|_, p| p.strong_count() > 0);
+                inner.sweep_at = (inner.map.len() * 2).max(64);
+            }
+            inner.map.insert(key, Arc::downgrade(&plan));
+        }
+        Ok(plan)
+    }
+}
+
+/// Which delta a text is: the same plan (by identity), view id and versions give the same cells,
+/// so the same message.
+#[derive(Debug, Clone)]
+struct DeltaKey {
+    plan: Arc<ViewPlan>,
+    id: Arc<str>,
+    from: i64,
+    to: i64,
+}
+
+impl PartialEq for DeltaKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.plan, &other.plan)
+            && self.from == other.from
+            && self.to == other.to
+            && self.id == other.id
+    }
+}
+
+impl Eq for DeltaKey {}
+
+impl Hash for DeltaKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The key holds the plan, so its address is not reused while the entry lives.
+        (Arc::as_ptr(&self.plan) as usize).hash(state);
+        self.id.hash(state);
+        self.from.hash(state);
+        self.to.hash(state);
+    }
+}
+
+/// Texts of the deltas to the latest version, made by the first connection that needed each.
+/// Older ones are dropped when a newer version arrives: only connections that fell behind (and
+/// coalesce several versions) miss, and they make their own.
+#[derive(Debug, Default)]
+pub struct Deltas {
+    inner: Mutex<DeltasInner>,
+}
+
+#[derive(Debug, Default)]
+struct DeltasInner {
+    version: i64,
+    map: HashMap<DeltaKey, Utf8Bytes>,
+}
+
+impl Deltas {
+    pub fn get(
+        &self,
+        plan: &Arc<ViewPlan>,
+        id: &Arc<str>,
+        from: i64,
+        to: i64,
+    ) -> Option<Utf8Bytes> {
+        let key = DeltaKey {
+            plan: plan.clone(),
+            id: id.clone(),
+            from,
+            to,
+        };
+        let inner = self.inner.lock().ok()?;
+        if inner.version != to {
+            return None;
+        }
+        inner.map.get(&key).cloned()
+    }
+
+    pub fn put(&self, plan: &Arc<ViewPlan>, id: &Arc<str>, from: i64, to: i64, text: Utf8Bytes) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if to < inner.version {
+            return;
+        }
+        if to > inner.version {
+            inner.map.clear();
+            inner.version = to;
+        }
+        inner.map.insert(
+            DeltaKey {
+                plan: plan.clone(),
+                id: id.clone(),
+                from,
+                to,
+            },
+            text,
+        );
+    }
 }

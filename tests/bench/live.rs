@@ -1,0 +1,753 @@
+//! The live-push benchmark: update-to-client latency and memory per idle connection of `/live`
+//! for 100, 1,000 and 5,000 WebSocket clients on loopback, against a Node.js `ws` broadcast
+//! server (`node-peer/server.js`) fed the same updates in the same run.
+//!
+//! The server under test — dieuhanh's, then Node's — runs as a child process pinned to one core;
+//! the clients run in this process, re-run pinned to another core, so the two sides never share
+//! a CPU. For each N: connect N clients, each subscribing to two views a wall would hold (one
+//! indicator, varied among four, for the nation and its 34 provinces; the nation's births);
+//! wait for every snapshot; read the server's RSS (memory per idle connection = growth / N);
+//! then upload one commune's births K times — it changes the commune, its province and the
+//! nation, so every client gets a delta. Latency = the frame's receipt, stamped as soon as the
+//! client reads it, minus the acceptance stamped by the server (`accepted_at_us` of the upload
+//! response: its COMMIT). Node gets the text of dieuhanh's delta, stamps it when the `POST
+//! /publish` body is in and sends it to every client: it does no per-client view filtering, no
+//! database and no aggregation — the transport floor.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail, ensure};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use dieuhanh_protocol::live::{ClientMessage, Periods, View};
+use dieuhanh_protocol::period::Period;
+use dieuhanh_server::hierarchy::{Era, Level};
+
+/// Options of the live-push benchmark.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scratch folder (the demo database, server logs).
+    #[arg(long)]
+    work: PathBuf,
+    /// Client counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [100, 1000, 5000])]
+    clients: Vec<usize>,
+    /// Measured uploads per client count (after two warm-up uploads).
+    #[arg(long, default_value_t = 30)]
+    updates: usize,
+    /// Pause between uploads, in ms.
+    #[arg(long, default_value_t = 250)]
+    interval_ms: u64,
+    /// Core of the server under test.
+    #[arg(long, default_value_t = 0)]
+    server_cpu: usize,
+    /// Core of the clients: this process re-runs itself pinned there.
+    #[arg(long, default_value_t = 1)]
+    client_cpu: usize,
+    /// Seed of the demo data set.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Folder holding `dieuhanh-server` (this executable's by default).
+    #[arg(long, env = "DIEUHANH_BIN")]
+    bin: Option<PathBuf>,
+    /// Node.js executable.
+    #[arg(long, default_value = "node")]
+    node: String,
+    /// The Node.js peer's script; `ws` must be on NODE_PATH (scripts/bench installs it).
+    #[arg(long)]
+    node_peer: Option<PathBuf>,
+    /// Leave the Node.js peer out.
+    #[arg(long)]
+    no_node: bool,
+}
+
+/// Set in the re-run pinned to the clients' core: the machine's cores.
+const PINNED_ENV: &str = "DIEUHANH_BENCH_PINNED";
+/// Uploads before the measured ones (cold caches, first allocations).
+const WARMUP: usize = 2;
+/// The uploaded indicator: births, reported monthly by every commune, summed upwards.
+const UPLOADED: &str = "XH02";
+/// Indicators of the clients' province panels, in turn.
+const PANELS: [&str; 4] = ["XH02", "XH03", "XH04", "HC01"];
+const GOAL_KB_PER_CONN: f64 = 20.0;
+
+/// Latency goal on p99 (ms) for a client count, from issue 3.
+fn p99_goal_ms(n: usize) -> Option<f64> {
+    match n {
+        1000 => Some(15.0),
+        5000 => Some(60.0),
+        _ => None,
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let Some(cores) = std::env::var(PINNED_ENV)
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+    else {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        ensure!(
+            args.server_cpu != args.client_cpu,
+            "--server-cpu and --client-cpu must differ"
+        );
+        check_fd_limit(args.clients.iter().copied().max().unwrap_or(0))?;
+        std::fs::create_dir_all(&args.work)?;
+        // Loaded unpinned (both cores), once per run: a fresh file, so no upload is a duplicate.
+        let db = args.work.join("live.duckdb");
+        for ext in ["duckdb", "duckdb.wal"] {
+            let _ = std::fs::remove_file(db.with_extension(ext));
+        }
+        let t = Instant::now();
+        let status = Command::new(server_bin(args))
+            .args(["demo-data", "--seed", &args.seed.to_string(), "--db"])
+            .arg(&db)
+            .env("RUST_LOG", "warn")
+            .status()
+            .context("running dieuhanh-server demo-data")?;
+        ensure!(status.success(), "dieuhanh-server demo-data failed");
+        eprintln!(
+            "demo data set (seed {}) loaded in {:.1} s",
+            args.seed,
+            t.elapsed().as_secs_f64()
+        );
+        let exe = std::env::current_exe()?;
+        let status = Command::new("taskset")
+            .args(["-c", &args.client_cpu.to_string()])
+            .arg(exe)
+            .args(std::env::args_os().skip(1))
+            .env(PINNED_ENV, cores.to_string())
+            .status()
+            .context("re-running pinned with taskset (util-linux)")?;
+        ensure!(status.success(), "the pinned benchmark failed");
+        return Ok(());
+    };
+    let allowed = proc_status(std::process::id(), "Cpus_allowed_list")?;
+    ensure!(
+        allowed == args.client_cpu.to_string(),
+        "expected to run on core {} only, allowed: {allowed}",
+        args.client_cpu
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(measure(args, cores))
+}
+
+/// One side's figures for one client count.
+struct Figures {
+    latencies_us: Vec<i64>,
+    missing: usize,
+    kb_per_conn: f64,
+    /// dieuhanh's `/api/metrics` after the run.
+    metrics: Option<serde_json::Value>,
+}
+
+async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
+    let assets = dieuhanh_server::assets_dir();
+    let h = dieuhanh_server::hierarchy::Hierarchy::load(&assets)?;
+    let commune = h
+        .at_level(Level::Commune, Era::Since2025)
+        .next()
+        .context("no commune in the hierarchy")?
+        .code
+        .clone();
+    let today = dieuhanh_server::ingest::today_in_vietnam();
+    // The demo's last month, the one a wall shows.
+    let month = Period::Month {
+        year: today.year,
+        month: today.month,
+    }
+    .previous();
+    let db = args.work.join("live.duckdb");
+    let http = reqwest::Client::new();
+    let mut value = 500_000u64;
+    let mut rows = Vec::new();
+    for &n in &args.clients {
+        let (ours, delta_text, snapshot_text) =
+            run_dieuhanh(args, &http, &db, n, &commune, month, &mut value).await?;
+        let theirs = if args.no_node {
+            None
+        } else {
+            Some(run_node(args, &http, n, month, &delta_text, &snapshot_text).await?)
+        };
+        rows.push((n, ours, theirs, delta_text.len()));
+    }
+
+    println!();
+    println!(
+        "Live push — update → client latency (upload accepted → frame read by the client) and \
+         memory per idle connection; {} measured updates per client count {} ms apart, after {WARMUP} \
+         warm-ups; each client holds 2 views (one indicator × nation + 34 provinces × 4 periods, \
+         and the nation's births); loopback, {cores} cores: server on core {}, clients on core {}",
+        args.updates, args.interval_ms, args.server_cpu, args.client_cpu
+    );
+    println!(
+        "| clients | dieuhanh p50 / p99 / max, ms | Node ws p50 / p99 / max, ms | p99 ratio \
+         Node/dieuhanh | KB per idle conn., dieuhanh / Node | goal | met |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (n, ours, theirs, _) in &rows {
+        let (o50, o99, omax) = stats(&ours.latencies_us);
+        let (theirs_txt, ratio, node_kb, beats) = match theirs {
+            Some(t) => {
+                let (t50, t99, tmax) = stats(&t.latencies_us);
+                (
+                    format!("{t50:.2} / {t99:.2} / {tmax:.2}"),
+                    format!("{:.2}×", t99 / o99),
+                    format!("{:.1}", t.kb_per_conn),
+                    o99 < t99,
+                )
+            }
+            None => ("—".into(), "—".into(), "—".into(), true),
+        };
+        let mut goal = Vec::new();
+        let mut met = ours.missing == 0;
+        if let Some(g) = p99_goal_ms(*n) {
+            goal.push(format!("p99 ≤ {g} ms"));
+            met &= o99 <= g;
+        }
+        goal.push("p99 < Node's".into());
+        goal.push(format!("≤ {GOAL_KB_PER_CONN} KB/conn."));
+        met &= beats && ours.kb_per_conn <= GOAL_KB_PER_CONN;
+        println!(
+            "| {n} | {o50:.2} / {o99:.2} / {omax:.2} | {theirs_txt} | {ratio} | {:.1} / {node_kb} | {} | {} |",
+            ours.kb_per_conn,
+            goal.join(", "),
+            if met { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    let delta_bytes = rows.first().map_or(0, |r| r.3);
+    println!(
+        "Node's `ws` server sends the same delta text ({delta_bytes} bytes) to every client, as a \
+         broadcast: no per-client view filtering, no database, no aggregation — the transport \
+         floor. dieuhanh's latency includes the aggregation up the hierarchy after COMMIT."
+    );
+    for (n, ours, theirs, _) in &rows {
+        let node_missing = theirs.as_ref().map_or(0, |t| t.missing);
+        let m = ours.metrics.clone().unwrap_or_default();
+        println!(
+            "{n} clients: samples {} (missing: dieuhanh {}, Node {node_missing}); dieuhanh \
+             /api/metrics: deltas {}, snapshots {}, resyncs {}, lagged {}, slow_closed {}, \
+             idle_closed {}, lag_max_ms {}",
+            ours.latencies_us.len(),
+            ours.missing,
+            m["deltas"],
+            m["snapshots"],
+            m["resyncs"],
+            m["lagged"],
+            m["slow_closed"],
+            m["idle_closed"],
+            m["lag_max_ms"]
+        );
+    }
+    Ok(())
+}
+
+/// dieuhanh with `n` clients: its figures, and the text of a delta and of a panel snapshot as
+/// sent (for the Node peer to send the same bytes).
+async fn run_dieuhanh(
+    args: &Args,
+    http: &reqwest::Client,
+    db: &Path,
+    n: usize,
+    commune: &str,
+    month: Period,
+    value: &mut u64,
+) -> anyhow::Result<(Figures, String, String)> {
+    let port = free_port()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &args.server_cpu.to_string()])
+        .arg(server_bin(args))
+        .args(["serve", "--db"])
+        .arg(db)
+        .args(["--listen", &addr.to_string()]);
+    let server = Server::start(cmd, addr, &args.work.join(format!("server-{n}.log"))).await?;
+    eprintln!("dieuhanh, {n} clients: server pid {}", server.pid());
+
+    let url = format!("ws://{addr}/live");
+    let (clients, rss_before, rss_after) = connect_all(&url, n, &server, month, None).await?;
+    let kb_per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
+    eprintln!(
+        "  {n} connected: RSS {rss_before} → {rss_after} KiB, {kb_per_conn:.1} KiB per connection"
+    );
+
+    let mut accepted = Vec::new();
+    for k in 0..WARMUP + args.updates {
+        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+        *value += 1;
+        let body = serde_json::json!({
+            "period": month.id(),
+            "records": [{"indicator": UPLOADED, "unit": commune, "value": *value}],
+        });
+        let r = http
+            .post(format!("http://{addr}/api/uploads"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = r.status();
+        let report: serde_json::Value = r.json().await?;
+        ensure!(status.is_success(), "upload refused: {report}");
+        let (Some(version), Some(at)) = (
+            report["version"].as_i64(),
+            report["accepted_at_us"].as_i64(),
+        ) else {
+            bail!("the upload changed nothing: {report}");
+        };
+        if k >= WARMUP {
+            accepted.push((version, at));
+        }
+    }
+    let figures_base = clients.finish(&accepted).await;
+    let metrics: serde_json::Value = http
+        .get(format!("http://{addr}/api/metrics"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let (delta_text, snapshot_text) = clients.texts();
+    clients.stop().await;
+    server.stop();
+    ensure!(
+        !delta_text.is_empty(),
+        "no delta was received; see {}",
+        args.work.display()
+    );
+    Ok((
+        Figures {
+            latencies_us: figures_base.0,
+            missing: figures_base.1,
+            kb_per_conn,
+            metrics: Some(metrics),
+        },
+        delta_text,
+        snapshot_text,
+    ))
+}
+
+/// The Node.js `ws` peer with `n` clients, sent the same snapshot and delta texts.
+async fn run_node(
+    args: &Args,
+    http: &reqwest::Client,
+    n: usize,
+    month: Period,
+    delta_text: &str,
+    snapshot_text: &str,
+) -> anyhow::Result<Figures> {
+    let script = args
+        .node_peer
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/node-peer/server.js"));
+    let port = free_port()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &args.server_cpu.to_string()])
+        .arg(&args.node)
+        .arg("--expose-gc")
+        .arg(&script)
+        .arg(port.to_string());
+    let server = Server::start(cmd, addr, &args.work.join(format!("node-{n}.log"))).await?;
+    eprintln!("Node ws, {n} clients: pid {}", server.pid());
+    let post = |path: &str, body: String| {
+        http.post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    post("/snapshot", snapshot_text.to_owned())
+        .await?
+        .error_for_status()?;
+    let url = format!("ws://{addr}/live");
+    let (clients, rss_before, rss_after) =
+        connect_all(&url, n, &server, month, Some((http, addr))).await?;
+    let kb_per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
+    eprintln!(
+        "  {n} connected: RSS {rss_before} → {rss_after} KiB, {kb_per_conn:.1} KiB per connection"
+    );
+    // The same bytes as dieuhanh's delta, with this run's version numbers.
+    let from = version_of(delta_text).unwrap_or(0);
+    let mut accepted = Vec::new();
+    for k in 0..WARMUP + args.updates {
+        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+        let v = 1_000_000 + k as i64;
+        let text = delta_text
+            .replace(
+                &format!("\"from_version\":{}", from - 1),
+                &format!("\"from_version\":{}", v - 1),
+            )
+            .replace(&format!("\"version\":{from}"), &format!("\"version\":{v}"));
+        let r: serde_json::Value = post("/publish", text)
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let at = r["accepted_at_us"]
+            .as_i64()
+            .context("no accepted_at_us from the Node peer")?;
+        if k >= WARMUP {
+            accepted.push((v, at));
+        }
+    }
+    let (latencies_us, missing) = clients.finish(&accepted).await;
+    clients.stop().await;
+    server.stop();
+    Ok(Figures {
+        latencies_us,
+        missing,
+        kb_per_conn,
+        metrics: None,
+    })
+}
+
+/// What the client tasks share.
+#[derive(Default)]
+struct Shared {
+    ready: AtomicUsize,
+    /// Distinct versions received, all clients together.
+    received: AtomicUsize,
+    /// (client, version, receipt in µs since 1970): the first frame of each version.
+    samples: Mutex<Vec<(u32, i64, i64)>>,
+    /// The first delta of client 1 (whose panel the upload leaves alone) and the panel snapshot
+    /// of client 0, as sent.
+    delta_text: Mutex<String>,
+    snapshot_text: Mutex<String>,
+}
+
+struct Clients {
+    n: usize,
+    shared: Arc<Shared>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl Clients {
+    /// Waits until every client has every version of `accepted` (10 s at most), then computes
+    /// the latencies in µs and the number of samples missing.
+    async fn finish(&self, accepted: &[(i64, i64)]) -> (Vec<i64>, usize) {
+        let first = accepted.first().map_or(0, |a| a.0);
+        let expected = self.n * (WARMUP + accepted.len());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.shared.received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let at: std::collections::HashMap<i64, i64> = accepted.iter().copied().collect();
+        let samples = self.shared.samples.lock().unwrap();
+        let latencies: Vec<i64> = samples
+            .iter()
+            .filter(|(_, v, _)| *v >= first)
+            .filter_map(|(_, v, t)| at.get(v).map(|a| t - a))
+            .collect();
+        let missing = (self.n * accepted.len()).saturating_sub(latencies.len());
+        (latencies, missing)
+    }
+
+    fn texts(&self) -> (String, String) {
+        (
+            self.shared.delta_text.lock().unwrap().clone(),
+            self.shared.snapshot_text.lock().unwrap().clone(),
+        )
+    }
+
+    async fn stop(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// The two subscriptions of client `i`.
+fn subscriptions(i: usize, month: Period) -> [String; 2] {
+    let panel = View {
+        indicators: vec![PANELS[i % PANELS.len()].into()],
+        units: vec!["VN".into()],
+        children_of: Some("VN".into()),
+        level: Some("province".into()),
+        periods: Periods::List(vec![month]),
+        comparisons: true,
+        at: None,
+    };
+    let headline = View {
+        indicators: vec![UPLOADED.into()],
+        units: vec!["VN".into()],
+        children_of: None,
+        level: None,
+        periods: Periods::List(vec![month]),
+        comparisons: true,
+        at: None,
+    };
+    [("panel", panel), ("headline", headline)].map(|(id, view)| {
+        serde_json::to_string(&ClientMessage::Subscribe {
+            id: id.into(),
+            view,
+            since: None,
+        })
+        .unwrap()
+    })
+}
+
+/// Connects `n` clients (256 handshakes at a time) and waits for all their snapshots; returns
+/// them with the server's RSS (KiB) before and after, each read after a pause — and, for the
+/// Node peer (`gc`: its address), after a garbage collection, so its RSS holds no garbage.
+async fn connect_all(
+    url: &str,
+    n: usize,
+    server: &Server,
+    month: Period,
+    gc: Option<(&reqwest::Client, SocketAddr)>,
+) -> anyhow::Result<(Clients, u64, u64)> {
+    let settle = || async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some((http, addr)) = gc {
+            let _ = http.post(format!("http://{addr}/gc")).send().await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    settle().await;
+    let rss_before = server.rss_kib()?;
+    let shared = Arc::new(Shared::default());
+    shared.samples.lock().unwrap().reserve(n * 40);
+    let gate = Arc::new(Semaphore::new(256));
+    let mut tasks = JoinSet::new();
+    for i in 0..n {
+        let subs = subscriptions(i, month);
+        tasks.spawn(client(
+            url.to_owned(),
+            i as u32,
+            subs,
+            shared.clone(),
+            gate.clone(),
+        ));
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while shared.ready.load(Ordering::Relaxed) < n {
+        if let Some(done) = tasks.try_join_next() {
+            match done {
+                Ok(Err(e)) => return Err(e.context("a client failed while connecting")),
+                Ok(Ok(())) => bail!("a client's connection ended while connecting"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "only {} of {n} clients had their snapshots after 300 s",
+            shared.ready.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    settle().await;
+    let rss_after = server.rss_kib()?;
+    Ok((Clients { n, shared, tasks }, rss_before, rss_after))
+}
+
+/// One client: connects, subscribes, waits for its two snapshots, then records the receipt of
+/// every new version until it is stopped.
+async fn client(
+    url: String,
+    i: u32,
+    subs: [String; 2],
+    shared: Arc<Shared>,
+    gate: Arc<Semaphore>,
+) -> anyhow::Result<()> {
+    let permit = gate.acquire_owned().await?;
+    // Small buffers: 5,000 clients with tungstenite's 128 KiB defaults would waste 1.2 GB here.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(&url, Some(config), true)
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
+    for s in subs {
+        ws.send(Message::text(s)).await?;
+    }
+    let mut snapshots = 0;
+    while snapshots < 2 {
+        let msg = tokio::time::timeout(Duration::from_secs(120), ws.next())
+            .await
+            .context("no snapshot within 120 s")?
+            .context("closed before the snapshots")??;
+        if let Message::Text(t) = msg {
+            if t.contains("\"type\":\"snapshot\"") {
+                snapshots += 1;
+                if i == 0 && t.contains("\"id\":\"panel\"") {
+                    *shared.snapshot_text.lock().unwrap() = t.as_str().to_owned();
+                }
+            } else if t.contains("\"type\":\"error\"") {
+                bail!("the server answered: {}", t.as_str());
+            }
+        }
+    }
+    drop(permit);
+    shared.ready.fetch_add(1, Ordering::Relaxed);
+    let mut last = i64::MIN;
+    while let Some(msg) = ws.next().await {
+        // Stamped before anything else: the clients share one core.
+        let at = now_us();
+        let Message::Text(t) = msg? else {
+            continue;
+        };
+        let Some(v) = version_of(t.as_str()) else {
+            continue;
+        };
+        if v > last {
+            last = v;
+            shared.samples.lock().unwrap().push((i, v, at));
+            shared.received.fetch_add(1, Ordering::Relaxed);
+            if i == 1 {
+                let mut d = shared.delta_text.lock().unwrap();
+                if d.is_empty() {
+                    *d = t.as_str().to_owned();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `version` of a server message, read without parsing the rest.
+fn version_of(text: &str) -> Option<i64> {
+    let start = text.find("\"version\":")? + "\"version\":".len();
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn stats(us: &[i64]) -> (f64, f64, f64) {
+    if us.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    let mut s = us.to_vec();
+    s.sort_unstable();
+    let at = |q: f64| s[((s.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
+    (at(0.50), at(0.99), at(1.0))
+}
+
+fn server_bin(args: &Args) -> PathBuf {
+    let dir = args.bin.clone().unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_owned))
+            .unwrap_or_default()
+    });
+    dir.join("dieuhanh-server")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A field of /proc/PID/status, e.g. `VmRSS` or `Cpus_allowed_list`.
+fn proc_status(pid: u32, field: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(|v| v.trim().to_owned())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// Each client count needs a descriptor per client here, and the server one per connection.
+fn check_fd_limit(n: usize) -> anyhow::Result<()> {
+    let limits = std::fs::read_to_string("/proc/self/limits")?;
+    let soft: Option<usize> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok());
+    if let Some(soft) = soft {
+        ensure!(
+            soft >= n + 256,
+            "{n} clients need more open files than the limit of {soft}: run `ulimit -n {}` first \
+             (scripts/bench does)",
+            n + 1024
+        );
+    }
+    Ok(())
+}
+
+/// A server under test, as a child process (killed when dropped).
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    async fn start(mut cmd: Command, addr: SocketAddr, log: &Path) -> anyhow::Result<Server> {
+        let logf = std::fs::File::create(log)?;
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(logf)
+            .spawn()
+            .with_context(|| format!("starting {cmd:?}"))?;
+        let mut s = Server {
+            child,
+            log: log.to_owned(),
+        };
+        let start = Instant::now();
+        loop {
+            if let Some(status) = s.child.try_wait()? {
+                bail!(
+                    "{cmd:?} exited ({status}); log:\n{}",
+                    std::fs::read_to_string(&s.log).unwrap_or_default()
+                );
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(s);
+            }
+            ensure!(
+                start.elapsed() < Duration::from_secs(180),
+                "{cmd:?} did not listen within 180 s; log in {}",
+                s.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let v = proc_status(self.pid(), "VmRSS")?;
+        v.trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("VmRSS {v:?}"))
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

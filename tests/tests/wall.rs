@@ -1,0 +1,296 @@
+//! The wall against a real server: an upload accepted by the server shows in the wall's next
+//! rendered frame; `dieuhanh-wall run` opens its windows under Xvfb and presents frames;
+//! `check` and `render` as a technician runs them; no adapter is an error, not a skip.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use dieuhanh_protocol::live::RoomState;
+use dieuhanh_server::live::LiveConfig;
+use dieuhanh_tests::{TestServer, open_store};
+use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
+use dieuhanh_wall::data::{Feed, WallData};
+use dieuhanh_wall::live::{Command as LiveCommand, Event};
+use dieuhanh_wall::render::Gpu;
+use dieuhanh_wall::{layout, render_scene, scene, widgets};
+
+fn wall_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("dieuhanh-wall");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A desk layout with one KPI: births (XH02) in the nation for August 2025.
+const KPI_LAYOUT: &str = r#"
+[wall]
+name = "Bàn thử"
+rows = 1
+columns = 1
+screen_width_px = 960
+screen_height_px = 540
+screen_width_mm = 597.9
+screen_height_mm = 336.3
+bezel_mm = 0
+
+[[output]]
+name = "man-hinh"
+row = 0
+column = 0
+
+[[scene]]
+name = "sinh"
+title = "Đăng ký khai sinh"
+
+[[scene.panel]]
+widget = "header"
+row = 0
+column = 0
+rows = 0.2
+columns = 1
+
+[[scene.panel]]
+widget = "kpi"
+row = 0.2
+column = 0
+rows = 0.8
+columns = 1
+indicator = "XH02"
+unit = "VN"
+period = "2025-08"
+text = "large"
+"#;
+
+fn communes_of(server: &TestServer, province: &str) -> Vec<String> {
+    use dieuhanh_server::hierarchy::{Era, Level};
+    let h = server.state.store.hierarchy();
+    let p = h.by_code(Era::Since2025, province).expect("province").uid;
+    h.descendants(p, Level::Commune, Era::Since2025)
+        .iter()
+        .filter_map(|&u| h.unit(u).map(|u| u.code.clone()))
+        .take(3)
+        .collect()
+}
+
+async fn upload(server: &TestServer, rows: &[(&str, u32)]) -> serde_json::Value {
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for (c, v) in rows {
+        csv.push_str(&format!("{c};2025-08;XH02;{v}\n"));
+    }
+    let (status, r) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{r}");
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_upload_shows_in_the_walls_next_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_live(
+        open_store(dir.path()),
+        dir.path(),
+        64 << 20,
+        LiveConfig::default(),
+    )
+    .await;
+    let c = communes_of(&server, "79");
+    upload(&server, &[(&c[0], 10), (&c[1], 20)]).await;
+
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let layout_path = dir.path().join("kpi.toml");
+    std::fs::write(&layout_path, KPI_LAYOUT).unwrap();
+    let layout = layout::load(&layout_path, &cat).expect("layout");
+    let views = scene::subscriptions(&layout, dieuhanh_wall::live::now_ms());
+    assert_eq!(views.len(), 1);
+
+    // The wall's live feed, exactly as `run` drives it.
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
+    let url = dieuhanh_wall::live::live_url(&format!("http://{}", server.addr), None).unwrap();
+    let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
+        url,
+        None,
+        views,
+        commands_rx,
+        events_tx,
+        || {},
+    ));
+    let mut data = WallData::default();
+    let aug = dieuhanh_protocol::period::Period::parse("2025-08").unwrap();
+    let wait_for = |data: &mut WallData, want: f64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while data.value("XH02", "VN", aug) != Some(want) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "value {want} never arrived"
+            );
+            match events.recv_timeout(Duration::from_millis(200)) {
+                Ok(Event::Connected) => data.feed = Feed::Live { since_ms: 0 },
+                Ok(Event::Message(m)) => data.apply(&m, dieuhanh_wall::live::now_ms()),
+                Ok(Event::Disconnected(r)) => panic!("disconnected: {r}"),
+                Err(_) => {}
+            }
+        }
+    };
+    tokio::task::block_in_place(|| wait_for(&mut data, 30.0));
+
+    let gpu = Gpu::headless().expect("a Vulkan adapter");
+    let scene = &layout.scenes[0];
+    let room = RoomState::default();
+    let now = dieuhanh_wall::live::now_ms();
+    let before = render_scene(&gpu, &layout, scene, &data, &room, now, None).unwrap();
+    let facts = |data: &WallData, now| {
+        let ctx = widgets::Ctx {
+            layout: &layout,
+            scene,
+            data,
+            room: &room,
+            now_ms: now,
+        };
+        widgets::kpi::facts(&ctx, &scene.panels[1])
+    };
+    assert_eq!(facts(&data, now).value.as_deref(), Some("30"));
+
+    let r = upload(&server, &[(&c[0], 15)]).await;
+    let accepted = r["accepted_at_ms"].as_i64().expect("accepted_at_ms");
+    tokio::task::block_in_place(|| wait_for(&mut data, 35.0));
+    // Long enough after the change that the figure has finished animating.
+    let later = dieuhanh_wall::live::now_ms().max(accepted) + widgets::ANIMATE_MS + 10;
+    assert_eq!(facts(&data, later).value.as_deref(), Some("35"));
+    let after = render_scene(&gpu, &layout, scene, &data, &room, later, None).unwrap();
+    // The tile's pixels changed: the new figure is drawn (and highlighted).
+    let changed = before
+        .pixels
+        .chunks_exact(4)
+        .zip(after.pixels.chunks_exact(4))
+        .enumerate()
+        .filter(|(i, (a, b))| (*i as u32 / before.width) > 120 && a != b)
+        .count();
+    assert!(changed > 500, "only {changed} pixels of the tile changed");
+    drop(commands);
+    feed.abort();
+}
+
+#[test]
+fn check_accepts_the_example_layouts_and_points_at_errors() {
+    for name in ["desk.toml", "room.toml", "national.toml"] {
+        let out = Command::new(wall_bin())
+            .arg("check")
+            .arg(assets_dir().join("layouts").join(name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, KPI_LAYOUT.replace("\"XH02\"", "\"XH99\"")).unwrap();
+    let out = Command::new(wall_bin())
+        .arg("check")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = KPI_LAYOUT
+        .lines()
+        .position(|l| l.contains("\"XH02\""))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("bad.toml:{line}:13:")), "{err}");
+    assert!(err.contains("did you mean"), "{err}");
+    assert!(err.contains("XH99"), "{err}");
+}
+
+#[test]
+fn render_previews_a_layout_from_the_shipped_demo_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("room.png");
+    let out = Command::new(wall_bin())
+        .args(["render"])
+        .arg(assets_dir().join("layouts/room.toml"))
+        .args(["--scene", "tong-quan", "--out"])
+        .arg(&out_png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = dieuhanh_wall::render::Image::read_png(&out_png).unwrap();
+    assert_eq!((image.width, image.height), (3840, 2160));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("demo data"), "{stderr}");
+}
+
+#[test]
+fn render_without_any_graphics_adapter_fails_with_what_to_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(wall_bin())
+        .args(["render"])
+        .arg(assets_dir().join("layouts/desk.toml"))
+        .arg("--out")
+        .arg(dir.path().join("x.png"))
+        // No Vulkan driver manifest: the loader finds no device at all.
+        .env("VK_ICD_FILENAMES", "/nonexistent.json")
+        .env("VK_DRIVER_FILES", "/nonexistent.json")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mesa-vulkan-drivers"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_live(
+        open_store(dir.path()),
+        dir.path(),
+        64 << 20,
+        LiveConfig::default(),
+    )
+    .await;
+    let c = communes_of(&server, "79");
+    upload(&server, &[(&c[0], 10)]).await;
+    let layout = dir.path().join("kpi.toml");
+    std::fs::write(&layout, KPI_LAYOUT).unwrap();
+    let url = format!("http://{}", server.addr);
+    let bin = wall_bin();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1280x800x24"])
+            .arg(bin)
+            .arg("run")
+            .arg(&layout)
+            .args(["--server", &url, "--windowed", "--exit-after-frames", "20"])
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .expect("xvfb-run (apt install xvfb xauth; scripts/test installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("presented"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 windows"), "{stdout}");
+    assert!(
+        stderr.contains("connected"),
+        "the wall subscribed: {stderr}"
+    );
+}

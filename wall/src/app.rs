@@ -1,0 +1,594 @@
+//! `dieuhanh-wall run`: one borderless full-screen window per output of the layout (or ordinary
+//! windows with `--windowed`), all drawn by one device from one display list per frame, so every
+//! screen changes together. Live data from the server; PageDown/PageUp and number keys switch
+//! scenes (presenter clickers send these); room control from a presenter is applied at the time
+//! the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
+//! while the last good layout stays up.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dieuhanh_protocol::live::{RoomState, ServerMessage};
+use notify::Watcher;
+use thiserror::Error;
+use tracing::Instrument;
+use winit::application::ApplicationHandler;
+use winit::dpi::PhysicalSize;
+use winit::event::{ElementState, KeyEvent, StartCause, WindowEvent};
+use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
+use winit::keyboard::{Key, NamedKey};
+use winit::window::{Fullscreen, Window, WindowId};
+
+use crate::catalogue::Catalogue;
+use crate::data::{Feed, WallData};
+use crate::draw::{DisplayList, TextStyle, theme};
+use crate::layout::{self, Layout, Rect};
+use crate::live::{self, Command, Event};
+use crate::render::text::{TextShaper, Weight};
+use crate::render::{Gpu, RenderError, Renderer, ScreenMap};
+use crate::scene;
+
+/// Why the wall could not run.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// No window system (no X display).
+    #[error(
+        "cannot open windows: {0}. Set DISPLAY to an X server (the wall uses X11), or render \
+         PNGs with `dieuhanh-wall render`"
+    )]
+    EventLoop(String),
+    /// The layout is invalid at start.
+    #[error("{0}")]
+    Layout(String),
+    /// The server URL is wrong.
+    #[error("{0}")]
+    Live(#[from] live::LiveError),
+    /// Drawing failed.
+    #[error("{0}")]
+    Render(#[from] RenderError),
+}
+
+/// Options of `run`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub layout: PathBuf,
+    pub server: String,
+    pub token: Option<String>,
+    pub windowed: bool,
+    pub scene: Option<String>,
+    pub assets: PathBuf,
+    /// Exit after presenting this many frames on every window (tests, smoke checks).
+    pub exit_after_frames: Option<u64>,
+}
+
+#[derive(Debug)]
+enum UserEvent {
+    Wake,
+    LayoutChanged,
+}
+
+struct Screen {
+    window: Arc<Window>,
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    renderer: Renderer,
+    screens: Vec<ScreenMap>,
+    output: usize,
+    frames: u64,
+}
+
+struct App {
+    opts: RunOptions,
+    catalogue: Catalogue,
+    layout: Layout,
+    layout_error: Option<String>,
+    scene: usize,
+    data: WallData,
+    room: RoomState,
+    pending_control: Vec<(i64, RoomState)>,
+    events: std::sync::mpsc::Receiver<Event>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    gpu: Option<Gpu>,
+    windows: HashMap<WindowId, Screen>,
+    shaper: TextShaper,
+    list: DisplayList,
+    composed_at: Option<Instant>,
+    frame_times: Vec<Duration>,
+    last_report: Instant,
+    error: Option<AppError>,
+}
+
+/// Runs the wall until its windows close.
+pub fn run(opts: RunOptions) -> Result<(), AppError> {
+    let catalogue =
+        Catalogue::load(&opts.assets).map_err(|e| AppError::Layout(e.to_string()))?;
+    let layout = layout::load(&opts.layout, &catalogue).map_err(|e| AppError::Layout(e.to_string()))?;
+    let scene = match &opts.scene {
+        Some(n) => layout
+            .scenes
+            .iter()
+            .position(|s| &s.name == n)
+            .ok_or_else(|| AppError::Layout(format!("the layout has no scene {n:?}")))?,
+        None => 0,
+    };
+    let url = live::live_url(&opts.server, opts.token.as_deref())?;
+    let event_loop = EventLoop::<UserEvent>::with_user_event()
+        .build()
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    let proxy = event_loop.create_proxy();
+
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+    let views = scene::subscriptions(&layout, live::now_ms());
+    let room = layout.room.clone();
+    let wake_proxy = proxy.clone();
+    std::thread::Builder::new()
+        .name("live".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the live feed's runtime");
+                    return;
+                }
+            };
+            let span = tracing::info_span!("live", url = %url);
+            rt.block_on(
+                live::run_feed(url, room, views, commands_rx, events_tx, move || {
+                    let _ = wake_proxy.send_event(UserEvent::Wake);
+                })
+                .instrument(span),
+            );
+        })
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+
+    // Watch the layout's folder: editors replace files rather than write them in place.
+    let watch_proxy = proxy.clone();
+    let watched = opts.layout.clone();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && ev.paths.iter().any(|p| crate::same_file(p, &watched) || p.file_name() == watched.file_name())
+            && !matches!(ev.kind, notify::EventKind::Access(_))
+        {
+            let _ = watch_proxy.send_event(UserEvent::LayoutChanged);
+        }
+    })
+    .map_err(|e| AppError::EventLoop(format!("cannot watch the layout file: {e}")))?;
+    let folder = opts
+        .layout
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    if let Err(e) = watcher.watch(&folder, notify::RecursiveMode::NonRecursive) {
+        tracing::warn!(error = %e, "layout reload disabled: cannot watch its folder");
+    }
+
+    let mut app = App {
+        opts,
+        catalogue,
+        layout,
+        layout_error: None,
+        scene,
+        data: WallData::default(),
+        room: RoomState::default(),
+        pending_control: Vec::new(),
+        events,
+        commands,
+        gpu: None,
+        windows: HashMap::new(),
+        shaper: TextShaper::new(),
+        list: DisplayList::default(),
+        composed_at: None,
+        frame_times: Vec::new(),
+        last_report: Instant::now(),
+        error: None,
+    };
+    event_loop
+        .run_app(&mut app)
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    drop(watcher);
+    match app.error.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+impl App {
+    fn open_windows(&mut self, event_loop: &ActiveEventLoop) -> Result<(), AppError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle(
+            Box::new(event_loop.owned_display_handle()),
+        ));
+        let monitors: Vec<_> = event_loop.available_monitors().collect();
+        let mut created = Vec::new();
+        for (i, output) in self.layout.outputs.iter().enumerate() {
+            let size = output.pixel_size(&self.layout.wall);
+            let mut attrs = Window::default_attributes().with_title(format!(
+                "dieuhanh — {} — {}",
+                self.layout.wall.name, output.name
+            ));
+            if self.opts.windowed {
+                // A desktop preview: the output's aspect, at most 1600 px wide.
+                let k = (1600.0 / size[0] as f32).min(900.0 / size[1] as f32).min(1.0);
+                attrs = attrs.with_inner_size(PhysicalSize::new(
+                    (size[0] as f32 * k).round() as u32,
+                    (size[1] as f32 * k).round() as u32,
+                ));
+            } else {
+                let monitor = output
+                    .monitor
+                    .as_ref()
+                    .and_then(|name| monitors.iter().find(|m| m.name().as_deref() == Some(name)))
+                    .or_else(|| monitors.get(i))
+                    .cloned();
+                attrs = attrs
+                    .with_decorations(false)
+                    .with_fullscreen(Some(Fullscreen::Borderless(monitor)));
+            }
+            let window = Arc::new(
+                event_loop
+                    .create_window(attrs)
+                    .map_err(|e| AppError::EventLoop(e.to_string()))?,
+            );
+            let surface = instance
+                .create_surface(window.clone())
+                .map_err(|e| AppError::EventLoop(e.to_string()))?;
+            created.push((i, window, surface));
+        }
+        if self.gpu.is_none() {
+            self.gpu = Some(Gpu::new(instance, created.first().map(|(_, _, s)| s))?);
+        }
+        let Some(gpu) = &self.gpu else {
+            return Ok(());
+        };
+        for (output, window, surface) in created {
+            let caps = surface.get_capabilities(&gpu.adapter);
+            let format = caps
+                .formats
+                .iter()
+                .copied()
+                .find(wgpu::TextureFormat::is_srgb)
+                .or_else(|| caps.formats.first().copied())
+                .unwrap_or(wgpu::TextureFormat::Bgra8UnormSrgb);
+            let size = window.inner_size();
+            let config = wgpu::SurfaceConfiguration {
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                format,
+                width: size.width.max(1),
+                height: size.height.max(1),
+                present_mode: wgpu::PresentMode::Fifo,
+                alpha_mode: caps.alpha_modes.first().copied().unwrap_or(wgpu::CompositeAlphaMode::Auto),
+                view_formats: vec![],
+                desired_maximum_frame_latency: 2,
+                color_space: Default::default(),
+            };
+            surface.configure(&gpu.device, &config);
+            let renderer = Renderer::new(gpu, format);
+            let id = window.id();
+            let mut screen = Screen {
+                window,
+                surface,
+                config,
+                renderer,
+                screens: Vec::new(),
+                output,
+                frames: 0,
+            };
+            self.place(&mut screen);
+            self.windows.insert(id, screen);
+        }
+        tracing::info!(windows = self.windows.len(), adapter = %gpu.describe(), "wall running");
+        Ok(())
+    }
+
+    /// Maps the output's screens into the window's current size (scaled when windowed).
+    fn place(&self, screen: &mut Screen) {
+        let Some(output) = self.layout.outputs.get(screen.output) else {
+            screen.screens.clear();
+            return;
+        };
+        let (maps, native) = scene::output_screens(&self.layout, output);
+        let k = (screen.config.width as f32 / native[0] as f32)
+            .min(screen.config.height as f32 / native[1] as f32);
+        screen.screens = maps
+            .into_iter()
+            .map(|m| ScreenMap {
+                canvas: m.canvas,
+                target: Rect::new(m.target.x * k, m.target.y * k, m.target.w * k, m.target.h * k),
+            })
+            .collect();
+    }
+
+    fn drain_events(&mut self) {
+        while let Ok(ev) = self.events.try_recv() {
+            let now = live::now_ms();
+            match ev {
+                Event::Connected => self.data.feed = Feed::Live { since_ms: now },
+                Event::Disconnected(reason) => {
+                    if let Feed::Live { .. } = self.data.feed {
+                        self.data.feed = Feed::Down {
+                            since_ms: now,
+                            reason,
+                        };
+                    } else if let Feed::Connecting = self.data.feed {
+                        self.data.feed = Feed::Down {
+                            since_ms: 0,
+                            reason,
+                        };
+                    }
+                }
+                Event::Message(m) => match *m {
+                    ServerMessage::Control {
+                        apply_at_ms, state, ..
+                    } => self.pending_control.push((apply_at_ms, state)),
+                    other => self.data.apply(&other, now),
+                },
+            }
+        }
+        let now = live::now_ms();
+        let mut i = 0;
+        while i < self.pending_control.len() {
+            if self.pending_control[i].0 <= now {
+                let (_, state) = self.pending_control.remove(i);
+                self.room.merge(&state);
+                if let Some(name) = &state.scene
+                    && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
+                {
+                    self.scene = idx;
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn reload(&mut self) {
+        match layout::load(&self.opts.layout, &self.catalogue) {
+            Ok(new) => {
+                let scene_name = self.layout.scenes.get(self.scene).map(|s| s.name.clone());
+                if new.outputs.len() != self.layout.outputs.len() {
+                    tracing::warn!("the number of outputs changed: restart the wall to open or close windows");
+                }
+                self.scene = scene_name
+                    .and_then(|n| new.scenes.iter().position(|s| s.name == n))
+                    .unwrap_or(0);
+                let _ = self
+                    .commands
+                    .send(Command::SetViews(scene::subscriptions(&new, live::now_ms())));
+                self.layout = new;
+                self.layout_error = None;
+                let mut screens: Vec<_> = self.windows.drain().collect();
+                for (_, s) in &mut screens {
+                    self.place(s);
+                }
+                self.windows.extend(screens);
+                tracing::info!(layout = %self.opts.layout.display(), "layout reloaded");
+            }
+            Err(e) => {
+                tracing::error!(errors = %e, "the edited layout is invalid; keeping the last good one");
+                self.layout_error = Some(e.to_string());
+            }
+        }
+        self.request_redraw();
+    }
+
+    fn request_redraw(&self) {
+        for s in self.windows.values() {
+            s.window.request_redraw();
+        }
+    }
+
+    /// Composes the frame once for all windows (at most once per event-loop turn).
+    fn compose(&mut self) {
+        let now = live::now_ms();
+        let Some(scene) = self.layout.scenes.get(self.scene) else {
+            return;
+        };
+        scene::compose(
+            &self.layout,
+            scene,
+            &self.data,
+            &self.room,
+            now,
+            &mut self.shaper,
+            &mut self.list,
+        );
+        if let Some(err) = &self.layout_error {
+            // The banner spans the whole top screen row so a technician sees it on any screen.
+            let w = &self.layout.wall;
+            let size = w.text_px(crate::layout::TextSize::Small);
+            let canvas = w.canvas_size();
+            let first = err.lines().take(3).collect::<Vec<_>>().join("  ·  ");
+            let banner = Rect::new(0.0, 0.0, canvas[0], size * 2.0);
+            self.list.rect(banner, theme::BAD);
+            self.list.clip = Some(banner);
+            self.list.text(
+                &mut self.shaper,
+                &format!("Tệp bố cục lỗi, đang giữ bố cục cũ: {first}"),
+                size * 0.5,
+                size * 0.35,
+                TextStyle::new(size, Weight::SemiBold, theme::TEXT),
+                Some(canvas[0] - size),
+            );
+            self.list.clip = None;
+        }
+        self.composed_at = Some(Instant::now());
+    }
+
+    fn draw(&mut self, id: WindowId, event_loop: &ActiveEventLoop) {
+        if self.gpu.is_none() {
+            return;
+        }
+        if self.composed_at.is_none_or(|t| t.elapsed() > Duration::from_millis(4)) {
+            self.compose();
+        }
+        let Some(gpu2) = &self.gpu else { return };
+        let Some(s) = self.windows.get_mut(&id) else {
+            return;
+        };
+        let started = Instant::now();
+        let frame = match s.surface.get_current_texture() {
+            wgpu::CurrentSurfaceTexture::Success(f) | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
+            wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
+                s.surface.configure(&gpu2.device, &s.config);
+                s.window.request_redraw();
+                return;
+            }
+            other => {
+                tracing::debug!(?other, "no frame this time");
+                s.window.request_redraw();
+                return;
+            }
+        };
+        if let Err(e) = s.renderer.prepare(
+            gpu2,
+            &mut self.shaper,
+            &self.list,
+            theme::BACKGROUND,
+            &s.screens,
+            [s.config.width, s.config.height],
+        ) {
+            tracing::error!(error = %e, "preparing the frame failed");
+        }
+        let view = frame
+            .texture
+            .create_view(&wgpu::TextureViewDescriptor::default());
+        let mut encoder = gpu2
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("window frame") });
+        s.renderer.render(&mut encoder, &view);
+        gpu2.queue.submit(Some(encoder.finish()));
+        s.window.pre_present_notify();
+        gpu2.queue.present(frame);
+        s.renderer.trim();
+        s.frames += 1;
+        self.frame_times.push(started.elapsed());
+        if self.last_report.elapsed() > Duration::from_secs(10) {
+            let n = self.frame_times.len().max(1);
+            let mean = self.frame_times.iter().sum::<Duration>() / n as u32;
+            tracing::info!(frames = n, mean_ms = mean.as_secs_f64() * 1e3, "frame times");
+            self.frame_times.clear();
+            self.last_report = Instant::now();
+        }
+        if let Some(limit) = self.opts.exit_after_frames
+            && self.windows.values().all(|w| w.frames >= limit)
+        {
+            let total: u64 = self.windows.values().map(|w| w.frames).sum();
+            println!(
+                "presented {total} frames on {} windows ({})",
+                self.windows.len(),
+                self.gpu.as_ref().map(Gpu::describe).unwrap_or_default()
+            );
+            event_loop.exit();
+        }
+    }
+
+    fn switch_scene(&mut self, index: usize) {
+        if index < self.layout.scenes.len() && index != self.scene {
+            self.scene = index;
+            tracing::info!(scene = %self.layout.scenes[index].name, "scene switched");
+            self.request_redraw();
+        }
+    }
+
+    fn animating(&self) -> bool {
+        let now = live::now_ms();
+        self.data
+            .changes
+            .front()
+            .is_some_and(|c| now - c.at_ms < crate::widgets::HIGHLIGHT_MS)
+            || !self.pending_control.is_empty()
+            || self.opts.exit_after_frames.is_some()
+    }
+}
+
+impl ApplicationHandler<UserEvent> for App {
+    fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+        if !self.windows.is_empty() {
+            return;
+        }
+        if let Err(e) = self.open_windows(event_loop) {
+            tracing::error!(error = %e, "cannot start the wall");
+            self.error = Some(e);
+            event_loop.exit();
+        }
+    }
+
+    fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UserEvent) {
+        match event {
+            UserEvent::Wake => {
+                self.drain_events();
+                self.request_redraw();
+            }
+            UserEvent::LayoutChanged => self.reload(),
+        }
+    }
+
+    fn window_event(&mut self, event_loop: &ActiveEventLoop, id: WindowId, event: WindowEvent) {
+        match event {
+            WindowEvent::CloseRequested => event_loop.exit(),
+            WindowEvent::Resized(size) => {
+                if let (Some(gpu), Some(s)) = (&self.gpu, self.windows.get_mut(&id)) {
+                    s.config.width = size.width.max(1);
+                    s.config.height = size.height.max(1);
+                    s.surface.configure(&gpu.device, &s.config);
+                }
+                if let Some(mut s) = self.windows.remove(&id) {
+                    self.place(&mut s);
+                    s.window.request_redraw();
+                    self.windows.insert(id, s);
+                }
+            }
+            WindowEvent::RedrawRequested => {
+                self.drain_events();
+                self.draw(id, event_loop);
+            }
+            WindowEvent::KeyboardInput {
+                event:
+                    KeyEvent {
+                        logical_key,
+                        state: ElementState::Pressed,
+                        ..
+                    },
+                ..
+            } => match logical_key {
+                Key::Named(NamedKey::PageDown | NamedKey::ArrowRight) => {
+                    let n = self.layout.scenes.len().max(1);
+                    self.switch_scene((self.scene + 1) % n);
+                }
+                Key::Named(NamedKey::PageUp | NamedKey::ArrowLeft) => {
+                    let n = self.layout.scenes.len().max(1);
+                    self.switch_scene((self.scene + n - 1) % n);
+                }
+                Key::Character(c) => {
+                    if let Some(d) = c.chars().next().and_then(|ch| ch.to_digit(10))
+                        && d >= 1
+                    {
+                        self.switch_scene(d as usize - 1);
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        // Redraw continuously while something moves; otherwise on events and each second for
+        // the clock (and for stale badges to appear on time).
+        if self.animating() {
+            self.request_redraw();
+            event_loop.set_control_flow(ControlFlow::Poll);
+        } else {
+            let next = Instant::now() + Duration::from_millis(1000);
+            event_loop.set_control_flow(ControlFlow::WaitUntil(next));
+        }
+    }
+
+    fn new_events(&mut self, _event_loop: &ActiveEventLoop, cause: StartCause) {
+        if let StartCause::ResumeTimeReached { .. } = cause {
+            self.request_redraw();
+        }
+    }
+}

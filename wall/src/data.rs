@@ -1,0 +1,294 @@
+//! The data a wall holds: every cell its views received (snapshots, then deltas), the indicators
+//! and units that label them, the recent changes for the ticker and highlights, and how fresh the
+//! feed is. Fed by the live client or by a snapshot file; read by the widgets.
+
+use std::collections::{HashMap, VecDeque};
+
+use dieuhanh_protocol::live::{Cell, IndicatorInfo, ServerMessage, UnitInfo};
+use dieuhanh_protocol::period::{Frequency, Period};
+
+/// A cell's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CellKey {
+    pub indicator: String,
+    pub unit: String,
+    pub period: Period,
+}
+
+/// A cell's value and when it last changed (for the highlight).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CellValue {
+    pub value: f64,
+    /// Reporting units behind the value and expected.
+    pub coverage: Option<[u32; 2]>,
+    /// When a delta changed it (ms since 1970); `None` for values from a snapshot.
+    pub changed_at_ms: Option<i64>,
+    /// The value before that change, for the animation.
+    pub previous: Option<f64>,
+}
+
+/// One change for the ticker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub at_ms: i64,
+    pub version: i64,
+    pub key: CellKey,
+    pub old: Option<f64>,
+    pub new: Option<f64>,
+}
+
+/// Where the data comes from and whether it is live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    /// Connected and subscribed since `since_ms`: the server pushes every change.
+    Live { since_ms: i64 },
+    /// Not connected; the data was live until `since_ms`.
+    Down { since_ms: i64, reason: String },
+    /// Never connected yet.
+    Connecting,
+    /// A snapshot file taken at `taken_at_ms` (a preview, never live).
+    File { taken_at_ms: i64 },
+}
+
+/// The most changes the ticker keeps.
+const CHANGES_KEPT: usize = 64;
+
+/// Everything a wall shows.
+#[derive(Debug, Clone)]
+pub struct WallData {
+    pub indicators: HashMap<String, IndicatorInfo>,
+    pub units: HashMap<String, UnitInfo>,
+    cells: HashMap<CellKey, CellValue>,
+    /// Latest data version applied.
+    pub version: i64,
+    /// Newest first.
+    pub changes: VecDeque<Change>,
+    pub feed: Feed,
+    /// Data version per subscription id, for resuming.
+    pub versions: HashMap<String, i64>,
+}
+
+impl Default for WallData {
+    fn default() -> Self {
+        WallData {
+            indicators: HashMap::new(),
+            units: HashMap::new(),
+            cells: HashMap::new(),
+            version: 0,
+            changes: VecDeque::new(),
+            feed: Feed::Connecting,
+            versions: HashMap::new(),
+        }
+    }
+}
+
+impl WallData {
+    pub fn get(&self, indicator: &str, unit: &str, period: Period) -> Option<&CellValue> {
+        self.cells.get(&CellKey {
+            indicator: indicator.to_owned(),
+            unit: unit.to_owned(),
+            period,
+        })
+    }
+
+    pub fn value(&self, indicator: &str, unit: &str, period: Period) -> Option<f64> {
+        self.get(indicator, unit, period).map(|c| c.value)
+    }
+
+    pub fn cell_count(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The latest period of `frequency` (or any kind) at or before `at_most` with a value.
+    pub fn latest_period(
+        &self,
+        indicator: &str,
+        unit: &str,
+        frequency: Option<Frequency>,
+        at_most: Option<Period>,
+    ) -> Option<Period> {
+        self.cells
+            .keys()
+            .filter(|k| k.indicator == indicator && k.unit == unit)
+            .map(|k| k.period)
+            .filter(|p| match frequency {
+                Some(f) => p.frequency() == Some(f),
+                None => p.frequency().is_some(),
+            })
+            .filter(|p| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
+            .max_by_key(|p| (p.last_month().month_index(), p.len_months()))
+    }
+
+    /// Units at `level` under `parent` (any depth), by name.
+    pub fn children(&self, parent: &str, level: &str) -> Vec<&UnitInfo> {
+        let mut out: Vec<&UnitInfo> = self
+            .units
+            .values()
+            .filter(|u| u.level == level && self.is_under(&u.code, parent))
+            .collect();
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out
+    }
+
+    fn is_under(&self, code: &str, ancestor: &str) -> bool {
+        let mut at = self.units.get(code).and_then(|u| u.parent.as_deref());
+        for _ in 0..4 {
+            match at {
+                Some(p) if p == ancestor => return true,
+                Some(p) => at = self.units.get(p).and_then(|u| u.parent.as_deref()),
+                None => return ancestor == "VN",
+            }
+        }
+        false
+    }
+
+    pub fn unit_name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.units.get(code).map_or(code, |u| u.name.as_str())
+    }
+
+    /// Applies one message from the server (or a snapshot file); `now_ms` stamps changes.
+    pub fn apply(&mut self, message: &ServerMessage, now_ms: i64) {
+        match message {
+            ServerMessage::Snapshot {
+                id,
+                version,
+                indicators,
+                units,
+                cells,
+                ..
+            } => {
+                for i in indicators {
+                    self.indicators.insert(i.code.clone(), i.clone());
+                }
+                for u in units {
+                    self.units.insert(u.code.clone(), u.clone());
+                }
+                for c in cells {
+                    self.set(c, None, *version);
+                }
+                self.versions.insert(id.clone(), *version);
+                self.version = self.version.max(*version);
+            }
+            ServerMessage::Delta {
+                id, version, cells, ..
+            } => {
+                for c in cells {
+                    self.set(c, Some(now_ms), *version);
+                }
+                self.versions.insert(id.clone(), *version);
+                self.version = self.version.max(*version);
+            }
+            _ => {}
+        }
+    }
+
+    fn set(&mut self, c: &Cell, changed_at_ms: Option<i64>, version: i64) {
+        let key = CellKey {
+            indicator: c.i.clone(),
+            unit: c.u.clone(),
+            period: c.p,
+        };
+        let old = self.cells.get(&key).map(|v| v.value);
+        match c.v {
+            Some(v) => {
+                if let Some(at) = changed_at_ms
+                    && old == Some(v)
+                {
+                    // Several views carry the same cell: the second delta changes nothing.
+                    let _ = at;
+                    return;
+                }
+                self.cells.insert(
+                    key.clone(),
+                    CellValue {
+                        value: v,
+                        coverage: c.c,
+                        changed_at_ms,
+                        previous: old,
+                    },
+                );
+            }
+            None => {
+                if self.cells.remove(&key).is_none() {
+                    return;
+                }
+            }
+        }
+        if let Some(at) = changed_at_ms {
+            self.changes.push_front(Change {
+                at_ms: at,
+                version,
+                key,
+                old,
+                new: c.v,
+            });
+            self.changes.truncate(CHANGES_KEPT);
+        }
+    }
+
+    /// Clears the cells of every view (before applying fresh snapshots after a long outage).
+    pub fn clear_cells(&mut self) {
+        self.cells.clear();
+    }
+
+    /// The data as of when, if it is not live: `None` while live.
+    pub fn stale_since(&self) -> Option<i64> {
+        match &self.feed {
+            Feed::Live { .. } => None,
+            Feed::Down { since_ms, .. } => Some(*since_ms),
+            Feed::Connecting => Some(0),
+            Feed::File { taken_at_ms } => Some(*taken_at_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(i: &str, u: &str, p: &str, v: Option<f64>) -> Cell {
+        Cell {
+            i: i.into(),
+            u: u.into(),
+            p: Period::parse(p).unwrap(),
+            v,
+            c: None,
+        }
+    }
+
+    #[test]
+    fn delta_after_snapshot_records_the_change_once() {
+        let mut d = WallData::default();
+        d.apply(
+            &ServerMessage::Snapshot {
+                id: "a".into(),
+                version: 3,
+                reason: "subscribe".into(),
+                indicators: vec![],
+                units: vec![],
+                periods: vec![],
+                cells: vec![cell("VM02", "VN", "2025-07", Some(1.0))],
+            },
+            0,
+        );
+        for id in ["a", "b"] {
+            d.apply(
+                &ServerMessage::Delta {
+                    id: id.into(),
+                    from_version: 3,
+                    version: 4,
+                    cells: vec![cell("VM02", "VN", "2025-07", Some(2.0))],
+                },
+                1000,
+            );
+        }
+        let p = Period::parse("2025-07").unwrap();
+        let v = d.get("VM02", "VN", p).unwrap();
+        assert_eq!(v.value, 2.0);
+        assert_eq!(v.previous, Some(1.0));
+        assert_eq!(v.changed_at_ms, Some(1000));
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.version, 4);
+        assert_eq!(d.latest_period("VM02", "VN", None, None), Some(p));
+    }
+}

@@ -1,0 +1,654 @@
+//! How to draw: one wgpu device for every screen, a shape pipeline (`shaders/shape.wgsl`) and
+//! glyphon for text. [`Renderer::prepare`] uploads a frame's [`DisplayList`] once;
+//! [`Renderer::render`] then draws it into any texture view — a window surface or an offscreen
+//! texture for PNGs and tests — once per screen that target shows, moving each screen's part of
+//! the canvas to its place (bezel compensation) and clipping to it.
+
+pub mod text;
+
+use std::time::Duration;
+
+use glyphon::{
+    Cache, Color as GlyphColor, Resolution, TextArea, TextAtlas, TextBounds, TextRenderer,
+    Viewport,
+};
+use thiserror::Error;
+
+use crate::draw::{Color, DisplayList, Vertex};
+use crate::layout::Rect;
+use text::TextShaper;
+
+/// Why the wall cannot draw.
+#[derive(Debug, Error)]
+pub enum RenderError {
+    /// No Vulkan adapter, not even the software one.
+    #[error(
+        "no graphics adapter found ({0}). On a machine without a GPU install Mesa's software \
+         Vulkan driver (Debian: apt install mesa-vulkan-drivers libvulkan1); scripts/run and \
+         scripts/test do this themselves"
+    )]
+    NoAdapter(String),
+    /// The adapter refused a device.
+    #[error("the graphics adapter refused a device: {0}")]
+    Device(String),
+    /// The requested target is larger than the adapter allows.
+    #[error(
+        "a {width}×{height} target exceeds this adapter's limit of {max} pixels a side; split \
+         the wall into outputs or render one scene at a time"
+    )]
+    TooLarge { width: u32, height: u32, max: u32 },
+    /// Text could not be prepared (glyph atlas full).
+    #[error("preparing text failed: {0}")]
+    Text(String),
+    /// Reading the rendered image back failed.
+    #[error("reading the frame back failed: {0}")]
+    Readback(String),
+}
+
+/// The device every screen shares.
+pub struct Gpu {
+    pub instance: wgpu::Instance,
+    pub adapter: wgpu::Adapter,
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+}
+
+impl Gpu {
+    /// Opens the best adapter (a real GPU if any, else Mesa's lavapipe). Fails — never silently
+    /// falls back to nothing — when none exists.
+    pub fn new(instance: wgpu::Instance, surface: Option<&wgpu::Surface<'_>>) -> Result<Gpu, RenderError> {
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: surface,
+            apply_limit_buckets: false,
+        }))
+        .map_err(|e| RenderError::NoAdapter(e.to_string()))?;
+        let info = adapter.get_info();
+        tracing::info!(
+            adapter = %info.name,
+            backend = ?info.backend,
+            kind = ?info.device_type,
+            driver = %info.driver_info,
+            "graphics adapter"
+        );
+        // Ask for the adapter's own texture limit: a 4×3 wall of 1080p screens is 7680 wide.
+        let limits = wgpu::Limits {
+            max_texture_dimension_2d: adapter.limits().max_texture_dimension_2d,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("dieuhanh-wall"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits,
+            ..Default::default()
+        }))
+        .map_err(|e| RenderError::Device(e.to_string()))?;
+        Ok(Gpu {
+            instance,
+            adapter,
+            device,
+            queue,
+        })
+    }
+
+    /// A device with no window (PNG renders, tests, benchmarks).
+    pub fn headless() -> Result<Gpu, RenderError> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        Gpu::new(instance, None)
+    }
+
+    /// "llvmpipe (LLVM …) Vulkan Cpu" and the like.
+    pub fn describe(&self) -> String {
+        let i = self.adapter.get_info();
+        format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+    }
+}
+
+/// Where one screen's part of the canvas lands in a target.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScreenMap {
+    /// The screen's part of the canvas.
+    pub canvas: Rect,
+    /// Its place in the target, in target pixels (same aspect as `canvas`).
+    pub target: Rect,
+}
+
+impl ScreenMap {
+    fn scale(&self) -> f32 {
+        self.target.w / self.canvas.w.max(1e-6)
+    }
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct ScreenUniform {
+    canvas_origin: [f32; 2],
+    target_origin: [f32; 2],
+    target_size: [f32; 2],
+    scale: f32,
+    _pad: f32,
+}
+
+/// Uniform slots are this far apart (wgpu's minimum uniform offset alignment).
+const UNIFORM_STRIDE: u64 = 256;
+
+/// Pipelines and text state, long-lived; one per target format.
+pub struct Renderer {
+    format: wgpu::TextureFormat,
+    shapes: wgpu::RenderPipeline,
+    screen_layout: wgpu::BindGroupLayout,
+    screen_buffer: wgpu::Buffer,
+    screen_bind: wgpu::BindGroup,
+    screen_slots: usize,
+    vertex_buffer: Option<wgpu::Buffer>,
+    vertex_count: u32,
+    viewport: Viewport,
+    atlas: TextAtlas,
+    text: TextRenderer,
+    swash: glyphon::SwashCache,
+    prepared_screens: Vec<ScreenMap>,
+    clear: wgpu::Color,
+}
+
+impl Renderer {
+    pub fn new(gpu: &Gpu, format: wgpu::TextureFormat) -> Renderer {
+        let device = &gpu.device;
+        let shader = device.create_shader_module(wgpu::include_wgsl!("../../shaders/shape.wgsl"));
+        let screen_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("screen"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::VERTEX,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(
+                        std::mem::size_of::<ScreenUniform>() as u64
+                    ),
+                },
+                count: None,
+            }],
+        });
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("shapes"),
+            bind_group_layouts: &[Some(&screen_layout)],
+            immediate_size: 0,
+        });
+        let shapes = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("shapes"),
+            layout: Some(&layout),
+            vertex: wgpu::VertexState {
+                module: &shader,
+                entry_point: Some("vs_main"),
+                compilation_options: Default::default(),
+                buffers: &[Some(wgpu::VertexBufferLayout {
+                    array_stride: std::mem::size_of::<Vertex>() as u64,
+                    step_mode: wgpu::VertexStepMode::Vertex,
+                    attributes: &wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x4],
+                })],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &shader,
+                entry_point: Some("fs_main"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: Some(wgpu::BlendState::ALPHA_BLENDING),
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let (screen_buffer, screen_bind) = Self::screen_slots(device, &screen_layout, 16);
+        let cache = Cache::new(device);
+        let viewport = Viewport::new(device, &cache);
+        let mut atlas = TextAtlas::new(device, &gpu.queue, &cache, format);
+        let text = TextRenderer::new(&mut atlas, device, wgpu::MultisampleState::default(), None);
+        Renderer {
+            format,
+            shapes,
+            screen_layout,
+            screen_buffer,
+            screen_bind,
+            screen_slots: 16,
+            vertex_buffer: None,
+            vertex_count: 0,
+            viewport,
+            atlas,
+            text,
+            swash: glyphon::SwashCache::new(),
+            prepared_screens: Vec::new(),
+            clear: wgpu::Color::BLACK,
+        }
+    }
+
+    pub fn format(&self) -> wgpu::TextureFormat {
+        self.format
+    }
+
+    fn screen_slots(
+        device: &wgpu::Device,
+        layout: &wgpu::BindGroupLayout,
+        slots: usize,
+    ) -> (wgpu::Buffer, wgpu::BindGroup) {
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("screens"),
+            size: UNIFORM_STRIDE * slots as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("screens"),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &buffer,
+                    offset: 0,
+                    size: wgpu::BufferSize::new(std::mem::size_of::<ScreenUniform>() as u64),
+                }),
+            }],
+        });
+        (buffer, bind)
+    }
+
+    /// Uploads a frame for a target of `target_size` showing `screens`: shapes once, text
+    /// areas once per screen (each clipped to the screen and its panel).
+    pub fn prepare(
+        &mut self,
+        gpu: &Gpu,
+        shaper: &mut TextShaper,
+        list: &DisplayList,
+        background: Color,
+        screens: &[ScreenMap],
+        target_size: [u32; 2],
+    ) -> Result<(), RenderError> {
+        let device = &gpu.device;
+        let queue = &gpu.queue;
+        if screens.len() > self.screen_slots {
+            let slots = screens.len().next_power_of_two();
+            let (b, g) = Self::screen_slots(device, &self.screen_layout, slots);
+            self.screen_buffer = b;
+            self.screen_bind = g;
+            self.screen_slots = slots;
+        }
+        let mut uniforms = vec![0u8; UNIFORM_STRIDE as usize * screens.len()];
+        for (i, s) in screens.iter().enumerate() {
+            let u = ScreenUniform {
+                canvas_origin: [s.canvas.x, s.canvas.y],
+                target_origin: [s.target.x, s.target.y],
+                target_size: [target_size[0] as f32, target_size[1] as f32],
+                scale: s.scale(),
+                _pad: 0.0,
+            };
+            let at = i * UNIFORM_STRIDE as usize;
+            uniforms[at..at + std::mem::size_of::<ScreenUniform>()]
+                .copy_from_slice(bytemuck::bytes_of(&u));
+        }
+        if !uniforms.is_empty() {
+            queue.write_buffer(&self.screen_buffer, 0, &uniforms);
+        }
+
+        let bytes: &[u8] = bytemuck::cast_slice(&list.vertices);
+        let needed = bytes.len() as u64;
+        let reuse = self
+            .vertex_buffer
+            .as_ref()
+            .is_some_and(|b| b.size() >= needed && needed > 0);
+        if reuse {
+            if let Some(b) = &self.vertex_buffer {
+                queue.write_buffer(b, 0, bytes);
+            }
+        } else if needed > 0 {
+            // Grow with headroom so a changing frame does not reallocate every time.
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("shape vertices"),
+                size: (needed * 3 / 2).next_multiple_of(wgpu::COPY_BUFFER_ALIGNMENT),
+                usage: wgpu::BufferUsages::VERTEX | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            queue.write_buffer(&buffer, 0, bytes);
+            self.vertex_buffer = Some(buffer);
+        }
+        self.vertex_count = list.vertices.len() as u32;
+
+        // Shape every run first (cached), then borrow the buffers for the text areas.
+        for run in &list.texts {
+            shaper.measure(&run.key);
+        }
+        let (fonts, runs) = shaper.split();
+        let mut areas = Vec::new();
+        for s in screens {
+            let scale = s.scale();
+            for run in &list.texts {
+                let Some(visible) = run.rect.intersection(&s.canvas) else {
+                    continue;
+                };
+                let Some(visible) = visible.intersection(&run.clip) else {
+                    continue;
+                };
+                let Some(buffer) = runs.get(&run.key) else {
+                    continue;
+                };
+                let to_target = |x: f32, y: f32| {
+                    [
+                        (x - s.canvas.x) * scale + s.target.x,
+                        (y - s.canvas.y) * scale + s.target.y,
+                    ]
+                };
+                let [left, top] = to_target(run.rect.x, run.rect.y);
+                let [bl, bt] = to_target(visible.x, visible.y);
+                let [br, bb] = to_target(visible.x + visible.w, visible.y + visible.h);
+                let [r, g, b, a] = run.color.to_rgba8();
+                areas.push(TextArea {
+                    buffer,
+                    left,
+                    top,
+                    scale,
+                    bounds: TextBounds {
+                        left: bl.floor() as i32,
+                        top: bt.floor() as i32,
+                        right: br.ceil() as i32,
+                        bottom: bb.ceil() as i32,
+                    },
+                    default_color: GlyphColor::rgba(r, g, b, a),
+                    custom_glyphs: &[],
+                });
+            }
+        }
+        self.viewport.update(
+            queue,
+            Resolution {
+                width: target_size[0],
+                height: target_size[1],
+            },
+        );
+        self.text
+            .prepare(
+                device,
+                queue,
+                fonts,
+                &mut self.atlas,
+                &self.viewport,
+                areas,
+                &mut self.swash,
+            )
+            .map_err(|e| RenderError::Text(e.to_string()))?;
+        self.prepared_screens = screens.to_vec();
+        self.clear = wgpu_color(background);
+        Ok(())
+    }
+
+    /// Draws the prepared frame into `view`.
+    pub fn render(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
+        let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("wall frame"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(self.clear),
+                    store: wgpu::StoreOp::Store,
+                },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        if let Some(vb) = &self.vertex_buffer
+            && self.vertex_count > 0
+        {
+            pass.set_pipeline(&self.shapes);
+            pass.set_vertex_buffer(0, vb.slice(..));
+            for (i, s) in self.prepared_screens.iter().enumerate() {
+                let Some((x, y, w, h)) = scissor(s.target) else {
+                    continue;
+                };
+                pass.set_scissor_rect(x, y, w, h);
+                pass.set_bind_group(0, &self.screen_bind, &[(i as u64 * UNIFORM_STRIDE) as u32]);
+                pass.draw(0..self.vertex_count, 0..1);
+            }
+        }
+        // Text areas carry their own per-screen bounds; reset the scissor to the whole target.
+        pass.set_scissor_rect(0, 0, self.viewport.resolution().width, self.viewport.resolution().height);
+        if let Err(e) = self.text.render(&self.atlas, &self.viewport, &mut pass) {
+            tracing::error!(error = %e, "drawing text failed");
+        }
+    }
+
+    /// Frees atlas space of glyphs no longer used (call after presenting).
+    pub fn trim(&mut self) {
+        self.atlas.trim();
+    }
+}
+
+fn scissor(r: Rect) -> Option<(u32, u32, u32, u32)> {
+    let x = r.x.max(0.0).round() as u32;
+    let y = r.y.max(0.0).round() as u32;
+    let w = (r.x + r.w).round() as i64 - x as i64;
+    let h = (r.y + r.h).round() as i64 - y as i64;
+    (w > 0 && h > 0).then_some((x, y, w as u32, h as u32))
+}
+
+fn wgpu_color(c: Color) -> wgpu::Color {
+    // Clear colours are linear for sRGB targets.
+    let lin = |v: f32| {
+        let v = v as f64;
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    wgpu::Color {
+        r: lin(c.0[0]),
+        g: lin(c.0[1]),
+        b: lin(c.0[2]),
+        a: c.0[3] as f64,
+    }
+}
+
+/// An RGBA8 image read back from the GPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl Image {
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = ((y * self.width + x) * 4) as usize;
+        [
+            self.pixels[i],
+            self.pixels[i + 1],
+            self.pixels[i + 2],
+            self.pixels[i + 3],
+        ]
+    }
+
+    /// Writes a PNG.
+    pub fn write_png(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let file = std::fs::File::create(path)?;
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), self.width, self.height);
+        enc.set_color(png::ColorType::Rgba);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Default);
+        let mut w = enc.write_header().map_err(std::io::Error::other)?;
+        w.write_image_data(&self.pixels)
+            .map_err(std::io::Error::other)?;
+        w.finish().map_err(std::io::Error::other)
+    }
+
+    /// Reads a PNG (RGBA or RGB, 8 bits).
+    pub fn read_png(path: &std::path::Path) -> std::io::Result<Image> {
+        let file = std::fs::File::open(path)?;
+        let mut dec = png::Decoder::new(std::io::BufReader::new(file));
+        dec.set_transformations(png::Transformations::EXPAND);
+        let mut reader = dec.read_info().map_err(std::io::Error::other)?;
+        let mut buf = vec![0; reader.output_buffer_size()];
+        let info = reader
+            .next_frame(&mut buf)
+            .map_err(std::io::Error::other)?;
+        buf.truncate(info.buffer_size());
+        let pixels = match info.color_type {
+            png::ColorType::Rgba => buf,
+            png::ColorType::Rgb => buf
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+            other => {
+                return Err(std::io::Error::other(format!(
+                    "unsupported PNG colour type {other:?}"
+                )));
+            }
+        };
+        Ok(Image {
+            width: info.width,
+            height: info.height,
+            pixels,
+        })
+    }
+}
+
+/// An offscreen target of a fixed size with its readback buffer.
+pub struct Offscreen {
+    pub texture: wgpu::Texture,
+    pub view: wgpu::TextureView,
+    readback: wgpu::Buffer,
+    padded_row: u32,
+    pub size: [u32; 2],
+}
+
+/// Offscreen targets are RGBA sRGB, so PNG bytes come straight out.
+pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+
+impl Offscreen {
+    pub fn new(gpu: &Gpu, size: [u32; 2]) -> Result<Offscreen, RenderError> {
+        let max = gpu.device.limits().max_texture_dimension_2d;
+        if size[0] > max || size[1] > max || size[0] == 0 || size[1] == 0 {
+            return Err(RenderError::TooLarge {
+                width: size[0],
+                height: size[1],
+                max,
+            });
+        }
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("offscreen frame"),
+            size: wgpu::Extent3d {
+                width: size[0],
+                height: size[1],
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: OFFSCREEN_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let padded_row = (size[0] * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("frame readback"),
+            size: padded_row as u64 * size[1] as u64,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Offscreen {
+            texture,
+            view,
+            readback,
+            padded_row,
+            size,
+        })
+    }
+
+    /// Renders the prepared frame and waits for the GPU (the frame time's GPU part).
+    pub fn draw(&self, gpu: &Gpu, renderer: &Renderer) -> Result<(), RenderError> {
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("offscreen frame"),
+            });
+        renderer.render(&mut encoder, &self.view);
+        let index = gpu.queue.submit(Some(encoder.finish()));
+        gpu.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: Some(Duration::from_secs(60)),
+            })
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Renders the prepared frame and reads it back.
+    pub fn capture(&self, gpu: &Gpu, renderer: &Renderer) -> Result<Image, RenderError> {
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("offscreen capture"),
+            });
+        renderer.render(&mut encoder, &self.view);
+        encoder.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &self.readback,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(self.padded_row),
+                    rows_per_image: Some(self.size[1]),
+                },
+            },
+            wgpu::Extent3d {
+                width: self.size[0],
+                height: self.size[1],
+                depth_or_array_layers: 1,
+            },
+        );
+        gpu.queue.submit(Some(encoder.finish()));
+        let slice = self.readback.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        gpu.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: Some(Duration::from_secs(60)),
+            })
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        rx.recv()
+            .map_err(|e| RenderError::Readback(e.to_string()))?
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        let mut pixels = Vec::with_capacity((self.size[0] * self.size[1] * 4) as usize);
+        {
+            let data = slice
+                .get_mapped_range()
+                .map_err(|e| RenderError::Readback(e.to_string()))?;
+            for row in 0..self.size[1] as usize {
+                let at = row * self.padded_row as usize;
+                pixels.extend_from_slice(&data[at..at + self.size[0] as usize * 4]);
+            }
+        }
+        self.readback.unmap();
+        Ok(Image {
+            width: self.size[0],
+            height: self.size[1],
+            pixels,
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! Text shaping for the wall: Be Vietnam Pro (embedded, so a wall machine needs no fonts
+//! installed) through cosmic-text, every string NFC-normalised so a decomposed "ế" from a feed
+//! shapes the same as a composed one. Each distinct (text, size, weight) is shaped once and kept
+//! while frames use it; runs nobody used for a while are dropped.
+
+use std::collections::HashMap;
+
+use glyphon::{Attrs, Buffer, Family, FontSystem, Metrics, Shaping, fontdb};
+use unicode_normalization::UnicodeNormalization;
+
+const FAMILY: &str = "Be Vietnam Pro";
+const FONTS: [&[u8]; 3] = [
+    include_bytes!("../../../assets/fonts/BeVietnamPro-Regular.ttf"),
+    include_bytes!("../../../assets/fonts/BeVietnamPro-SemiBold.ttf"),
+    include_bytes!("../../../assets/fonts/BeVietnamPro-Bold.ttf"),
+];
+
+/// Font weights the wall uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Weight {
+    Regular,
+    SemiBold,
+    Bold,
+}
+
+impl Weight {
+    fn fontdb(self) -> fontdb::Weight {
+        match self {
+            Weight::Regular => fontdb::Weight::NORMAL,
+            Weight::SemiBold => fontdb::Weight::SEMIBOLD,
+            Weight::Bold => fontdb::Weight::BOLD,
+        }
+    }
+}
+
+/// Identifies one shaped run: NFC text, size in 1/8 px, weight.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TextKey {
+    pub text: String,
+    pub size_eighths: u32,
+    pub weight: Weight,
+}
+
+impl TextKey {
+    pub fn size_px(&self) -> f32 {
+        self.size_eighths as f32 / 8.0
+    }
+}
+
+struct Shaped {
+    buffer: Buffer,
+    extent: [f32; 2],
+    last_used: u64,
+}
+
+/// The cached runs, lent to the renderer while it prepares a frame.
+pub struct Runs<'a>(&'a HashMap<TextKey, Shaped>);
+
+impl<'a> Runs<'a> {
+    /// The shaped buffer of a run measured before.
+    pub fn get(&self, key: &TextKey) -> Option<&'a Buffer> {
+        self.0.get(key).map(|s| &s.buffer)
+    }
+}
+
+/// Shapes and caches text runs.
+pub struct TextShaper {
+    fonts: FontSystem,
+    cache: HashMap<TextKey, Shaped>,
+    frame: u64,
+    shaped_total: u64,
+}
+
+impl Default for TextShaper {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TextShaper {
+    pub fn new() -> TextShaper {
+        let mut db = fontdb::Database::new();
+        for font in FONTS {
+            db.load_font_data(font.to_vec());
+        }
+        db.set_sans_serif_family(FAMILY);
+        TextShaper {
+            fonts: FontSystem::new_with_locale_and_db("vi-VN".into(), db),
+            cache: HashMap::new(),
+            frame: 0,
+            shaped_total: 0,
+        }
+    }
+
+    pub fn font_system(&mut self) -> &mut FontSystem {
+        &mut self.fonts
+    }
+
+    /// The key of `text` at `size_px` and `weight` (NFC-normalised, size rounded to 1/8 px).
+    pub fn key(&self, text: &str, size_px: f32, weight: Weight) -> TextKey {
+        let text = if unicode_normalization::is_nfc(text) {
+            text.to_owned()
+        } else {
+            text.nfc().collect()
+        };
+        TextKey {
+            text,
+            size_eighths: (size_px.max(1.0) * 8.0).round() as u32,
+            weight,
+        }
+    }
+
+    /// Width and height of the run's box, shaping it on first use.
+    pub fn measure(&mut self, key: &TextKey) -> [f32; 2] {
+        self.shaped(key).extent
+    }
+
+    /// The shaped buffer of a run (shaped on first use).
+    pub fn buffer(&mut self, key: &TextKey) -> &Buffer {
+        &self.shaped(key).buffer
+    }
+
+    /// The font system (mutably, for glyphon) beside the cached runs (shared, for text areas).
+    pub fn split(&mut self) -> (&mut FontSystem, Runs<'_>) {
+        (&mut self.fonts, Runs(&self.cache))
+    }
+
+    fn shaped(&mut self, key: &TextKey) -> &mut Shaped {
+        let frame = self.frame;
+        if !self.cache.contains_key(key) {
+            let size = key.size_px();
+            let mut buffer = Buffer::new(&mut self.fonts, Metrics::new(size, size * 1.25));
+            buffer.set_size(None, None);
+            let attrs = Attrs::new()
+                .family(Family::Name(FAMILY))
+                .weight(key.weight.fontdb());
+            buffer.set_text(&key.text, &attrs, Shaping::Advanced, None);
+            buffer.shape_until_scroll(&mut self.fonts, false);
+            let mut width: f32 = 0.0;
+            let mut height: f32 = 0.0;
+            for run in buffer.layout_runs() {
+                width = width.max(run.line_w);
+                height = height.max(run.line_top + run.line_height);
+            }
+            self.shaped_total += 1;
+            self.cache.insert(
+                key.clone(),
+                Shaped {
+                    buffer,
+                    extent: [width.ceil(), height.ceil()],
+                    last_used: frame,
+                },
+            );
+        }
+        let entry = self.cache.get_mut(key).expect("inserted above");
+        entry.last_used = frame;
+        entry
+    }
+
+    /// Starts a frame: runs unused for 120 frames are dropped (a ticker scrolls through many).
+    pub fn next_frame(&mut self) {
+        self.frame += 1;
+        let frame = self.frame;
+        if self.cache.len() > 512 {
+            self.cache.retain(|_, s| frame - s.last_used < 120);
+        }
+    }
+
+    /// How many runs were shaped since start (the cache's effect shows in the benchmark).
+    pub fn shaped_total(&self) -> u64 {
+        self.shaped_total
+    }
+
+    /// The glyphs of a run, for tests: each glyph's font glyph id and x offset.
+    pub fn glyphs(&mut self, key: &TextKey) -> Vec<(u16, f32, f32)> {
+        let buffer = &self.shaped(key).buffer;
+        buffer
+            .layout_runs()
+            .flat_map(|run| {
+                run.glyphs
+                    .iter()
+                    .map(|g| (g.glyph_id, g.x, g.w))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bold_runs_measure_wider_than_regular() {
+        let mut s = TextShaper::new();
+        let r = s.key("MỚI CẬP NHẬT", 40.0, Weight::Regular);
+        let b = s.key("MỚI CẬP NHẬT", 40.0, Weight::Bold);
+        let (wr, wb) = (s.measure(&r)[0], s.measure(&b)[0]);
+        eprintln!("regular {wr} bold {wb} glyphs {:?}", s.glyphs(&b));
+        assert!(wb > wr && wr > 200.0, "{wr} {wb}");
+    }
+}

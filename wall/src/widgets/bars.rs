@@ -1,0 +1,177 @@
+//! Ranked bar chart: one indicator for the children of a unit (the 34 provinces under the
+//! nation, the communes of a province), largest first (smallest first when lower is better), the
+//! presenter's focus unit marked.
+
+use super::{Ctx, figure, panel_frame};
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, Rect, TextSize};
+use crate::render::text::{TextShaper, Weight};
+
+/// The ranked rows: (unit code, name, value), best first.
+pub fn ranking(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, String, f64)> {
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let level = panel.children.as_deref().unwrap_or("province");
+    let Some(period) = ctx.period_of(panel, code, &panel.unit).or_else(|| {
+        // The parent may lack the period (e.g. a level-only indicator): ask the first child.
+        ctx.data
+            .children(&panel.unit, level)
+            .first()
+            .and_then(|u| ctx.period_of(panel, code, &u.code))
+    }) else {
+        return Vec::new();
+    };
+    let mut rows: Vec<(String, String, f64)> = ctx
+        .data
+        .children(&panel.unit, level)
+        .into_iter()
+        .filter_map(|u| {
+            ctx.shown_value(code, &u.code, period)
+                .map(|v| (u.code.clone(), u.name.clone(), v))
+        })
+        .collect();
+    let lower_better = ctx
+        .data
+        .indicators
+        .get(code)
+        .and_then(|i| i.higher_is_better)
+        == Some(false);
+    rows.sort_by(|a, b| {
+        let o = b.2.total_cmp(&a.2);
+        if lower_better { o.reverse() } else { o }
+    });
+    if let Some(top) = panel.top {
+        rows.truncate(top as usize);
+    }
+    rows
+}
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let inner = panel_frame(panel, list);
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let info = ctx.data.indicators.get(code);
+    let medium = ctx.text_px(panel.text).min(inner.h * 0.08);
+    let title = panel
+        .title
+        .clone()
+        .or_else(|| info.map(|i| i.name.clone()))
+        .unwrap_or_else(|| code.to_owned());
+    let t = list.text(
+        shaper,
+        &title,
+        inner.x,
+        inner.y,
+        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
+        Some(inner.w),
+    );
+    let rows = ranking(ctx, panel);
+    let level = panel.children.as_deref().unwrap_or("province");
+    let period = rows
+        .first()
+        .and_then(|(u, ..)| ctx.period_of(panel, code, u))
+        .map(|p| p.label_vi())
+        .unwrap_or_default();
+    let sub = format!(
+        "{} · {} · {}",
+        ctx.data.unit_name(&panel.unit),
+        period,
+        info.map_or("", |i| i.unit.as_str())
+    );
+    let small_cap = ctx.text_px(TextSize::Small);
+    let s = list.text(
+        shaper,
+        &sub,
+        inner.x,
+        t.y + t.h,
+        TextStyle::new(small_cap.min(inner.h * 0.05), Weight::Regular, theme::MUTED),
+        Some(inner.w),
+    );
+    if rows.is_empty() {
+        list.text(
+            shaper,
+            &format!("Chưa có số liệu cấp {}", level_vi(level)),
+            inner.x,
+            s.y + s.h + medium * 0.5,
+            TextStyle::new(medium * 0.8, Weight::Regular, theme::MUTED),
+            None,
+        );
+        return;
+    }
+    let top = s.y + s.h + medium * 0.3;
+    let avail = inner.y + inner.h - top;
+    let row_h = (avail / rows.len() as f32).min(small_cap * 1.6);
+    let shown = ((avail / row_h).floor() as usize).min(rows.len());
+    let size = (row_h * 0.72).min(small_cap);
+    let name_w = rows
+        .iter()
+        .take(shown)
+        .map(|(_, n, _)| shaper.measure(&shaper.key(n, size, Weight::Regular))[0])
+        .fold(0.0_f32, f32::max)
+        .min(inner.w * 0.32);
+    let rank_w = shaper.measure(&shaper.key("34", size, Weight::Regular))[0] + size * 0.5;
+    let value_w = rows
+        .iter()
+        .take(shown)
+        .map(|(_, _, v)| shaper.measure(&shaper.key(&figure(info, *v), size, Weight::SemiBold))[0])
+        .fold(0.0_f32, f32::max)
+        + size * 0.5;
+    let bar_x = inner.x + rank_w + name_w + size * 0.5;
+    let bar_w = (inner.x + inner.w - value_w - bar_x).max(1.0);
+    let max = rows
+        .iter()
+        .map(|r| r.2.abs())
+        .fold(0.0_f64, f64::max)
+        .max(1e-12);
+    let focus = ctx.room.focus_unit.as_deref();
+    for (i, (unit, name, v)) in rows.iter().take(shown).enumerate() {
+        let y = top + i as f32 * row_h;
+        let focused = focus == Some(unit.as_str());
+        let glow = ctx
+            .period_of(panel, code, unit)
+            .map_or(0.0, |p| ctx.highlight(code, unit, p));
+        if focused {
+            list.rect(Rect::new(inner.x, y, inner.w, row_h), theme::PANEL_EDGE);
+        }
+        let colour = if focused {
+            theme::ACCENT
+        } else {
+            theme::SERIES[0].mix(theme::HIGHLIGHT, glow)
+        };
+        list.text(
+            shaper,
+            &format!("{}", i + 1),
+            inner.x + rank_w - size * 0.5,
+            y + (row_h - size * 1.25) / 2.0,
+            TextStyle::new(size, Weight::Regular, theme::MUTED).align(Align::Right),
+            None,
+        );
+        list.text_elided(
+            shaper,
+            name,
+            inner.x + rank_w,
+            y + (row_h - size * 1.25) / 2.0,
+            TextStyle::new(size, Weight::Regular, theme::TEXT),
+            name_w,
+        );
+        let w = (v.abs() / max) as f32 * bar_w;
+        list.rect(Rect::new(bar_x, y + row_h * 0.15, w, row_h * 0.7), colour);
+        list.text(
+            shaper,
+            &figure(info, *v),
+            bar_x + w + size * 0.3,
+            y + (row_h - size * 1.25) / 2.0,
+            TextStyle::new(size, Weight::SemiBold, theme::TEXT),
+            None,
+        );
+    }
+}
+
+/// "tỉnh", "huyện", "xã" for a level's wire name.
+pub fn level_vi(level: &str) -> &str {
+    match level {
+        "province" => "tỉnh",
+        "district" => "huyện",
+        "commune" => "xã",
+        "nation" => "quốc gia",
+        other => other,
+    }
+}

@@ -1,0 +1,237 @@
+//! Line and area charts: up to four indicators of one unit over the recent periods, with a value
+//! axis (Vietnamese compact numbers), gridlines, period labels and a legend.
+
+use dieuhanh_protocol::number::format_compact_vi;
+
+use super::{Ctx, panel_frame, periods_back, short_label};
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, Rect, TextSize, WidgetKind};
+use crate::render::text::{TextShaper, Weight};
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let inner = panel_frame(panel, list);
+    let unit = ctx.unit_of(panel);
+    let first = panel.indicators.first().map_or("", String::as_str);
+    let small = ctx.text_px(TextSize::Small).min(inner.h * 0.06);
+    let medium = ctx.text_px(panel.text).min(inner.h * 0.085);
+    let info = ctx.data.indicators.get(first);
+    let title = panel.title.clone().unwrap_or_else(|| {
+        if panel.indicators.len() == 1 {
+            info.map_or(first.to_owned(), |i| i.name.clone())
+        } else {
+            panel
+                .indicators
+                .iter()
+                .map(|c| ctx.data.indicators.get(c).map_or(c.as_str(), |i| i.name.as_str()))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
+    });
+    let t = list.text(
+        shaper,
+        &title,
+        inner.x,
+        inner.y,
+        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
+        Some(inner.w),
+    );
+    let unit_label = match info {
+        Some(i) if panel.indicators.len() == 1 => format!("{} · {}", ctx.data.unit_name(unit), i.unit),
+        _ => ctx.data.unit_name(unit).to_owned(),
+    };
+    let s = list.text(
+        shaper,
+        &unit_label,
+        inner.x,
+        t.y + t.h,
+        TextStyle::new(small, Weight::Regular, theme::MUTED),
+        Some(inner.w),
+    );
+    let Some(last) = ctx.period_of(panel, first, unit) else {
+        list.text(
+            shaper,
+            "Chưa có số liệu",
+            inner.x,
+            s.y + s.h + small,
+            TextStyle::new(small, Weight::Regular, theme::MUTED),
+            None,
+        );
+        return;
+    };
+    let periods = periods_back(last, panel.history);
+    let series: Vec<Vec<Option<f64>>> = panel
+        .indicators
+        .iter()
+        .map(|code| {
+            periods
+                .iter()
+                .map(|p| ctx.shown_value(code, unit, *p))
+                .collect()
+        })
+        .collect();
+    let all: Vec<f64> = series.iter().flatten().flatten().copied().collect();
+    if all.is_empty() {
+        return;
+    }
+    let (mut lo, mut hi) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    if panel.widget == WidgetKind::Area || lo > 0.0 && lo < hi * 0.5 {
+        lo = lo.min(0.0);
+    }
+    if (hi - lo).abs() < 1e-12 {
+        hi = lo + 1.0;
+    }
+    let (ticks, step) = nice_ticks(lo, hi, 5);
+    lo = lo.min(ticks[0]);
+    hi = hi.max(ticks[0] + step * (ticks.len() as f64 - 1.0));
+
+    // Legend for several series, one line under the unit label.
+    let mut top = s.y + s.h + small * 0.4;
+    if panel.indicators.len() > 1 {
+        // Equal slots, names cut to fit their slot.
+        let slot = inner.w / panel.indicators.len() as f32;
+        for (i, code) in panel.indicators.iter().enumerate() {
+            let x = inner.x + slot * i as f32;
+            let colour = theme::SERIES[i % theme::SERIES.len()];
+            list.rect(Rect::new(x, top + small * 0.35, small * 0.8, small * 0.5), colour);
+            let name = ctx.data.indicators.get(code).map_or(code.as_str(), |i| i.name.as_str());
+            list.text_elided(
+                shaper,
+                name,
+                x + small,
+                top,
+                TextStyle::new(small * 0.85, Weight::Regular, theme::TEXT),
+                slot - small * 1.5,
+            );
+        }
+        top += small * 1.4;
+    }
+
+    // Value axis labels on the left, period labels under the plot.
+    let label_w = ticks
+        .iter()
+        .map(|v| {
+            let key = shaper.key(&format_compact_vi(*v), small * 0.85, Weight::Regular);
+            shaper.measure(&key)[0]
+        })
+        .fold(0.0_f32, f32::max);
+    let plot = Rect::new(
+        inner.x + label_w + small * 0.5,
+        top + small * 0.5,
+        inner.w - label_w - small * 0.5,
+        inner.y + inner.h - top - small * 2.0,
+    );
+    if plot.w <= 0.0 || plot.h <= 0.0 {
+        return;
+    }
+    let y_of = |v: f64| plot.y + plot.h - ((v - lo) / (hi - lo)) as f32 * plot.h;
+    let grid_w = (plot.h * 0.004).clamp(1.0, 2.0);
+    for v in &ticks {
+        let y = y_of(*v);
+        list.rect(Rect::new(plot.x, y - grid_w / 2.0, plot.w, grid_w), theme::GRID);
+        list.text(
+            shaper,
+            &format_compact_vi(*v),
+            plot.x - small * 0.4,
+            y - small * 0.6,
+            TextStyle::new(small * 0.85, Weight::Regular, theme::MUTED).align(Align::Right),
+            None,
+        );
+    }
+    let n = periods.len();
+    let step_x = if n > 1 { plot.w / (n - 1) as f32 } else { 0.0 };
+    let x_of = |i: usize| plot.x + i as f32 * step_x;
+    // As many period labels as fit without touching.
+    let label_key = shaper.key("T12/25", small * 0.85, Weight::Regular);
+    let lw = shaper.measure(&label_key)[0] * 1.4;
+    let every = ((lw / step_x.max(1.0)).ceil() as usize).max(1);
+    for (i, p) in periods.iter().enumerate() {
+        if !(n - 1 - i).is_multiple_of(every) {
+            continue;
+        }
+        // Centred under its point, but kept inside the panel at both ends.
+        let label = short_label(*p);
+        let w = shaper.measure(&shaper.key(&label, small * 0.85, Weight::Regular))[0];
+        let x = (x_of(i) - w / 2.0).clamp(inner.x, inner.x + inner.w - w);
+        list.text(
+            shaper,
+            &label,
+            x,
+            plot.y + plot.h + small * 0.3,
+            TextStyle::new(small * 0.85, Weight::Regular, theme::MUTED),
+            None,
+        );
+    }
+    let line_w = (plot.h * 0.012).clamp(2.0, 8.0);
+    for (si, values) in series.iter().enumerate() {
+        let colour = theme::SERIES[si % theme::SERIES.len()];
+        // Gaps (missing periods) break the line rather than bridging them.
+        let mut run: Vec<[f32; 2]> = Vec::new();
+        let mut runs = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                Some(v) => run.push([x_of(i), y_of(*v)]),
+                None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
+                None => {}
+            }
+        }
+        if !run.is_empty() {
+            runs.push(run);
+        }
+        for pts in &runs {
+            if panel.widget == WidgetKind::Area {
+                list.area(pts, y_of(lo.max(0.0).min(hi)), colour.with_alpha(0.25));
+            }
+            list.polyline(pts, line_w, colour);
+        }
+        if let Some((i, Some(v))) = values.iter().enumerate().rev().find(|(_, v)| v.is_some()) {
+            let glow = ctx.highlight(&panel.indicators[si], unit, periods[i]);
+            let r = line_w * (1.6 + glow * 1.5);
+            list.disc([x_of(i), y_of(*v)], r, theme::ACCENT.mix(theme::HIGHLIGHT, glow));
+        }
+    }
+}
+
+/// Round gridline values covering [lo, hi] with about `count` steps.
+pub fn nice_ticks(lo: f64, hi: f64, count: usize) -> (Vec<f64>, f64) {
+    let raw = (hi - lo) / count.max(1) as f64;
+    let mag = 10f64.powf(raw.abs().log10().floor());
+    let norm = raw / mag;
+    let step = mag
+        * if norm <= 1.0 {
+            1.0
+        } else if norm <= 2.0 {
+            2.0
+        } else if norm <= 2.5 {
+            2.5
+        } else if norm <= 5.0 {
+            5.0
+        } else {
+            10.0
+        };
+    let start = (lo / step).floor() * step;
+    let mut ticks = Vec::new();
+    let mut v = start;
+    while v <= hi + step * 1e-9 && ticks.len() < 50 {
+        ticks.push(v);
+        v += step;
+    }
+    if ticks.last().is_some_and(|&l| l < hi) {
+        ticks.push(v);
+    }
+    (ticks, step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        let (t, step) = nice_ticks(3.2, 97.0, 5);
+        assert_eq!(step, 20.0);
+        assert_eq!(t.first(), Some(&0.0));
+        assert!(*t.last().unwrap() >= 97.0);
+    }
+}

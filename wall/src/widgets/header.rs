@@ -1,0 +1,78 @@
+//! Header: the scene's title, the date and time in Vietnam, and whether the data is live.
+
+use super::{Ctx, clock_vi, vietnam_time};
+use crate::data::Feed;
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, Rect, TextSize};
+use crate::render::text::{TextShaper, Weight};
+
+const WEEKDAYS: [&str; 7] = [
+    "Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy",
+];
+
+/// The status line and its colour.
+pub fn status(ctx: &Ctx<'_>) -> (String, crate::draw::Color) {
+    match &ctx.data.feed {
+        Feed::Live { .. } => (
+            format!("Trực tuyến · phiên bản dữ liệu {}", ctx.data.version),
+            theme::GOOD,
+        ),
+        Feed::Down { since_ms, .. } => (
+            format!("Mất kết nối từ {} — đang kết nối lại", clock_vi(*since_ms, ctx.now_ms)),
+            theme::STALE,
+        ),
+        Feed::Connecting => ("Đang kết nối máy chủ…".into(), theme::STALE),
+        Feed::File { taken_at_ms } => (
+            format!("Ảnh dữ liệu lúc {} (không trực tuyến)", clock_vi(*taken_at_ms, 0)),
+            theme::MUTED,
+        ),
+    }
+}
+
+/// "Chủ nhật, 29/11/2026 · 19:45".
+pub fn date_time(now_ms: i64) -> String {
+    let ((y, m, d), hh, mm, wd) = vietnam_time(now_ms);
+    format!("{}, {d:02}/{m:02}/{y} · {hh:02}:{mm:02}", WEEKDAYS[wd as usize % 7])
+}
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let r = panel.rect;
+    list.rect(r, theme::PANEL);
+    // The national red stripe along the bottom edge.
+    let stripe = (r.h * 0.06).max(2.0);
+    list.rect(Rect::new(r.x, r.y + r.h - stripe, r.w, stripe), theme::RED_FLAG);
+    let pad = (r.h * 0.12).max(6.0);
+    let big = ctx.text_px(panel.text).min(r.h * 0.55);
+    let small = ctx.text_px(TextSize::Small).min(r.h * 0.28);
+    let title = panel.title.as_deref().unwrap_or(&ctx.scene.title);
+    let right = r.x + r.w - pad;
+    let clock = date_time(ctx.now_ms);
+    let ck = shaper.key(&clock, big * 0.8, Weight::SemiBold);
+    let clock_w = shaper.measure(&ck)[0];
+    list.text(
+        shaper,
+        title,
+        r.x + pad,
+        r.y + (r.h - stripe - big * 1.25) / 2.0,
+        TextStyle::new(big, Weight::Bold, theme::TEXT),
+        Some((r.w - clock_w - 3.0 * pad).max(r.w * 0.3)),
+    );
+    list.text(
+        shaper,
+        &clock,
+        right,
+        r.y + pad * 0.5,
+        TextStyle::new(big * 0.8, Weight::SemiBold, theme::TEXT).align(Align::Right),
+        None,
+    );
+    let (text, colour) = status(ctx);
+    let s = list.text(
+        shaper,
+        &text,
+        right,
+        r.y + pad * 0.5 + big * 1.05,
+        TextStyle::new(small, Weight::Regular, colour).align(Align::Right),
+        None,
+    );
+    list.disc([s.x - small * 0.6, s.y + s.h * 0.5], small * 0.3, colour);
+}

@@ -1,0 +1,312 @@
+//! KPI tile: the indicator's name, unit and period; the figure, big; the change vs the same period
+//! last year with an arrow coloured by the indicator's direction of good; the standing against
+//! the plan; how many units have reported; a sparkline of the recent periods.
+
+use dieuhanh_protocol::live::IndicatorInfo;
+use dieuhanh_protocol::number::{format_percent_vi, format_vi};
+use dieuhanh_protocol::period::Period;
+
+use super::{Ctx, change_colour, figure, panel_frame, periods_back, yoy};
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, Rect, TextSize};
+use crate::render::text::{TextShaper, Weight};
+
+/// What the tile says, decided apart from drawing so tests can read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KpiFacts {
+    pub title: String,
+    pub subtitle: String,
+    pub value: Option<String>,
+    pub unit: String,
+    /// "+5,2% so với cùng kỳ" and whether the change is up, and its colour.
+    pub yoy: Option<(String, bool, crate::draw::Color)>,
+    pub target: Option<String>,
+    pub coverage: Option<String>,
+    pub period: Option<Period>,
+}
+
+/// Reads what the tile shows for `panel` now.
+pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let unit = ctx.unit_of(panel);
+    let info = ctx.data.indicators.get(code);
+    let title = panel
+        .title
+        .clone()
+        .or_else(|| info.map(|i| i.name.clone()))
+        .unwrap_or_else(|| code.to_owned());
+    let period = ctx.period_of(panel, code, unit);
+    let subtitle = match period {
+        Some(p) => format!("{} · {}", ctx.data.unit_name(unit), p.label_vi()),
+        None => ctx.data.unit_name(unit).to_owned(),
+    };
+    let mut out = KpiFacts {
+        title,
+        subtitle,
+        value: None,
+        unit: info.map(|i| i.unit.clone()).unwrap_or_default(),
+        yoy: None,
+        target: None,
+        coverage: None,
+        period,
+    };
+    let Some(p) = period else {
+        return out;
+    };
+    let Some(v) = ctx.shown_value(code, unit, p) else {
+        return out;
+    };
+    out.value = Some(figure(info, v));
+    let current = ctx.data.value(code, unit, p).unwrap_or(v);
+    if let Some(ly) = ctx.data.value(code, unit, p.same_period_last_year())
+        && let Some((text, change)) = yoy(info, current, ly)
+    {
+        out.yoy = Some((
+            format!("{text} so với cùng kỳ"),
+            change > 0.0,
+            change_colour(info, change),
+        ));
+    }
+    out.target = target_text(ctx, info, code, unit, p, current);
+    if let Some([got, expected]) = ctx.data.get(code, unit, p).and_then(|c| c.coverage)
+        && expected > 0
+        && got < expected
+    {
+        out.coverage = Some(format!(
+            "{}/{} đơn vị đã báo cáo",
+            format_vi(got as f64, 0),
+            format_vi(expected as f64, 0)
+        ));
+    }
+    out
+}
+
+fn target_text(
+    ctx: &Ctx<'_>,
+    info: Option<&IndicatorInfo>,
+    code: &str,
+    unit: &str,
+    p: Period,
+    current: f64,
+) -> Option<String> {
+    // Plans are national; a province's figure is not held against them.
+    if unit != "VN" {
+        return None;
+    }
+    let target = info?.target.as_ref()?;
+    let plan = target.for_year(p.year())?;
+    match target.kind.as_str() {
+        "annual_total" => {
+            let ytd = ctx.data.value(code, unit, p.ytd()).or(match p {
+                Period::Year { .. } => Some(current),
+                _ => None,
+            })?;
+            (plan.abs() > 1e-12).then(|| {
+                format!(
+                    "Lũy kế đạt {} kế hoạch năm",
+                    format_percent_vi(ytd / plan * 100.0, 1, false)
+                )
+            })
+        }
+        "growth" => {
+            let ly = ctx.data.value(code, unit, p.same_period_last_year())?;
+            let pct = (current / ly - 1.0) * 100.0;
+            let gap = pct - plan;
+            Some(format!(
+                "Kế hoạch tăng {} ({} điểm %)",
+                format_percent_vi(plan, 1, false),
+                signed(gap)
+            ))
+        }
+        "level" => {
+            let decimals = info.map_or(1, |i| i.decimals as usize);
+            Some(format!("Kế hoạch: {} {}", format_vi(plan, decimals), info?.unit))
+        }
+        _ => None,
+    }
+}
+
+fn signed(v: f64) -> String {
+    let s = format_vi(v, 1);
+    if v > 0.0 { format!("+{s}") } else { s }
+}
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let f = facts(ctx, panel);
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let unit = ctx.unit_of(panel);
+    let r = panel.rect;
+    if let Some(p) = f.period {
+        let glow = ctx.highlight(code, unit, p);
+        if glow > 0.0 {
+            // A changed figure glows gold, fading out, so a leader sees what moved.
+            list.rect(r, theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.35));
+        }
+    }
+    let inner = panel_frame(panel, list);
+    if f.period.is_some_and(|p| ctx.highlight(code, unit, p) > 0.0) {
+        let glow = f.period.map_or(0.0, |p| ctx.highlight(code, unit, p));
+        list.rect(inner, theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.25));
+    }
+    let small = ctx.text_px(TextSize::Small).min(inner.h * 0.1);
+    let medium = ctx.text_px(TextSize::Medium).min(inner.h * 0.12);
+    let big = ctx.text_px(panel.text).min(inner.h * 0.34);
+
+    let mut y = inner.y;
+    let t = list.text(
+        shaper,
+        &f.title,
+        inner.x,
+        y,
+        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
+        Some(inner.w),
+    );
+    y = t.y + t.h;
+    let s = list.text(
+        shaper,
+        &f.subtitle,
+        inner.x,
+        y,
+        TextStyle::new(small, Weight::Regular, theme::MUTED),
+        Some(inner.w),
+    );
+    y = s.y + s.h + small * 0.3;
+
+    let Some(value) = &f.value else {
+        list.text(
+            shaper,
+            "Chưa có số liệu",
+            inner.x,
+            y,
+            TextStyle::new(medium, Weight::Regular, theme::MUTED),
+            Some(inner.w),
+        );
+        return;
+    };
+    let unit_key = shaper.key(&f.unit, medium, Weight::Regular);
+    let unit_w = if f.unit.is_empty() {
+        0.0
+    } else {
+        shaper.measure(&unit_key)[0] + medium * 0.4
+    };
+    let v = list.text(
+        shaper,
+        value,
+        inner.x,
+        y,
+        TextStyle::new(big, Weight::Bold, theme::TEXT),
+        Some((inner.w - unit_w).max(inner.w * 0.5)),
+    );
+    if !f.unit.is_empty() {
+        // The unit sits on the figure's baseline, roughly.
+        list.text(
+            shaper,
+            &f.unit,
+            v.x + v.w + medium * 0.4,
+            v.y + v.h - medium * 1.45,
+            TextStyle::new(medium, Weight::Regular, theme::MUTED),
+            Some((inner.x + inner.w - v.x - v.w).max(medium)),
+        );
+    }
+    y = v.y + v.h + small * 0.2;
+
+    if let Some((text, up, colour)) = &f.yoy
+        && y + small * 1.25 <= inner.y + inner.h
+    {
+        let arrow = small * 0.9;
+        list.arrow(
+            [inner.x + arrow * 0.6, y + small * 0.65],
+            arrow,
+            *up,
+            *colour,
+        );
+        let t = list.text(
+            shaper,
+            text,
+            inner.x + arrow * 1.5,
+            y,
+            TextStyle::new(small, Weight::SemiBold, *colour),
+            Some(inner.w - arrow * 1.5),
+        );
+        y = t.y + t.h;
+    }
+    let bottom = inner.y + inner.h;
+    if let Some(text) = &f.target
+        && y + small * 1.25 <= bottom
+    {
+        let t = list.text(
+            shaper,
+            text,
+            inner.x,
+            y,
+            TextStyle::new(small, Weight::Regular, theme::ACCENT),
+            Some(inner.w),
+        );
+        y = t.y + t.h;
+    }
+    if let Some(text) = &f.coverage
+        && y + small * 1.25 <= bottom
+    {
+        let t = list.text(
+            shaper,
+            text,
+            inner.x,
+            y,
+            TextStyle::new(small * 0.85, Weight::Regular, theme::STALE),
+            Some(inner.w),
+        );
+        y = t.y + t.h;
+    }
+    // Sparkline in what is left at the bottom.
+    let room = inner.y + inner.h - y;
+    if room > inner.h * 0.12
+        && let Some(p) = f.period
+    {
+        let spark = Rect::new(inner.x, y + room * 0.15, inner.w, room * 0.8);
+        sparkline(ctx, code, unit, p, panel.history, spark, list);
+    }
+}
+
+fn sparkline(
+    ctx: &Ctx<'_>,
+    code: &str,
+    unit: &str,
+    last: Period,
+    n: u32,
+    r: Rect,
+    list: &mut DisplayList,
+) {
+    let periods = periods_back(last, n);
+    let values: Vec<Option<f64>> = periods
+        .iter()
+        .map(|p| ctx.shown_value(code, unit, *p))
+        .collect();
+    let known: Vec<f64> = values.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return;
+    }
+    let (lo, hi) = known
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = if hi - lo < 1e-12 { 1.0 } else { hi - lo };
+    let step = r.w / (periods.len().max(2) - 1) as f32;
+    let pts: Vec<[f32; 2]> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            v.map(|v| {
+                [
+                    r.x + i as f32 * step,
+                    r.y + r.h - ((v - lo) / span) as f32 * r.h,
+                ]
+            })
+        })
+        .collect();
+    let width = (r.h * 0.05).clamp(1.5, 6.0);
+    list.area(&pts, r.y + r.h, theme::SERIES[0].with_alpha(0.18));
+    list.polyline(&pts, width, theme::SERIES[0]);
+    if let Some(&last) = pts.last() {
+        list.disc(last, width * 1.6, theme::ACCENT);
+    }
+    let _ = Align::Left;
+}

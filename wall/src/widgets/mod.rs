@@ -1,0 +1,373 @@
+//! The widgets: each turns a panel of the layout and the wall's data into shapes and text in the
+//! panel's canvas rectangle. Plain Rust over [`DisplayList`]; no GPU here, so every decision
+//! (colours of arrows, what is written, where) is testable directly.
+//!
+//! - [`kpi`]: one figure with its unit and period, % vs same period last year and vs plan, a
+//!   sparkline.
+//! - [`chart`]: line or area chart of up to four indicators with axes, gridlines and Vietnamese
+//!   period labels.
+//! - [`bars`]: ranked horizontal bars (e.g. the 34 provinces).
+//! - [`table`]: indicators × units.
+//! - [`ticker`]: the most recent changes.
+//! - [`header`]: scene title, date and time in Vietnam, connection status.
+
+pub mod bars;
+pub mod chart;
+pub mod header;
+pub mod kpi;
+pub mod table;
+pub mod ticker;
+
+use dieuhanh_protocol::live::{IndicatorInfo, RoomState};
+use dieuhanh_protocol::number::{format_compact_vi, format_percent_vi, format_vi};
+use dieuhanh_protocol::period::{Frequency, Period};
+
+use crate::data::WallData;
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Layout, Panel, PeriodSpec, Rect, Scene, TextSize, WidgetKind};
+use crate::render::text::{TextShaper, Weight};
+
+/// How long a changed value animates from its old figure to the new one.
+pub const ANIMATE_MS: i64 = 1200;
+/// How long a changed value stays highlighted.
+pub const HIGHLIGHT_MS: i64 = 10_000;
+
+/// Vietnam's offset from UTC (no daylight saving).
+pub const VIETNAM_OFFSET_SECS: i64 = 7 * 3600;
+
+/// What every widget reads.
+pub struct Ctx<'a> {
+    pub layout: &'a Layout,
+    pub scene: &'a Scene,
+    pub data: &'a WallData,
+    pub room: &'a RoomState,
+    pub now_ms: i64,
+}
+
+impl Ctx<'_> {
+    pub fn text_px(&self, size: TextSize) -> f32 {
+        self.layout.wall.text_px(size)
+    }
+
+    /// The unit a panel shows, after the presenter's focus (single-unit panels follow it).
+    pub fn unit_of<'p>(&'p self, panel: &'p Panel) -> &'p str {
+        match (&self.room.focus_unit, panel.children.is_none(), panel.widget) {
+            (Some(f), true, WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table) => f,
+            _ => &panel.unit,
+        }
+    }
+
+    /// The period a panel shows for `indicator` at `unit`: a fixed one, or the latest with a
+    /// value of the panel's frequency (the presenter's period caps it).
+    pub fn period_of(&self, panel: &Panel, indicator: &str, unit: &str) -> Option<Period> {
+        match panel.period {
+            PeriodSpec::Fixed(p) => Some(self.room.period.unwrap_or(p)),
+            PeriodSpec::Latest(f) => {
+                if let Some(p) = self.room.period
+                    && p.frequency() == Some(f)
+                {
+                    return Some(p);
+                }
+                self.data
+                    .latest_period(indicator, unit, Some(f), self.room.period)
+            }
+        }
+    }
+
+    /// Whether the wall's data is not live and older than the layout allows; the time (ms) it
+    /// dates from.
+    pub fn stale(&self) -> Option<i64> {
+        let since = self.data.stale_since()?;
+        let limit = self.layout.stale_after.as_millis() as i64;
+        (self.now_ms - since > limit || since == 0).then_some(since)
+    }
+
+    /// The value to draw for a cell now: animated from the previous figure just after a change.
+    pub fn shown_value(&self, indicator: &str, unit: &str, period: Period) -> Option<f64> {
+        let c = self.data.get(indicator, unit, period)?;
+        match (c.changed_at_ms, c.previous) {
+            (Some(at), Some(prev)) if self.now_ms - at < ANIMATE_MS && self.now_ms >= at => {
+                let t = (self.now_ms - at) as f64 / ANIMATE_MS as f64;
+                let ease = 1.0 - (1.0 - t).powi(3);
+                Some(prev + (c.value - prev) * ease)
+            }
+            _ => Some(c.value),
+        }
+    }
+
+    /// 0–1: how strongly to highlight a cell that just changed (fading out).
+    pub fn highlight(&self, indicator: &str, unit: &str, period: Period) -> f32 {
+        let Some(at) = self
+            .data
+            .get(indicator, unit, period)
+            .and_then(|c| c.changed_at_ms)
+        else {
+            return 0.0;
+        };
+        let age = self.now_ms - at;
+        if !(0..HIGHLIGHT_MS).contains(&age) {
+            return 0.0;
+        }
+        1.0 - age as f32 / HIGHLIGHT_MS as f32
+    }
+}
+
+/// Draws every panel of the scene.
+pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList) {
+    for panel in &ctx.scene.panels {
+        list.clip = Some(panel.rect);
+        match panel.widget {
+            WidgetKind::Kpi => kpi::draw(ctx, panel, shaper, list),
+            WidgetKind::Line | WidgetKind::Area => chart::draw(ctx, panel, shaper, list),
+            WidgetKind::Bars => bars::draw(ctx, panel, shaper, list),
+            WidgetKind::Table => table::draw(ctx, panel, shaper, list),
+            WidgetKind::Ticker => ticker::draw(ctx, panel, shaper, list),
+            WidgetKind::Header => header::draw(ctx, panel, shaper, list),
+        }
+        if panel.widget != WidgetKind::Header {
+            stale_badge(ctx, panel, shaper, list);
+        }
+        list.clip = None;
+    }
+}
+
+/// The panel's background and edge; returns the inner rectangle after padding.
+pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
+    let r = panel.rect;
+    list.rect(r, theme::PANEL);
+    let edge = (r.h.min(r.w) * 0.006).clamp(1.0, 3.0);
+    list.frame(r, edge, theme::PANEL_EDGE);
+    let pad = (r.h.min(r.w) * 0.05).clamp(6.0, 48.0);
+    Rect::new(r.x + pad, r.y + pad, r.w - 2.0 * pad, r.h - 2.0 * pad)
+}
+
+/// "Dữ liệu cũ từ 14:05" in the panel's top-right corner when the data is not live.
+fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let Some(since) = ctx.stale() else {
+        return;
+    };
+    let label = if since == 0 {
+        "Chưa có dữ liệu trực tiếp".to_string()
+    } else {
+        format!("Dữ liệu cũ từ {}", clock_vi(since, ctx.now_ms))
+    };
+    let r = panel.rect;
+    let size = (ctx.text_px(TextSize::Small) * 0.8).min(r.h * 0.08).max(10.0);
+    let key = shaper.key(&label, size, Weight::Bold);
+    let ext = shaper.measure(&key);
+    let pad = size * 0.35;
+    let bw = (ext[0] + 2.0 * pad).min(r.w);
+    let badge = Rect::new(r.x + r.w - bw - pad, r.y + pad, bw, ext[1] + pad);
+    list.rect(badge, theme::STALE);
+    list.text(
+        shaper,
+        &label,
+        badge.x + pad,
+        badge.y + pad / 2.0,
+        TextStyle::new(size, Weight::Bold, theme::BACKGROUND),
+        Some(r.w - 2.0 * pad),
+    );
+}
+
+/// `hh:mm` in Vietnam, with the date when it is not today's.
+pub fn clock_vi(at_ms: i64, now_ms: i64) -> String {
+    let (d, hh, mm, _) = vietnam_time(at_ms);
+    let (today, ..) = vietnam_time(now_ms);
+    if d == today {
+        format!("{hh:02}:{mm:02}")
+    } else {
+        format!("{hh:02}:{mm:02} {:02}/{:02}/{}", d.2, d.1, d.0)
+    }
+}
+
+/// (year, month, day), hour, minute, weekday (0 = Sunday) in Vietnam.
+pub fn vietnam_time(at_ms: i64) -> ((i32, u32, u32), u32, u32, u32) {
+    let secs = at_ms.div_euclid(1000) + VIETNAM_OFFSET_SECS;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    let weekday = (days + 4).rem_euclid(7) as u32;
+    (
+        (year, month, day),
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        weekday,
+    )
+}
+
+/// The current period of `frequency` in Vietnam at `now_ms`.
+pub fn current_period(frequency: Frequency, now_ms: i64) -> Period {
+    let ((y, m, _), ..) = vietnam_time(now_ms);
+    Period::containing(frequency, y, m as u8)
+}
+
+/// A figure as the wall writes it: the indicator's decimals, thousands grouped the Vietnamese way.
+pub fn figure(info: Option<&IndicatorInfo>, v: f64) -> String {
+    let decimals = info.map_or(1, |i| i.decimals as usize);
+    if v.abs() >= 1e7 {
+        // Ten million and more: "12,5 triệu" reads faster from across a room.
+        return format_compact_vi(v);
+    }
+    format_vi(v, decimals)
+}
+
+/// The comparison with the same period last year: the text ("+5,2%" or "+0,3 điểm %" for
+/// rates) and the change's sign.
+pub fn yoy(info: Option<&IndicatorInfo>, now: f64, last_year: f64) -> Option<(String, f64)> {
+    let is_rate = info.is_some_and(|i| i.unit.trim() == "%");
+    // The change is returned as written (one decimal), so "0,0" is never coloured as news.
+    let round1 = |v: f64| (v * 10.0).round() / 10.0;
+    if is_rate {
+        let d = round1(now - last_year);
+        let text = format!("{} điểm %", signed_vi(d, 1));
+        return Some((text, d));
+    }
+    if last_year.abs() < 1e-12 {
+        return None;
+    }
+    let pct = (now / last_year - 1.0) * 100.0;
+    Some((format_percent_vi(pct, 1, true), round1(pct)))
+}
+
+fn signed_vi(v: f64, decimals: usize) -> String {
+    let s = format_vi(v, decimals);
+    if v > 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        format!("+{s}")
+    } else {
+        s
+    }
+}
+
+/// Good news is green, bad news red, whatever the indicator's direction; neither is blue.
+pub fn change_colour(info: Option<&IndicatorInfo>, change: f64) -> crate::draw::Color {
+    match info.and_then(|i| i.higher_is_better) {
+        _ if change.abs() < 1e-9 => theme::MUTED,
+        Some(true) if change > 0.0 => theme::GOOD,
+        Some(true) => theme::BAD,
+        Some(false) if change < 0.0 => theme::GOOD,
+        Some(false) => theme::BAD,
+        None => theme::NEUTRAL,
+    }
+}
+
+/// A short period label for axes: "T7/25", "Q3/25", "6T/25", "2025".
+pub fn short_label(p: Period) -> String {
+    let yy = p.year().rem_euclid(100);
+    match p {
+        Period::Month { month, .. } => format!("T{month}/{yy:02}"),
+        Period::Quarter { quarter, .. } => format!("Q{quarter}/{yy:02}"),
+        Period::Half { half, .. } => format!("{}6T/{yy:02}", if half == 1 { "" } else { "c" }),
+        Period::Year { year } => format!("{year}"),
+        Period::YearToDate { month, .. } => format!("{month}T/{yy:02}"),
+    }
+}
+
+/// The `n` periods ending at `last`, oldest first.
+pub fn periods_back(last: Period, n: u32) -> Vec<Period> {
+    let mut out = vec![last];
+    let mut p = last;
+    for _ in 1..n.max(1) {
+        p = p.previous();
+        out.push(p);
+    }
+    out.reverse();
+    out
+}
+
+/// A title line in the panel's top-left; returns the y below it.
+pub fn title(
+    ctx: &Ctx<'_>,
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    inner: Rect,
+    text: &str,
+    size: f32,
+) -> f32 {
+    let _ = ctx;
+    let r = list.text(
+        shaper,
+        text,
+        inner.x,
+        inner.y,
+        TextStyle::new(size, Weight::SemiBold, theme::TEXT),
+        Some(inner.w),
+    );
+    r.y + r.h
+}
+
+/// Right-aligned muted text.
+pub fn note_right(
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    x_right: f32,
+    y: f32,
+    text: &str,
+    size: f32,
+) {
+    list.text(
+        shaper,
+        text,
+        x_right,
+        y,
+        TextStyle::new(size, Weight::Regular, theme::MUTED).align(Align::Right),
+        None,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(unit: &str, hib: Option<bool>) -> IndicatorInfo {
+        IndicatorInfo {
+            code: "X".into(),
+            name: "X".into(),
+            unit: unit.into(),
+            decimals: 1,
+            higher_is_better: hib,
+            frequency: None,
+            agency: None,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_rise_is_green_when_higher_is_better_and_red_when_lower_is() {
+        assert_eq!(change_colour(Some(&info("tỷ đồng", Some(true))), 3.0), theme::GOOD);
+        assert_eq!(change_colour(Some(&info("%", Some(false))), 0.4), theme::BAD);
+        assert_eq!(change_colour(Some(&info("%", Some(false))), -0.4), theme::GOOD);
+        assert_eq!(change_colour(Some(&info("đồng", None)), 2.0), theme::NEUTRAL);
+    }
+
+    #[test]
+    fn rates_compare_in_points_and_others_in_percent() {
+        let (t, _) = yoy(Some(&info("%", Some(true))), 8.2, 7.1).unwrap();
+        assert_eq!(t, "+1,1 điểm %");
+        let (t, d) = yoy(Some(&info("tỷ đồng", Some(true))), 110.0, 100.0).unwrap();
+        assert_eq!(t, "+10,0%");
+        assert!(d > 0.0);
+    }
+
+    #[test]
+    fn vietnam_time_is_utc_plus_seven() {
+        // 2026-11-29T17:30:00Z is 00:30 on the 30th in Hà Nội, a Monday.
+        let ms = 1_795_973_400_000;
+        assert_eq!(vietnam_time(ms), ((2026, 11, 30), 0, 30, 1));
+        assert_eq!(
+            current_period(Frequency::Quarter, ms),
+            Period::Quarter {
+                year: 2026,
+                quarter: 4
+            }
+        );
+    }
+}

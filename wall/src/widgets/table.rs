@@ -1,0 +1,142 @@
+//! Table: with `children`, one row per child unit and one column per indicator; otherwise one row
+//! per indicator for the unit, with the period, the value and the change vs last year.
+
+use super::{Ctx, change_colour, figure, panel_frame, yoy};
+use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, Rect, TextSize};
+use crate::render::text::{TextShaper, Weight};
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let inner = panel_frame(panel, list);
+    let size_cap = ctx.text_px(panel.text);
+    let head = ctx.text_px(TextSize::Medium).min(inner.h * 0.08);
+    let unit = ctx.unit_of(panel);
+    let title = panel.title.clone().unwrap_or_else(|| match &panel.children {
+        Some(level) => format!(
+            "{} — cấp {}",
+            ctx.data.unit_name(unit),
+            super::bars::level_vi(level)
+        ),
+        None => ctx.data.unit_name(unit).to_owned(),
+    });
+    let t = list.text(
+        shaper,
+        &title,
+        inner.x,
+        inner.y,
+        TextStyle::new(head, Weight::SemiBold, theme::TEXT),
+        Some(inner.w),
+    );
+    let top = t.y + t.h + head * 0.3;
+
+    // Rows of cells: first column text, then right-aligned figures with optional colours.
+    type Row = (String, Vec<(String, crate::draw::Color)>);
+    let mut header: Vec<String> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
+    match &panel.children {
+        Some(level) => {
+            header.push("Đơn vị".into());
+            for code in &panel.indicators {
+                let info = ctx.data.indicators.get(code);
+                header.push(info.map_or(code.clone(), |i| format!("{} ({})", i.name, i.unit)));
+            }
+            for u in ctx.data.children(unit, level) {
+                let cells = panel
+                    .indicators
+                    .iter()
+                    .map(|code| {
+                        let info = ctx.data.indicators.get(code);
+                        let v = ctx
+                            .period_of(panel, code, &u.code)
+                            .and_then(|p| ctx.shown_value(code, &u.code, p));
+                        (v.map_or("—".into(), |v| figure(info, v)), theme::TEXT)
+                    })
+                    .collect();
+                rows.push((u.name.clone(), cells));
+            }
+        }
+        None => {
+            header.extend(["Chỉ tiêu", "Kỳ", "Giá trị", "So cùng kỳ"].map(String::from));
+            for code in &panel.indicators {
+                let info = ctx.data.indicators.get(code);
+                let name = info.map_or(code.clone(), |i| i.name.clone());
+                let Some(p) = ctx.period_of(panel, code, unit) else {
+                    rows.push((name, vec![("—".into(), theme::MUTED)]));
+                    continue;
+                };
+                let v = ctx.shown_value(code, unit, p);
+                let cmp = match (
+                    ctx.data.value(code, unit, p),
+                    ctx.data.value(code, unit, p.same_period_last_year()),
+                ) {
+                    (Some(now), Some(ly)) => yoy(info, now, ly)
+                        .map(|(t, d)| (t, change_colour(info, d)))
+                        .unwrap_or(("—".into(), theme::MUTED)),
+                    _ => ("—".into(), theme::MUTED),
+                };
+                let unit_label = info.map_or("", |i| i.unit.as_str());
+                rows.push((
+                    name,
+                    vec![
+                        (p.label_vi(), theme::MUTED),
+                        (
+                            v.map_or("—".into(), |v| format!("{} {unit_label}", figure(info, v))),
+                            theme::TEXT,
+                        ),
+                        cmp,
+                    ],
+                ));
+            }
+        }
+    }
+    let avail = inner.y + inner.h - top;
+    let n = rows.len() + 1;
+    let row_h = (avail / n as f32).min(size_cap * 1.5);
+    let size = (row_h * 0.7).min(size_cap);
+    let cols = header.len().max(2);
+    // The first column takes what the figures leave.
+    let fig_w = inner.w * if cols > 3 { 0.18 } else { 0.25 };
+    let first_w = inner.w - fig_w * (cols - 1) as f32;
+    let col_right = |c: usize| inner.x + first_w + fig_w * c as f32;
+    let shown = ((avail / row_h).floor() as usize).min(n);
+    for (i, h) in header.iter().enumerate() {
+        let style = TextStyle::new(size * 0.85, Weight::SemiBold, theme::MUTED);
+        if i == 0 {
+            list.text_elided(shaper, h, inner.x, top, style, first_w - size);
+        } else {
+            list.text_elided(
+                shaper,
+                h,
+                col_right(i) - size * 0.3,
+                top,
+                style.align(Align::Right),
+                fig_w - size * 0.5,
+            );
+        }
+    }
+    for (ri, (name, cells)) in rows.iter().take(shown.saturating_sub(1)).enumerate() {
+        let y = top + (ri + 1) as f32 * row_h;
+        if ri % 2 == 0 {
+            list.rect(Rect::new(inner.x, y, inner.w, row_h), theme::BACKGROUND.with_alpha(0.35));
+        }
+        let ty = y + (row_h - size * 1.25) / 2.0;
+        list.text_elided(
+            shaper,
+            name,
+            inner.x + size * 0.2,
+            ty,
+            TextStyle::new(size, Weight::Regular, theme::TEXT),
+            first_w - size,
+        );
+        for (ci, (text, colour)) in cells.iter().enumerate() {
+            list.text(
+                shaper,
+                text,
+                col_right(ci + 1) - size * 0.3,
+                ty,
+                TextStyle::new(size * 0.9, Weight::SemiBold, *colour).align(Align::Right),
+                Some(fig_w - size * 0.5),
+            );
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The wall drawn for real, headless, on whatever Vulkan adapter the machine has (Mesa's lavapipe
+//! in CI): golden images of fixed scenes with fixed data, structural checks of what is drawn, and
+//! Vietnamese text. A missing adapter fails these tests; nothing is skipped.
+//!
+//! Goldens live in `wall/tests/golden/`. They are rendered from the demo snapshot shipped in
+//! `assets/snapshots/` at its own time; after regenerating that snapshot (or changing a widget on
+//! purpose) re-bless them with `DIEUHANH_BLESS=1 cargo test -p dieuhanh-wall --test render`
+//! and look at the new PNGs before committing them.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use std::path::{Path, PathBuf};
+
+use dieuhanh_protocol::live::{Cell, IndicatorInfo, RoomState, ServerMessage, UnitInfo};
+use dieuhanh_protocol::period::Period;
+use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
+use dieuhanh_wall::data::{Feed, WallData};
+use dieuhanh_wall::draw::{DisplayList, TextStyle, theme};
+use dieuhanh_wall::layout::{self, Layout, Rect};
+use dieuhanh_wall::render::text::{TextShaper, Weight};
+use dieuhanh_wall::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, Renderer, ScreenMap};
+use dieuhanh_wall::{render_scene, scene, snapshot, widgets};
+
+fn gpu() -> Gpu {
+    Gpu::headless().expect("a Vulkan adapter (lavapipe: apt install mesa-vulkan-drivers)")
+}
+
+fn load_layout(name: &str) -> Layout {
+    let cat = Catalogue::load(&assets_dir()).expect("catalogue");
+    layout::load(&assets_dir().join("layouts").join(name), &cat).expect("layout")
+}
+
+fn demo() -> (WallData, i64) {
+    let path = snapshot::demo_path(&assets_dir());
+    let file = snapshot::read(&path).expect("demo snapshot");
+    let data = snapshot::load(&path).expect("demo snapshot");
+    (data, file.taken_at_ms)
+}
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+/// Compares with the golden PNG: mean absolute error per channel ≤ 0.5 (of 255) and at most
+/// 0.1 % of pixels off by more than 32 in any channel (one changed KPI figure is ~0.3 %). Lavapipe is deterministic for one Mesa
+/// version; the bounds absorb rounding differences between versions, not a moved widget.
+fn assert_golden(name: &str, image: &Image) {
+    let path = golden_dir().join(format!("{name}.png"));
+    if std::env::var_os("DIEUHANH_BLESS").is_some() {
+        std::fs::create_dir_all(golden_dir()).unwrap();
+        image.write_png(&path).unwrap();
+        eprintln!("blessed {}", path.display());
+        return;
+    }
+    let want = Image::read_png(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; render it with DIEUHANH_BLESS=1 cargo test -p dieuhanh-wall --test render",
+            path.display()
+        )
+    });
+    assert_eq!(
+        (want.width, want.height),
+        (image.width, image.height),
+        "{name}: size"
+    );
+    let mut total: u64 = 0;
+    let mut far = 0usize;
+    let mut diff = Vec::with_capacity(image.pixels.len());
+    for (a, b) in image.pixels.chunks_exact(4).zip(want.pixels.chunks_exact(4)) {
+        let mut worst = 0u8;
+        for c in 0..3 {
+            let d = a[c].abs_diff(b[c]);
+            total += u64::from(d);
+            worst = worst.max(d);
+        }
+        if worst > 32 {
+            far += 1;
+        }
+        diff.extend_from_slice(&[worst.saturating_mul(4), 0, 0, 255]);
+    }
+    let pixels = (image.width * image.height) as usize;
+    let mean = total as f64 / (pixels * 3) as f64;
+    let far_share = far as f64 / pixels as f64;
+    if mean > 0.5 || far_share > 0.001 {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let actual = out.join(format!("{name}.actual.png"));
+        let diff_path = out.join(format!("{name}.diff.png"));
+        image.write_png(&actual).unwrap();
+        Image {
+            width: image.width,
+            height: image.height,
+            pixels: diff,
+        }
+        .write_png(&diff_path)
+        .unwrap();
+        panic!(
+            "{name}: differs from its golden (mean error {mean:.3}, {:.3} % of pixels far off); \
+             see {} and {}",
+            far_share * 100.0,
+            actual.display(),
+            diff_path.display()
+        );
+    }
+}
+
+#[test]
+fn desk_overview_matches_its_golden_image() {
+    let gpu = gpu();
+    let layout = load_layout("desk.toml");
+    let (data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let image = render_scene(&gpu, &layout, scene, &data, &RoomState::default(), taken, None)
+        .expect("render");
+    assert_eq!((image.width, image.height), (1920, 1080));
+    assert_golden("desk-tong-quan", &image);
+}
+
+#[test]
+fn national_wall_scaled_for_the_conference_feed_matches_its_golden_image() {
+    let gpu = gpu();
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let image = render_scene(
+        &gpu,
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        taken,
+        Some([1920, 1080]),
+    )
+    .expect("render");
+    assert_golden("national-tong-quan-1080p", &image);
+}
+
+#[test]
+fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
+    let (data, taken) = demo();
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    for file in ["national.toml", "room.toml"] {
+        let layout = load_layout(file);
+        let bezels = layout.wall.bezel_strips();
+        assert!(!bezels.is_empty(), "{file} has bezels");
+        for s in &layout.scenes {
+            scene::compose(
+                &layout,
+                s,
+                &data,
+                &RoomState::default(),
+                taken,
+                &mut shaper,
+                &mut list,
+            );
+            assert!(list.texts.len() > 20, "{file}/{}: text drawn", s.name);
+            for run in &list.texts {
+                let Some(visible) = run.rect.intersection(&run.clip) else {
+                    continue;
+                };
+                for b in &bezels {
+                    assert!(
+                        !visible.intersects(b),
+                        "{file}/{}: {:?} at {:?} runs under the bezel {b:?}",
+                        s.name,
+                        run.key.text,
+                        run.rect
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A one-tile wall with two indicators: a rise of a higher-is-better one, a rise of a
+/// lower-is-better one.
+fn tile_data(code: &str, higher_is_better: bool, now: f64, last_year: f64) -> WallData {
+    let mut d = WallData::default();
+    let p = Period::parse("2025-08").unwrap();
+    d.apply(
+        &ServerMessage::Snapshot {
+            id: "t".into(),
+            version: 1,
+            reason: "subscribe".into(),
+            indicators: vec![IndicatorInfo {
+                code: code.into(),
+                name: "Chỉ tiêu thử".into(),
+                unit: "tỷ đồng".into(),
+                decimals: 1,
+                higher_is_better: Some(higher_is_better),
+                frequency: None,
+                agency: None,
+                target: None,
+            }],
+            units: vec![UnitInfo {
+                code: "VN".into(),
+                name: "Toàn quốc".into(),
+                level: "nation".into(),
+                parent: None,
+            }],
+            periods: vec![p],
+            cells: [(p, now), (p.same_period_last_year(), last_year)]
+                .map(|(p, v)| Cell {
+                    i: code.into(),
+                    u: "VN".into(),
+                    p,
+                    v: Some(v),
+                    c: None,
+                })
+                .to_vec(),
+        },
+        0,
+    );
+    d.feed = Feed::Live { since_ms: 0 };
+    d
+}
+
+fn tile_layout(code: &str) -> Layout {
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let text = format!(
+        r#"
+[wall]
+name = "thử"
+rows = 1
+columns = 1
+screen_width_px = 800
+screen_height_px = 450
+screen_width_mm = 597.9
+screen_height_mm = 336.3
+bezel_mm = 0
+
+[[output]]
+name = "a"
+row = 0
+column = 0
+
+[[scene]]
+name = "mot"
+title = "Một ô"
+
+[[scene.panel]]
+widget = "kpi"
+row = 0
+column = 0
+rows = 1
+columns = 1
+indicator = "{code}"
+period = "2025-08"
+text = "large"
+"#
+    );
+    layout::parse(&text, Path::new("tile.toml"), &cat).expect("tile layout")
+}
+
+/// The colour of the KPI tile's arrow, read from the rendered pixels at the arrow's head.
+fn arrow_pixel(code: &str, higher_is_better: bool, now: f64, last_year: f64) -> [u8; 4] {
+    let gpu = gpu();
+    let layout = tile_layout(code);
+    let data = tile_data(code, higher_is_better, now, last_year);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    scene::compose(
+        &layout,
+        &layout.scenes[0],
+        &data,
+        &RoomState::default(),
+        0,
+        &mut shaper,
+        &mut list,
+    );
+    // The arrow is the only shape in the good/bad colours.
+    let arrow: Vec<[f32; 2]> = list
+        .vertices
+        .iter()
+        .filter(|v| v.color == theme::GOOD.0 || v.color == theme::BAD.0)
+        .map(|v| v.position)
+        .collect();
+    assert!(arrow.len() >= 3, "an arrow is drawn");
+    // Centroid of the head triangle (the first three vertices).
+    let c = [
+        (arrow[0][0] + arrow[1][0] + arrow[2][0]) / 3.0,
+        (arrow[0][1] + arrow[1][1] + arrow[2][1]) / 3.0,
+    ];
+    let (screens, size) = scene::wall_screens(&layout);
+    let mut renderer = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+    let off = Offscreen::new(&gpu, size).unwrap();
+    renderer
+        .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .unwrap();
+    let image = off.capture(&gpu, &renderer).unwrap();
+    image.pixel(c[0].round() as u32, c[1].round() as u32)
+}
+
+fn close(a: [u8; 4], b: dieuhanh_wall::draw::Color) -> bool {
+    let b = b.to_rgba8();
+    (0..3).all(|i| a[i].abs_diff(b[i]) <= 6)
+}
+
+#[test]
+fn kpi_arrow_is_green_for_a_rise_of_a_higher_is_better_indicator() {
+    let px = arrow_pixel("NS01", true, 110.0, 100.0);
+    assert!(close(px, theme::GOOD), "{px:?}");
+}
+
+#[test]
+fn kpi_arrow_is_red_for_a_rise_of_a_lower_is_better_indicator() {
+    let px = arrow_pixel("DN03", false, 2400.0, 2200.0);
+    assert!(close(px, theme::BAD), "{px:?}");
+}
+
+/// Renders one line of text on a plain background.
+fn render_text(gpu: &Gpu, text: &str, size: [u32; 2]) -> Image {
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    list.text(
+        &mut shaper,
+        text,
+        10.0,
+        10.0,
+        TextStyle::new(64.0, Weight::Regular, theme::TEXT),
+        None,
+    );
+    let target = Rect::new(0.0, 0.0, size[0] as f32, size[1] as f32);
+    let screens = [ScreenMap {
+        canvas: target,
+        target,
+    }];
+    let mut renderer = Renderer::new(gpu, OFFSCREEN_FORMAT);
+    let off = Offscreen::new(gpu, size).unwrap();
+    renderer
+        .prepare(gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .unwrap();
+    off.capture(gpu, &renderer).unwrap()
+}
+
+/// Rows and columns holding ink (pixels much brighter than the background).
+fn ink(image: &Image) -> Vec<(u32, u32)> {
+    let bg = theme::BACKGROUND.to_rgba8();
+    let mut out = Vec::new();
+    for y in 0..image.height {
+        for x in 0..image.width {
+            let p = image.pixel(x, y);
+            if (0..3).map(|i| u32::from(p[i].abs_diff(bg[i]))).sum::<u32>() > 120 {
+                out.push((x, y));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn vietnamese_diacritics_are_drawn_above_their_letters() {
+    let gpu = gpu();
+    let mut shaper = TextShaper::new();
+    let sample = "Quý III/2025 · Đắk Lắk, Thừa Thiên Huế, Hồ Chí Minh — ước tính, lũy kế";
+    let key = shaper.key(sample, 64.0, Weight::Regular);
+    assert!(
+        shaper.glyphs(&key).iter().all(|g| g.0 != 0),
+        "every character has a glyph in Be Vietnam Pro (no .notdef boxes)"
+    );
+
+    // "e" and "ế": the marks add ink above the letter, horizontally over it.
+    let e = ink(&render_text(&gpu, "e", [120, 120]));
+    let e_hat = ink(&render_text(&gpu, "ế", [120, 120]));
+    let top = |ink: &[(u32, u32)]| ink.iter().map(|p| p.1).min().unwrap();
+    let (e_top, hat_top) = (top(&e), top(&e_hat));
+    assert!(
+        hat_top + 12 < e_top,
+        "the circumflex and acute sit above the e ({hat_top} vs {e_top})"
+    );
+    let e_left = e.iter().map(|p| p.0).min().unwrap();
+    let e_right = e.iter().map(|p| p.0).max().unwrap();
+    let marks: Vec<u32> = e_hat.iter().filter(|p| p.1 < e_top - 2).map(|p| p.0).collect();
+    let mark_centre = marks.iter().sum::<u32>() as f32 / marks.len() as f32;
+    assert!(
+        (e_left as f32..=e_right as f32 + 8.0).contains(&mark_centre),
+        "the marks are over the letter: centre {mark_centre} within {e_left}..{e_right}"
+    );
+
+    // Without diacritics the line looks different; decomposed input (NFD) looks the same.
+    let full = render_text(&gpu, "Thừa Thiên Huế", [700, 110]);
+    let bare = render_text(&gpu, "Thua Thien Hue", [700, 110]);
+    assert_ne!(full.pixels, bare.pixels);
+    let nfd = render_text(&gpu, "Thu\u{31b}\u{300}a Thie\u{302}n Hue\u{302}\u{301}", [700, 110]);
+    assert_eq!(full.pixels, nfd.pixels, "text is NFC-normalised before shaping");
+}
+
+#[test]
+fn the_shape_shader_is_valid_wgsl() {
+    let src = include_str!("../shaders/shape.wgsl");
+    let module = naga::front::wgsl::parse_str(src).expect("parses");
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    )
+    .validate(&module)
+    .expect("validates");
+}
+
+#[test]
+fn a_kpi_tile_says_its_figure_period_and_comparison_in_vietnamese() {
+    let layout = tile_layout("NS01");
+    let data = tile_data("NS01", true, 1234567.8, 1000000.0);
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene: &layout.scenes[0],
+        data: &data,
+        room: &RoomState::default(),
+        now_ms: 0,
+    };
+    let f = widgets::kpi::facts(&ctx, &layout.scenes[0].panels[0]);
+    assert_eq!(f.value.as_deref(), Some("1.234.567,8"));
+    assert_eq!(f.subtitle, "Toàn quốc · Tháng 8/2025");
+    let (text, up, colour) = f.yoy.unwrap();
+    assert_eq!(text, "+23,5% so với cùng kỳ");
+    assert!(up);
+    assert_eq!(colour, theme::GOOD);
+}
+
+#[test]
+fn data_older_than_the_layout_allows_is_badged_stale_on_every_panel_and_live_data_is_not() {
+    let layout = load_layout("desk.toml");
+    let (mut data, taken) = demo();
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let scene = &layout.scenes[0];
+    let badges = |list: &DisplayList| {
+        list.texts
+            .iter()
+            .filter(|t| t.key.text.starts_with("Dữ liệu cũ từ"))
+            .count()
+    };
+    let data_panels = scene
+        .panels
+        .iter()
+        .filter(|p| p.widget != layout::WidgetKind::Header)
+        .count();
+
+    data.feed = Feed::Live { since_ms: taken };
+    let much_later = taken + layout.stale_after.as_millis() as i64 + 60_000;
+    scene::compose(&layout, scene, &data, &RoomState::default(), much_later, &mut shaper, &mut list);
+    assert_eq!(badges(&list), 0, "live data is never badged");
+
+    // The connection dropped at `taken`; the limit has passed.
+    data.feed = Feed::Down {
+        since_ms: taken,
+        reason: "test".into(),
+    };
+    scene::compose(&layout, scene, &data, &RoomState::default(), taken + 60_000, &mut shaper, &mut list);
+    assert_eq!(badges(&list), 0, "a short outage within the limit is not yet stale");
+    scene::compose(&layout, scene, &data, &RoomState::default(), much_later, &mut shaper, &mut list);
+    assert_eq!(badges(&list), data_panels, "every data panel says it is stale");
+    let header: Vec<_> = list
+        .texts
+        .iter()
+        .filter(|t| t.key.text.starts_with("Mất kết nối từ"))
+        .collect();
+    assert_eq!(header.len(), 1, "the header says the connection is lost");
+}
