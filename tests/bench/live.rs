@@ -74,6 +74,8 @@ pub struct Args {
 const PINNED_ENV: &str = "DIEUHANH_BENCH_PINNED";
 /// Uploads before the measured ones (cold caches, first allocations).
 const WARMUP: usize = 2;
+/// Clients connected before the measured ones (see [`connect_all`]).
+const WARM_CLIENTS: usize = 10;
 /// The uploaded indicator: births, reported monthly by every commune, summed upwards.
 const UPLOADED: &str = "XH02";
 /// Indicators of the clients' province panels, in turn.
@@ -147,8 +149,21 @@ struct Figures {
     latencies_us: Vec<i64>,
     missing: usize,
     kb_per_conn: f64,
+}
+
+/// Both sides' figures for one client count.
+struct Row {
+    n: usize,
+    ours: Figures,
+    theirs: Option<Figures>,
+    /// Share of the servers' and the clients' cores that other processes took meanwhile.
+    foreign: (f64, f64),
+    /// Updates sent without a quiet moment before them (see [`wait_quiet`]), of all.
+    busy: (usize, usize),
     /// dieuhanh's `/api/metrics` after the run.
-    metrics: Option<serde_json::Value>,
+    metrics: serde_json::Value,
+    delta_bytes: usize,
+    snapshot_bytes: usize,
 }
 
 async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
@@ -167,27 +182,21 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
         month: today.month,
     }
     .previous();
-    let db = args.work.join("live.duckdb");
     let http = reqwest::Client::new();
     let mut value = 500_000u64;
     let mut rows = Vec::new();
     for &n in &args.clients {
-        let (ours, delta_text, snapshot_text) =
-            run_dieuhanh(args, &http, &db, n, &commune, month, &mut value).await?;
-        let theirs = if args.no_node {
-            None
-        } else {
-            Some(run_node(args, &http, n, month, &delta_text, &snapshot_text).await?)
-        };
-        rows.push((n, ours, theirs, delta_text.len()));
+        rows.push(run_n(args, &http, n, &commune, month, &mut value).await?);
     }
 
     println!();
     println!(
         "Live push — update → client latency (upload accepted → frame read by the client) and \
-         memory per idle connection; {} measured updates per client count {} ms apart, after {WARMUP} \
-         warm-ups; each client holds 2 views (one indicator × nation + 34 provinces × 4 periods, \
-         and the nation's births); loopback, {cores} cores: server on core {}, clients on core {}",
+         memory per idle connection; {} measured updates per client count and side after \
+         {WARMUP} warm-ups, dieuhanh's and Node's taking turns, each ≥ {} ms after the other and \
+         after a quiet moment (both cores ≤ 20 % busy for 200 ms; up to 3 s); each client holds 2 \
+         views (one indicator × nation + 34 provinces × 4 periods, and the nation's births); \
+         loopback, {cores} cores: servers on core {}, clients on core {}",
         args.updates, args.interval_ms, args.server_cpu, args.client_cpu
     );
     println!(
@@ -195,9 +204,9 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
          Node/dieuhanh | KB per idle conn., dieuhanh / Node | goal | met |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (n, ours, theirs, _) in &rows {
-        let (o50, o99, omax) = stats(&ours.latencies_us);
-        let (theirs_txt, ratio, node_kb, beats) = match theirs {
+    for r in &rows {
+        let (o50, o99, omax) = stats(&r.ours.latencies_us);
+        let (theirs_txt, ratio, node_kb, beats) = match &r.theirs {
             Some(t) => {
                 let (t50, t99, tmax) = stats(&t.latencies_us);
                 (
@@ -210,37 +219,50 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
             None => ("—".into(), "—".into(), "—".into(), true),
         };
         let mut goal = Vec::new();
-        let mut met = ours.missing == 0;
-        if let Some(g) = p99_goal_ms(*n) {
+        let mut met = r.ours.missing == 0;
+        if let Some(g) = p99_goal_ms(r.n) {
             goal.push(format!("p99 ≤ {g} ms"));
             met &= o99 <= g;
         }
         goal.push("p99 < Node's".into());
         goal.push(format!("≤ {GOAL_KB_PER_CONN} KB/conn."));
-        met &= beats && ours.kb_per_conn <= GOAL_KB_PER_CONN;
+        met &= beats && r.ours.kb_per_conn <= GOAL_KB_PER_CONN;
         println!(
-            "| {n} | {o50:.2} / {o99:.2} / {omax:.2} | {theirs_txt} | {ratio} | {:.1} / {node_kb} | {} | {} |",
-            ours.kb_per_conn,
+            "| {} | {o50:.2} / {o99:.2} / {omax:.2} | {theirs_txt} | {ratio} | {:.1} / {node_kb} | {} | {} |",
+            r.n,
+            r.ours.kb_per_conn,
             goal.join(", "),
             if met { "yes" } else { "NO" }
         );
     }
     println!();
-    let delta_bytes = rows.first().map_or(0, |r| r.3);
+    let (delta_bytes, snapshot_bytes) = rows
+        .first()
+        .map_or((0, 0), |r| (r.delta_bytes, r.snapshot_bytes));
     println!(
         "Node's `ws` server sends the same delta text ({delta_bytes} bytes) to every client, as a \
-         broadcast: no per-client view filtering, no database, no aggregation — the transport \
-         floor. dieuhanh's latency includes the aggregation up the hierarchy after COMMIT."
+         broadcast, and answers each subscribe with the same panel snapshot ({snapshot_bytes} \
+         bytes): no per-client view filtering, no database, no aggregation — the transport \
+         floor. dieuhanh's latency runs from the upload's COMMIT: swapping in the re-aggregated \
+         values, picking each client's cells, sending. KB per idle connection: growth of the \
+         server's RSS with all clients connected and their snapshots sent, / clients ({WARM_CLIENTS} \
+         clients connected before are left out; Node's RSS read after a garbage collection)."
     );
-    for (n, ours, theirs, _) in &rows {
-        let node_missing = theirs.as_ref().map_or(0, |t| t.missing);
-        let m = ours.metrics.clone().unwrap_or_default();
+    for r in &rows {
+        let node_missing = r.theirs.as_ref().map_or(0, |t| t.missing);
+        let m = &r.metrics;
         println!(
-            "{n} clients: samples {} (missing: dieuhanh {}, Node {node_missing}); dieuhanh \
-             /api/metrics: deltas {}, snapshots {}, resyncs {}, lagged {}, slow_closed {}, \
-             idle_closed {}, lag_max_ms {}",
-            ours.latencies_us.len(),
-            ours.missing,
+            "{} clients: other processes took {:.0} % / {:.0} % of the server / client core \
+             meanwhile; {} of {} updates went out with no quiet moment before them; samples {} \
+             (missing: dieuhanh {}, Node {node_missing}); dieuhanh /api/metrics: deltas {}, \
+             snapshots {}, resyncs {}, lagged {}, slow_closed {}, idle_closed {}, lag_max_ms {}",
+            r.n,
+            r.foreign.0 * 100.0,
+            r.foreign.1 * 100.0,
+            r.busy.0,
+            r.busy.1,
+            r.ours.latencies_us.len(),
+            r.ours.missing,
             m["deltas"],
             m["snapshots"],
             m["resyncs"],
@@ -253,98 +275,189 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// dieuhanh with `n` clients: its figures, and the text of a delta and of a panel snapshot as
-/// sent (for the Node peer to send the same bytes).
-async fn run_dieuhanh(
+/// Both servers with `n` clients each. Their updates take turns, so the two sides share
+/// whatever else the machine runs alike; each goes out once the other's has been read (a
+/// dieuhanh upload answers after its push and checkpoint, a Node publish after its broadcast).
+async fn run_n(
     args: &Args,
     http: &reqwest::Client,
-    db: &Path,
     n: usize,
     commune: &str,
     month: Period,
     value: &mut u64,
-) -> anyhow::Result<(Figures, String, String)> {
-    let port = free_port()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", &args.server_cpu.to_string()])
-        .arg(server_bin(args))
-        .args(["serve", "--db"])
-        .arg(db)
-        .args(["--listen", &addr.to_string()]);
-    let server = Server::start(cmd, addr, &args.work.join(format!("server-{n}.log"))).await?;
-    eprintln!("dieuhanh, {n} clients: server pid {}", server.pid());
+) -> anyhow::Result<Row> {
+    let ours = start_dieuhanh(args, n).await?;
+    let ours_url = format!("ws://{}/live", ours.addr);
+    let (ours_clients, before, after) = connect_all(&ours_url, n, &ours, month, None).await?;
+    let ours_kb = kb_per_conn(before, after, n);
+    eprintln!("  dieuhanh: RSS {before} → {after} KiB, {ours_kb:.1} KiB per connection");
+    let (_, snapshot_text) = ours_clients.texts();
 
-    let url = format!("ws://{addr}/live");
-    let (clients, rss_before, rss_after) = connect_all(&url, n, &server, month, None).await?;
-    let kb_per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
-    eprintln!(
-        "  {n} connected: RSS {rss_before} → {rss_after} KiB, {kb_per_conn:.1} KiB per connection"
-    );
+    let theirs = match args.no_node {
+        true => None,
+        false => {
+            let node = start_node(args, n).await?;
+            http.post(format!("http://{}/snapshot", node.addr))
+                .body(snapshot_text.clone())
+                .send()
+                .await?
+                .error_for_status()?;
+            let url = format!("ws://{}/live", node.addr);
+            let (clients, before, after) =
+                connect_all(&url, n, &node, month, Some((http, node.addr))).await?;
+            let kb = kb_per_conn(before, after, n);
+            eprintln!("  Node ws: RSS {before} → {after} KiB, {kb:.1} KiB per connection");
+            Some((node, clients, kb))
+        }
+    };
 
-    let mut accepted = Vec::new();
+    let mut pids = vec![ours.pid()];
+    pids.extend(theirs.as_ref().map(|(node, _, _)| node.pid()));
+    let load = LoadMeter::start(args, pids)?;
+    let pause = Duration::from_millis(args.interval_ms);
+    let (mut ours_at, mut theirs_at) = (Vec::new(), Vec::new());
+    let mut template: Option<(String, i64)> = None;
+    let mut busy = 0;
     for k in 0..WARMUP + args.updates {
-        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+        tokio::time::sleep(pause).await;
+        busy += usize::from(!wait_quiet(args).await?);
         *value += 1;
-        let body = serde_json::json!({
-            "period": month.id(),
-            "records": [{"indicator": UPLOADED, "unit": commune, "value": *value}],
-        });
-        let r = http
-            .post(format!("http://{addr}/api/uploads"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await?;
-        let status = r.status();
-        let report: serde_json::Value = r.json().await?;
-        ensure!(status.is_success(), "upload refused: {report}");
-        let (Some(version), Some(at)) = (
-            report["version"].as_i64(),
-            report["accepted_at_us"].as_i64(),
-        ) else {
-            bail!("the upload changed nothing: {report}");
-        };
+        let at = upload(http, ours.addr, commune, month, *value).await?;
         if k >= WARMUP {
-            accepted.push((version, at));
+            ours_at.push(at);
+        }
+        let Some((node, _, _)) = &theirs else {
+            continue;
+        };
+        tokio::time::sleep(pause).await;
+        busy += usize::from(!wait_quiet(args).await?);
+        if template.is_none() {
+            let delta = ours_clients.texts().0;
+            ensure!(!delta.is_empty(), "no delta within {pause:?} of an upload");
+            let v = version_of(&delta).unwrap_or(0);
+            template = Some((delta, v));
+        }
+        let Some((delta, from)) = &template else {
+            continue;
+        };
+        // The same bytes as dieuhanh's delta, with this side's version numbers.
+        let v = 1_000_000 + k as i64;
+        let text = delta
+            .replace(
+                &format!("\"from_version\":{}", from - 1),
+                &format!("\"from_version\":{}", v - 1),
+            )
+            .replace(&format!("\"version\":{from}"), &format!("\"version\":{v}"));
+        let r: serde_json::Value = http
+            .post(format!("http://{}/publish", node.addr))
+            .body(text)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let at = r["accepted_at_us"]
+            .as_i64()
+            .context("no accepted_at_us from the Node peer")?;
+        if k >= WARMUP {
+            theirs_at.push((v, at));
         }
     }
-    let figures_base = clients.finish(&accepted).await;
+    let (latencies_us, missing) = ours_clients.finish(&ours_at).await;
+    let theirs_figures = match &theirs {
+        Some((_, clients, kb)) => {
+            let (latencies_us, missing) = clients.finish(&theirs_at).await;
+            Some(Figures {
+                latencies_us,
+                missing,
+                kb_per_conn: *kb,
+            })
+        }
+        None => None,
+    };
+    let foreign = load.stop()?;
+    if let Some((node, clients, _)) = theirs {
+        clients.stop().await;
+        node.stop();
+    }
     let metrics: serde_json::Value = http
-        .get(format!("http://{addr}/api/metrics"))
+        .get(format!("http://{}/api/metrics", ours.addr))
         .send()
         .await?
         .json()
         .await?;
-    let (delta_text, snapshot_text) = clients.texts();
-    clients.stop().await;
-    server.stop();
-    ensure!(
-        !delta_text.is_empty(),
-        "no delta was received; see {}",
-        args.work.display()
-    );
-    Ok((
-        Figures {
-            latencies_us: figures_base.0,
-            missing: figures_base.1,
-            kb_per_conn,
-            metrics: Some(metrics),
+    let delta_bytes = template.map_or(0, |(d, _)| d.len());
+    ours_clients.stop().await;
+    ours.stop();
+    Ok(Row {
+        n,
+        ours: Figures {
+            latencies_us,
+            missing,
+            kb_per_conn: ours_kb,
         },
-        delta_text,
-        snapshot_text,
-    ))
+        busy: (
+            busy,
+            (WARMUP + args.updates) * if theirs_figures.is_some() { 2 } else { 1 },
+        ),
+        theirs: theirs_figures,
+        foreign,
+        metrics,
+        delta_bytes,
+        snapshot_bytes: snapshot_text.len(),
+    })
 }
 
-/// The Node.js `ws` peer with `n` clients, sent the same snapshot and delta texts.
-async fn run_node(
-    args: &Args,
+fn kb_per_conn(before_kib: u64, after_kib: u64, n: usize) -> f64 {
+    after_kib.saturating_sub(before_kib) as f64 * 1.024 / n as f64
+}
+
+/// One upload of the commune's births: (version, acceptance in µs since 1970).
+async fn upload(
     http: &reqwest::Client,
-    n: usize,
+    addr: SocketAddr,
+    commune: &str,
     month: Period,
-    delta_text: &str,
-    snapshot_text: &str,
-) -> anyhow::Result<Figures> {
+    value: u64,
+) -> anyhow::Result<(i64, i64)> {
+    let body = serde_json::json!({
+        "period": month.id(),
+        "records": [{"indicator": UPLOADED, "unit": commune, "value": value}],
+    });
+    let r = http
+        .post(format!("http://{addr}/api/uploads"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = r.status();
+    let report: serde_json::Value = r.json().await?;
+    ensure!(status.is_success(), "upload refused: {report}");
+    match (
+        report["version"].as_i64(),
+        report["accepted_at_us"].as_i64(),
+    ) {
+        (Some(version), Some(at)) => Ok((version, at)),
+        _ => bail!("the upload changed nothing: {report}"),
+    }
+}
+
+/// `dieuhanh-server serve` on the demo database, pinned to the servers' core.
+async fn start_dieuhanh(args: &Args, n: usize) -> anyhow::Result<Server> {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &args.server_cpu.to_string()])
+        .arg(server_bin(args))
+        .args(["serve", "--db"])
+        .arg(args.work.join("live.duckdb"))
+        .args(["--listen", &addr.to_string()]);
+    let server = Server::start(cmd, addr, &args.work.join(format!("server-{n}.log"))).await?;
+    eprintln!("{n} clients: dieuhanh-server pid {}", server.pid());
+    Ok(server)
+}
+
+/// The Node.js `ws` peer, pinned to the servers' core.
+async fn start_node(args: &Args, n: usize) -> anyhow::Result<Server> {
     let script = args
         .node_peer
         .clone()
@@ -358,56 +471,8 @@ async fn run_node(
         .arg(&script)
         .arg(port.to_string());
     let server = Server::start(cmd, addr, &args.work.join(format!("node-{n}.log"))).await?;
-    eprintln!("Node ws, {n} clients: pid {}", server.pid());
-    let post = |path: &str, body: String| {
-        http.post(format!("http://{addr}{path}"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
-    post("/snapshot", snapshot_text.to_owned())
-        .await?
-        .error_for_status()?;
-    let url = format!("ws://{addr}/live");
-    let (clients, rss_before, rss_after) =
-        connect_all(&url, n, &server, month, Some((http, addr))).await?;
-    let kb_per_conn = (rss_after.saturating_sub(rss_before)) as f64 / n as f64;
-    eprintln!(
-        "  {n} connected: RSS {rss_before} → {rss_after} KiB, {kb_per_conn:.1} KiB per connection"
-    );
-    // The same bytes as dieuhanh's delta, with this run's version numbers.
-    let from = version_of(delta_text).unwrap_or(0);
-    let mut accepted = Vec::new();
-    for k in 0..WARMUP + args.updates {
-        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
-        let v = 1_000_000 + k as i64;
-        let text = delta_text
-            .replace(
-                &format!("\"from_version\":{}", from - 1),
-                &format!("\"from_version\":{}", v - 1),
-            )
-            .replace(&format!("\"version\":{from}"), &format!("\"version\":{v}"));
-        let r: serde_json::Value = post("/publish", text)
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let at = r["accepted_at_us"]
-            .as_i64()
-            .context("no accepted_at_us from the Node peer")?;
-        if k >= WARMUP {
-            accepted.push((v, at));
-        }
-    }
-    let (latencies_us, missing) = clients.finish(&accepted).await;
-    clients.stop().await;
-    server.stop();
-    Ok(Figures {
-        latencies_us,
-        missing,
-        kb_per_conn,
-        metrics: None,
-    })
+    eprintln!("{n} clients: Node ws pid {}", server.pid());
+    Ok(server)
 }
 
 /// What the client tasks share.
@@ -428,6 +493,8 @@ struct Clients {
     n: usize,
     shared: Arc<Shared>,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// Connected before the measured ones, left out of every figure.
+    warm: Option<JoinSet<anyhow::Result<()>>>,
 }
 
 impl Clients {
@@ -460,6 +527,9 @@ impl Clients {
 
     async fn stop(mut self) {
         self.tasks.shutdown().await;
+        if let Some(mut warm) = self.warm.take() {
+            warm.shutdown().await;
+        }
     }
 }
 
@@ -493,9 +563,11 @@ fn subscriptions(i: usize, month: Period) -> [String; 2] {
     })
 }
 
-/// Connects `n` clients (256 handshakes at a time) and waits for all their snapshots; returns
-/// them with the server's RSS (KiB) before and after, each read after a pause — and, for the
-/// Node peer (`gc`: its address), after a garbage collection, so its RSS holds no garbage.
+/// Connects `n` clients and waits for all their snapshots; returns them with the server's RSS
+/// (KiB) before and after, each read after a pause — and, for the Node peer (`gc`: its
+/// address), after a garbage collection, so its RSS holds no garbage. [`WARM_CLIENTS`] more are
+/// connected first and left out, so one-time costs (the first connection's allocations) do not
+/// count as per-connection ones.
 async fn connect_all(
     url: &str,
     n: usize,
@@ -510,8 +582,18 @@ async fn connect_all(
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     };
+    let warm = spawn_clients(url, WARM_CLIENTS, month).await?;
     settle().await;
     let rss_before = server.rss_kib()?;
+    let mut clients = spawn_clients(url, n, month).await?;
+    settle().await;
+    let rss_after = server.rss_kib()?;
+    clients.warm = Some(warm.tasks);
+    Ok((clients, rss_before, rss_after))
+}
+
+/// Starts `n` clients (256 handshakes at a time) and waits until all have their snapshots.
+async fn spawn_clients(url: &str, n: usize, month: Period) -> anyhow::Result<Clients> {
     let shared = Arc::new(Shared::default());
     shared.samples.lock().unwrap().reserve(n * 40);
     let gate = Arc::new(Semaphore::new(256));
@@ -542,9 +624,12 @@ async fn connect_all(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    settle().await;
-    let rss_after = server.rss_kib()?;
-    Ok((Clients { n, shared, tasks }, rss_before, rss_after))
+    Ok(Clients {
+        n,
+        shared,
+        tasks,
+        warm: None,
+    })
 }
 
 /// One client: connects, subscribes, waits for its two snapshots, then records the receipt of
@@ -684,6 +769,7 @@ fn check_fd_limit(n: usize) -> anyhow::Result<()> {
 /// A server under test, as a child process (killed when dropped).
 struct Server {
     child: Child,
+    addr: SocketAddr,
     log: PathBuf,
 }
 
@@ -697,6 +783,7 @@ impl Server {
             .with_context(|| format!("starting {cmd:?}"))?;
         let mut s = Server {
             child,
+            addr,
             log: log.to_owned(),
         };
         let start = Instant::now();
@@ -750,4 +837,104 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits (3 s at most) for a moment when both cores are nearly idle — 200 ms with at most 20 %
+/// busy — so that an update goes out when other processes on a shared machine leave the cores
+/// alone; whether it found one.
+async fn wait_quiet(args: &Args) -> anyhow::Result<bool> {
+    let cpus = (args.server_cpu, args.client_cpu);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(3) {
+        let (b0, t0, _, _) = LoadMeter::read(cpus, &[])?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (b1, t1, _, _) = LoadMeter::read(cpus, &[])?;
+        let share = |i: usize| (b1[i] - b0[i]) as f64 / (t1[i] - t0[i]).max(1) as f64;
+        if share(0) <= 0.2 && share(1) <= 0.2 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// CPU time of the two cores and of the processes on them, to tell how much of each core other
+/// processes took while a side was measured (the machine may be shared).
+struct LoadMeter {
+    cpus: (usize, usize),
+    servers: Vec<u32>,
+    start: ([u64; 2], [u64; 2], u64, u64),
+}
+
+impl LoadMeter {
+    fn start(args: &Args, servers: Vec<u32>) -> anyhow::Result<LoadMeter> {
+        let cpus = (args.server_cpu, args.client_cpu);
+        let start = Self::read(cpus, &servers)?;
+        Ok(LoadMeter {
+            cpus,
+            servers,
+            start,
+        })
+    }
+
+    /// (busy, total) ticks of each core, the servers' and this process's CPU ticks.
+    fn read(
+        cpus: (usize, usize),
+        servers: &[u32],
+    ) -> anyhow::Result<([u64; 2], [u64; 2], u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat")?;
+        let core = |c: usize| -> anyhow::Result<[u64; 2]> {
+            let line = stat
+                .lines()
+                .find(|l| l.starts_with(&format!("cpu{c} ")))
+                .with_context(|| format!("no cpu{c} in /proc/stat"))?;
+            let v: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let at = |i: usize| v.get(i).copied().unwrap_or(0);
+            let total: u64 = v.iter().take(8).sum();
+            // user, nice, system and steal; interrupts are left out, as the loopback traffic's
+            // own softirq time is not counted in any process's ticks.
+            Ok([at(0) + at(1) + at(2) + at(7), total])
+        };
+        let (a, b) = (core(cpus.0)?, core(cpus.1)?);
+        Ok((
+            [a[0], b[0]],
+            [a[1], b[1]],
+            servers
+                .iter()
+                .map(|p| proc_ticks(&p.to_string()))
+                .sum::<anyhow::Result<u64>>()?,
+            proc_ticks("self")?,
+        ))
+    }
+
+    /// The share of the server's and the clients' core that other processes took.
+    fn stop(self) -> anyhow::Result<(f64, f64)> {
+        let (busy, total, srv, me) = Self::read(self.cpus, &self.servers)?;
+        let (b0, t0, s0, m0) = self.start;
+        let share = |i: usize, ours: u64| {
+            let t = total[i].saturating_sub(t0[i]).max(1) as f64;
+            let other = busy[i].saturating_sub(b0[i]).saturating_sub(ours) as f64;
+            (other / t).clamp(0.0, 1.0)
+        };
+        Ok((share(0, srv - s0), share(1, me - m0)))
+    }
+}
+
+/// User and system CPU ticks of a process (all its threads).
+fn proc_ticks(pid: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unreadable /proc/PID/stat")?;
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3 (state, not a number).
+    Ok(f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0))
 }

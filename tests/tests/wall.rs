@@ -294,3 +294,72 @@ async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
         "the wall subscribed: {stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reloads_an_edited_layout_and_keeps_the_last_good_one_on_a_bad_edit() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_live(
+        open_store(dir.path()),
+        dir.path(),
+        64 << 20,
+        LiveConfig::default(),
+    )
+    .await;
+    let layout = dir.path().join("kpi.toml");
+    std::fs::write(&layout, KPI_LAYOUT).unwrap();
+    let url = format!("http://{}", server.addr);
+    let bin = wall_bin();
+    let lines = tokio::task::spawn_blocking(move || {
+        // `timeout` bounds the run if a line never comes; TERM to it reaches xvfb-run, which
+        // stops the X server, which ends the wall.
+        let mut child = Command::new("timeout")
+            .args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x800x24"])
+            .arg(bin)
+            .arg("run")
+            .arg(&layout)
+            .args(["--server", &url, "--windowed"])
+            .env_remove("WAYLAND_DISPLAY")
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("xvfb-run (apt install xvfb xauth; scripts/test installs it)");
+        let mut seen = Vec::new();
+        let mut reader = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut wait_for = |needle: &str, seen: &mut Vec<String>| {
+            for line in reader.by_ref() {
+                let line = line.unwrap();
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            false
+        };
+        let mut ok = wait_for("wall running", &mut seen);
+        // A typo: the wall must say so and keep drawing the last good layout.
+        std::fs::write(
+            &layout,
+            KPI_LAYOUT.replace("widget = \"kpi\"", "widget = \"kpii\""),
+        )
+        .unwrap();
+        ok &= wait_for("keeping the last good one", &mut seen);
+        // Fixed: the wall takes it.
+        std::fs::write(
+            &layout,
+            KPI_LAYOUT.replace("Đăng ký khai sinh", "Khai sinh"),
+        )
+        .unwrap();
+        ok &= wait_for("layout reloaded", &mut seen);
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+        (ok, seen)
+    })
+    .await
+    .unwrap();
+    assert!(lines.0, "log:\n{}", lines.1.join("\n"));
+}

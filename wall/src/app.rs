@@ -50,6 +50,30 @@ pub enum AppError {
     Render(#[from] RenderError),
 }
 
+/// A presenter's room changes waiting for the moment the server stamped on them, so every wall
+/// of the room switches in the same frame whatever its network delay.
+#[derive(Debug, Default)]
+pub struct Controls {
+    pending: Vec<(i64, RoomState)>,
+}
+
+impl Controls {
+    pub fn push(&mut self, apply_at_ms: i64, state: RoomState) {
+        self.pending.push((apply_at_ms, state));
+        self.pending.sort_by_key(|p| p.0);
+    }
+
+    /// The changes due at `now_ms`, oldest first.
+    pub fn due(&mut self, now_ms: i64) -> Vec<RoomState> {
+        let n = self.pending.iter().take_while(|p| p.0 <= now_ms).count();
+        self.pending.drain(..n).map(|p| p.1).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
 /// Options of `run`.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -87,7 +111,7 @@ struct App {
     scene: usize,
     data: WallData,
     room: RoomState,
-    pending_control: Vec<(i64, RoomState)>,
+    controls: Controls,
     events: std::sync::mpsc::Receiver<Event>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     gpu: Option<Gpu>,
@@ -102,9 +126,9 @@ struct App {
 
 /// Runs the wall until its windows close.
 pub fn run(opts: RunOptions) -> Result<(), AppError> {
-    let catalogue =
-        Catalogue::load(&opts.assets).map_err(|e| AppError::Layout(e.to_string()))?;
-    let layout = layout::load(&opts.layout, &catalogue).map_err(|e| AppError::Layout(e.to_string()))?;
+    let catalogue = Catalogue::load(&opts.assets).map_err(|e| AppError::Layout(e.to_string()))?;
+    let layout =
+        layout::load(&opts.layout, &catalogue).map_err(|e| AppError::Layout(e.to_string()))?;
     let scene = match &opts.scene {
         Some(n) => layout
             .scenes
@@ -127,7 +151,10 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
     std::thread::Builder::new()
         .name("live".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the live feed's runtime");
@@ -149,7 +176,10 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
     let watched = opts.layout.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res
-            && ev.paths.iter().any(|p| crate::same_file(p, &watched) || p.file_name() == watched.file_name())
+            && ev
+                .paths
+                .iter()
+                .any(|p| crate::same_file(p, &watched) || p.file_name() == watched.file_name())
             && !matches!(ev.kind, notify::EventKind::Access(_))
         {
             let _ = watch_proxy.send_event(UserEvent::LayoutChanged);
@@ -173,7 +203,7 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
         scene,
         data: WallData::default(),
         room: RoomState::default(),
-        pending_control: Vec::new(),
+        controls: Controls::default(),
         events,
         commands,
         gpu: None,
@@ -210,7 +240,9 @@ impl App {
             ));
             if self.opts.windowed {
                 // A desktop preview: the output's aspect, at most 1600 px wide.
-                let k = (1600.0 / size[0] as f32).min(900.0 / size[1] as f32).min(1.0);
+                let k = (1600.0 / size[0] as f32)
+                    .min(900.0 / size[1] as f32)
+                    .min(1.0);
                 attrs = attrs.with_inner_size(PhysicalSize::new(
                     (size[0] as f32 * k).round() as u32,
                     (size[1] as f32 * k).round() as u32,
@@ -258,7 +290,11 @@ impl App {
                 width: size.width.max(1),
                 height: size.height.max(1),
                 present_mode: wgpu::PresentMode::Fifo,
-                alpha_mode: caps.alpha_modes.first().copied().unwrap_or(wgpu::CompositeAlphaMode::Auto),
+                alpha_mode: caps
+                    .alpha_modes
+                    .first()
+                    .copied()
+                    .unwrap_or(wgpu::CompositeAlphaMode::Auto),
                 view_formats: vec![],
                 desired_maximum_frame_latency: 2,
                 color_space: Default::default(),
@@ -295,7 +331,12 @@ impl App {
             .into_iter()
             .map(|m| ScreenMap {
                 canvas: m.canvas,
-                target: Rect::new(m.target.x * k, m.target.y * k, m.target.w * k, m.target.h * k),
+                target: Rect::new(
+                    m.target.x * k,
+                    m.target.y * k,
+                    m.target.w * k,
+                    m.target.h * k,
+                ),
             })
             .collect();
     }
@@ -321,24 +362,17 @@ impl App {
                 Event::Message(m) => match *m {
                     ServerMessage::Control {
                         apply_at_ms, state, ..
-                    } => self.pending_control.push((apply_at_ms, state)),
+                    } => self.controls.push(apply_at_ms, state),
                     other => self.data.apply(&other, now),
                 },
             }
         }
-        let now = live::now_ms();
-        let mut i = 0;
-        while i < self.pending_control.len() {
-            if self.pending_control[i].0 <= now {
-                let (_, state) = self.pending_control.remove(i);
-                self.room.merge(&state);
-                if let Some(name) = &state.scene
-                    && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
-                {
-                    self.scene = idx;
-                }
-            } else {
-                i += 1;
+        for state in self.controls.due(live::now_ms()) {
+            self.room.merge(&state);
+            if let Some(name) = &state.scene
+                && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
+            {
+                self.scene = idx;
             }
         }
     }
@@ -348,14 +382,17 @@ impl App {
             Ok(new) => {
                 let scene_name = self.layout.scenes.get(self.scene).map(|s| s.name.clone());
                 if new.outputs.len() != self.layout.outputs.len() {
-                    tracing::warn!("the number of outputs changed: restart the wall to open or close windows");
+                    tracing::warn!(
+                        "the number of outputs changed: restart the wall to open or close windows"
+                    );
                 }
                 self.scene = scene_name
                     .and_then(|n| new.scenes.iter().position(|s| s.name == n))
                     .unwrap_or(0);
-                let _ = self
-                    .commands
-                    .send(Command::SetViews(scene::subscriptions(&new, live::now_ms())));
+                let _ = self.commands.send(Command::SetViews(scene::subscriptions(
+                    &new,
+                    live::now_ms(),
+                )));
                 self.layout = new;
                 self.layout_error = None;
                 let mut screens: Vec<_> = self.windows.drain().collect();
@@ -420,7 +457,10 @@ impl App {
         if self.gpu.is_none() {
             return;
         }
-        if self.composed_at.is_none_or(|t| t.elapsed() > Duration::from_millis(4)) {
+        if self
+            .composed_at
+            .is_none_or(|t| t.elapsed() > Duration::from_millis(4))
+        {
             self.compose();
         }
         let Some(gpu2) = &self.gpu else { return };
@@ -429,7 +469,8 @@ impl App {
         };
         let started = Instant::now();
         let frame = match s.surface.get_current_texture() {
-            wgpu::CurrentSurfaceTexture::Success(f) | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
+            wgpu::CurrentSurfaceTexture::Success(f)
+            | wgpu::CurrentSurfaceTexture::Suboptimal(f) => f,
             wgpu::CurrentSurfaceTexture::Outdated | wgpu::CurrentSurfaceTexture::Lost => {
                 s.surface.configure(&gpu2.device, &s.config);
                 s.window.request_redraw();
@@ -456,7 +497,9 @@ impl App {
             .create_view(&wgpu::TextureViewDescriptor::default());
         let mut encoder = gpu2
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("window frame") });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("window frame"),
+            });
         s.renderer.render(&mut encoder, &view);
         gpu2.queue.submit(Some(encoder.finish()));
         s.window.pre_present_notify();
@@ -467,7 +510,11 @@ impl App {
         if self.last_report.elapsed() > Duration::from_secs(10) {
             let n = self.frame_times.len().max(1);
             let mean = self.frame_times.iter().sum::<Duration>() / n as u32;
-            tracing::info!(frames = n, mean_ms = mean.as_secs_f64() * 1e3, "frame times");
+            tracing::info!(
+                frames = n,
+                mean_ms = mean.as_secs_f64() * 1e3,
+                "frame times"
+            );
             self.frame_times.clear();
             self.last_report = Instant::now();
         }
@@ -498,7 +545,7 @@ impl App {
             .changes
             .front()
             .is_some_and(|c| now - c.at_ms < crate::widgets::HIGHLIGHT_MS)
-            || !self.pending_control.is_empty()
+            || !self.controls.is_empty()
             || self.opts.exit_after_frames.is_some()
     }
 }
@@ -590,5 +637,25 @@ impl ApplicationHandler<UserEvent> for App {
         if let StartCause::ResumeTimeReached { .. } = cause {
             self.request_redraw();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_changes_wait_for_their_stamped_time_and_apply_in_order() {
+        let mut c = Controls::default();
+        let scene = |n: &str| RoomState {
+            scene: Some(n.into()),
+            ..RoomState::default()
+        };
+        c.push(2_000, scene("b"));
+        c.push(1_000, scene("a"));
+        assert!(c.due(999).is_empty(), "not before the stamped time");
+        assert_eq!(c.due(1_000), vec![scene("a")]);
+        assert_eq!(c.due(5_000), vec![scene("b")]);
+        assert!(c.is_empty());
     }
 }

@@ -319,9 +319,10 @@ impl DisplayList {
         // A left-aligned run that mostly fits before a bezel is cut there ("…") rather than
         // moved past it, so titles of panels spanning two screens stay where they start.
         if style.align == Align::Left
-            && let Some(b) = self.bezels.iter().find(|b| {
-                b.h > b.w && b.intersects(&Rect::new(left, y, extent[0], extent[1]))
-            })
+            && let Some(b) = self
+                .bezels
+                .iter()
+                .find(|b| b.h > b.w && b.intersects(&Rect::new(left, y, extent[0], extent[1])))
         {
             let room = b.x - left - 2.0;
             if room >= extent[0] * 0.35 && room > style.size_px * 2.0 {

@@ -33,7 +33,7 @@ use crate::data::WallData;
 use crate::draw::{DisplayList, theme};
 use crate::layout::{Layout, Scene};
 use crate::render::text::TextShaper;
-use crate::render::{Gpu, Image, Offscreen, OFFSCREEN_FORMAT, RenderError, Renderer};
+use crate::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, RenderError, Renderer};
 
 /// Renders `scene` of `layout` with `data` at `now_ms` into an image of the whole wall (the
 /// screens side by side, what is under bezels left out). `scale` < 1 renders smaller (previews).

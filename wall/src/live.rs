@@ -64,7 +64,11 @@ pub fn live_url(server: &str, token: Option<&str>) -> Result<String, LiveError> 
         format!("{base}/live")
     };
     if let Some(t) = token {
-        url.push_str(if url.contains('?') { "&token=" } else { "?token=" });
+        url.push_str(if url.contains('?') {
+            "&token="
+        } else {
+            "?token="
+        });
         url.push_str(t);
     }
     Ok(url)

@@ -216,7 +216,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 (None, Some(path)) => snapshot::load(path)?,
                 (None, None) => {
                     let path = snapshot::demo_path(&assets);
-                    eprintln!("no --server or --snapshot: using the demo data in {}", path.display());
+                    eprintln!(
+                        "no --server or --snapshot: using the demo data in {}",
+                        path.display()
+                    );
                     snapshot::load(&path)?
                 }
             };

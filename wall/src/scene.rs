@@ -21,7 +21,10 @@ pub fn view_of(panel: &Panel, now_ms: i64) -> Option<View> {
     let (last, n) = match panel.period {
         PeriodSpec::Fixed(p) => (p, panel.history.max(1)),
         // Up to the current period: the latest with a value is found on the wall.
-        PeriodSpec::Latest(f) => (current_period(f, now_ms), panel.history.max(1) + latest_slack(f)),
+        PeriodSpec::Latest(f) => (
+            current_period(f, now_ms),
+            panel.history.max(1) + latest_slack(f),
+        ),
     };
     let periods = periods_back(last, n);
     let (from, to) = (periods[0], *periods.last().unwrap_or(&last));

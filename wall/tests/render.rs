@@ -66,7 +66,11 @@ fn assert_golden(name: &str, image: &Image) {
     let mut total: u64 = 0;
     let mut far = 0usize;
     let mut diff = Vec::with_capacity(image.pixels.len());
-    for (a, b) in image.pixels.chunks_exact(4).zip(want.pixels.chunks_exact(4)) {
+    for (a, b) in image
+        .pixels
+        .chunks_exact(4)
+        .zip(want.pixels.chunks_exact(4))
+    {
         let mut worst = 0u8;
         for c in 0..3 {
             let d = a[c].abs_diff(b[c]);
@@ -109,8 +113,16 @@ fn desk_overview_matches_its_golden_image() {
     let layout = load_layout("desk.toml");
     let (data, taken) = demo();
     let scene = &layout.scenes[0];
-    let image = render_scene(&gpu, &layout, scene, &data, &RoomState::default(), taken, None)
-        .expect("render");
+    let image = render_scene(
+        &gpu,
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        taken,
+        None,
+    )
+    .expect("render");
     assert_eq!((image.width, image.height), (1920, 1080));
     assert_golden("desk-tong-quan", &image);
 }
@@ -370,7 +382,11 @@ fn vietnamese_diacritics_are_drawn_above_their_letters() {
     );
     let e_left = e.iter().map(|p| p.0).min().unwrap();
     let e_right = e.iter().map(|p| p.0).max().unwrap();
-    let marks: Vec<u32> = e_hat.iter().filter(|p| p.1 < e_top - 2).map(|p| p.0).collect();
+    let marks: Vec<u32> = e_hat
+        .iter()
+        .filter(|p| p.1 < e_top - 2)
+        .map(|p| p.0)
+        .collect();
     let mark_centre = marks.iter().sum::<u32>() as f32 / marks.len() as f32;
     assert!(
         (e_left as f32..=e_right as f32 + 8.0).contains(&mark_centre),
@@ -381,8 +397,15 @@ fn vietnamese_diacritics_are_drawn_above_their_letters() {
     let full = render_text(&gpu, "Thừa Thiên Huế", [700, 110]);
     let bare = render_text(&gpu, "Thua Thien Hue", [700, 110]);
     assert_ne!(full.pixels, bare.pixels);
-    let nfd = render_text(&gpu, "Thu\u{31b}\u{300}a Thie\u{302}n Hue\u{302}\u{301}", [700, 110]);
-    assert_eq!(full.pixels, nfd.pixels, "text is NFC-normalised before shaping");
+    let nfd = render_text(
+        &gpu,
+        "Thu\u{31b}\u{300}a Thie\u{302}n Hue\u{302}\u{301}",
+        [700, 110],
+    );
+    assert_eq!(
+        full.pixels, nfd.pixels,
+        "text is NFC-normalised before shaping"
+    );
 }
 
 #[test]
@@ -438,7 +461,15 @@ fn data_older_than_the_layout_allows_is_badged_stale_on_every_panel_and_live_dat
 
     data.feed = Feed::Live { since_ms: taken };
     let much_later = taken + layout.stale_after.as_millis() as i64 + 60_000;
-    scene::compose(&layout, scene, &data, &RoomState::default(), much_later, &mut shaper, &mut list);
+    scene::compose(
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        much_later,
+        &mut shaper,
+        &mut list,
+    );
     assert_eq!(badges(&list), 0, "live data is never badged");
 
     // The connection dropped at `taken`; the limit has passed.
@@ -446,10 +477,34 @@ fn data_older_than_the_layout_allows_is_badged_stale_on_every_panel_and_live_dat
         since_ms: taken,
         reason: "test".into(),
     };
-    scene::compose(&layout, scene, &data, &RoomState::default(), taken + 60_000, &mut shaper, &mut list);
-    assert_eq!(badges(&list), 0, "a short outage within the limit is not yet stale");
-    scene::compose(&layout, scene, &data, &RoomState::default(), much_later, &mut shaper, &mut list);
-    assert_eq!(badges(&list), data_panels, "every data panel says it is stale");
+    scene::compose(
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        taken + 60_000,
+        &mut shaper,
+        &mut list,
+    );
+    assert_eq!(
+        badges(&list),
+        0,
+        "a short outage within the limit is not yet stale"
+    );
+    scene::compose(
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        much_later,
+        &mut shaper,
+        &mut list,
+    );
+    assert_eq!(
+        badges(&list),
+        data_panels,
+        "every data panel says it is stale"
+    );
     let header: Vec<_> = list
         .texts
         .iter()

@@ -3,8 +3,10 @@
 //! the joined room and the heartbeat. Changes are folded into each view's pending cells (the
 //! latest value of a cell wins) and sent as one delta per view once the socket accepts more, so
 //! a slow client gets fewer, larger deltas — and, if it falls further behind than the shared
-//! event buffer, a snapshot — never a growing backlog. A send that takes longer than the send
-//! timeout, or a client silent past the idle timeout, is closed with a reason.
+//! event buffer, a snapshot — never a growing backlog. A delta that another connection on the
+//! same view already made (same versions) is sent as that text, unmade; the deltas of all views
+//! leave in one write. A send that takes longer than the send timeout, or a client silent past
+//! the idle timeout, is closed with a reason.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -299,6 +301,7 @@ impl Conn {
             .filter(|(_, s)| s.resync.is_some() || s.shared.is_some() || !s.pending.is_empty())
             .map(|(id, _)| id.clone())
             .collect();
+        let (mut fed, mut oldest) = (false, None);
         for id in due {
             let Some(sub) = self.subs.get_mut(&id) else {
                 continue;
@@ -340,14 +343,23 @@ impl Conn {
                 }
             };
             sub.sent = to;
-            let oldest = sub.oldest.take();
-            self.send_text(text)
+            if let Some(at) = sub.oldest.take() {
+                oldest = Some(oldest.map_or(at, |o: SystemTime| o.min(at)));
+            }
+            // Queued: the deltas of all views leave together, in one write.
+            self.feed_text(text)
                 .await
                 .map_err(|()| "send failed".to_string())?;
+            fed = true;
             self.hub.metrics.deltas.fetch_add(1, Ordering::Relaxed);
-            if let Some(at) = oldest {
-                self.hub.record_lag(at);
-            }
+        }
+        if fed {
+            self.flush_sink()
+                .await
+                .map_err(|()| "send failed".to_string())?;
+        }
+        if let Some(at) = oldest {
+            self.hub.record_lag(at);
         }
         Ok(())
     }
@@ -558,7 +570,38 @@ impl Conn {
 
     async fn send_raw(&mut self, msg: Message) -> Result<(), ()> {
         let timeout = self.hub.config.send_timeout;
-        match tokio::time::timeout(timeout, self.sink.send(msg)).await {
+        let sent = tokio::time::timeout(timeout, self.sink.send(msg)).await;
+        self.count_sent(sent)
+    }
+
+    /// Queues a text message for the next flush (written at once if the buffer is full).
+    async fn feed_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
+        self.hub
+            .metrics
+            .bytes_sent
+            .fetch_add(text.len() as u64, Ordering::Relaxed);
+        let timeout = self.hub.config.send_timeout;
+        let fed = tokio::time::timeout(timeout, self.sink.feed(Message::Text(text))).await;
+        self.count_sent(fed)
+    }
+
+    async fn flush_sink(&mut self) -> Result<(), ()> {
+        let timeout = self.hub.config.send_timeout;
+        match tokio::time::timeout(timeout, self.sink.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                self.too_slow();
+                Err(())
+            }
+        }
+    }
+
+    fn count_sent<E>(
+        &self,
+        done: Result<Result<(), E>, tokio::time::error::Elapsed>,
+    ) -> Result<(), ()> {
+        match done {
             Ok(Ok(())) => {
                 self.hub
                     .metrics
@@ -568,12 +611,17 @@ impl Conn {
             }
             Ok(Err(_)) => Err(()),
             Err(_) => {
-                // The client does not read: closing keeps the server's memory flat.
-                self.hub.metrics.slow_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(secs = timeout.as_secs(), "client too slow, closing");
+                self.too_slow();
                 Err(())
             }
         }
+    }
+
+    fn too_slow(&self) {
+        // The client does not read: closing keeps the server's memory flat.
+        self.hub.metrics.slow_closed.fetch_add(1, Ordering::Relaxed);
+        let secs = self.hub.config.send_timeout.as_secs();
+        tracing::info!(secs, "client too slow, closing");
     }
 
     async fn close(&mut self, code: u16, reason: &str) {

@@ -9,8 +9,7 @@ pub mod text;
 use std::time::Duration;
 
 use glyphon::{
-    Cache, Color as GlyphColor, Resolution, TextArea, TextAtlas, TextBounds, TextRenderer,
-    Viewport,
+    Cache, Color as GlyphColor, Resolution, TextArea, TextAtlas, TextBounds, TextRenderer, Viewport,
 };
 use thiserror::Error;
 
@@ -56,7 +55,10 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the best adapter (a real GPU if any, else Mesa's lavapipe). Fails — never silently
     /// falls back to nothing — when none exists.
-    pub fn new(instance: wgpu::Instance, surface: Option<&wgpu::Surface<'_>>) -> Result<Gpu, RenderError> {
+    pub fn new(
+        instance: wgpu::Instance,
+        surface: Option<&wgpu::Surface<'_>>,
+    ) -> Result<Gpu, RenderError> {
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             force_fallback_adapter: false,
@@ -418,7 +420,12 @@ impl Renderer {
             }
         }
         // Text areas carry their own per-screen bounds; reset the scissor to the whole target.
-        pass.set_scissor_rect(0, 0, self.viewport.resolution().width, self.viewport.resolution().height);
+        pass.set_scissor_rect(
+            0,
+            0,
+            self.viewport.resolution().width,
+            self.viewport.resolution().height,
+        );
         if let Err(e) = self.text.render(&self.atlas, &self.viewport, &mut pass) {
             tracing::error!(error = %e, "drawing text failed");
         }
@@ -495,9 +502,7 @@ impl Image {
         dec.set_transformations(png::Transformations::EXPAND);
         let mut reader = dec.read_info().map_err(std::io::Error::other)?;
         let mut buf = vec![0; reader.output_buffer_size()];
-        let info = reader
-            .next_frame(&mut buf)
-            .map_err(std::io::Error::other)?;
+        let info = reader.next_frame(&mut buf).map_err(std::io::Error::other)?;
         buf.truncate(info.buffer_size());
         let pixels = match info.color_type {
             png::ColorType::Rgba => buf,

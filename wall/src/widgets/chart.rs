@@ -22,7 +22,12 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             panel
                 .indicators
                 .iter()
-                .map(|c| ctx.data.indicators.get(c).map_or(c.as_str(), |i| i.name.as_str()))
+                .map(|c| {
+                    ctx.data
+                        .indicators
+                        .get(c)
+                        .map_or(c.as_str(), |i| i.name.as_str())
+                })
                 .collect::<Vec<_>>()
                 .join(" · ")
         }
@@ -36,7 +41,9 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         Some(inner.w),
     );
     let unit_label = match info {
-        Some(i) if panel.indicators.len() == 1 => format!("{} · {}", ctx.data.unit_name(unit), i.unit),
+        Some(i) if panel.indicators.len() == 1 => {
+            format!("{} · {}", ctx.data.unit_name(unit), i.unit)
+        }
         _ => ctx.data.unit_name(unit).to_owned(),
     };
     let s = list.text(
@@ -94,8 +101,15 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         for (i, code) in panel.indicators.iter().enumerate() {
             let x = inner.x + slot * i as f32;
             let colour = theme::SERIES[i % theme::SERIES.len()];
-            list.rect(Rect::new(x, top + small * 0.35, small * 0.8, small * 0.5), colour);
-            let name = ctx.data.indicators.get(code).map_or(code.as_str(), |i| i.name.as_str());
+            list.rect(
+                Rect::new(x, top + small * 0.35, small * 0.8, small * 0.5),
+                colour,
+            );
+            let name = ctx
+                .data
+                .indicators
+                .get(code)
+                .map_or(code.as_str(), |i| i.name.as_str());
             list.text_elided(
                 shaper,
                 name,
@@ -129,7 +143,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let grid_w = (plot.h * 0.004).clamp(1.0, 2.0);
     for v in &ticks {
         let y = y_of(*v);
-        list.rect(Rect::new(plot.x, y - grid_w / 2.0, plot.w, grid_w), theme::GRID);
+        list.rect(
+            Rect::new(plot.x, y - grid_w / 2.0, plot.w, grid_w),
+            theme::GRID,
+        );
         list.text(
             shaper,
             &format_compact_vi(*v),
@@ -188,7 +205,11 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if let Some((i, Some(v))) = values.iter().enumerate().rev().find(|(_, v)| v.is_some()) {
             let glow = ctx.highlight(&panel.indicators[si], unit, periods[i]);
             let r = line_w * (1.6 + glow * 1.5);
-            list.disc([x_of(i), y_of(*v)], r, theme::ACCENT.mix(theme::HIGHLIGHT, glow));
+            list.disc(
+                [x_of(i), y_of(*v)],
+                r,
+                theme::ACCENT.mix(theme::HIGHLIGHT, glow),
+            );
         }
     }
 }

@@ -7,7 +7,13 @@ use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
 
 const WEEKDAYS: [&str; 7] = [
-    "Chủ nhật", "Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy",
+    "Chủ nhật",
+    "Thứ Hai",
+    "Thứ Ba",
+    "Thứ Tư",
+    "Thứ Năm",
+    "Thứ Sáu",
+    "Thứ Bảy",
 ];
 
 /// The status line and its colour.
@@ -18,12 +24,18 @@ pub fn status(ctx: &Ctx<'_>) -> (String, crate::draw::Color) {
             theme::GOOD,
         ),
         Feed::Down { since_ms, .. } => (
-            format!("Mất kết nối từ {} — đang kết nối lại", clock_vi(*since_ms, ctx.now_ms)),
+            format!(
+                "Mất kết nối từ {} — đang kết nối lại",
+                clock_vi(*since_ms, ctx.now_ms)
+            ),
             theme::STALE,
         ),
         Feed::Connecting => ("Đang kết nối máy chủ…".into(), theme::STALE),
         Feed::File { taken_at_ms } => (
-            format!("Ảnh dữ liệu lúc {} (không trực tuyến)", clock_vi(*taken_at_ms, 0)),
+            format!(
+                "Ảnh dữ liệu lúc {} (không trực tuyến)",
+                clock_vi(*taken_at_ms, 0)
+            ),
             theme::MUTED,
         ),
     }
@@ -32,7 +44,10 @@ pub fn status(ctx: &Ctx<'_>) -> (String, crate::draw::Color) {
 /// "Chủ nhật, 29/11/2026 · 19:45".
 pub fn date_time(now_ms: i64) -> String {
     let ((y, m, d), hh, mm, wd) = vietnam_time(now_ms);
-    format!("{}, {d:02}/{m:02}/{y} · {hh:02}:{mm:02}", WEEKDAYS[wd as usize % 7])
+    format!(
+        "{}, {d:02}/{m:02}/{y} · {hh:02}:{mm:02}",
+        WEEKDAYS[wd as usize % 7]
+    )
 }
 
 pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
@@ -40,7 +55,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     list.rect(r, theme::PANEL);
     // The national red stripe along the bottom edge.
     let stripe = (r.h * 0.06).max(2.0);
-    list.rect(Rect::new(r.x, r.y + r.h - stripe, r.w, stripe), theme::RED_FLAG);
+    list.rect(
+        Rect::new(r.x, r.y + r.h - stripe, r.w, stripe),
+        theme::RED_FLAG,
+    );
     let pad = (r.h * 0.12).max(6.0);
     let big = ctx.text_px(panel.text).min(r.h * 0.55);
     let small = ctx.text_px(TextSize::Small).min(r.h * 0.28);

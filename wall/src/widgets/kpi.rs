@@ -120,7 +120,11 @@ fn target_text(
         }
         "level" => {
             let decimals = info.map_or(1, |i| i.decimals as usize);
-            Some(format!("Kế hoạch: {} {}", format_vi(plan, decimals), info?.unit))
+            Some(format!(
+                "Kế hoạch: {} {}",
+                format_vi(plan, decimals),
+                info?.unit
+            ))
         }
         _ => None,
     }

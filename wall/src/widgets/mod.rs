@@ -51,8 +51,16 @@ impl Ctx<'_> {
 
     /// The unit a panel shows, after the presenter's focus (single-unit panels follow it).
     pub fn unit_of<'p>(&'p self, panel: &'p Panel) -> &'p str {
-        match (&self.room.focus_unit, panel.children.is_none(), panel.widget) {
-            (Some(f), true, WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table) => f,
+        match (
+            &self.room.focus_unit,
+            panel.children.is_none(),
+            panel.widget,
+        ) {
+            (
+                Some(f),
+                true,
+                WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table,
+            ) => f,
             _ => &panel.unit,
         }
     }
@@ -127,8 +135,27 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
         if panel.widget != WidgetKind::Header {
             stale_badge(ctx, panel, shaper, list);
         }
+        if outside_ministry(ctx, panel) {
+            // The presenter filtered on one ministry: other ministries' panels step back.
+            list.rect(panel.rect, theme::BACKGROUND.with_alpha(0.7));
+        }
         list.clip = None;
     }
+}
+
+/// Whether the room's ministry filter excludes every indicator of the panel.
+pub fn outside_ministry(ctx: &Ctx<'_>, panel: &Panel) -> bool {
+    let Some(agency) = &ctx.room.agency else {
+        return false;
+    };
+    !panel.indicators.is_empty()
+        && panel.indicators.iter().all(|code| {
+            ctx.data
+                .indicators
+                .get(code)
+                .and_then(|i| i.agency.as_deref())
+                .is_some_and(|a| a != agency)
+        })
 }
 
 /// The panel's background and edge; returns the inner rectangle after padding.
@@ -152,7 +179,9 @@ fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut
         format!("Dữ liệu cũ từ {}", clock_vi(since, ctx.now_ms))
     };
     let r = panel.rect;
-    let size = (ctx.text_px(TextSize::Small) * 0.8).min(r.h * 0.08).max(10.0);
+    let size = (ctx.text_px(TextSize::Small) * 0.8)
+        .min(r.h * 0.08)
+        .max(10.0);
     let key = shaper.key(&label, size, Weight::Bold);
     let ext = shaper.measure(&key);
     let pad = size * 0.35;
@@ -342,10 +371,22 @@ mod tests {
 
     #[test]
     fn a_rise_is_green_when_higher_is_better_and_red_when_lower_is() {
-        assert_eq!(change_colour(Some(&info("tỷ đồng", Some(true))), 3.0), theme::GOOD);
-        assert_eq!(change_colour(Some(&info("%", Some(false))), 0.4), theme::BAD);
-        assert_eq!(change_colour(Some(&info("%", Some(false))), -0.4), theme::GOOD);
-        assert_eq!(change_colour(Some(&info("đồng", None)), 2.0), theme::NEUTRAL);
+        assert_eq!(
+            change_colour(Some(&info("tỷ đồng", Some(true))), 3.0),
+            theme::GOOD
+        );
+        assert_eq!(
+            change_colour(Some(&info("%", Some(false))), 0.4),
+            theme::BAD
+        );
+        assert_eq!(
+            change_colour(Some(&info("%", Some(false))), -0.4),
+            theme::GOOD
+        );
+        assert_eq!(
+            change_colour(Some(&info("đồng", None)), 2.0),
+            theme::NEUTRAL
+        );
     }
 
     #[test]

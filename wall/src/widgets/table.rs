@@ -11,14 +11,17 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let size_cap = ctx.text_px(panel.text);
     let head = ctx.text_px(TextSize::Medium).min(inner.h * 0.08);
     let unit = ctx.unit_of(panel);
-    let title = panel.title.clone().unwrap_or_else(|| match &panel.children {
-        Some(level) => format!(
-            "{} — cấp {}",
-            ctx.data.unit_name(unit),
-            super::bars::level_vi(level)
-        ),
-        None => ctx.data.unit_name(unit).to_owned(),
-    });
+    let title = panel
+        .title
+        .clone()
+        .unwrap_or_else(|| match &panel.children {
+            Some(level) => format!(
+                "{} — cấp {}",
+                ctx.data.unit_name(unit),
+                super::bars::level_vi(level)
+            ),
+            None => ctx.data.unit_name(unit).to_owned(),
+        });
     let t = list.text(
         shaper,
         &title,
@@ -80,7 +83,9 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                     vec![
                         (p.label_vi(), theme::MUTED),
                         (
-                            v.map_or("—".into(), |v| format!("{} {unit_label}", figure(info, v))),
+                            v.map_or("—".into(), |v| {
+                                format!("{} {unit_label}", figure(info, v))
+                            }),
                             theme::TEXT,
                         ),
                         cmp,
@@ -117,7 +122,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     for (ri, (name, cells)) in rows.iter().take(shown.saturating_sub(1)).enumerate() {
         let y = top + (ri + 1) as f32 * row_h;
         if ri % 2 == 0 {
-            list.rect(Rect::new(inner.x, y, inner.w, row_h), theme::BACKGROUND.with_alpha(0.35));
+            list.rect(
+                Rect::new(inner.x, y, inner.w, row_h),
+                theme::BACKGROUND.with_alpha(0.35),
+            );
         }
         let ty = y + (row_h - size * 1.25) / 2.0;
         list.text_elided(

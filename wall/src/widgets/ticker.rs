@@ -18,7 +18,9 @@ pub fn items(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, crate::draw::Color)> 
             let info = ctx.data.indicators.get(&c.key.indicator);
             let name = info.map_or(c.key.indicator.as_str(), |i| i.name.as_str());
             let unit = info.map_or("", |i| i.unit.as_str());
-            let value = c.new.map_or("đã xóa".into(), |v| format!("{} {unit}", figure(info, v)));
+            let value = c.new.map_or("đã xóa".into(), |v| {
+                format!("{} {unit}", figure(info, v))
+            });
             let change = match (c.old, c.new) {
                 (Some(o), Some(n)) if (n - o).abs() > 1e-12 => n - o,
                 _ => 0.0,
@@ -74,7 +76,11 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if x + w > inner.x + inner.w {
             break;
         }
-        list.disc([x + size * 0.25, inner.y + inner.h / 2.0], size * 0.2, colour);
+        list.disc(
+            [x + size * 0.25, inner.y + inner.h / 2.0],
+            size * 0.2,
+            colour,
+        );
         let r = list.text(
             shaper,
             &text,
