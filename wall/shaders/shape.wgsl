@@ -14,7 +14,8 @@ struct Screen {
     target_size: vec2<f32>,
     // Target pixels per canvas pixel.
     scale: f32,
-    _pad: f32,
+    // 1 when the target is an sRGB format (the hardware encodes on write), else 0.
+    srgb_target: f32,
 };
 
 @group(0) @binding(0) var<uniform> screen: Screen;
@@ -41,8 +42,13 @@ fn vs_main(v: VertexIn) -> VertexOut {
     let ndc = vec2<f32>(p.x / screen.target_size.x * 2.0 - 1.0, 1.0 - p.y / screen.target_size.y * 2.0);
     var out: VertexOut;
     out.position = vec4<f32>(ndc, 0.0, 1.0);
-    // The target is an sRGB format: blend in linear light; the hardware encodes on write.
-    out.color = vec4<f32>(srgb_to_linear(v.color.rgb), v.color.a);
+    // Plain targets take sRGB values as they are (blending in sRGB space, as browsers do); an sRGB
+    // target expects linear values and encodes them itself.
+    var rgb = v.color.rgb;
+    if (screen.srgb_target > 0.5) {
+        rgb = srgb_to_linear(rgb);
+    }
+    out.color = vec4<f32>(rgb, v.color.a);
     return out;
 }
 

@@ -101,6 +101,26 @@ struct Screen {
     screens: Vec<ScreenMap>,
     output: usize,
     frames: u64,
+    /// The frame kept between frames, so only changed panels are redrawn, then copied to the
+    /// swapchain image (whose contents rotate); `None` when the surface cannot be copied into.
+    kept: Option<wgpu::Texture>,
+}
+
+fn kept_texture(gpu: &Gpu, config: &wgpu::SurfaceConfiguration) -> wgpu::Texture {
+    gpu.device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("kept frame"),
+        size: wgpu::Extent3d {
+            width: config.width,
+            height: config.height,
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: config.format,
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        view_formats: &[],
+    })
 }
 
 struct App {
@@ -280,12 +300,23 @@ impl App {
                 .formats
                 .iter()
                 .copied()
-                .find(wgpu::TextureFormat::is_srgb)
+                // A plain format: see render's module doc (an sRGB one still works).
+                .find(|f| {
+                    !f.is_srgb()
+                        && matches!(
+                            f,
+                            wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Rgba8Unorm
+                        )
+                })
                 .or_else(|| caps.formats.first().copied())
                 .unwrap_or(wgpu::TextureFormat::Bgra8UnormSrgb);
             let size = window.inner_size();
             let config = wgpu::SurfaceConfiguration {
-                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                usage: if caps.usages.contains(wgpu::TextureUsages::COPY_DST) {
+                    wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_DST
+                } else {
+                    wgpu::TextureUsages::RENDER_ATTACHMENT
+                },
                 format,
                 width: size.width.max(1),
                 height: size.height.max(1),
@@ -300,7 +331,12 @@ impl App {
                 color_space: Default::default(),
             };
             surface.configure(&gpu.device, &config);
-            let renderer = Renderer::new(gpu, format);
+            let mut renderer = Renderer::new(gpu, format);
+            let kept = config
+                .usage
+                .contains(wgpu::TextureUsages::COPY_DST)
+                .then(|| kept_texture(gpu, &config));
+            renderer.retained = kept.is_some();
             let id = window.id();
             let mut screen = Screen {
                 window,
@@ -310,6 +346,7 @@ impl App {
                 screens: Vec::new(),
                 output,
                 frames: 0,
+                kept,
             };
             self.place(&mut screen);
             self.windows.insert(id, screen);
@@ -438,8 +475,8 @@ impl App {
             let canvas = w.canvas_size();
             let first = err.lines().take(3).collect::<Vec<_>>().join("  ·  ");
             let banner = Rect::new(0.0, 0.0, canvas[0], size * 2.0);
+            self.list.begin_panel(banner);
             self.list.rect(banner, theme::BAD);
-            self.list.clip = Some(banner);
             self.list.text(
                 &mut self.shaper,
                 &format!("Tệp bố cục lỗi, đang giữ bố cục cũ: {first}"),
@@ -448,7 +485,7 @@ impl App {
                 TextStyle::new(size, Weight::SemiBold, theme::TEXT),
                 Some(canvas[0] - size),
             );
-            self.list.clip = None;
+            self.list.end_panel();
         }
         self.composed_at = Some(Instant::now());
     }
@@ -500,7 +537,22 @@ impl App {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("window frame"),
             });
-        s.renderer.render(&mut encoder, &view);
+        match &s.kept {
+            Some(kept) => {
+                let kept_view = kept.create_view(&wgpu::TextureViewDescriptor::default());
+                s.renderer.render(&mut encoder, &kept_view);
+                encoder.copy_texture_to_texture(
+                    kept.as_image_copy(),
+                    frame.texture.as_image_copy(),
+                    wgpu::Extent3d {
+                        width: s.config.width,
+                        height: s.config.height,
+                        depth_or_array_layers: 1,
+                    },
+                );
+            }
+            None => s.renderer.render(&mut encoder, &view),
+        }
         gpu2.queue.submit(Some(encoder.finish()));
         s.window.pre_present_notify();
         gpu2.queue.present(frame);
@@ -580,6 +632,10 @@ impl ApplicationHandler<UserEvent> for App {
                     s.config.width = size.width.max(1);
                     s.config.height = size.height.max(1);
                     s.surface.configure(&gpu.device, &s.config);
+                    if s.kept.is_some() {
+                        s.kept = Some(kept_texture(gpu, &s.config));
+                    }
+                    s.renderer.invalidate();
                 }
                 if let Some(mut s) = self.windows.remove(&id) {
                     self.place(&mut s);

@@ -58,7 +58,10 @@ const CHANGES_KEPT: usize = 64;
 pub struct WallData {
     pub indicators: HashMap<String, IndicatorInfo>,
     pub units: HashMap<String, UnitInfo>,
-    cells: HashMap<CellKey, CellValue>,
+    /// indicator → unit → period → value: widgets look up by borrowed codes (no allocation) and
+    /// scan one series, not every cell, for the latest period.
+    cells: HashMap<String, HashMap<String, HashMap<Period, CellValue>>>,
+    cell_count: usize,
     /// Latest data version applied.
     pub version: i64,
     /// Newest first.
@@ -74,6 +77,7 @@ impl Default for WallData {
             indicators: HashMap::new(),
             units: HashMap::new(),
             cells: HashMap::new(),
+            cell_count: 0,
             version: 0,
             changes: VecDeque::new(),
             feed: Feed::Connecting,
@@ -84,11 +88,7 @@ impl Default for WallData {
 
 impl WallData {
     pub fn get(&self, indicator: &str, unit: &str, period: Period) -> Option<&CellValue> {
-        self.cells.get(&CellKey {
-            indicator: indicator.to_owned(),
-            unit: unit.to_owned(),
-            period,
-        })
+        self.cells.get(indicator)?.get(unit)?.get(&period)
     }
 
     pub fn value(&self, indicator: &str, unit: &str, period: Period) -> Option<f64> {
@@ -96,7 +96,7 @@ impl WallData {
     }
 
     pub fn cell_count(&self) -> usize {
-        self.cells.len()
+        self.cell_count
     }
 
     /// The latest period of `frequency` (or any kind) at or before `at_most` with a value.
@@ -108,9 +108,10 @@ impl WallData {
         at_most: Option<Period>,
     ) -> Option<Period> {
         self.cells
+            .get(indicator)?
+            .get(unit)?
             .keys()
-            .filter(|k| k.indicator == indicator && k.unit == unit)
-            .map(|k| k.period)
+            .copied()
             .filter(|p| match frequency {
                 Some(f) => p.frequency() == Some(f),
                 None => p.frequency().is_some(),
@@ -188,18 +189,24 @@ impl WallData {
             unit: c.u.clone(),
             period: c.p,
         };
-        let old = self.cells.get(&key).map(|v| v.value);
+        let old = self.get(&c.i, &c.u, c.p).map(|v| v.value);
         match c.v {
             Some(v) => {
-                if let Some(at) = changed_at_ms
-                    && old == Some(v)
-                {
+                if changed_at_ms.is_some() && old == Some(v) {
                     // Several views carry the same cell: the second delta changes nothing.
-                    let _ = at;
                     return;
                 }
-                self.cells.insert(
-                    key.clone(),
+                let series = self
+                    .cells
+                    .entry(c.i.clone())
+                    .or_default()
+                    .entry(c.u.clone())
+                    .or_default();
+                if old.is_none() {
+                    self.cell_count += 1;
+                }
+                series.insert(
+                    c.p,
                     CellValue {
                         value: v,
                         coverage: c.c,
@@ -209,9 +216,15 @@ impl WallData {
                 );
             }
             None => {
-                if self.cells.remove(&key).is_none() {
+                let removed = self
+                    .cells
+                    .get_mut(&c.i)
+                    .and_then(|u| u.get_mut(&c.u))
+                    .and_then(|p| p.remove(&c.p));
+                if removed.is_none() {
                     return;
                 }
+                self.cell_count -= 1;
             }
         }
         if let Some(at) = changed_at_ms {
@@ -229,6 +242,7 @@ impl WallData {
     /// Clears the cells of every view (before applying fresh snapshots after a long outage).
     pub fn clear_cells(&mut self) {
         self.cells.clear();
+        self.cell_count = 0;
     }
 
     /// The data as of when, if it is not live: `None` while live.

@@ -115,11 +115,23 @@ impl TextStyle {
     }
 }
 
+/// What one panel put in the list: the renderer compares these between frames and redraws only
+/// the panels whose content changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PanelMark {
+    /// Everything the panel draws stays inside this canvas rectangle.
+    pub rect: Rect,
+    pub vertices: std::ops::Range<usize>,
+    pub texts: std::ops::Range<usize>,
+}
+
 /// A frame's worth of shapes and text, in canvas pixels.
 #[derive(Debug, Default)]
 pub struct DisplayList {
     pub vertices: Vec<Vertex>,
     pub texts: Vec<TextRun>,
+    /// The panels, in drawing order; shapes and text outside every mark are redrawn each frame.
+    pub panels: Vec<PanelMark>,
     /// Canvas strips hidden under bezels: text is moved off them.
     pub bezels: Vec<Rect>,
     /// Clip applied to the text added next (the current panel).
@@ -137,7 +149,47 @@ impl DisplayList {
     pub fn clear(&mut self) {
         self.vertices.clear();
         self.texts.clear();
+        self.panels.clear();
         self.clip = None;
+    }
+
+    /// Starts a panel occupying `rect`; [`DisplayList::end_panel`] closes it.
+    pub fn begin_panel(&mut self, rect: Rect) {
+        self.panels.push(PanelMark {
+            rect,
+            vertices: self.vertices.len()..self.vertices.len(),
+            texts: self.texts.len()..self.texts.len(),
+        });
+        self.clip = Some(rect);
+    }
+
+    pub fn end_panel(&mut self) {
+        let (v, t) = (self.vertices.len(), self.texts.len());
+        if let Some(m) = self.panels.last_mut() {
+            m.vertices.end = v;
+            m.texts.end = t;
+        }
+        self.clip = None;
+    }
+
+    /// A fingerprint of what panel `i` draws (shapes, text, colours, places).
+    pub fn panel_hash(&self, i: usize) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let Some(m) = self.panels.get(i) else {
+            return 0;
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytemuck::cast_slice::<Vertex, u8>(&self.vertices[m.vertices.clone()]).hash(&mut h);
+        for t in &self.texts[m.texts.clone()] {
+            t.key.hash(&mut h);
+            for f in [t.rect.x, t.rect.y, t.clip.x, t.clip.y, t.clip.w, t.clip.h] {
+                f.to_bits().hash(&mut h);
+            }
+            for c in t.color.0 {
+                c.to_bits().hash(&mut h);
+            }
+        }
+        h.finish()
     }
 
     pub fn triangle(&mut self, a: [f32; 2], b: [f32; 2], c: [f32; 2], color: Color) {

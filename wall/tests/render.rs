@@ -512,3 +512,76 @@ fn data_older_than_the_layout_allows_is_badged_stale_on_every_panel_and_live_dat
         .collect();
     assert_eq!(header.len(), 1, "the header says the connection is lost");
 }
+
+#[test]
+fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
+    let gpu = gpu();
+    let layout = load_layout("national.toml");
+    let (mut data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let room = RoomState::default();
+    let (screens, size) = scene::wall_screens(&layout);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let mut retained = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+    retained.retained = true;
+    let off = Offscreen::new(&gpu, size).unwrap();
+    scene::compose(&layout, scene, &data, &room, taken, &mut shaper, &mut list);
+    retained
+        .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .unwrap();
+    assert!(
+        retained.damage().is_empty(),
+        "the first frame is drawn whole"
+    );
+    off.draw(&gpu, &retained).unwrap();
+
+    // One figure changes: the national export value of its latest month.
+    let code = "VM02";
+    let p = data.latest_period(code, "VN", None, None).unwrap();
+    let old = data.value(code, "VN", p).unwrap();
+    data.apply(
+        &ServerMessage::Delta {
+            id: "x".into(),
+            from_version: data.version,
+            version: data.version + 1,
+            cells: vec![Cell {
+                i: code.into(),
+                u: "VN".into(),
+                p,
+                v: Some(old * 1.5),
+                c: None,
+            }],
+        },
+        taken,
+    );
+    let later = taken + 500;
+    scene::compose(&layout, scene, &data, &room, later, &mut shaper, &mut list);
+    retained
+        .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .unwrap();
+    let damage = retained.damage().to_vec();
+    assert!(!damage.is_empty(), "a partial frame");
+    let area: f32 = damage.iter().map(|d| d.w * d.h).sum();
+    let canvas = layout.wall.canvas_size();
+    // The KPI tile, the chart of exports and the ticker: under a third of the wall.
+    assert!(
+        area < canvas[0] * canvas[1] * 0.35,
+        "only the changed panels: {damage:?}"
+    );
+    let partial = off.capture(&gpu, &retained).unwrap();
+
+    let mut fresh = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+    let off2 = Offscreen::new(&gpu, size).unwrap();
+    fresh
+        .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .unwrap();
+    let full = off2.capture(&gpu, &fresh).unwrap();
+    let differing = partial
+        .pixels
+        .chunks_exact(4)
+        .zip(full.pixels.chunks_exact(4))
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differing, 0, "the partial frame equals a full redraw");
+}

@@ -1,15 +1,21 @@
 //! How to draw: one wgpu device for every screen, a shape pipeline (`shaders/shape.wgsl`) and
-//! glyphon for text. [`Renderer::prepare`] uploads a frame's [`DisplayList`] once;
-//! [`Renderer::render`] then draws it into any texture view — a window surface or an offscreen
-//! texture for PNGs and tests — once per screen that target shows, moving each screen's part of
-//! the canvas to its place (bezel compensation) and clipping to it.
+//! glyphon for text. [`Renderer::prepare`] uploads a frame's [`DisplayList`]: for each screen the
+//! target shows, only the triangles that touch that screen, split into runs of opaque shapes
+//! (drawn without blending) and translucent ones; [`Renderer::render`] then draws them into any
+//! texture view — a window surface or an offscreen texture for PNGs and tests — moving each
+//! screen's part of the canvas to its place (bezel compensation) and clipping to it.
+//!
+//! Targets are plain (non-sRGB) 8-bit formats and colours are written as sRGB values, blended in
+//! sRGB space as browsers do: on a CPU adapter an sRGB target costs an encode and a decode per
+//! blended pixel, which at 25 megapixels is most of the frame.
 
 pub mod text;
 
 use std::time::Duration;
 
 use glyphon::{
-    Cache, Color as GlyphColor, Resolution, TextArea, TextAtlas, TextBounds, TextRenderer, Viewport,
+    Cache, Color as GlyphColor, ColorMode, Resolution, TextArea, TextAtlas, TextBounds,
+    TextRenderer, Viewport,
 };
 use thiserror::Error;
 
@@ -130,7 +136,7 @@ struct ScreenUniform {
     target_origin: [f32; 2],
     target_size: [f32; 2],
     scale: f32,
-    _pad: f32,
+    srgb_target: f32,
 }
 
 /// Uniform slots are this far apart (wgpu's minimum uniform offset alignment).
@@ -139,19 +145,38 @@ const UNIFORM_STRIDE: u64 = 256;
 /// Pipelines and text state, long-lived; one per target format.
 pub struct Renderer {
     format: wgpu::TextureFormat,
-    shapes: wgpu::RenderPipeline,
+    opaque: wgpu::RenderPipeline,
+    blended: wgpu::RenderPipeline,
     screen_layout: wgpu::BindGroupLayout,
     screen_buffer: wgpu::Buffer,
     screen_bind: wgpu::BindGroup,
     screen_slots: usize,
     vertex_buffer: Option<wgpu::Buffer>,
-    vertex_count: u32,
+    /// Per screen: runs of vertices in the buffer, each opaque or blended.
+    runs: Vec<Vec<(std::ops::Range<u32>, bool)>>,
+    culled: Vec<Vertex>,
     viewport: Viewport,
     atlas: TextAtlas,
     text: TextRenderer,
     swash: glyphon::SwashCache,
     prepared_screens: Vec<ScreenMap>,
     clear: wgpu::Color,
+    /// What the target holds from the last frame: its size, screens, background and each
+    /// panel's rectangle and fingerprint; `None` when unknown (first frame, invalidated).
+    drawn: Option<Drawn>,
+    /// Canvas rectangles this frame redraws; empty means the whole target.
+    damage: Vec<Rect>,
+    /// Whether the target keeps its pixels between frames (offscreen textures do; swapchain
+    /// images rotate, so windows redraw fully).
+    pub retained: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Drawn {
+    size: [u32; 2],
+    screens: Vec<ScreenMap>,
+    background: [u32; 4],
+    panels: Vec<(Rect, u64)>,
 }
 
 impl Renderer {
@@ -178,55 +203,74 @@ impl Renderer {
             bind_group_layouts: &[Some(&screen_layout)],
             immediate_size: 0,
         });
-        let shapes = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("shapes"),
-            layout: Some(&layout),
-            vertex: wgpu::VertexState {
-                module: &shader,
-                entry_point: Some("vs_main"),
-                compilation_options: Default::default(),
-                buffers: &[Some(wgpu::VertexBufferLayout {
-                    array_stride: std::mem::size_of::<Vertex>() as u64,
-                    step_mode: wgpu::VertexStepMode::Vertex,
-                    attributes: &wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x4],
-                })],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &shader,
-                entry_point: Some("fs_main"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: Some(wgpu::BlendState::ALPHA_BLENDING),
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
+        let pipeline = |label: &str, blend: Option<wgpu::BlendState>| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(label),
+                layout: Some(&layout),
+                vertex: wgpu::VertexState {
+                    module: &shader,
+                    entry_point: Some("vs_main"),
+                    compilation_options: Default::default(),
+                    buffers: &[Some(wgpu::VertexBufferLayout {
+                        array_stride: std::mem::size_of::<Vertex>() as u64,
+                        step_mode: wgpu::VertexStepMode::Vertex,
+                        attributes: &wgpu::vertex_attr_array![0 => Float32x2, 1 => Float32x4],
+                    })],
+                },
+                primitive: wgpu::PrimitiveState::default(),
+                depth_stencil: None,
+                multisample: wgpu::MultisampleState::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &shader,
+                    entry_point: Some("fs_main"),
+                    compilation_options: Default::default(),
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format,
+                        blend,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        let opaque = pipeline("opaque shapes", None);
+        let blended = pipeline("blended shapes", Some(wgpu::BlendState::ALPHA_BLENDING));
         let (screen_buffer, screen_bind) = Self::screen_slots(device, &screen_layout, 16);
         let cache = Cache::new(device);
         let viewport = Viewport::new(device, &cache);
-        let mut atlas = TextAtlas::new(device, &gpu.queue, &cache, format);
+        let mut atlas = TextAtlas::with_color_mode(
+            device,
+            &gpu.queue,
+            &cache,
+            format,
+            if format.is_srgb() {
+                ColorMode::Accurate
+            } else {
+                ColorMode::Web
+            },
+        );
         let text = TextRenderer::new(&mut atlas, device, wgpu::MultisampleState::default(), None);
         Renderer {
             format,
-            shapes,
+            opaque,
+            blended,
             screen_layout,
             screen_buffer,
             screen_bind,
             screen_slots: 16,
             vertex_buffer: None,
-            vertex_count: 0,
+            runs: Vec::new(),
+            culled: Vec::new(),
             viewport,
             atlas,
             text,
             swash: glyphon::SwashCache::new(),
             prepared_screens: Vec::new(),
             clear: wgpu::Color::BLACK,
+            drawn: None,
+            damage: Vec::new(),
+            retained: false,
         }
     }
 
@@ -287,7 +331,7 @@ impl Renderer {
                 target_origin: [s.target.x, s.target.y],
                 target_size: [target_size[0] as f32, target_size[1] as f32],
                 scale: s.scale(),
-                _pad: 0.0,
+                srgb_target: if self.format.is_srgb() { 1.0 } else { 0.0 },
             };
             let at = i * UNIFORM_STRIDE as usize;
             uniforms[at..at + std::mem::size_of::<ScreenUniform>()]
@@ -297,7 +341,81 @@ impl Renderer {
             queue.write_buffer(&self.screen_buffer, 0, &uniforms);
         }
 
-        let bytes: &[u8] = bytemuck::cast_slice(&list.vertices);
+        // Damage: on a retained target, only panels whose fingerprint changed (or that came or
+        // went) are redrawn; everything else keeps last frame's pixels.
+        let now = Drawn {
+            size: target_size,
+            screens: screens.to_vec(),
+            background: background.0.map(f32::to_bits),
+            panels: (0..list.panels.len())
+                .map(|i| (list.panels[i].rect, list.panel_hash(i)))
+                .collect(),
+        };
+        self.damage.clear();
+        let outside_panels = list.vertices.len() > list.panels.last().map_or(0, |m| m.vertices.end)
+            || list.panels.first().is_some_and(|m| m.vertices.start > 0);
+        if let Some(before) = self
+            .drawn
+            .as_ref()
+            .filter(|_| self.retained && !outside_panels)
+            && before.size == now.size
+            && before.screens == now.screens
+            && before.background == now.background
+        {
+            for p in now.panels.iter().filter(|p| !before.panels.contains(p)) {
+                self.damage.push(p.0);
+            }
+            for p in before.panels.iter().filter(|p| !now.panels.contains(p)) {
+                if !self.damage.contains(&p.0) {
+                    self.damage.push(p.0);
+                }
+            }
+            if self.damage.is_empty() {
+                // Nothing changed: an empty damage list would mean "everything".
+                self.damage.push(Rect::new(0.0, 0.0, 0.0, 0.0));
+            }
+        }
+        self.drawn = Some(now);
+        let damage = &self.damage;
+        let touches_damage = |x0: f32, y0: f32, x1: f32, y1: f32| {
+            damage.is_empty()
+                || damage
+                    .iter()
+                    .any(|d| !(x1 < d.x || y1 < d.y || x0 > d.x + d.w || y0 > d.y + d.h))
+        };
+
+        // Each screen gets only the triangles that touch it (a 4×3 wall would otherwise set up
+        // every triangle twelve times), in their order, in runs of equal opacity.
+        self.culled.clear();
+        self.runs.clear();
+        for s in screens {
+            let c = s.canvas;
+            let mut runs: Vec<(std::ops::Range<u32>, bool)> = Vec::new();
+            for tri in list.vertices.chunks_exact(3) {
+                let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+                for v in tri {
+                    x0 = x0.min(v.position[0]);
+                    y0 = y0.min(v.position[1]);
+                    x1 = x1.max(v.position[0]);
+                    y1 = y1.max(v.position[1]);
+                }
+                if x1 < c.x || y1 < c.y || x0 > c.x + c.w || y0 > c.y + c.h {
+                    continue;
+                }
+                if !touches_damage(x0, y0, x1, y1) {
+                    continue;
+                }
+                let opaque = tri.iter().all(|v| v.color[3] >= 1.0);
+                let at = self.culled.len() as u32;
+                self.culled.extend_from_slice(tri);
+                match runs.last_mut() {
+                    Some((r, o)) if *o == opaque && r.end == at => r.end = at + 3,
+                    _ => runs.push((at..at + 3, opaque)),
+                }
+            }
+            self.runs.push(runs);
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(&self.culled);
         let needed = bytes.len() as u64;
         let reuse = self
             .vertex_buffer
@@ -318,7 +436,6 @@ impl Renderer {
             queue.write_buffer(&buffer, 0, bytes);
             self.vertex_buffer = Some(buffer);
         }
-        self.vertex_count = list.vertices.len() as u32;
 
         // Shape every run first (cached), then borrow the buffers for the text areas.
         for run in &list.texts {
@@ -335,6 +452,14 @@ impl Renderer {
                 let Some(visible) = visible.intersection(&run.clip) else {
                     continue;
                 };
+                if !touches_damage(
+                    visible.x,
+                    visible.y,
+                    visible.x + visible.w,
+                    visible.y + visible.h,
+                ) {
+                    continue;
+                }
                 let Some(buffer) = runs.get(&run.key) else {
                     continue;
                 };
@@ -383,7 +508,7 @@ impl Renderer {
             )
             .map_err(|e| RenderError::Text(e.to_string()))?;
         self.prepared_screens = screens.to_vec();
-        self.clear = wgpu_color(background);
+        self.clear = wgpu_color(background, self.format.is_srgb());
         Ok(())
     }
 
@@ -396,7 +521,11 @@ impl Renderer {
                 depth_slice: None,
                 resolve_target: None,
                 ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(self.clear),
+                    load: if self.damage.is_empty() {
+                        wgpu::LoadOp::Clear(self.clear)
+                    } else {
+                        wgpu::LoadOp::Load
+                    },
                     store: wgpu::StoreOp::Store,
                 },
             })],
@@ -406,29 +535,80 @@ impl Renderer {
             multiview_mask: None,
         });
         if let Some(vb) = &self.vertex_buffer
-            && self.vertex_count > 0
+            && !self.culled.is_empty()
         {
-            pass.set_pipeline(&self.shapes);
             pass.set_vertex_buffer(0, vb.slice(..));
             for (i, s) in self.prepared_screens.iter().enumerate() {
-                let Some((x, y, w, h)) = scissor(s.target) else {
-                    continue;
-                };
-                pass.set_scissor_rect(x, y, w, h);
                 pass.set_bind_group(0, &self.screen_bind, &[(i as u64 * UNIFORM_STRIDE) as u32]);
-                pass.draw(0..self.vertex_count, 0..1);
+                for clip in self.clips(s) {
+                    let Some((x, y, w, h)) = scissor(clip) else {
+                        continue;
+                    };
+                    pass.set_scissor_rect(x, y, w, h);
+                    for (range, opaque) in self.runs.get(i).into_iter().flatten() {
+                        pass.set_pipeline(if *opaque { &self.opaque } else { &self.blended });
+                        pass.draw(range.clone(), 0..1);
+                    }
+                }
             }
         }
-        // Text areas carry their own per-screen bounds; reset the scissor to the whole target.
-        pass.set_scissor_rect(
-            0,
-            0,
-            self.viewport.resolution().width,
-            self.viewport.resolution().height,
+        // Text areas carry their own per-screen bounds; on a partial frame the scissor keeps
+        // them inside the damage.
+        let full = Rect::new(
+            0.0,
+            0.0,
+            self.viewport.resolution().width as f32,
+            self.viewport.resolution().height as f32,
         );
-        if let Err(e) = self.text.render(&self.atlas, &self.viewport, &mut pass) {
-            tracing::error!(error = %e, "drawing text failed");
+        let clips: Vec<Rect> = if self.damage.is_empty() {
+            vec![full]
+        } else {
+            self.prepared_screens
+                .iter()
+                .flat_map(|s| self.clips(s))
+                .collect()
+        };
+        for clip in clips {
+            let Some((x, y, w, h)) = scissor(clip) else {
+                continue;
+            };
+            pass.set_scissor_rect(x, y, w, h);
+            if let Err(e) = self.text.render(&self.atlas, &self.viewport, &mut pass) {
+                tracing::error!(error = %e, "drawing text failed");
+                break;
+            }
         }
+    }
+
+    /// The target rectangles to draw on screen `s`: the whole screen, or the damage on it.
+    fn clips(&self, s: &ScreenMap) -> Vec<Rect> {
+        if self.damage.is_empty() {
+            return vec![s.target];
+        }
+        let k = s.scale();
+        self.damage
+            .iter()
+            .filter_map(|d| d.intersection(&s.canvas))
+            .map(|d| {
+                Rect::new(
+                    (d.x - s.canvas.x) * k + s.target.x,
+                    (d.y - s.canvas.y) * k + s.target.y,
+                    d.w * k,
+                    d.h * k,
+                )
+            })
+            .filter_map(|d| d.intersection(&s.target))
+            .collect()
+    }
+
+    /// The next frame redraws the whole target.
+    pub fn invalidate(&mut self) {
+        self.drawn = None;
+    }
+
+    /// The canvas rectangles the prepared frame redraws (empty: all of it).
+    pub fn damage(&self) -> &[Rect] {
+        &self.damage
     }
 
     /// Frees atlas space of glyphs no longer used (call after presenting).
@@ -445,7 +625,15 @@ fn scissor(r: Rect) -> Option<(u32, u32, u32, u32)> {
     (w > 0 && h > 0).then_some((x, y, w as u32, h as u32))
 }
 
-fn wgpu_color(c: Color) -> wgpu::Color {
+fn wgpu_color(c: Color, srgb_target: bool) -> wgpu::Color {
+    if !srgb_target {
+        return wgpu::Color {
+            r: c.0[0] as f64,
+            g: c.0[1] as f64,
+            b: c.0[2] as f64,
+            a: c.0[3] as f64,
+        };
+    }
     // Clear colours are linear for sRGB targets.
     let lin = |v: f32| {
         let v = v as f64;
@@ -533,8 +721,9 @@ pub struct Offscreen {
     pub size: [u32; 2],
 }
 
-/// Offscreen targets are RGBA sRGB, so PNG bytes come straight out.
-pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+/// Offscreen targets hold sRGB-encoded RGBA bytes in a plain format (see the module doc), so
+/// PNG bytes come straight out.
+pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 impl Offscreen {
     pub fn new(gpu: &Gpu, size: [u32; 2]) -> Result<Offscreen, RenderError> {

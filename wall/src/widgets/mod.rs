@@ -123,7 +123,7 @@ impl Ctx<'_> {
 /// Draws every panel of the scene.
 pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList) {
     for panel in &ctx.scene.panels {
-        list.clip = Some(panel.rect);
+        list.begin_panel(panel.rect);
         match panel.widget {
             WidgetKind::Kpi => kpi::draw(ctx, panel, shaper, list),
             WidgetKind::Line | WidgetKind::Area => chart::draw(ctx, panel, shaper, list),
@@ -139,7 +139,7 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
             // The presenter filtered on one ministry: other ministries' panels step back.
             list.rect(panel.rect, theme::BACKGROUND.with_alpha(0.7));
         }
-        list.clip = None;
+        list.end_panel();
     }
 }
 
