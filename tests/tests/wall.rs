@@ -363,3 +363,140 @@ async fn run_reloads_an_edited_layout_and_keeps_the_last_good_one_on_a_bad_edit(
     .unwrap();
     assert!(lines.0, "log:\n{}", lines.1.join("\n"));
 }
+
+/// A TCP proxy that can cut every connection through it, to drop the wall's link to the server.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(target: std::net::SocketAddr) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let cuts = cut.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut rx = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut }
+    }
+
+    fn cut_all(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_dropped_connection_the_wall_resumes_with_what_it_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_live(
+        open_store(dir.path()),
+        dir.path(),
+        64 << 20,
+        LiveConfig::default(),
+    )
+    .await;
+    let c = communes_of(&server, "79");
+    upload(&server, &[(&c[0], 10)]).await;
+    let proxy = Proxy::start(server.addr).await;
+
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let layout_path = dir.path().join("kpi.toml");
+    std::fs::write(&layout_path, KPI_LAYOUT).unwrap();
+    let layout = layout::load(&layout_path, &cat).unwrap();
+    let views = scene::subscriptions(&layout, dieuhanh_wall::live::now_ms());
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let (_commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
+    let url = dieuhanh_wall::live::live_url(&format!("http://{}", proxy.addr), None).unwrap();
+    let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
+        url,
+        None,
+        views,
+        commands_rx,
+        events_tx,
+        || {},
+    ));
+    let aug = dieuhanh_protocol::period::Period::parse("2025-08").unwrap();
+    let mut data = WallData::default();
+    let mut log: Vec<String> = Vec::new();
+    // Applies events until `done` holds; records what kind of message each was.
+    let pump = |data: &mut WallData,
+                    log: &mut Vec<String>,
+                    done: &dyn Fn(&WallData, &[String]) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done(data, log) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out; events: {log:?}"
+            );
+            match events.recv_timeout(Duration::from_millis(100)) {
+                Ok(Event::Connected) => log.push("connected".into()),
+                Ok(Event::Disconnected(_)) => log.push("disconnected".into()),
+                Ok(Event::Message(m)) => {
+                    match &*m {
+                        dieuhanh_protocol::live::ServerMessage::Snapshot { reason, .. } => {
+                            log.push(format!("snapshot:{reason}"))
+                        }
+                        dieuhanh_protocol::live::ServerMessage::Delta {
+                            from_version,
+                            version,
+                            ..
+                        } => log.push(format!("delta:{from_version}->{version}")),
+                        _ => {}
+                    }
+                    data.apply(&m, 0);
+                }
+                Err(_) => {}
+            }
+        }
+    };
+    tokio::task::block_in_place(|| {
+        pump(&mut data, &mut log, &|d, _| {
+            d.value("XH02", "VN", aug) == Some(10.0)
+        })
+    });
+    let held = data.version;
+
+    proxy.cut_all();
+    tokio::task::block_in_place(|| {
+        pump(&mut data, &mut log, &|_, l| {
+            l.iter().any(|e| e == "disconnected")
+        })
+    });
+    // While the wall is away: two uploads.
+    upload(&server, &[(&c[0], 12)]).await;
+    upload(&server, &[(&c[1], 5)]).await;
+    tokio::task::block_in_place(|| {
+        pump(&mut data, &mut log, &|d, _| {
+            d.value("XH02", "VN", aug) == Some(17.0)
+        })
+    });
+    let after: Vec<&String> = log.iter().skip_while(|e| *e != "disconnected").collect();
+    assert!(
+        after
+            .iter()
+            .any(|e| e.starts_with(&format!("delta:{held}->"))),
+        "resumed from version {held} with deltas, not a new snapshot: {log:?}"
+    );
+    assert!(
+        !after.iter().any(|e| e.starts_with("snapshot")),
+        "no snapshot after the drop: {log:?}"
+    );
+    assert_eq!(data.version, held + 2, "both missed versions applied");
+    feed.abort();
+}
