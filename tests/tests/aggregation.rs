@@ -244,7 +244,8 @@ fn ratios_are_ratios_of_sums_at_every_level() {
 
 #[tokio::test]
 async fn drill_down_ranks_todays_provinces_with_growth_vs_last_year() {
-    let s = shared();
+    // Off the runtime: building the shared store blocks (it may be the first test to ask).
+    let s = tokio::task::spawn_blocking(shared).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(s.store.clone(), dir.path()).await;
     let (status, b) = server
@@ -305,7 +306,8 @@ async fn drill_down_ranks_todays_provinces_with_growth_vs_last_year() {
 
 #[tokio::test]
 async fn drill_down_by_ministry_lists_its_indicators_with_latest_figures() {
-    let s = shared();
+    // Off the runtime: building the shared store blocks (it may be the first test to ask).
+    let s = tokio::task::spawn_blocking(shared).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(s.store.clone(), dir.path()).await;
     let (status, a) = server.get("/api/agencies/BCT").await;
