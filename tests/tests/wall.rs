@@ -436,8 +436,8 @@ async fn after_a_dropped_connection_the_wall_resumes_with_what_it_missed() {
     let mut log: Vec<String> = Vec::new();
     // Applies events until `done` holds; records what kind of message each was.
     let pump = |data: &mut WallData,
-                    log: &mut Vec<String>,
-                    done: &dyn Fn(&WallData, &[String]) -> bool| {
+                log: &mut Vec<String>,
+                done: &dyn Fn(&WallData, &[String]) -> bool| {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while !done(data, log) {
             assert!(
