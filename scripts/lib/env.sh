@@ -78,4 +78,11 @@ ensure_kosoku() {
 ensure_graphics() {
     apt_install mesa-vulkan-drivers libvulkan1 xvfb xauth
     unset WAYLAND_DISPLAY
+    # Mesa's Wayland probe prints "XDG_RUNTIME_DIR is invalid" for every device opened without
+    # one (harmless, but it buries real errors in the test log).
+    if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+        XDG_RUNTIME_DIR=$(mktemp -d /tmp/dieuhanh-xdg.XXXXXX)
+        chmod 700 "$XDG_RUNTIME_DIR"
+        export XDG_RUNTIME_DIR
+    fi
 }

@@ -5,6 +5,9 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
+/// Tests of one file share a process: the one that measures the process's memory runs alone.
+static MEMORY_GATE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -122,6 +125,7 @@ async fn server_with(live: LiveConfig) -> (tempfile::TempDir, TestServer) {
 
 #[tokio::test]
 async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
     let c = communes(&server, "79");
     let v1 = upload(&server, &[(c[0].clone(), 10), (c[1].clone(), 20)]).await;
@@ -173,6 +177,7 @@ async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
 
 #[tokio::test]
 async fn reconnecting_with_its_version_gets_exactly_what_was_missed() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
     let c = communes(&server, "79");
     let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
@@ -260,6 +265,7 @@ async fn delta(wall: &mut Client) -> (i64, i64, Vec<dieuhanh_protocol::live::Cel
 
 #[tokio::test]
 async fn walls_on_one_view_share_its_deltas_and_one_behind_gets_its_own() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
     let c = communes(&server, "79");
     let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
@@ -313,6 +319,7 @@ async fn walls_on_one_view_share_its_deltas_and_one_behind_gets_its_own() {
 
 #[tokio::test]
 async fn a_client_older_than_the_journal_gets_a_snapshot() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig {
         journal_versions: 2,
         ..LiveConfig::default()
@@ -343,6 +350,7 @@ async fn a_client_older_than_the_journal_gets_a_snapshot() {
 
 #[tokio::test]
 async fn tokens_and_origins_are_checked_on_the_upgrade_and_the_reason_is_given() {
+    let _shared = MEMORY_GATE.read().await;
     let auth = Auth::with(
         &[
             ("tuong-1", "wall-token-0123456789", Role::Wall),
@@ -401,6 +409,7 @@ async fn tokens_and_origins_are_checked_on_the_upgrade_and_the_reason_is_given()
 
 #[tokio::test]
 async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
+    let _shared = MEMORY_GATE.read().await;
     let auth = Auth::with(
         &[
             ("tuong-1", "wall-token-0123456789", Role::Wall),
@@ -471,6 +480,7 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
 
 #[tokio::test]
 async fn a_silent_client_is_closed_with_the_reason() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig {
         first_message_timeout: Duration::from_millis(300),
         ..LiveConfig::default()
@@ -493,6 +503,7 @@ async fn a_silent_client_is_closed_with_the_reason() {
 
 #[tokio::test]
 async fn bad_views_are_answered_with_an_error_naming_the_problem() {
+    let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
     let mut wall = Client::connect(&server, None).await;
     let mut v = births_view(vec![AUG]);
@@ -528,6 +539,8 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
+    // Measures this process's memory: no other test of this file may run meanwhile.
+    let _alone = MEMORY_GATE.write().await;
     let (_d, server) = server_with(LiveConfig {
         send_timeout: Duration::from_millis(500),
         heartbeat: Duration::from_millis(200),
