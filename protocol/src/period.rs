@@ -1065,6 +1065,16 @@ impl CivilDate {
         }
     }
 
+    /// The date `days` after 1 January 1970 (before it when negative): a clock's day.
+    pub fn from_unix_days(days: i64) -> CivilDate {
+        let (y, m, d) = civil_from_days(days);
+        CivilDate {
+            year: i32::try_from(y).unwrap_or(if y < 0 { i32::MIN } else { i32::MAX }),
+            month: m,
+            day: d,
+        }
+    }
+
     /// Days from `self` to `other`: positive when `other` is later.
     pub fn days_until(self, other: CivilDate) -> i64 {
         other.day_number() - self.day_number()

@@ -20,7 +20,7 @@ pub mod ticker;
 
 use dieuhanh_protocol::live::{IndicatorInfo, RoomState};
 use dieuhanh_protocol::number::{format_compact_vi, format_percent_vi, format_vi};
-use dieuhanh_protocol::period::{Frequency, Period};
+use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::data::WallData;
 use crate::draw::{Align, DisplayList, TextStyle, theme};
@@ -214,16 +214,8 @@ pub fn vietnam_time(at_ms: i64) -> ((i32, u32, u32), u32, u32, u32) {
     let secs = at_ms.div_euclid(1000) + VIETNAM_OFFSET_SECS;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+    let date = CivilDate::from_unix_days(days);
+    let (year, month, day) = (date.year, u32::from(date.month), u32::from(date.day));
     let weekday = (days + 4).rem_euclid(7) as u32;
     (
         (year, month, day),
