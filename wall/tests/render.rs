@@ -585,3 +585,79 @@ fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
         .count();
     assert_eq!(differing, 0, "the partial frame equals a full redraw");
 }
+
+#[test]
+fn a_presenters_ministry_filter_dims_other_ministries_panels_and_focus_retargets_kpis() {
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let dim = theme::BACKGROUND.with_alpha(0.7).0;
+    let dimmed = |list: &DisplayList| {
+        list.panels
+            .iter()
+            .filter(|m| {
+                list.vertices[m.vertices.clone()]
+                    .iter()
+                    .rev()
+                    .take(6)
+                    .all(|v| v.color == dim)
+            })
+            .count()
+    };
+    scene::compose(
+        &layout,
+        scene,
+        &data,
+        &RoomState::default(),
+        taken,
+        &mut shaper,
+        &mut list,
+    );
+    assert_eq!(dimmed(&list), 0, "no filter, nothing dimmed");
+
+    let room = RoomState {
+        agency: Some("BTC".into()),
+        ..RoomState::default()
+    };
+    scene::compose(&layout, scene, &data, &room, taken, &mut shaper, &mut list);
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &room,
+        now_ms: taken,
+    };
+    let others = scene
+        .panels
+        .iter()
+        .filter(|p| widgets::outside_ministry(&ctx, p))
+        .count();
+    assert!(others > 0 && others < scene.panels.len(), "{others}");
+    assert_eq!(
+        dimmed(&list),
+        others,
+        "exactly the other ministries' panels step back"
+    );
+
+    // Focus on Hà Nội: a national KPI tile now speaks of Hà Nội.
+    let room = RoomState {
+        focus_unit: Some("01".into()),
+        ..RoomState::default()
+    };
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &room,
+        now_ms: taken,
+    };
+    let kpi = scene
+        .panels
+        .iter()
+        .find(|p| p.widget == layout::WidgetKind::Kpi && p.unit == "VN")
+        .unwrap();
+    let f = widgets::kpi::facts(&ctx, kpi);
+    assert!(f.subtitle.starts_with("Hà Nội"), "{}", f.subtitle);
+}
