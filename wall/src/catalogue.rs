@@ -79,6 +79,20 @@ pub struct IndicatorDef {
     /// The plan it is measured against, if any.
     #[serde(default)]
     pub target: Option<Target>,
+    /// How values combine up the hierarchy: `sum`, `weighted_mean`, `ratio` or `none`.
+    #[serde(default)]
+    pub aggregation: String,
+    /// The finest level any reporting regime collects it at (`None`: no regime names it).
+    #[serde(skip)]
+    pub reported_at: Option<Level>,
+}
+
+/// A reporting regime: who reports which indicators.
+#[derive(Debug, Clone, Deserialize)]
+struct RegimeDef {
+    level: String,
+    #[serde(default)]
+    indicators: Vec<String>,
 }
 
 /// One agency (ministry or ministry-level body).
@@ -156,6 +170,8 @@ struct CatalogueFile {
     agency: Vec<AgencyDef>,
     #[serde(default)]
     indicator: Vec<IndicatorDef>,
+    #[serde(default)]
+    regime: Vec<RegimeDef>,
 }
 
 impl Catalogue {
@@ -180,6 +196,17 @@ impl Catalogue {
                 .collect(),
             units: BTreeMap::new(),
         };
+        for r in &file.regime {
+            let Some(level) = Level::parse(&r.level) else {
+                continue;
+            };
+            for code in &r.indicators {
+                if let Some(ind) = cat.indicators.get_mut(code) {
+                    // Finer levels sort higher (nation < province < district < commune).
+                    ind.reported_at = Some(ind.reported_at.map_or(level, |l| l.max(level)));
+                }
+            }
+        }
         cat.add_unit("VN", "Cả nước", Level::Nation, 2025);
         let admin = assets.join("admin");
         // 2025 first, so a code in both structures keeps its 2025 meaning.

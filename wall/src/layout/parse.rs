@@ -827,6 +827,9 @@ impl<'a> Ctx<'a> {
         let indicators = self.indicators(t, widget, cat);
         let unit = self.unit(t, cat);
         let children = self.children(t, widget, unit.as_ref().map(|(_, l)| *l));
+        if let (Some(Some(level)), Some(list)) = (children, indicators.as_ref()) {
+            self.reported_below(level, list, cat);
+        }
         let agency = self.agency(t, indicators.as_deref().unwrap_or(&[]), cat);
         let period = self.period(t, indicators.as_deref().unwrap_or(&[]), cat);
         let history = self
@@ -1187,6 +1190,45 @@ impl<'a> Ctx<'a> {
             return None;
         }
         Some(Some(level))
+    }
+
+    /// Children at a level where an indicator is not collected have no values: a commune bar
+    /// chart of a province-level indicator would stay empty on the wall.
+    fn reported_below(&mut self, level: Level, indicators: &[(String, Span)], cat: &Catalogue) {
+        for (code, span) in indicators {
+            let Some(ind) = cat.indicator(code) else {
+                continue;
+            };
+            // Ratios and weighted means are computed at every level from their parts.
+            if matches!(ind.aggregation.as_str(), "ratio" | "weighted_mean") {
+                continue;
+            }
+            let Some(at) = ind.reported_at.filter(|at| *at < level) else {
+                continue;
+            };
+            let finer: Vec<&str> = cat
+                .indicators
+                .values()
+                .filter(|i| i.reported_at.is_some_and(|l| l >= level))
+                .map(|i| i.code.as_str())
+                .take(6)
+                .collect();
+            self.error(
+                span.clone(),
+                format!(
+                    "`{code}` is reported by {} units, so its {} values do not exist and the \
+                     panel would stay empty",
+                    at.as_str(),
+                    level.as_str()
+                ),
+                format!(
+                    "use `children = \"{}\"`, or an indicator reported at {} level ({}, …)",
+                    at.as_str(),
+                    level.as_str(),
+                    finer.join(", ")
+                ),
+            );
+        }
     }
 
     /// `Some(None)` when absent; `None` on error.

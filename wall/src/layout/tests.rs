@@ -587,6 +587,21 @@ fn children_must_lie_below_the_unit() {
 }
 
 #[test]
+fn communes_of_an_indicator_reported_by_provinces_are_refused() {
+    let text = with_panel(
+        "widget = \"bars\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 2\nindicator = \"NS01\"\nunit = \"79\"\nchildren = \"commune\"",
+    );
+    let e = expect_error(&text, "\"NS01\"", "reported by province units");
+    assert!(e.hint.contains("children = \"province\""), "{}", e.hint);
+    assert!(e.hint.contains("XH02"), "{}", e.hint);
+    // Births are registered by communes: their commune ranking is fine.
+    let ok = with_panel(
+        "widget = \"bars\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 2\nindicator = \"XH02\"\nunit = \"79\"\nchildren = \"commune\"",
+    );
+    parse_str(&ok).unwrap();
+}
+
+#[test]
 fn bad_period_quotes_the_accepted_forms() {
     let text = edit(
         "indicator = \"VM01\"",
