@@ -149,6 +149,34 @@ pub async fn upload_to(
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// Uploads one value as a JSON report to the server at `addr`; its answer, or why it was refused.
+pub async fn upload_value(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    indicator: &str,
+    unit: &str,
+    period: Period,
+    value: f64,
+) -> Result<serde_json::Value, String> {
+    let body = serde_json::json!({
+        "period": period.id(),
+        "records": [{"indicator": indicator, "unit": unit, "value": value}],
+    });
+    let (status, report) = upload_to(
+        client,
+        addr,
+        "",
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    if status == 200 {
+        Ok(report)
+    } else {
+        Err(format!("upload refused ({status}): {report}"))
+    }
+}
+
 /// The `dieuhanh-server` binary next to the test executable (built by `scripts/test`).
 pub fn server_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

@@ -421,19 +421,9 @@ async fn upload(
     month: Period,
     value: u64,
 ) -> anyhow::Result<(i64, i64)> {
-    let body = serde_json::json!({
-        "period": month.id(),
-        "records": [{"indicator": UPLOADED, "unit": commune, "value": value}],
-    });
-    let r = http
-        .post(format!("http://{addr}/api/uploads"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = r.status();
-    let report: serde_json::Value = r.json().await?;
-    ensure!(status.is_success(), "upload refused: {report}");
+    let report = dieuhanh_tests::upload_value(http, addr, UPLOADED, commune, month, value as f64)
+        .await
+        .map_err(anyhow::Error::msg)?;
     match (
         report["version"].as_i64(),
         report["accepted_at_us"].as_i64(),

@@ -401,19 +401,9 @@ async fn upload(
     period: Period,
     value: f64,
 ) -> anyhow::Result<i64> {
-    let body = json!({
-        "period": period.id(),
-        "records": [{"indicator": KPI, "unit": unit, "value": value}],
-    });
-    let r = http
-        .post(format!("http://{addr}/api/uploads"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = r.status();
-    let report: Value = r.json().await?;
-    ensure!(status.is_success(), "upload refused: {report}");
+    let report = dieuhanh_tests::upload_value(http, addr, KPI, unit, period, value)
+        .await
+        .map_err(anyhow::Error::msg)?;
     report["accepted_at_us"]
         .as_i64()
         .with_context(|| format!("the upload changed nothing: {report}"))

@@ -72,6 +72,42 @@ period = "2025-08"
 text = "large"
 "#;
 
+async fn live_server(dir: &Path) -> TestServer {
+    TestServer::start_live(open_store(dir), dir, 64 << 20, LiveConfig::default()).await
+}
+
+/// [`KPI_LAYOUT`] written into `dir` and loaded as the wall loads it.
+fn kpi_layout(dir: &Path) -> layout::Layout {
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let path = dir.join("kpi.toml");
+    std::fs::write(&path, KPI_LAYOUT).unwrap();
+    layout::load(&path, &cat).expect("layout")
+}
+
+/// The wall's live feed for every panel of `layout`, against the server at `addr`.
+fn start_feed(
+    addr: std::net::SocketAddr,
+    layout: &layout::Layout,
+) -> (
+    tokio::task::JoinHandle<()>,
+    std::sync::mpsc::Receiver<Event>,
+    tokio::sync::mpsc::UnboundedSender<LiveCommand>,
+) {
+    let views = scene::subscriptions(layout, dieuhanh_wall::live::now_ms());
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
+    let url = dieuhanh_wall::live::live_url(&format!("http://{addr}"), None).unwrap();
+    let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
+        url,
+        None,
+        views,
+        commands_rx,
+        events_tx,
+        || {},
+    ));
+    (feed, events, commands)
+}
+
 fn communes_of(server: &TestServer, province: &str) -> Vec<String> {
     use dieuhanh_server::hierarchy::{Era, Level};
     let h = server.state.store.hierarchy();
@@ -96,35 +132,14 @@ async fn upload(server: &TestServer, rows: &[(&str, u32)]) -> serde_json::Value 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_upload_shows_in_the_walls_next_frame() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_live(
-        open_store(dir.path()),
-        dir.path(),
-        64 << 20,
-        LiveConfig::default(),
-    )
-    .await;
+    let server = live_server(dir.path()).await;
     let c = communes_of(&server, "79");
     upload(&server, &[(&c[0], 10), (&c[1], 20)]).await;
 
-    let cat = Catalogue::load(&assets_dir()).unwrap();
-    let layout_path = dir.path().join("kpi.toml");
-    std::fs::write(&layout_path, KPI_LAYOUT).unwrap();
-    let layout = layout::load(&layout_path, &cat).expect("layout");
-    let views = scene::subscriptions(&layout, dieuhanh_wall::live::now_ms());
-    assert_eq!(views.len(), 1);
-
+    let layout = kpi_layout(dir.path());
+    assert_eq!(scene::subscriptions(&layout, 0).len(), 1);
     // The wall's live feed, exactly as `run` drives it.
-    let (events_tx, events) = std::sync::mpsc::channel();
-    let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
-    let url = dieuhanh_wall::live::live_url(&format!("http://{}", server.addr), None).unwrap();
-    let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
-        url,
-        None,
-        views,
-        commands_rx,
-        events_tx,
-        || {},
-    ));
+    let (feed, events, commands) = start_feed(server.addr, &layout);
     let mut data = WallData::default();
     let aug = dieuhanh_protocol::period::Period::parse("2025-08").unwrap();
     let wait_for = |data: &mut WallData, want: f64| {
@@ -258,13 +273,7 @@ fn render_without_any_graphics_adapter_fails_with_what_to_install() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_live(
-        open_store(dir.path()),
-        dir.path(),
-        64 << 20,
-        LiveConfig::default(),
-    )
-    .await;
+    let server = live_server(dir.path()).await;
     let c = communes_of(&server, "79");
     upload(&server, &[(&c[0], 10)]).await;
     let layout = dir.path().join("kpi.toml");
@@ -299,13 +308,7 @@ async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
 async fn run_reloads_an_edited_layout_and_keeps_the_last_good_one_on_a_bad_edit() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_live(
-        open_store(dir.path()),
-        dir.path(),
-        64 << 20,
-        LiveConfig::default(),
-    )
-    .await;
+    let server = live_server(dir.path()).await;
     let layout = dir.path().join("kpi.toml");
     std::fs::write(&layout, KPI_LAYOUT).unwrap();
     let url = format!("http://{}", server.addr);
@@ -404,33 +407,13 @@ impl Proxy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_dropped_connection_the_wall_resumes_with_what_it_missed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_live(
-        open_store(dir.path()),
-        dir.path(),
-        64 << 20,
-        LiveConfig::default(),
-    )
-    .await;
+    let server = live_server(dir.path()).await;
     let c = communes_of(&server, "79");
     upload(&server, &[(&c[0], 10)]).await;
     let proxy = Proxy::start(server.addr).await;
 
-    let cat = Catalogue::load(&assets_dir()).unwrap();
-    let layout_path = dir.path().join("kpi.toml");
-    std::fs::write(&layout_path, KPI_LAYOUT).unwrap();
-    let layout = layout::load(&layout_path, &cat).unwrap();
-    let views = scene::subscriptions(&layout, dieuhanh_wall::live::now_ms());
-    let (events_tx, events) = std::sync::mpsc::channel();
-    let (_commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
-    let url = dieuhanh_wall::live::live_url(&format!("http://{}", proxy.addr), None).unwrap();
-    let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
-        url,
-        None,
-        views,
-        commands_rx,
-        events_tx,
-        || {},
-    ));
+    let layout = kpi_layout(dir.path());
+    let (feed, events, _commands) = start_feed(proxy.addr, &layout);
     let aug = dieuhanh_protocol::period::Period::parse("2025-08").unwrap();
     let mut data = WallData::default();
     let mut log: Vec<String> = Vec::new();

@@ -61,7 +61,6 @@ pub struct WallData {
     /// indicator → unit → period → value: widgets look up by borrowed codes (no allocation) and
     /// scan one series, not every cell, for the latest period.
     cells: HashMap<String, HashMap<String, HashMap<Period, CellValue>>>,
-    cell_count: usize,
     /// Latest data version applied.
     pub version: i64,
     /// Newest first.
@@ -77,7 +76,6 @@ impl Default for WallData {
             indicators: HashMap::new(),
             units: HashMap::new(),
             cells: HashMap::new(),
-            cell_count: 0,
             version: 0,
             changes: VecDeque::new(),
             feed: Feed::Connecting,
@@ -93,10 +91,6 @@ impl WallData {
 
     pub fn value(&self, indicator: &str, unit: &str, period: Period) -> Option<f64> {
         self.get(indicator, unit, period).map(|c| c.value)
-    }
-
-    pub fn cell_count(&self) -> usize {
-        self.cell_count
     }
 
     /// The latest period of `frequency` (or any kind) at or before `at_most` with a value.
@@ -202,9 +196,6 @@ impl WallData {
                     .or_default()
                     .entry(c.u.clone())
                     .or_default();
-                if old.is_none() {
-                    self.cell_count += 1;
-                }
                 series.insert(
                     c.p,
                     CellValue {
@@ -224,7 +215,6 @@ impl WallData {
                 if removed.is_none() {
                     return;
                 }
-                self.cell_count -= 1;
             }
         }
         if let Some(at) = changed_at_ms {
@@ -237,12 +227,6 @@ impl WallData {
             });
             self.changes.truncate(CHANGES_KEPT);
         }
-    }
-
-    /// Clears the cells of every view (before applying fresh snapshots after a long outage).
-    pub fn clear_cells(&mut self) {
-        self.cells.clear();
-        self.cell_count = 0;
     }
 
     /// The data as of when, if it is not live: `None` while live.

@@ -67,11 +67,6 @@ impl Rect {
     pub fn contains_point(&self, x: f32, y: f32) -> bool {
         x >= self.x && x < self.right() && y >= self.y && y < self.bottom()
     }
-
-    /// This rectangle moved by `(dx, dy)`.
-    pub fn translate(&self, dx: f32, dy: f32) -> Rect {
-        Rect::new(self.x + dx, self.y + dy, self.w, self.h)
-    }
 }
 
 /// Bezel width on each side of one screen, in mm.

@@ -68,7 +68,6 @@ pub struct TextShaper {
     fonts: FontSystem,
     cache: HashMap<TextKey, Shaped>,
     frame: u64,
-    shaped_total: u64,
 }
 
 impl Default for TextShaper {
@@ -88,12 +87,7 @@ impl TextShaper {
             fonts: FontSystem::new_with_locale_and_db("vi-VN".into(), db),
             cache: HashMap::new(),
             frame: 0,
-            shaped_total: 0,
         }
-    }
-
-    pub fn font_system(&mut self) -> &mut FontSystem {
-        &mut self.fonts
     }
 
     /// The key of `text` at `size_px` and `weight` (NFC-normalised, size rounded to 1/8 px).
@@ -113,11 +107,6 @@ impl TextShaper {
     /// Width and height of the run's box, shaping it on first use.
     pub fn measure(&mut self, key: &TextKey) -> [f32; 2] {
         self.shaped(key).extent
-    }
-
-    /// The shaped buffer of a run (shaped on first use).
-    pub fn buffer(&mut self, key: &TextKey) -> &Buffer {
-        &self.shaped(key).buffer
     }
 
     /// The font system (mutably, for glyphon) beside the cached runs (shared, for text areas).
@@ -142,7 +131,6 @@ impl TextShaper {
                 width = width.max(run.line_w);
                 height = height.max(run.line_top + run.line_height);
             }
-            self.shaped_total += 1;
             self.cache.insert(
                 key.clone(),
                 Shaped {
@@ -164,11 +152,6 @@ impl TextShaper {
         if self.cache.len() > 512 {
             self.cache.retain(|_, s| frame - s.last_used < 120);
         }
-    }
-
-    /// How many runs were shaped since start (the cache's effect shows in the benchmark).
-    pub fn shaped_total(&self) -> u64 {
-        self.shaped_total
     }
 
     /// The glyphs of a run, for tests: each glyph's font glyph id and x offset.

@@ -7,7 +7,7 @@ use dieuhanh_protocol::number::{format_percent_vi, format_vi};
 use dieuhanh_protocol::period::Period;
 
 use super::{Ctx, change_colour, figure, panel_frame, periods_back, yoy};
-use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
 
@@ -139,17 +139,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let f = facts(ctx, panel);
     let code = panel.indicators.first().map_or("", String::as_str);
     let unit = ctx.unit_of(panel);
-    let r = panel.rect;
-    if let Some(p) = f.period {
-        let glow = ctx.highlight(code, unit, p);
-        if glow > 0.0 {
-            // A changed figure glows gold, fading out, so a leader sees what moved.
-            list.rect(r, theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.35));
-        }
-    }
     let inner = panel_frame(panel, list);
-    if f.period.is_some_and(|p| ctx.highlight(code, unit, p) > 0.0) {
-        let glow = f.period.map_or(0.0, |p| ctx.highlight(code, unit, p));
+    let glow = f.period.map_or(0.0, |p| ctx.highlight(code, unit, p));
+    if glow > 0.0 {
+        // A changed figure glows gold, fading out, so a leader sees what moved.
         list.rect(inner, theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.25));
     }
     let small = ctx.text_px(TextSize::Small).min(inner.h * 0.1);
@@ -312,5 +305,4 @@ fn sparkline(
     if let Some(&last) = pts.last() {
         list.disc(last, width * 1.6, theme::ACCENT);
     }
-    let _ = Align::Left;
 }

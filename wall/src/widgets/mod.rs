@@ -23,7 +23,7 @@ use dieuhanh_protocol::number::{format_compact_vi, format_percent_vi, format_vi}
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::data::WallData;
-use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{Layout, Panel, PeriodSpec, Rect, Scene, TextSize, WidgetKind};
 use crate::render::text::{TextShaper, Weight};
 
@@ -302,46 +302,6 @@ pub fn periods_back(last: Period, n: u32) -> Vec<Period> {
     }
     out.reverse();
     out
-}
-
-/// A title line in the panel's top-left; returns the y below it.
-pub fn title(
-    ctx: &Ctx<'_>,
-    shaper: &mut TextShaper,
-    list: &mut DisplayList,
-    inner: Rect,
-    text: &str,
-    size: f32,
-) -> f32 {
-    let _ = ctx;
-    let r = list.text(
-        shaper,
-        text,
-        inner.x,
-        inner.y,
-        TextStyle::new(size, Weight::SemiBold, theme::TEXT),
-        Some(inner.w),
-    );
-    r.y + r.h
-}
-
-/// Right-aligned muted text.
-pub fn note_right(
-    shaper: &mut TextShaper,
-    list: &mut DisplayList,
-    x_right: f32,
-    y: f32,
-    text: &str,
-    size: f32,
-) {
-    list.text(
-        shaper,
-        text,
-        x_right,
-        y,
-        TextStyle::new(size, Weight::Regular, theme::MUTED).align(Align::Right),
-        None,
-    );
 }
 
 #[cfg(test)]
