@@ -7,6 +7,9 @@ set -euo pipefail
 
 DIEUHANH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export DIEUHANH_ROOT
+# Binaries find the assets through this, not the path compiled into them: a target dir shared by
+# two clones keeps whichever built it (cargo compares mtimes, not paths).
+export DIEUHANH_ASSETS=${DIEUHANH_ASSETS:-$DIEUHANH_ROOT/assets}
 export DIEUHANH_CACHE=${DIEUHANH_CACHE:-$HOME/.cache/dieuhanh}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$DIEUHANH_CACHE/target}
 # Every script builds with the one dev profile (opt-level 3 for dependencies), so tests, benches and

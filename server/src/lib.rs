@@ -40,9 +40,16 @@ use store::{Store, StoreError, StoreOptions};
 
 /// The `assets/` folder: `DIEUHANH_ASSETS` if set, else the one in the source tree.
 pub fn assets_dir() -> PathBuf {
-    std::env::var_os("DIEUHANH_ASSETS")
+    // At run time first: a target dir shared by two checkouts keeps the binary of the one that
+    // built it (cargo compares mtimes, not paths), so the compiled-in path can be another clone's.
+    // The scripts set DIEUHANH_ASSETS; `cargo run`/`cargo test` set CARGO_MANIFEST_DIR.
+    if let Some(dir) = std::env::var_os("DIEUHANH_ASSETS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.join("../assets")
 }
 
 /// Why the server could not start.

@@ -452,7 +452,7 @@ async fn start_node(args: &Args, n: usize) -> anyhow::Result<Server> {
     let script = args
         .node_peer
         .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/node-peer/server.js"));
+        .unwrap_or_else(|| dieuhanh_tests::repo_root().join("tests/bench/node-peer/server.js"));
     let port = free_port()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let mut cmd = Command::new("taskset");

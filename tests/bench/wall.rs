@@ -84,14 +84,17 @@ struct Args {
 }
 
 /// The wall's layouts: the national wall and the bench's own single 4K screen.
-const NATIONAL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../assets/layouts/national.toml"
-);
-const UHD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/uhd.toml");
+fn national() -> PathBuf {
+    dieuhanh_tests::repo_root().join("assets/layouts/national.toml")
+}
+fn uhd() -> PathBuf {
+    dieuhanh_tests::repo_root().join("tests/bench/uhd.toml")
+}
 const SCENE: &str = "tong-quan";
 /// The page's sources in the repository (copied next to the npm packages to run).
-const PEER_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/echarts-peer");
+fn peer_src() -> PathBuf {
+    dieuhanh_tests::repo_root().join("tests/bench/echarts-peer")
+}
 /// The KPI that changes: the nation's state budget revenue, the sum of the provinces' reports.
 const KPI: &str = "NS01";
 /// Pause between one upload on screen and the next upload.
@@ -107,9 +110,9 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.work)?;
     let assets = assets_dir();
     let cat = Catalogue::load(&assets)?;
-    let load = |p: &str| layout::load(Path::new(p), &cat).map_err(|e| anyhow::anyhow!("{e}"));
-    let national = load(NATIONAL)?;
-    let uhd = load(UHD)?;
+    let load = |p: &Path| layout::load(p, &cat).map_err(|e| anyhow::anyhow!("{e}"));
+    let national = load(&national())?;
+    let uhd = load(&uhd())?;
     let demo = snapshot::load(&snapshot::demo_path(&assets))?;
 
     let gpu = Gpu::headless()?;
@@ -806,7 +809,7 @@ fn browser_bench(args: &Args, models: &[Value]) -> anyhow::Result<Browser> {
     );
     // The page runs next to its packages (nothing under node_modules in the repository).
     for f in ["run.mjs", "scene.html"] {
-        std::fs::copy(Path::new(PEER_SRC).join(f), dir.join(f))
+        std::fs::copy(peer_src().join(f), dir.join(f))
             .with_context(|| format!("copying {f} into {}", dir.display()))?;
     }
     let model_path = args.work.join("wall-page-model.json");

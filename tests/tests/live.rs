@@ -545,7 +545,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
         send_timeout: Duration::from_millis(500),
         heartbeat: Duration::from_millis(200),
         idle_timeout: Duration::from_secs(2),
-        broadcast_capacity: 8,
+        inbox_capacity: 8,
         ..LiveConfig::default()
     })
     .await;

@@ -31,10 +31,14 @@ pub enum CatalogueError {
 
 /// The assets folder: `DIEUHANH_ASSETS` if set, else the repository's `assets/`.
 pub fn assets_dir() -> PathBuf {
-    match std::env::var_os("DIEUHANH_ASSETS") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets")),
+    // At run time first, as in the server: a shared target dir can hold another clone's binary.
+    if let Some(dir) = std::env::var_os("DIEUHANH_ASSETS").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
     }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.join("../assets")
 }
 
 /// What a target is compared with.

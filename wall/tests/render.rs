@@ -38,7 +38,12 @@ fn demo() -> (WallData, i64) {
 }
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+    // cargo sets CARGO_MANIFEST_DIR when it runs the test: right even for a binary built in
+    // another clone that shares the target dir.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("tests/golden")
 }
 
 /// Compares with the golden PNG: mean absolute error per channel ≤ 0.5 (of 255) and at most

@@ -1,22 +1,28 @@
 //! One `/live` connection. A reader task parses client messages into a small bounded channel;
-//! the writer loop owns the socket's sending half and waits on that channel, the change events,
-//! the joined room and the heartbeat. Changes are folded into each view's pending cells (the
-//! latest value of a cell wins) and sent as one delta per view once the socket accepts more, so
-//! a slow client gets fewer, larger deltas — and, if it falls further behind than the shared
-//! event buffer, a snapshot — never a growing backlog. A delta that another connection on the
-//! same view already made (same versions) is sent as that text, unmade; the deltas of all views
-//! leave in one write. A send that takes longer than the send timeout, or a client silent past
-//! the idle timeout, is closed with a reason.
+//! the connection's state — the socket's sending half and the subscribed views — sits in a
+//! [`ConnShared`] that the hub's fanout and the connection's own task both use.
+//!
+//! A change reaches an idle connection without waking its task: the fanout folds it into each
+//! view's pending cells and, if the socket takes the delta without waiting, writes it there and
+//! then (one write for all views). A delta that another connection on the same view already made
+//! (same versions) is sent as that text, unmade. Anything else — a snapshot to send, a socket
+//! that is full, a task busy with a client message — is left to the task, which the fanout
+//! wakes: changes then queue in a small inbox (a connection further behind gets snapshots, never
+//! a backlog), and the views' pending cells coalesce, so a slow client gets fewer, larger
+//! deltas. A send that takes longer than the send timeout, or a client silent past the idle
+//! timeout, is closed with a reason.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{broadcast, mpsc};
+use futures_util::{Sink, SinkExt, StreamExt};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tracing::Instrument;
 
 use dieuhanh_protocol::live::{Cell, ClientMessage, PROTOCOL_VERSION, ServerMessage};
@@ -48,21 +54,65 @@ struct Sub {
     /// Latest version folded in (into `pending`, or covered by `shared`).
     seen: i64,
     pending: HashMap<(u16, Period, u32), Option<f64>>,
-    /// The delta from `sent` to `seen` as another connection on this view made it, and the
-    /// events it covers (folded into `pending` only if a later event finds no shared text).
-    shared: Option<(Utf8Bytes, Vec<Arc<LiveEvent>>)>,
+    /// The delta from `sent` to `seen` as another connection on this view made it. Should a
+    /// later event find no shared text, the events it covers are taken from the journal.
+    shared: Option<Utf8Bytes>,
     /// Acceptance time of the oldest change waiting, for the lag metric.
     oldest: Option<SystemTime>,
     resync: Option<&'static str>,
 }
 
-struct Conn {
+/// What the hub's fanout and a connection's task share.
+pub struct ConnShared {
+    core: tokio::sync::Mutex<Core>,
+    /// Changes that arrived while the task held `core`.
+    inbox: std::sync::Mutex<Inbox>,
+    /// Wakes the task: something in the inbox, or pending output the fanout could not write.
+    wake: Notify,
+}
+
+#[derive(Default)]
+struct Inbox {
+    events: Vec<Arc<LiveEvent>>,
+    /// More changes came than the inbox holds: the views resynchronise.
+    lagged: bool,
+}
+
+impl ConnShared {
+    /// Delivers a change from the hub's fanout: folded and written at once when the connection
+    /// is idle and its socket takes it; otherwise queued (at most `capacity` changes) for the
+    /// connection's task, which is woken.
+    pub(super) fn deliver(&self, event: &Arc<LiveEvent>, capacity: usize) -> bool {
+        if let Ok(mut core) = self.core.try_lock() {
+            core.take_inbox(&self.inbox);
+            core.fold(Ok(event.clone()));
+            if core.try_flush() {
+                return true;
+            }
+        } else if let Ok(mut inbox) = self.inbox.lock() {
+            if inbox.events.len() >= capacity.max(1) {
+                inbox.events.clear();
+                inbox.lagged = true;
+            } else {
+                inbox.events.push(event.clone());
+            }
+        }
+        self.wake.notify_one();
+        false
+    }
+}
+
+/// A connection's state: the sending half of its socket and its views.
+struct Core {
     hub: Arc<Hub>,
     state: AppState,
     role: Role,
     sink: SplitSink<WebSocket, Message>,
     subs: HashMap<Arc<str>, Sub>,
-    room: Option<broadcast::Receiver<Arc<ServerMessage>>>,
+    /// A room just joined, for the task to listen to.
+    joined: Option<broadcast::Receiver<Arc<ServerMessage>>>,
+    /// Messages were queued in the sink but not yet flushed to the socket.
+    unflushed: bool,
 }
 
 /// Serves one upgraded connection until either side closes.
@@ -78,15 +128,22 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
         let (tx, rx) = mpsc::channel(32);
         let last_seen = Arc::new(AtomicI64::new(now_ms()));
         let reader = tokio::spawn(read_loop(stream, tx, last_seen.clone(), hub.clone()));
-        let mut conn = Conn {
-            hub: hub.clone(),
-            state,
-            role,
-            sink,
-            subs: HashMap::new(),
-            room: None,
-        };
-        let reason = conn.run(rx, last_seen).await;
+        let shared = Arc::new(ConnShared {
+            core: tokio::sync::Mutex::new(Core {
+                hub: hub.clone(),
+                state,
+                role,
+                sink,
+                subs: HashMap::new(),
+                joined: None,
+                unflushed: false,
+            }),
+            inbox: std::sync::Mutex::new(Inbox::default()),
+            wake: Notify::new(),
+        });
+        hub.register(id, shared.clone());
+        let reason = run(&shared, &hub, rx, last_seen).await;
+        hub.unregister(id);
         tracing::debug!(%reason, "disconnected");
         reader.abort();
         hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
@@ -158,92 +215,173 @@ async fn room_next(
     }
 }
 
-impl Conn {
-    /// The writer loop; returns why it ended.
-    async fn run(&mut self, mut rx: mpsc::Receiver<Command>, last_seen: Arc<AtomicI64>) -> String {
-        let hub = self.hub.clone();
-        let cfg = &hub.config;
-        let mut events = hub.subscribe();
+/// What woke a connection's task.
+enum Wake {
+    Shutdown,
+    Command(Option<Command>),
+    Events,
+    Room(Result<Arc<ServerMessage>, broadcast::error::RecvError>),
+    Ping,
+}
+
+/// The connection's task; returns why it ended.
+async fn run(
+    shared: &ConnShared,
+    hub: &Arc<Hub>,
+    mut rx: mpsc::Receiver<Command>,
+    last_seen: Arc<AtomicI64>,
+) -> String {
+    let cfg = &hub.config;
+    {
+        let mut core = shared.core.lock().await;
         let welcome = ServerMessage::Welcome {
             protocol: PROTOCOL_VERSION,
-            version: self.state.store.serving().version(),
+            version: core.state.store.serving().version(),
             server_time_ms: now_ms(),
             heartbeat_ms: cfg.heartbeat.as_millis() as u64,
         };
-        if self.send(&welcome).await.is_err() {
+        if core.send(&welcome).await.is_err() {
             return "could not send the welcome".into();
         }
-        let mut ping = tokio::time::interval(cfg.heartbeat);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.tick().await;
-        // Made once: a new one per turn of the loop would re-register with the token each time.
-        let shutdown = hub.cancel.cancelled();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => {
-                    self.close(1001, "the server is shutting down").await;
-                    return "shutdown".into();
-                }
-                cmd = rx.recv() => match cmd {
-                    None => return "client closed".into(),
-                    Some(Command::Close(code, reason)) => {
-                        if code == 1008 {
-                            hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        self.close(code, &reason).await;
-                        return reason;
-                    }
-                    Some(Command::Invalid(message)) => {
-                        let e = ServerMessage::Error { code: "bad_message".into(), message, id: None };
-                        if self.send(&e).await.is_err() {
-                            return "send failed".into();
-                        }
-                    }
-                    Some(Command::Message(m)) => {
-                        if let Err(reason) = self.handle(*m).await {
-                            return reason;
-                        }
-                    }
-                },
-                got = events.recv() => self.fold(got),
-                msg = room_next(&mut self.room) => match msg {
-                    Ok(m) => {
-                        if self.send(&m).await.is_err() {
-                            return "send failed".into();
-                        }
-                    }
-                    // Only the latest control state matters: re-join for it.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => self.room = None,
-                },
-                _ = ping.tick() => {
-                    let silent = now_ms() - last_seen.load(Ordering::Relaxed);
-                    if silent > cfg.idle_timeout.as_millis() as i64 {
-                        hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
-                        let reason = format!("no frame or pong for {} s", silent / 1000);
-                        self.close(1001, &reason).await;
-                        return reason;
-                    }
-                    if self.send_raw(Message::Ping(Vec::new().into())).await.is_err() {
-                        return "ping failed".into();
-                    }
-                }
+    }
+    let mut ping = tokio::time::interval(cfg.heartbeat);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    // Made once: a new one per turn of the loop would re-register with the token each time.
+    let shutdown = hub.cancel.cancelled();
+    tokio::pin!(shutdown);
+    let mut room: Option<broadcast::Receiver<Arc<ServerMessage>>> = None;
+    loop {
+        let wake = tokio::select! {
+            biased;
+            _ = &mut shutdown => Wake::Shutdown,
+            cmd = rx.recv() => Wake::Command(cmd),
+            _ = shared.wake.notified() => Wake::Events,
+            msg = room_next(&mut room) => Wake::Room(msg),
+            _ = ping.tick() => Wake::Ping,
+        };
+        let mut core = shared.core.lock().await;
+        core.take_inbox(&shared.inbox);
+        match wake {
+            Wake::Shutdown => {
+                core.close(1001, "the server is shutting down").await;
+                return "shutdown".into();
             }
-            // Coalesce whatever else has arrived before writing.
-            loop {
-                match events.try_recv() {
-                    Ok(e) => self.fold(Ok(e)),
-                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                        self.fold(Err(broadcast::error::RecvError::Lagged(n)))
-                    }
-                    Err(_) => break,
+            Wake::Command(None) => return "client closed".into(),
+            Wake::Command(Some(Command::Close(code, reason))) => {
+                if code == 1008 {
+                    hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
                 }
-            }
-            if let Err(reason) = self.flush().await {
+                core.close(code, &reason).await;
                 return reason;
             }
+            Wake::Command(Some(Command::Invalid(message))) => {
+                let e = ServerMessage::Error {
+                    code: "bad_message".into(),
+                    message,
+                    id: None,
+                };
+                if core.send(&e).await.is_err() {
+                    return "send failed".into();
+                }
+            }
+            Wake::Command(Some(Command::Message(m))) => {
+                if let Err(reason) = core.handle(*m).await {
+                    return reason;
+                }
+                if let Some(joined) = core.joined.take() {
+                    room = Some(joined);
+                }
+            }
+            Wake::Events => {}
+            Wake::Room(Ok(m)) => {
+                if core.send(&m).await.is_err() {
+                    return "send failed".into();
+                }
+            }
+            // Only the latest control state matters: re-join for it.
+            Wake::Room(Err(broadcast::error::RecvError::Lagged(_))) => {}
+            Wake::Room(Err(broadcast::error::RecvError::Closed)) => room = None,
+            Wake::Ping => {
+                let silent = now_ms() - last_seen.load(Ordering::Relaxed);
+                if silent > cfg.idle_timeout.as_millis() as i64 {
+                    hub.metrics.idle_closed.fetch_add(1, Ordering::Relaxed);
+                    let reason = format!("no frame or pong for {} s", silent / 1000);
+                    core.close(1001, &reason).await;
+                    return reason;
+                }
+                if core
+                    .send_raw(Message::Ping(Vec::new().into()))
+                    .await
+                    .is_err()
+                {
+                    return "ping failed".into();
+                }
+            }
+        }
+        // Changes that came while this turn held the state, then everything pending.
+        core.take_inbox(&shared.inbox);
+        if let Err(reason) = core.flush().await {
+            return reason;
+        }
+    }
+}
+
+/// The text of a view's due delta — another connection's, or made here and shared — with the
+/// view marked as sent up to it.
+fn take_delta(
+    hub: &Hub,
+    state: &AppState,
+    id: &Arc<str>,
+    sub: &mut Sub,
+) -> Result<Utf8Bytes, String> {
+    let (from, to) = (sub.sent, sub.seen);
+    let text = match sub.shared.take() {
+        Some(text) => text,
+        None => {
+            let serving = state.store.serving();
+            let cells: Vec<Cell> = sub
+                .pending
+                .drain()
+                .map(|((n, p, u), v)| Cell {
+                    i: serving.code(n).to_owned(),
+                    u: sub.plan.code(u).to_owned(),
+                    p,
+                    v,
+                    c: None,
+                })
+                .collect();
+            let msg = ServerMessage::Delta {
+                id: id.to_string(),
+                from_version: from,
+                version: to,
+                cells,
+            };
+            let text = Utf8Bytes::from(
+                serde_json::to_string(&msg).map_err(|e| format!("serialising: {e}"))?,
+            );
+            hub.deltas.put(&sub.plan, id, from, to, text.clone());
+            text
+        }
+    };
+    sub.sent = to;
+    Ok(text)
+}
+
+impl Core {
+    /// Folds the changes queued while the task held the state.
+    fn take_inbox(&mut self, inbox: &std::sync::Mutex<Inbox>) {
+        let (events, lagged) = match inbox.lock() {
+            Ok(mut i) if i.lagged || !i.events.is_empty() => {
+                (std::mem::take(&mut i.events), std::mem::take(&mut i.lagged))
+            }
+            _ => return,
+        };
+        if lagged {
+            self.fold(Err(broadcast::error::RecvError::Lagged(0)));
+        }
+        for e in events {
+            self.fold(Ok(e));
         }
     }
 
@@ -263,16 +401,19 @@ impl Conn {
                         && sub.resync.is_none()
                         && let Some(text) = self.hub.deltas.get(&sub.plan, id, sub.sent, e.version)
                     {
-                        let mut covered = sub.shared.take().map(|(_, c)| c).unwrap_or_default();
-                        covered.push(e.clone());
-                        sub.shared = Some((text, covered));
+                        sub.shared = Some(text);
                         sub.seen = e.version;
                         continue;
                     }
                     let mut complete = true;
-                    if let Some((_, covered)) = sub.shared.take() {
-                        for earlier in &covered {
-                            complete &= view::touched(&sub.plan, earlier, &mut sub.pending);
+                    if sub.shared.take().is_some() {
+                        match self.hub.replay(sub.sent, sub.seen) {
+                            Replay::Events(covered) => {
+                                for earlier in &covered {
+                                    complete &= view::touched(&sub.plan, earlier, &mut sub.pending);
+                                }
+                            }
+                            Replay::TooOld => sub.resync = Some("lagged"),
                         }
                     }
                     complete &= view::touched(&sub.plan, &e, &mut sub.pending);
@@ -292,6 +433,70 @@ impl Conn {
         }
     }
 
+    /// The fanout's send: the views' due deltas go out now if the socket takes them without
+    /// waiting. `false` leaves the rest (a snapshot, a full socket, an error) to the task.
+    fn try_flush(&mut self) -> bool {
+        let mut cx = Context::from_waker(Waker::noop());
+        let Core {
+            hub,
+            state,
+            sink,
+            subs,
+            unflushed,
+            ..
+        } = self;
+        let mut oldest: Option<SystemTime> = None;
+        let mut done = true;
+        for (id, sub) in subs.iter_mut() {
+            if sub.resync.is_some() {
+                done = false;
+                break;
+            }
+            if sub.shared.is_none() && sub.pending.is_empty() {
+                continue;
+            }
+            if !matches!(
+                Pin::new(&mut *sink).poll_ready(&mut cx),
+                Poll::Ready(Ok(()))
+            ) {
+                done = false;
+                break;
+            }
+            let Ok(text) = take_delta(hub, state, id, sub) else {
+                done = false;
+                break;
+            };
+            let len = text.len() as u64;
+            if Pin::new(&mut *sink)
+                .start_send(Message::Text(text))
+                .is_err()
+            {
+                done = false;
+                break;
+            }
+            *unflushed = true;
+            let m = &hub.metrics;
+            m.bytes_sent.fetch_add(len, Ordering::Relaxed);
+            m.messages_sent.fetch_add(1, Ordering::Relaxed);
+            m.deltas.fetch_add(1, Ordering::Relaxed);
+            if let Some(at) = sub.oldest.take() {
+                oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            }
+        }
+        if *unflushed {
+            match Pin::new(&mut *sink).poll_flush(&mut cx) {
+                Poll::Ready(Ok(())) => *unflushed = false,
+                _ => done = false,
+            }
+        }
+        if let Some(at) = oldest
+            && !*unflushed
+        {
+            hub.record_lag(at);
+        }
+        done
+    }
+
     /// Sends what the views have pending: a snapshot where one is due, else one delta — whose
     /// text the first connection on the same view and versions made, when there is one.
     async fn flush(&mut self) -> Result<(), String> {
@@ -301,7 +506,7 @@ impl Conn {
             .filter(|(_, s)| s.resync.is_some() || s.shared.is_some() || !s.pending.is_empty())
             .map(|(id, _)| id.clone())
             .collect();
-        let (mut fed, mut oldest) = (false, None);
+        let mut oldest = None;
         for id in due {
             let Some(sub) = self.subs.get_mut(&id) else {
                 continue;
@@ -314,35 +519,7 @@ impl Conn {
                 self.snapshot(&id, reason).await?;
                 continue;
             }
-            let (from, to) = (sub.sent, sub.seen);
-            let text = match sub.shared.take() {
-                Some((text, _)) => text,
-                None => {
-                    let cells: Vec<Cell> = sub
-                        .pending
-                        .drain()
-                        .map(|((n, p, u), v)| Cell {
-                            i: self.state.store.serving().code(n).to_owned(),
-                            u: sub.plan.code(u).to_owned(),
-                            p,
-                            v,
-                            c: None,
-                        })
-                        .collect();
-                    let msg = ServerMessage::Delta {
-                        id: id.to_string(),
-                        from_version: from,
-                        version: to,
-                        cells,
-                    };
-                    let text = Utf8Bytes::from(
-                        serde_json::to_string(&msg).map_err(|e| format!("serialising: {e}"))?,
-                    );
-                    self.hub.deltas.put(&sub.plan, &id, from, to, text.clone());
-                    text
-                }
-            };
-            sub.sent = to;
+            let text = take_delta(&self.hub, &self.state, &id, sub)?;
             if let Some(at) = sub.oldest.take() {
                 oldest = Some(oldest.map_or(at, |o: SystemTime| o.min(at)));
             }
@@ -350,13 +527,14 @@ impl Conn {
             self.feed_text(text)
                 .await
                 .map_err(|()| "send failed".to_string())?;
-            fed = true;
+            self.unflushed = true;
             self.hub.metrics.deltas.fetch_add(1, Ordering::Relaxed);
         }
-        if fed {
+        if self.unflushed {
             self.flush_sink()
                 .await
                 .map_err(|()| "send failed".to_string())?;
+            self.unflushed = false;
         }
         if let Some(at) = oldest {
             self.hub.record_lag(at);
@@ -490,7 +668,7 @@ impl Conn {
             }
             ClientMessage::Join { room } => {
                 let (current, rx) = self.hub.join(&room);
-                self.room = Some(rx);
+                self.joined = Some(rx);
                 if let Some(msg) = current {
                     self.send(&msg)
                         .await

@@ -6,9 +6,9 @@
 //! - `view`: a view's units, periods and cells; snapshots and the intersection with a change.
 //! - `conn`: one connection: bounded queues, coalescing, heartbeats, timeouts, resume.
 //!
-//! The [`Hub`] keeps a bounded journal of recent changes (for resume) and the rooms, forwards
-//! change events to connections through one bounded broadcast (a connection that falls behind
-//! gets snapshots instead of a backlog), and counts what happens for `/api/metrics`.
+//! The [`Hub`] keeps a bounded journal of recent changes (for resume) and the rooms, fans each
+//! change event out to the connections — writing straight into the sockets of idle ones, see
+//! `conn` — and counts what happens for `/api/metrics`.
 
 pub mod auth;
 pub mod conn;
@@ -63,8 +63,8 @@ pub struct LiveConfig {
     pub max_view_cells: usize,
     /// Control changes apply this long after the server receives them, on every wall together.
     pub control_delay: Duration,
-    /// Events buffered for all connections; a connection further behind resynchronises.
-    pub broadcast_capacity: usize,
+    /// Changes queued for a connection whose task is busy; one further behind resynchronises.
+    pub inbox_capacity: usize,
     pub auth: Auth,
     /// Serve `/echo` with the same stack and limits (for WebSocket conformance tests).
     pub echo: bool,
@@ -92,7 +92,7 @@ impl Default for LiveConfig {
             max_views: 64,
             max_view_cells: 200_000,
             control_delay: Duration::from_millis(250),
-            broadcast_capacity: 256,
+            inbox_capacity: 256,
             auth: Auth::open(),
             echo: false,
         }
@@ -183,12 +183,14 @@ pub enum Replay {
 pub struct Hub {
     pub config: LiveConfig,
     pub metrics: Metrics,
-    tx: broadcast::Sender<Arc<LiveEvent>>,
+    /// The open connections, by number.
+    conns: Mutex<HashMap<u64, Arc<conn::ConnShared>>>,
     /// Views and delta texts shared between connections.
     pub plans: view::Plans,
     pub deltas: view::Deltas,
-    /// Version of the last event forwarded to the connections.
-    forwarded: AtomicI64,
+    /// Version of the last event fanned out to the connections, and its waiters.
+    forwarded: Mutex<i64>,
+    forwarded_cv: std::sync::Condvar,
     journal: Mutex<Journal>,
     rooms: Mutex<HashMap<String, Room>>,
     pub tracker: TaskTracker,
@@ -198,14 +200,14 @@ pub struct Hub {
 impl Hub {
     /// Starts forwarding `events` to live connections.
     pub fn start(config: LiveConfig, events: &Events, index: Arc<ServingIndex>) -> Arc<Hub> {
-        let (tx, _) = broadcast::channel(config.broadcast_capacity.max(1));
         let hub = Arc::new(Hub {
             config,
             metrics: Metrics::default(),
-            tx,
+            conns: Mutex::new(HashMap::new()),
             plans: view::Plans::default(),
             deltas: view::Deltas::default(),
-            forwarded: AtomicI64::new(0),
+            forwarded: Mutex::new(0),
+            forwarded_cv: std::sync::Condvar::new(),
             journal: Mutex::new(Journal::default()),
             rooms: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
@@ -218,7 +220,12 @@ impl Hub {
                 tokio::select! {
                     _ = h.cancel.cancelled() => break,
                     got = rx.recv() => match got {
-                        Ok(e) => h.forward(Arc::new(LiveEvent::from_change(&e, &index))),
+                        // Unconstrained: tokio's cooperative budget (128 I/O operations per
+                        // turn) would make every write after the 128th report "not ready".
+                        Ok(e) => {
+                            let event = Arc::new(LiveEvent::from_change(&e, &index));
+                            tokio::task::unconstrained(h.forward(event)).await
+                        }
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             // Versions were skipped: the journal can no longer replay them.
                             tracing::warn!(skipped = n, "live hub fell behind the change events");
@@ -232,7 +239,9 @@ impl Hub {
         hub
     }
 
-    fn forward(&self, event: Arc<LiveEvent>) {
+    /// Journals an event and delivers it to every connection, in version order (the next event
+    /// waits for this one's fanout).
+    async fn forward(&self, event: Arc<LiveEvent>) {
         if let Ok(mut j) = self.journal.lock() {
             if event.by_key.is_none() {
                 // A change too large to list cannot be replayed: resumes before it re-snapshot.
@@ -249,32 +258,55 @@ impl Hub {
                 }
             }
         }
-        let version = event.version;
-        let _ = self.tx.send(event);
-        self.forwarded.fetch_max(version, Ordering::AcqRel);
+        let conns: Vec<Arc<conn::ConnShared>> = match self.conns.lock() {
+            Ok(c) => c.values().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        let capacity = self.config.inbox_capacity;
+        let t0 = std::time::Instant::now();
+        let mut handed = 0;
+        for (i, c) in conns.iter().enumerate() {
+            handed += usize::from(!c.deliver(&event, capacity));
+            // Lets requests (and the tasks of busy connections) in during a large fanout.
+            if i % 1024 == 1023 {
+                tokio::task::yield_now().await;
+            }
+        }
+        if let Ok(mut v) = self.forwarded.lock() {
+            *v = (*v).max(event.version);
+            self.forwarded_cv.notify_all();
+        }
+        tracing::debug!(
+            version = event.version,
+            connections = conns.len(),
+            left_to_tasks = handed,
+            us = t0.elapsed().as_micros() as u64,
+            "change fanned out"
+        );
     }
 
-    /// Blocks (at most `limit`) while the change of `version` is being pushed: until every
-    /// connection has taken it, or no message went out for a few milliseconds (the ones left
-    /// are stalled on slow clients). For the upload's writer thread, so that its checkpoint —
-    /// heavy, and not needed for durability — does not take the CPU from the push.
+    fn register(&self, id: u64, conn: Arc<conn::ConnShared>) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.insert(id, conn);
+        }
+    }
+
+    fn unregister(&self, id: u64) {
+        if let Ok(mut c) = self.conns.lock() {
+            c.remove(&id);
+        }
+    }
+
+    /// Blocks (at most `limit`) while the change of `version` is being pushed: until the fanout
+    /// has written it to every idle connection (busy or slow ones have it queued). For the
+    /// upload's writer thread, so that its checkpoint — heavy, and not needed for durability —
+    /// does not take the CPU from the push.
     pub fn wait_pushed_blocking(&self, version: i64, limit: Duration) {
-        const STALL: Duration = Duration::from_millis(10);
-        let start = std::time::Instant::now();
-        let mut last = (u64::MAX, start);
-        while start.elapsed() < limit {
-            if self.forwarded.load(Ordering::Acquire) >= version {
-                if self.tx.is_empty() {
-                    return;
-                }
-                let sent = self.metrics.messages_sent.load(Ordering::Relaxed);
-                if sent != last.0 {
-                    last = (sent, std::time::Instant::now());
-                } else if last.1.elapsed() >= STALL {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(1));
+        // Woken once, when it is done: no polling on the core the fanout runs on.
+        if let Ok(v) = self.forwarded.lock() {
+            let _ = self
+                .forwarded_cv
+                .wait_timeout_while(v, limit, |v| *v < version);
         }
     }
 
@@ -283,10 +315,6 @@ impl Hub {
             j.events.clear();
             j.cells = 0;
         }
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveEvent>> {
-        self.tx.subscribe()
     }
 
     /// The events after `since` up to `until`, if the journal holds all of them.

@@ -7,7 +7,6 @@
 //! recent delta by view, so a change is serialised once per distinct view, not per connection.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::extract::ws::Utf8Bytes;
@@ -261,35 +260,17 @@ impl Plans {
     }
 }
 
-/// Which delta a text is: the same plan (by identity), view id and versions give the same cells,
-/// so the same message.
-#[derive(Debug, Clone)]
-struct DeltaKey {
-    plan: Arc<ViewPlan>,
-    id: Arc<str>,
-    from: i64,
-    to: i64,
-}
+/// Which delta a text is: the plan's address (the entry holds the plan, so the address is not
+/// reused while it lives) and the versions; a plain copyable key, as it is looked up once per
+/// connection and view on every change.
+type DeltaKey = (usize, i64, i64);
 
-impl PartialEq for DeltaKey {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.plan, &other.plan)
-            && self.from == other.from
-            && self.to == other.to
-            && self.id == other.id
-    }
-}
-
-impl Eq for DeltaKey {}
-
-impl Hash for DeltaKey {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        // The key holds the plan, so its address is not reused while the entry lives.
-        (Arc::as_ptr(&self.plan) as usize).hash(state);
-        self.id.hash(state);
-        self.from.hash(state);
-        self.to.hash(state);
-    }
+/// The texts made for one plan and versions, by view id (walls name the same view alike, so
+/// this is nearly always one).
+#[derive(Debug)]
+struct DeltaTexts {
+    _plan: Arc<ViewPlan>,
+    by_id: Vec<(Arc<str>, Utf8Bytes)>,
 }
 
 /// Texts of the deltas to the latest version, made by the first connection that needed each.
@@ -303,28 +284,21 @@ pub struct Deltas {
 #[derive(Debug, Default)]
 struct DeltasInner {
     version: i64,
-    map: HashMap<DeltaKey, Utf8Bytes>,
+    map: rustc_hash::FxHashMap<DeltaKey, DeltaTexts>,
 }
 
 impl Deltas {
-    pub fn get(
-        &self,
-        plan: &Arc<ViewPlan>,
-        id: &Arc<str>,
-        from: i64,
-        to: i64,
-    ) -> Option<Utf8Bytes> {
-        let key = DeltaKey {
-            plan: plan.clone(),
-            id: id.clone(),
-            from,
-            to,
-        };
+    pub fn get(&self, plan: &Arc<ViewPlan>, id: &str, from: i64, to: i64) -> Option<Utf8Bytes> {
         let inner = self.inner.lock().ok()?;
         if inner.version != to {
             return None;
         }
-        inner.map.get(&key).cloned()
+        let texts = inner.map.get(&(Arc::as_ptr(plan) as usize, from, to))?;
+        texts
+            .by_id
+            .iter()
+            .find(|(i, _)| &**i == id)
+            .map(|(_, t)| t.clone())
     }
 
     pub fn put(&self, plan: &Arc<ViewPlan>, id: &Arc<str>, from: i64, to: i64, text: Utf8Bytes) {
@@ -338,14 +312,16 @@ impl Deltas {
             inner.map.clear();
             inner.version = to;
         }
-        inner.map.insert(
-            DeltaKey {
-                plan: plan.clone(),
-                id: id.clone(),
-                from,
-                to,
-            },
-            text,
-        );
+        let texts = inner
+            .map
+            .entry((Arc::as_ptr(plan) as usize, from, to))
+            .or_insert_with(|| DeltaTexts {
+                _plan: plan.clone(),
+                by_id: Vec::new(),
+            });
+        match texts.by_id.iter_mut().find(|(i, _)| i == id) {
+            Some(slot) => slot.1 = text,
+            None => texts.by_id.push((id.clone(), text)),
+        }
     }
 }
