@@ -1,7 +1,8 @@
 //! The live push over real WebSockets against a real server: snapshot then deltas (ancestors
 //! included), resume without gap or duplicate, snapshots for clients too far behind, rejected
-//! tokens and origins, room control for every wall at once, timeouts, and a client that stops
-//! reading while another keeps up and the server's memory stays bounded.
+//! tokens and origins, room control for every wall at once, timeouts, a client that stops
+//! reading while another keeps up and the server's memory stays bounded, and one that falls
+//! further behind than its inbox and resynchronises.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
@@ -604,4 +605,98 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
     let cut = m["slow_closed"].as_u64().unwrap() + m["idle_closed"].as_u64().unwrap();
     assert!(cut >= 1, "the slow client was not closed: {m}");
     drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_further_behind_than_its_inbox_gets_a_snapshot_then_deltas_again() {
+    let _shared = MEMORY_GATE.read().await;
+    let (_d, server) = server_with(LiveConfig {
+        inbox_capacity: 2,
+        send_timeout: Duration::from_secs(60),
+        heartbeat: Duration::from_secs(60),
+        idle_timeout: Duration::from_secs(120),
+        ..LiveConfig::default()
+    })
+    .await;
+    let all: Vec<String> = {
+        let h = server.state.store.hierarchy();
+        h.at_level(Level::Commune, Era::Since2025)
+            .map(|u| u.code.clone())
+            .collect()
+    };
+    let view = View {
+        indicators: vec!["XH02".into()],
+        units: vec![],
+        children_of: Some("VN".into()),
+        level: Some("commune".into()),
+        periods: Periods::List(vec![AUG]),
+        comparisons: false,
+        at: None,
+    };
+    let mut wall = Client::connect(&server, None).await;
+    wall.subscribe("all", view, None).await;
+    let ServerMessage::Snapshot { version: v0, .. } = wall.next().await else {
+        panic!()
+    };
+
+    // The wall stops reading. Deltas of ~3,400 cells fill the socket buffers; then the
+    // connection's task waits on the socket, the next changes queue in its inbox of 2, and one
+    // more overflows it.
+    let mut last = v0;
+    let mut lagged = false;
+    for r in 0..400 {
+        let rows: Vec<(String, u32)> = all.iter().map(|c| (c.clone(), 100 + r)).collect();
+        last = upload(&server, &rows).await;
+        let (_, m) = server.get("/api/metrics").await;
+        if m["lagged"].as_u64().unwrap() > 0 {
+            lagged = true;
+            break;
+        }
+    }
+    assert!(lagged, "the inbox never overflowed");
+    let (_, before) = server.get("/api/metrics").await;
+    assert_eq!(before["slow_closed"], 0, "{before}");
+
+    // Reading again: the deltas that were in the socket, in order, then one snapshot at the
+    // latest version instead of the changes that overflowed.
+    let mut seen = v0;
+    let mut snapshot_at = None;
+    while seen < last {
+        match wall.next().await {
+            ServerMessage::Delta {
+                from_version,
+                version,
+                ..
+            } => {
+                assert!(snapshot_at.is_none(), "a delta after the resync snapshot");
+                assert_eq!(from_version, seen, "a gap before version {version}");
+                seen = version;
+            }
+            ServerMessage::Snapshot {
+                version, reason, ..
+            } => {
+                assert_eq!(reason, "lagged");
+                assert!(version > seen);
+                snapshot_at = Some(version);
+                seen = version;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((seen, snapshot_at), (last, Some(last)));
+
+    // Caught up: the next change is an ordinary delta from there.
+    let next = upload(&server, &[(all[0].clone(), 7)]).await;
+    match wall.next().await {
+        ServerMessage::Delta {
+            from_version,
+            version,
+            cells,
+            ..
+        } => {
+            assert_eq!((from_version, version), (last, next));
+            assert_eq!(value_of(&cells, &all[0], AUG), Some(7.0));
+        }
+        other => panic!("{other:?}"),
+    }
 }

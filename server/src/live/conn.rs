@@ -32,7 +32,7 @@ use crate::api::AppState;
 use crate::ingest::today_in_vietnam;
 
 use super::view::{self, ViewPlan};
-use super::{Hub, LiveEvent, Replay, Role, now_ms};
+use super::{Hub, LiveEvent, Metrics, Replay, Role, now_ms};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -82,7 +82,7 @@ impl ConnShared {
     /// Delivers a change from the hub's fanout: folded and written at once when the connection
     /// is idle and its socket takes it; otherwise queued (at most `capacity` changes) for the
     /// connection's task, which is woken.
-    pub(super) fn deliver(&self, event: &Arc<LiveEvent>, capacity: usize) -> bool {
+    pub(super) fn deliver(&self, event: &Arc<LiveEvent>, capacity: usize, metrics: &Metrics) -> bool {
         if let Ok(mut core) = self.core.try_lock() {
             core.take_inbox(&self.inbox);
             core.fold(Ok(event.clone()));
@@ -92,6 +92,10 @@ impl ConnShared {
         } else if let Ok(mut inbox) = self.inbox.lock() {
             if inbox.events.len() >= capacity.max(1) {
                 inbox.events.clear();
+                // Counted here: the task may be stuck on the socket for a while yet.
+                if !inbox.lagged {
+                    metrics.lagged.fetch_add(1, Ordering::Relaxed);
+                }
                 inbox.lagged = true;
             } else {
                 inbox.events.push(event.clone());
@@ -424,7 +428,6 @@ impl Core {
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                self.hub.metrics.lagged.fetch_add(1, Ordering::Relaxed);
                 for sub in self.subs.values_mut() {
                     sub.resync = Some("lagged");
                 }

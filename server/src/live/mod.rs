@@ -266,7 +266,7 @@ impl Hub {
         let t0 = std::time::Instant::now();
         let mut handed = 0;
         for (i, c) in conns.iter().enumerate() {
-            handed += usize::from(!c.deliver(&event, capacity));
+            handed += usize::from(!c.deliver(&event, capacity, &self.metrics));
             // Lets requests (and the tasks of busy connections) in during a large fanout.
             if i % 1024 == 1023 {
                 tokio::task::yield_now().await;
