@@ -1,6 +1,7 @@
 //! The wall against a real server: an upload accepted by the server shows in the wall's next
-//! rendered frame; `dieuhanh-wall run` opens its windows under Xvfb and presents frames;
-//! `check` and `render` as a technician runs them; no adapter is an error, not a skip.
+//! rendered frame; `dieuhanh-wall run` opens its windows (the outputs and the conference feed)
+//! under Xvfb and presents frames; `check` and `render` as a technician runs them; no adapter is
+//! an error, not a skip.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
@@ -14,7 +15,7 @@ use dieuhanh_tests::{TestServer, open_store};
 use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
 use dieuhanh_wall::data::{Feed, WallData};
 use dieuhanh_wall::live::{Command as LiveCommand, Event};
-use dieuhanh_wall::render::Gpu;
+use dieuhanh_wall::render::{Gpu, Image};
 use dieuhanh_wall::{layout, render_scene, scene, widgets};
 
 fn wall_bin() -> PathBuf {
@@ -271,15 +272,22 @@ fn render_without_any_graphics_adapter_fails_with_what_to_install() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
+async fn run_opens_a_window_per_output_and_one_for_the_conference_feed_under_xvfb() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
     let c = communes_of(&server, "79");
     upload(&server, &[(&c[0], 10)]).await;
     let layout = dir.path().join("kpi.toml");
-    std::fs::write(&layout, KPI_LAYOUT).unwrap();
+    // The feed at two thirds of the wall's 960 × 540: the same picture, smaller.
+    std::fs::write(
+        &layout,
+        format!("{KPI_LAYOUT}\n[feed]\nwidth_px = 640\nheight_px = 360\n"),
+    )
+    .unwrap();
+    let shots = dir.path().join("shots");
     let url = format!("http://{}", server.addr);
     let bin = wall_bin();
+    let shots_arg = shots.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("xvfb-run")
             .args(["-a", "-s", "-screen 0 1280x800x24"])
@@ -287,6 +295,8 @@ async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
             .arg("run")
             .arg(&layout)
             .args(["--server", &url, "--windowed", "--exit-after-frames", "20"])
+            .arg("--capture")
+            .arg(&shots_arg)
             .env_remove("WAYLAND_DISPLAY")
             .output()
             .expect("xvfb-run (apt install xvfb xauth; scripts/test installs it)")
@@ -297,11 +307,47 @@ async fn run_opens_a_window_per_output_under_xvfb_and_presents_frames() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("presented"), "{stdout}\n{stderr}");
-    assert!(stdout.contains("1 windows"), "{stdout}");
+    assert!(stdout.contains("2 windows"), "{stdout}");
     assert!(
         stderr.contains("connected"),
         "the wall subscribed: {stderr}"
     );
+
+    // What the windows last showed: the feed is the wall's picture at 640 × 360.
+    let screen = Image::read_png(&shots.join("man-hinh.png")).unwrap();
+    let feed = Image::read_png(&shots.join("feed.png")).unwrap();
+    assert_eq!((screen.width, screen.height), (960, 540));
+    assert_eq!((feed.width, feed.height), (640, 360));
+    let (a, b) = (blocks(&screen, 24, 12), blocks(&feed, 24, 12));
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64;
+    assert!(
+        diff < 6.0,
+        "the feed differs from the screen by {diff:.1}/255 on average"
+    );
+    // Not an empty picture: the KPI tile and the header stand out from the background.
+    let spread =
+        a.iter().cloned().fold(f64::MIN, f64::max) - a.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(spread > 20.0, "a flat picture (spread {spread:.1})");
+}
+
+/// Mean brightness of an `nx` × `ny` grid of blocks: pictures of one scene at two sizes agree.
+fn blocks(image: &Image, nx: u32, ny: u32) -> Vec<f64> {
+    let mut out = Vec::new();
+    for by in 0..ny {
+        for bx in 0..nx {
+            let (x0, x1) = (bx * image.width / nx, (bx + 1) * image.width / nx);
+            let (y0, y1) = (by * image.height / ny, (by + 1) * image.height / ny);
+            let mut sum = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    let [r, g, b, _] = image.pixel(x, y);
+                    sum += (f64::from(r) + f64::from(g) + f64::from(b)) / 3.0;
+                }
+            }
+            out.push(sum / f64::from((x1 - x0) * (y1 - y0)));
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
-//! `dieuhanh-wall run`: one borderless full-screen window per output of the layout (or ordinary
-//! windows with `--windowed`), all drawn by one device from one display list per frame, so every
-//! screen changes together. Live data from the server; PageDown/PageUp and number keys switch
+//! `dieuhanh-wall run`: one borderless full-screen window per output of the layout, plus the
+//! video-conference feed when the layout has a `[feed]` (ordinary windows with `--windowed`), all
+//! drawn by one device from one display list per frame, so every screen — and the conference —
+//! changes together. Live data from the server; PageDown/PageUp and number keys switch
 //! scenes (presenter clickers send these); room control from a presenter is applied at the time
 //! the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
 //! while the last good layout stays up.
@@ -85,6 +86,8 @@ pub struct RunOptions {
     pub assets: PathBuf,
     /// Exit after presenting this many frames on every window (tests, smoke checks).
     pub exit_after_frames: Option<u64>,
+    /// At that exit, write each window's last frame as `<output>.png` (`feed.png`) here.
+    pub capture: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -93,13 +96,22 @@ enum UserEvent {
     LayoutChanged,
 }
 
+/// What a window shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shows {
+    /// The block of screens of the layout's output with this index.
+    Output(usize),
+    /// The whole wall, scaled into the conference feed.
+    Feed,
+}
+
 struct Screen {
     window: Arc<Window>,
     surface: wgpu::Surface<'static>,
     config: wgpu::SurfaceConfiguration,
     renderer: Renderer,
     screens: Vec<ScreenMap>,
-    output: usize,
+    shows: Shows,
     frames: u64,
     /// The frame kept between frames, so only changed panels are redrawn, then copied to the
     /// swapchain image (whose contents rotate); `None` when the surface cannot be copied into.
@@ -252,12 +264,32 @@ impl App {
         ));
         let monitors: Vec<_> = event_loop.available_monitors().collect();
         let mut created = Vec::new();
-        for (i, output) in self.layout.outputs.iter().enumerate() {
-            let size = output.pixel_size(&self.layout.wall);
-            let mut attrs = Window::default_attributes().with_title(format!(
-                "dieuhanh — {} — {}",
-                self.layout.wall.name, output.name
+        // The outputs, then the feed (on the monitor it names, else the next one).
+        let mut wanted: Vec<(Shows, String, [u32; 2], Option<String>)> = self
+            .layout
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                (
+                    Shows::Output(i),
+                    o.name.clone(),
+                    o.pixel_size(&self.layout.wall),
+                    o.monitor.clone(),
+                )
+            })
+            .collect();
+        if let Some(feed) = &self.layout.feed {
+            wanted.push((
+                Shows::Feed,
+                "hội nghị truyền hình".to_owned(),
+                feed.size,
+                feed.monitor.clone(),
             ));
+        }
+        for (i, (shows, name, size, monitor)) in wanted.into_iter().enumerate() {
+            let mut attrs = Window::default_attributes()
+                .with_title(format!("dieuhanh — {} — {name}", self.layout.wall.name));
             if self.opts.windowed {
                 // A desktop preview: the output's aspect, at most 1600 px wide.
                 let k = (1600.0 / size[0] as f32)
@@ -268,8 +300,7 @@ impl App {
                     (size[1] as f32 * k).round() as u32,
                 ));
             } else {
-                let monitor = output
-                    .monitor
+                let monitor = monitor
                     .as_ref()
                     .and_then(|name| monitors.iter().find(|m| m.name().as_deref() == Some(name)))
                     .or_else(|| monitors.get(i))
@@ -286,7 +317,7 @@ impl App {
             let surface = instance
                 .create_surface(window.clone())
                 .map_err(|e| AppError::EventLoop(e.to_string()))?;
-            created.push((i, window, surface));
+            created.push((shows, window, surface));
         }
         if self.gpu.is_none() {
             self.gpu = Some(Gpu::new(instance, created.first().map(|(_, _, s)| s))?);
@@ -294,7 +325,7 @@ impl App {
         let Some(gpu) = &self.gpu else {
             return Ok(());
         };
-        for (output, window, surface) in created {
+        for (shows, window, surface) in created {
             let caps = surface.get_capabilities(&gpu.adapter);
             let format = caps
                 .formats
@@ -344,7 +375,7 @@ impl App {
                 config,
                 renderer,
                 screens: Vec::new(),
-                output,
+                shows,
                 frames: 0,
                 kept,
             };
@@ -355,9 +386,19 @@ impl App {
         Ok(())
     }
 
-    /// Maps the output's screens into the window's current size (scaled when windowed).
+    /// Maps the output's screens into the window's current size (scaled when windowed); the
+    /// feed's window gets the whole wall, letterboxed into whatever size it has.
     fn place(&self, screen: &mut Screen) {
-        let Some(output) = self.layout.outputs.get(screen.output) else {
+        let output = match screen.shows {
+            Shows::Feed if self.layout.feed.is_some() => {
+                let size = [screen.config.width, screen.config.height];
+                screen.screens = scene::scaled_screens(&self.layout, size);
+                return;
+            }
+            Shows::Feed => None,
+            Shows::Output(i) => self.layout.outputs.get(i),
+        };
+        let Some(output) = output else {
             screen.screens.clear();
             return;
         };
@@ -418,9 +459,12 @@ impl App {
         match layout::load(&self.opts.layout, &self.catalogue) {
             Ok(new) => {
                 let scene_name = self.layout.scenes.get(self.scene).map(|s| s.name.clone());
-                if new.outputs.len() != self.layout.outputs.len() {
+                if new.outputs.len() != self.layout.outputs.len()
+                    || new.feed.is_some() != self.layout.feed.is_some()
+                {
                     tracing::warn!(
-                        "the number of outputs changed: restart the wall to open or close windows"
+                        "the outputs or the conference feed changed: restart the wall to open or \
+                         close windows"
                     );
                 }
                 self.scene = scene_name
@@ -573,6 +617,9 @@ impl App {
         if let Some(limit) = self.opts.exit_after_frames
             && self.windows.values().all(|w| w.frames >= limit)
         {
+            if let Some(dir) = &self.opts.capture {
+                self.capture(dir);
+            }
             let total: u64 = self.windows.values().map(|w| w.frames).sum();
             println!(
                 "presented {total} frames on {} windows ({})",
@@ -580,6 +627,39 @@ impl App {
                 self.gpu.as_ref().map(Gpu::describe).unwrap_or_default()
             );
             event_loop.exit();
+        }
+    }
+
+    /// Writes each window's kept frame (what it last presented) as a PNG into `dir`.
+    fn capture(&self, dir: &std::path::Path) {
+        let Some(gpu) = &self.gpu else {
+            return;
+        };
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot create the capture folder");
+            return;
+        }
+        for s in self.windows.values() {
+            let name = match s.shows {
+                Shows::Feed => "feed".to_owned(),
+                Shows::Output(i) => self
+                    .layout
+                    .outputs
+                    .get(i)
+                    .map_or_else(|| format!("output-{i}"), |o| o.name.clone()),
+            };
+            let path = dir.join(format!("{name}.png"));
+            let Some(kept) = &s.kept else {
+                tracing::warn!(window = %name, "this surface keeps no frame to capture");
+                continue;
+            };
+            let written = crate::render::read_texture(gpu, kept)
+                .map_err(|e| e.to_string())
+                .and_then(|image| image.write_png(&path).map_err(|e| e.to_string()));
+            match written {
+                Ok(()) => tracing::info!(path = %path.display(), "frame captured"),
+                Err(e) => tracing::error!(path = %path.display(), error = %e, "capture failed"),
+            }
         }
     }
 

@@ -299,6 +299,21 @@ fn axis_to_canvas(pos: f32, count: u32, size: f32, gap: f32, end: bool) -> f32 {
     screen * (size + gap) + (pos - screen) * size
 }
 
+/// The video-conference feed: the whole wall in one picture, following its scene.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConferenceFeed {
+    /// Monitor name as the OS reports it (the capture card's input); else the monitor after
+    /// the outputs'.
+    pub monitor: Option<String>,
+    /// The picture's size; the whole wall is scaled into it, letterboxed.
+    pub size: [u32; 2],
+    /// 1-based line of its `[feed]` header.
+    pub line: usize,
+}
+
+/// Default size of the conference feed: what conference systems take in.
+pub const DEFAULT_FEED_SIZE: [u32; 2] = [1920, 1080];
+
 /// One video output (graphics port / monitor) and the block of screens it drives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
@@ -508,6 +523,8 @@ pub struct Layout {
     pub file: PathBuf,
     pub wall: Wall,
     pub outputs: Vec<Output>,
+    /// The video-conference feed, when the room has one.
+    pub feed: Option<ConferenceFeed>,
     pub scenes: Vec<Scene>,
     /// The live room whose presenter controls this wall.
     pub room: Option<String>,

@@ -79,7 +79,8 @@ enum Cmd {
         #[arg(long)]
         all_indicators: bool,
     },
-    /// Run the wall: one borderless full-screen window per output, live data from the server.
+    /// Run the wall: one borderless full-screen window per output (and one for the layout's
+    /// video-conference `[feed]`), live data from the server.
     ///
     /// PageDown/PageUp (or arrows) and number keys switch scenes. Editing the layout file
     /// reloads it; an invalid edit is shown on screen and the last good layout stays up.
@@ -98,6 +99,10 @@ enum Cmd {
         /// Exit after this many frames on every window (smoke tests).
         #[arg(long, hide = true)]
         exit_after_frames: Option<u64>,
+        /// With --exit-after-frames: write each window's last frame to DIR/<output>.png (the
+        /// conference feed's to DIR/feed.png), to check what the outputs showed.
+        #[arg(long, value_name = "DIR", requires = "exit_after_frames")]
+        capture: Option<PathBuf>,
     },
 }
 
@@ -320,6 +325,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             windowed,
             scene,
             exit_after_frames,
+            capture,
         } => {
             app::run(app::RunOptions {
                 layout: file,
@@ -329,6 +335,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 scene,
                 assets,
                 exit_after_frames,
+                capture,
             })?;
             Ok(ExitCode::SUCCESS)
         }

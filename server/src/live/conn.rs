@@ -82,7 +82,12 @@ impl ConnShared {
     /// Delivers a change from the hub's fanout: folded and written at once when the connection
     /// is idle and its socket takes it; otherwise queued (at most `capacity` changes) for the
     /// connection's task, which is woken.
-    pub(super) fn deliver(&self, event: &Arc<LiveEvent>, capacity: usize, metrics: &Metrics) -> bool {
+    pub(super) fn deliver(
+        &self,
+        event: &Arc<LiveEvent>,
+        capacity: usize,
+        metrics: &Metrics,
+    ) -> bool {
         if let Ok(mut core) = self.core.try_lock() {
             core.take_inbox(&self.inbox);
             core.fold(Ok(event.clone()));

@@ -12,15 +12,15 @@ use toml::de::{DeTable, DeValue};
 use unicode_normalization::UnicodeNormalization;
 
 use super::{
-    Bezel, DEFAULT_STALE_AFTER_SECS, Layout, LayoutError, LayoutErrors, Output, Panel, PeriodSpec,
-    Scene, TextSize, Wall, WidgetKind, default_history,
+    Bezel, ConferenceFeed, DEFAULT_FEED_SIZE, DEFAULT_STALE_AFTER_SECS, Layout, LayoutError,
+    LayoutErrors, Output, Panel, PeriodSpec, Scene, TextSize, Wall, WidgetKind, default_history,
 };
 use crate::catalogue::{Catalogue, Level, closest};
 
 type Span = Range<usize>;
 type Value<'a> = Spanned<DeValue<'a>>;
 
-const TOP_KEYS: &[&str] = &["wall", "output", "scene"];
+const TOP_KEYS: &[&str] = &["wall", "output", "feed", "scene"];
 const WALL_KEYS: &[&str] = &[
     "name",
     "rows",
@@ -35,6 +35,7 @@ const WALL_KEYS: &[&str] = &[
 ];
 const BEZEL_KEYS: &[&str] = &["left", "right", "top", "bottom"];
 const OUTPUT_KEYS: &[&str] = &["name", "monitor", "row", "column", "rows", "columns"];
+const FEED_KEYS: &[&str] = &["monitor", "width_px", "height_px"];
 const SCENE_KEYS: &[&str] = &["name", "title", "panel"];
 const PANEL_KEYS: &[&str] = &[
     "widget",
@@ -92,6 +93,11 @@ fn example(key: &str) -> &'static str {
         "room" => "room = \"phong-dieu-hanh\"",
         "stale_after_secs" => "stale_after_secs = 900",
         "monitor" => "monitor = \"DP-1\"",
+        "feed" => {
+            "[feed] with monitor = \"HDMI-A-1\" (optional), width_px = 1920, height_px = 1080"
+        }
+        "width_px" => "width_px = 1920",
+        "height_px" => "height_px = 1080",
         "title" => "title = \"Tổng quan kinh tế – xã hội\"",
         "widget" => "widget = \"kpi\"",
         "indicator" => "indicator = \"VM01\"",
@@ -565,6 +571,45 @@ impl<'a> Ctx<'a> {
             self.check_output_cover(wall, &outputs, &spans, v.span());
         }
         outputs
+    }
+
+    // --- [feed] -------------------------------------------------------------------------------
+
+    fn feed(&mut self, root: &Tbl<'_>, outputs: &[Output]) -> Option<ConferenceFeed> {
+        let v = root.get("feed")?;
+        let DeValue::Table(table) = v.get_ref() else {
+            self.wrong_type(v, "feed", "a table");
+            return None;
+        };
+        let line = self.line_of(&v.span());
+        let t = Tbl {
+            table,
+            span: v.span(),
+            name: "[feed]".to_owned(),
+        };
+        self.check_keys(&t, FEED_KEYS);
+        let monitor = self.string(&t, "monitor", false);
+        if let Some((m, span)) = &monitor
+            && let Some(o) = outputs.iter().find(|o| o.monitor.as_deref() == Some(*m))
+        {
+            self.error(
+                span.clone(),
+                format!("monitor `{m}` already shows output `{}` (line {})", o.name, o.line),
+                "the feed needs a video port of its own: name the one cabled to the                  conference system's capture input",
+            );
+        }
+        let px = "the feed's resolution";
+        let width = self.whole(&t, "width_px", false, 320, 7680, px);
+        let height = self.whole(&t, "height_px", false, 180, 4320, px);
+        let size = [
+            width.map_or(DEFAULT_FEED_SIZE[0], |(n, _)| n.unsigned_abs() as u32),
+            height.map_or(DEFAULT_FEED_SIZE[1], |(n, _)| n.unsigned_abs() as u32),
+        ];
+        Some(ConferenceFeed {
+            monitor: monitor.map(|(m, _)| m.to_owned()),
+            size,
+            line,
+        })
     }
 
     fn check_output_cover(
@@ -1451,12 +1496,14 @@ pub(super) fn parse(text: &str, file: &Path, cat: &Catalogue) -> Result<Layout, 
     let wall = cx.wall(&root);
     let wall_span = wall.as_ref().map_or(0..0, |w| w.3.clone());
     let outputs = cx.outputs(&root, wall.as_ref().map(|w| &w.0), wall_span);
+    let feed = cx.feed(&root, &outputs);
     let scenes = cx.scenes(&root, wall.as_ref().map(|w| &w.0), cat);
     match wall {
         Some((wall, room, stale_after, _)) if cx.errors.is_empty() => Ok(Layout {
             file: file.to_owned(),
             wall,
             outputs,
+            feed,
             scenes,
             room,
             stale_after,

@@ -165,6 +165,38 @@ fn national_outputs_are_two_blocks_of_3840x3240() {
 }
 
 #[test]
+fn national_feeds_the_conference_in_1080p_and_a_layout_without_feed_has_none() {
+    let feed = national().feed.unwrap();
+    assert_eq!(feed.size, [1920, 1080]);
+    assert_eq!(feed.monitor.as_deref(), Some("HDMI-A-1"));
+    assert!(parse_str(BASE).unwrap().feed.is_none());
+    let custom = parse_str(&format!(
+        "{BASE}\n[feed]\nwidth_px = 1280\nheight_px = 720\n"
+    ))
+    .unwrap();
+    assert_eq!(custom.feed.unwrap().size, [1280, 720]);
+}
+
+#[test]
+fn feed_on_a_monitor_that_shows_an_output_is_refused() {
+    let text = format!(
+        "{}\n[feed]\nmonitor = \"DP-9\"\n",
+        edit("name = \"DP-1\"\n", "name = \"DP-1\"\nmonitor = \"DP-9\"\n")
+    );
+    let e = expect_error_nth(&text, "\"DP-9\"", 1, "already shows output `DP-1`");
+    assert!(e.hint.contains("capture input"), "{}", e.hint);
+}
+
+#[test]
+fn feed_size_and_keys_are_checked() {
+    let text = format!("{BASE}\n[feed]\nwidth_px = 100\n");
+    expect_error(&text, "100", "width_px");
+    let text = format!("{BASE}\n[feed]\nmonitr = \"HDMI-A-1\"\n");
+    let e = expect_error(&text, "monitr", "monitr");
+    assert!(e.hint.contains("monitor"), "{}", e.hint);
+}
+
+#[test]
 fn summary_names_the_wall_outputs_and_scenes() {
     let s = national().summary();
     assert!(s.contains("4×3 screens"), "{s}");

@@ -792,57 +792,109 @@ impl Offscreen {
                 label: Some("offscreen capture"),
             });
         renderer.render(&mut encoder, &self.view);
-        encoder.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.texture,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &self.readback,
-                layout: wgpu::TexelCopyBufferLayout {
-                    offset: 0,
-                    bytes_per_row: Some(self.padded_row),
-                    rows_per_image: Some(self.size[1]),
-                },
-            },
-            wgpu::Extent3d {
-                width: self.size[0],
-                height: self.size[1],
-                depth_or_array_layers: 1,
-            },
-        );
-        gpu.queue.submit(Some(encoder.finish()));
-        let slice = self.readback.slice(..);
-        let (tx, rx) = std::sync::mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
-            let _ = tx.send(r);
-        });
-        gpu.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: None,
-                timeout: Some(Duration::from_secs(60)),
-            })
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        rx.recv()
-            .map_err(|e| RenderError::Readback(e.to_string()))?
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        let mut pixels = Vec::with_capacity((self.size[0] * self.size[1] * 4) as usize);
-        {
-            let data = slice
-                .get_mapped_range()
-                .map_err(|e| RenderError::Readback(e.to_string()))?;
-            for row in 0..self.size[1] as usize {
-                let at = row * self.padded_row as usize;
-                pixels.extend_from_slice(&data[at..at + self.size[0] as usize * 4]);
-            }
-        }
-        self.readback.unmap();
+        let pixels = copy_out(
+            gpu,
+            encoder,
+            &self.texture,
+            &self.readback,
+            self.padded_row,
+            self.size,
+        )?;
         Ok(Image {
             width: self.size[0],
             height: self.size[1],
             pixels,
         })
     }
+}
+
+/// Reads back a texture of 8-bit RGBA or BGRA texels (a window's kept frame) as an RGBA image.
+pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture) -> Result<Image, RenderError> {
+    let size = [texture.width(), texture.height()];
+    let padded_row = (size[0] * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+    let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("window frame readback"),
+        size: padded_row as u64 * size[1] as u64,
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let encoder = gpu
+        .device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("window capture"),
+        });
+    let mut pixels = copy_out(gpu, encoder, texture, &readback, padded_row, size)?;
+    if matches!(
+        texture.format(),
+        wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
+    ) {
+        for px in pixels.chunks_exact_mut(4) {
+            px.swap(0, 2);
+        }
+    }
+    Ok(Image {
+        width: size[0],
+        height: size[1],
+        pixels,
+    })
+}
+
+/// Copies `texture` into `readback` after what `encoder` holds, waits, and returns the rows
+/// without their padding.
+fn copy_out(
+    gpu: &Gpu,
+    mut encoder: wgpu::CommandEncoder,
+    texture: &wgpu::Texture,
+    readback: &wgpu::Buffer,
+    padded_row: u32,
+    size: [u32; 2],
+) -> Result<Vec<u8>, RenderError> {
+    encoder.copy_texture_to_buffer(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d::ZERO,
+            aspect: wgpu::TextureAspect::All,
+        },
+        wgpu::TexelCopyBufferInfo {
+            buffer: readback,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded_row),
+                rows_per_image: Some(size[1]),
+            },
+        },
+        wgpu::Extent3d {
+            width: size[0],
+            height: size[1],
+            depth_or_array_layers: 1,
+        },
+    );
+    gpu.queue.submit(Some(encoder.finish()));
+    let slice = readback.slice(..);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    gpu.device
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(Duration::from_secs(60)),
+        })
+        .map_err(|e| RenderError::Readback(e.to_string()))?;
+    rx.recv()
+        .map_err(|e| RenderError::Readback(e.to_string()))?
+        .map_err(|e| RenderError::Readback(e.to_string()))?;
+    let mut pixels = Vec::with_capacity((size[0] * size[1] * 4) as usize);
+    {
+        let data = slice
+            .get_mapped_range()
+            .map_err(|e| RenderError::Readback(e.to_string()))?;
+        for row in 0..size[1] as usize {
+            let at = row * padded_row as usize;
+            pixels.extend_from_slice(&data[at..at + size[0] as usize * 4]);
+        }
+    }
+    readback.unmap();
+    Ok(pixels)
 }
