@@ -700,3 +700,43 @@ async fn a_client_further_behind_than_its_inbox_gets_a_snapshot_then_deltas_agai
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_walls_each_get_every_delta_once_and_in_order() {
+    // Enough connections for the fanout to split them between the runtime's two workers.
+    let _shared = MEMORY_GATE.read().await;
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let c = communes(&server, "79");
+    let v0 = upload(&server, &[(c[0].clone(), 1)]).await;
+    let mut walls = Vec::new();
+    for _ in 0..300 {
+        let mut w = Client::connect(&server, None).await;
+        w.subscribe("sinh", births_view(vec![AUG]), None).await;
+        walls.push(w);
+    }
+    for w in &mut walls {
+        match w.next().await {
+            ServerMessage::Snapshot { version, .. } => assert_eq!(version, v0),
+            other => panic!("{other:?}"),
+        }
+    }
+    let v1 = upload(&server, &[(c[0].clone(), 2)]).await;
+    let v2 = upload(&server, &[(c[1].clone(), 5)]).await;
+    for w in &mut walls {
+        // One delta per version, or one covering both if the second came before the first
+        // went out: never a gap, never twice.
+        let mut seen = v0;
+        while seen < v2 {
+            let (from, to, cells) = delta(w).await;
+            assert_eq!(from, seen);
+            assert!(to == v1 || to == v2, "{to}");
+            if to == v2 {
+                assert_eq!(value_of(&cells, "VN", AUG), Some(7.0));
+            }
+            seen = to;
+        }
+    }
+    let (_, m) = server.get("/api/metrics").await;
+    assert_eq!(m["resyncs"], 0, "{m}");
+    assert_eq!(m["slow_closed"], 0, "{m}");
+}

@@ -99,6 +99,9 @@ impl Default for LiveConfig {
     }
 }
 
+/// Fewest connections worth a fanout task of their own.
+const FANOUT_PART_MIN: usize = 128;
+
 /// Changed values by (indicator number, period), each list sorted by unit.
 pub type ChangesByKey = HashMap<(u16, Period), Vec<(u32, Option<f64>)>>;
 
@@ -220,11 +223,9 @@ impl Hub {
                 tokio::select! {
                     _ = h.cancel.cancelled() => break,
                     got = rx.recv() => match got {
-                        // Unconstrained: tokio's cooperative budget (128 I/O operations per
-                        // turn) would make every write after the 128th report "not ready".
                         Ok(e) => {
                             let event = Arc::new(LiveEvent::from_change(&e, &index));
-                            tokio::task::unconstrained(h.forward(event)).await
+                            Hub::forward(&h, event).await
                         }
                         Err(broadcast::error::RecvError::Lagged(n)) => {
                             // Versions were skipped: the journal can no longer replay them.
@@ -240,9 +241,9 @@ impl Hub {
     }
 
     /// Journals an event and delivers it to every connection, in version order (the next event
-    /// waits for this one's fanout).
-    async fn forward(&self, event: Arc<LiveEvent>) {
-        if let Ok(mut j) = self.journal.lock() {
+    /// waits for this one's fanout). The connections are split among the runtime's workers.
+    async fn forward(hub: &Arc<Hub>, event: Arc<LiveEvent>) {
+        if let Ok(mut j) = hub.journal.lock() {
             if event.by_key.is_none() {
                 // A change too large to list cannot be replayed: resumes before it re-snapshot.
                 j.events.clear();
@@ -250,39 +251,72 @@ impl Hub {
             }
             j.cells += event.cells;
             j.events.push_back(event.clone());
-            while j.events.len() > self.config.journal_versions
-                || (j.cells > self.config.journal_cells && j.events.len() > 1)
+            while j.events.len() > hub.config.journal_versions
+                || (j.cells > hub.config.journal_cells && j.events.len() > 1)
             {
                 if let Some(old) = j.events.pop_front() {
                     j.cells = j.cells.saturating_sub(old.cells);
                 }
             }
         }
-        let conns: Vec<Arc<conn::ConnShared>> = match self.conns.lock() {
+        let conns: Arc<Vec<Arc<conn::ConnShared>>> = Arc::new(match hub.conns.lock() {
             Ok(c) => c.values().cloned().collect(),
             Err(_) => Vec::new(),
-        };
-        let capacity = self.config.inbox_capacity;
+        });
         let t0 = std::time::Instant::now();
+        // Small fanouts, and a single-worker runtime, stay on this task.
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        let parts = workers.min(conns.len() / FANOUT_PART_MIN).max(1);
+        let handed = if parts == 1 {
+            tokio::task::unconstrained(hub.deliver_part(&event, &conns, 0, 1)).await
+        } else {
+            let mut set = tokio::task::JoinSet::new();
+            for part in 0..parts {
+                let (hub, event, conns) = (hub.clone(), event.clone(), conns.clone());
+                set.spawn(tokio::task::unconstrained(async move {
+                    hub.deliver_part(&event, &conns, part, parts).await
+                }));
+            }
+            let mut handed = 0;
+            while let Some(n) = set.join_next().await {
+                handed += n.unwrap_or(0);
+            }
+            handed
+        };
+        if let Ok(mut v) = hub.forwarded.lock() {
+            *v = (*v).max(event.version);
+            hub.forwarded_cv.notify_all();
+        }
+        tracing::debug!(
+            version = event.version,
+            connections = conns.len(),
+            parts,
+            left_to_tasks = handed,
+            us = t0.elapsed().as_micros() as u64,
+            "change fanned out"
+        );
+    }
+
+    /// Delivers `event` to every `parts`-th connection from `part`; returns how many were left
+    /// to their tasks. Run unconstrained: tokio's cooperative budget (128 I/O operations per
+    /// turn) would make every write after the 128th report "not ready".
+    async fn deliver_part(
+        &self,
+        event: &Arc<LiveEvent>,
+        conns: &[Arc<conn::ConnShared>],
+        part: usize,
+        parts: usize,
+    ) -> usize {
+        let capacity = self.config.inbox_capacity;
         let mut handed = 0;
-        for (i, c) in conns.iter().enumerate() {
-            handed += usize::from(!c.deliver(&event, capacity, &self.metrics));
+        for (i, c) in conns.iter().skip(part).step_by(parts).enumerate() {
+            handed += usize::from(!c.deliver(event, capacity, &self.metrics));
             // Lets requests (and the tasks of busy connections) in during a large fanout.
             if i % 1024 == 1023 {
                 tokio::task::yield_now().await;
             }
         }
-        if let Ok(mut v) = self.forwarded.lock() {
-            *v = (*v).max(event.version);
-            self.forwarded_cv.notify_all();
-        }
-        tracing::debug!(
-            version = event.version,
-            connections = conns.len(),
-            left_to_tasks = handed,
-            us = t0.elapsed().as_micros() as u64,
-            "change fanned out"
-        );
+        handed
     }
 
     fn register(&self, id: u64, conn: Arc<conn::ConnShared>) {
