@@ -538,6 +538,27 @@ fn rss_kib() -> u64 {
         .unwrap()
 }
 
+/// Every commune's code, and a view of births in all of them (deltas of ~3,400 cells).
+fn every_commune(server: &TestServer) -> (Vec<String>, View) {
+    let all = server
+        .state
+        .store
+        .hierarchy()
+        .at_level(Level::Commune, Era::Since2025)
+        .map(|u| u.code.clone())
+        .collect();
+    let view = View {
+        indicators: vec!["XH02".into()],
+        units: vec![],
+        children_of: Some("VN".into()),
+        level: Some("commune".into()),
+        periods: Periods::List(vec![AUG]),
+        comparisons: false,
+        at: None,
+    };
+    (all, view)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
     // Measures this process's memory: no other test of this file may run meanwhile.
@@ -550,21 +571,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_others_keep_up() {
         ..LiveConfig::default()
     })
     .await;
-    let all: Vec<String> = {
-        let h = server.state.store.hierarchy();
-        h.at_level(Level::Commune, Era::Since2025)
-            .map(|u| u.code.clone())
-            .collect()
-    };
-    let view = View {
-        indicators: vec!["XH02".into()],
-        units: vec![],
-        children_of: Some("VN".into()),
-        level: Some("commune".into()),
-        periods: Periods::List(vec![AUG]),
-        comparisons: false,
-        at: None,
-    };
+    let (all, view) = every_commune(&server);
     let mut fast = Client::connect(&server, None).await;
     fast.subscribe("all", view.clone(), None).await;
     let ServerMessage::Snapshot {
@@ -618,21 +625,7 @@ async fn a_client_further_behind_than_its_inbox_gets_a_snapshot_then_deltas_agai
         ..LiveConfig::default()
     })
     .await;
-    let all: Vec<String> = {
-        let h = server.state.store.hierarchy();
-        h.at_level(Level::Commune, Era::Since2025)
-            .map(|u| u.code.clone())
-            .collect()
-    };
-    let view = View {
-        indicators: vec!["XH02".into()],
-        units: vec![],
-        children_of: Some("VN".into()),
-        level: Some("commune".into()),
-        periods: Periods::List(vec![AUG]),
-        comparisons: false,
-        at: None,
-    };
+    let (all, view) = every_commune(&server);
     let mut wall = Client::connect(&server, None).await;
     wall.subscribe("all", view, None).await;
     let ServerMessage::Snapshot { version: v0, .. } = wall.next().await else {
