@@ -680,18 +680,9 @@ async fn a_client_further_behind_than_its_inbox_gets_a_snapshot_then_deltas_agai
 
     // Caught up: the next change is an ordinary delta from there.
     let next = upload(&server, &[(all[0].clone(), 7)]).await;
-    match wall.next().await {
-        ServerMessage::Delta {
-            from_version,
-            version,
-            cells,
-            ..
-        } => {
-            assert_eq!((from_version, version), (last, next));
-            assert_eq!(value_of(&cells, &all[0], AUG), Some(7.0));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (from, to, cells) = delta(&mut wall).await;
+    assert_eq!((from, to), (last, next));
+    assert_eq!(value_of(&cells, &all[0], AUG), Some(7.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
