@@ -406,13 +406,19 @@ impl Core {
                     if sub.oldest.is_none() {
                         sub.oldest = Some(e.accepted_at);
                     }
-                    if sub.pending.is_empty()
-                        && sub.resync.is_none()
-                        && let Some(text) = self.hub.deltas.get(&sub.plan, id, sub.sent, e.version)
-                    {
-                        sub.shared = Some(text);
-                        sub.seen = e.version;
-                        continue;
+                    if sub.pending.is_empty() && sub.resync.is_none() {
+                        if let Some(text) = self.hub.deltas.get(&sub.plan, id, sub.sent, e.version)
+                        {
+                            sub.shared = Some(text);
+                            sub.seen = e.version;
+                            continue;
+                        }
+                        // A view the change misses (another connection found out): nothing
+                        // to fold, nothing to send.
+                        if sub.shared.is_none() && self.hub.deltas.untouched(&sub.plan, e.version) {
+                            sub.seen = e.version;
+                            continue;
+                        }
                     }
                     let mut complete = true;
                     if sub.shared.take().is_some() {
@@ -425,7 +431,12 @@ impl Core {
                             Replay::TooOld => sub.resync = Some("lagged"),
                         }
                     }
-                    complete &= view::touched(&sub.plan, &e, &mut sub.pending);
+                    let was_empty = sub.pending.is_empty();
+                    let listed = view::touched(&sub.plan, &e, &mut sub.pending);
+                    if was_empty && listed && sub.pending.is_empty() {
+                        self.hub.deltas.mark_untouched(&sub.plan, e.version);
+                    }
+                    complete &= listed;
                     if !complete {
                         sub.resync = Some("large_change");
                     }

@@ -285,6 +285,24 @@ pub struct Deltas {
 struct DeltasInner {
     version: i64,
     map: rustc_hash::FxHashMap<DeltaKey, DeltaTexts>,
+    /// Plans (by address, held) that the change of `version` does not touch: connections on
+    /// them skip the lookup of every indicator and period.
+    untouched: rustc_hash::FxHashMap<usize, Arc<ViewPlan>>,
+}
+
+impl DeltasInner {
+    /// Moves on to `version` (dropping what was kept for older ones); false if it is older.
+    fn advance(&mut self, version: i64) -> bool {
+        if version < self.version {
+            return false;
+        }
+        if version > self.version {
+            self.map.clear();
+            self.untouched.clear();
+            self.version = version;
+        }
+        true
+    }
 }
 
 impl Deltas {
@@ -305,12 +323,8 @@ impl Deltas {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if to < inner.version {
+        if !inner.advance(to) {
             return;
-        }
-        if to > inner.version {
-            inner.map.clear();
-            inner.version = to;
         }
         let texts = inner
             .map
@@ -322,6 +336,24 @@ impl Deltas {
         match texts.by_id.iter_mut().find(|(i, _)| i == id) {
             Some(slot) => slot.1 = text,
             None => texts.by_id.push((id.clone(), text)),
+        }
+    }
+
+    /// Whether the change of `version` is known not to touch `plan`.
+    pub fn untouched(&self, plan: &Arc<ViewPlan>, version: i64) -> bool {
+        self.inner.lock().is_ok_and(|inner| {
+            inner.version == version && inner.untouched.contains_key(&(Arc::as_ptr(plan) as usize))
+        })
+    }
+
+    /// Records that the change of `version` does not touch `plan`.
+    pub fn mark_untouched(&self, plan: &Arc<ViewPlan>, version: i64) {
+        if let Ok(mut inner) = self.inner.lock()
+            && inner.advance(version)
+        {
+            inner
+                .untouched
+                .insert(Arc::as_ptr(plan) as usize, plan.clone());
         }
     }
 }
