@@ -189,6 +189,18 @@ pub fn repo_root() -> PathBuf {
     manifest.join("..")
 }
 
+/// The `dieuhanh-server` binary in `dir`, else beside this executable (the benches: both sit in
+/// the target's profile folder).
+pub fn server_bin_in(dir: Option<&Path>) -> PathBuf {
+    let dir = dir.map(Path::to_owned).unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_owned))
+            .unwrap_or_default()
+    });
+    dir.join("dieuhanh-server")
+}
+
 /// The `dieuhanh-server` binary next to the test executable (built by `scripts/test`).
 pub fn server_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");

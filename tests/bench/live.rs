@@ -110,7 +110,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(db.with_extension(ext));
         }
         let t = Instant::now();
-        let status = Command::new(server_bin(args))
+        let status = Command::new(dieuhanh_tests::server_bin_in(args.bin.as_deref()))
             .args(["demo-data", "--seed", &args.seed.to_string(), "--db"])
             .arg(&db)
             .env("RUST_LOG", "warn")
@@ -438,7 +438,7 @@ async fn start_dieuhanh(args: &Args, n: usize) -> anyhow::Result<Server> {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let mut cmd = Command::new("taskset");
     cmd.args(["-c", &args.server_cpu.to_string()])
-        .arg(server_bin(args))
+        .arg(dieuhanh_tests::server_bin_in(args.bin.as_deref()))
         .args(["serve", "--db"])
         .arg(args.work.join("live.duckdb"))
         .args(["--listen", &addr.to_string()]);
@@ -710,16 +710,6 @@ fn stats(us: &[i64]) -> (f64, f64, f64) {
     s.sort_unstable();
     let at = |q: f64| s[((s.len() as f64 - 1.0) * q).round() as usize] as f64 / 1000.0;
     (at(0.50), at(0.99), at(1.0))
-}
-
-fn server_bin(args: &Args) -> PathBuf {
-    let dir = args.bin.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(Path::to_owned))
-            .unwrap_or_default()
-    });
-    dir.join("dieuhanh-server")
 }
 
 fn free_port() -> anyhow::Result<u16> {

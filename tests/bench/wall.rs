@@ -320,20 +320,10 @@ fn micros_now() -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn server_bin(args: &Args) -> PathBuf {
-    let dir = args.bin.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent().map(Path::to_owned))
-            .unwrap_or_default()
-    });
-    dir.join("dieuhanh-server")
-}
-
 /// Starts `dieuhanh-server serve --demo` on the database in `--work` (the demo is loaded once,
 /// the first time; later runs reuse it) and waits until it listens.
 fn start_server(args: &Args) -> anyhow::Result<ServerProcess> {
-    let bin = server_bin(args);
+    let bin = dieuhanh_tests::server_bin_in(args.bin.as_deref());
     ensure!(
         bin.exists(),
         "{} is missing: build it (scripts/bench-wall does)",

@@ -112,42 +112,34 @@ fn assert_golden(name: &str, image: &Image) {
     }
 }
 
-#[test]
-fn desk_overview_matches_its_golden_image() {
+/// The first scene of a shipped layout with the demo snapshot, at the wall's size or `size`.
+fn render_first_scene(file: &str, size: Option<[u32; 2]>) -> Image {
     let gpu = gpu();
-    let layout = load_layout("desk.toml");
+    let layout = load_layout(file);
     let (data, taken) = demo();
-    let scene = &layout.scenes[0];
-    let image = render_scene(
+    render_scene(
         &gpu,
         &layout,
-        scene,
+        &layout.scenes[0],
         &data,
         &RoomState::default(),
         taken,
-        None,
+        size,
     )
-    .expect("render");
+    .expect("render")
+}
+
+#[test]
+fn desk_overview_matches_its_golden_image() {
+    let image = render_first_scene("desk.toml", None);
     assert_eq!((image.width, image.height), (1920, 1080));
     assert_golden("desk-tong-quan", &image);
 }
 
 #[test]
 fn national_wall_scaled_for_the_conference_feed_matches_its_golden_image() {
-    let gpu = gpu();
-    let layout = load_layout("national.toml");
-    let (data, taken) = demo();
-    let scene = &layout.scenes[0];
-    let image = render_scene(
-        &gpu,
-        &layout,
-        scene,
-        &data,
-        &RoomState::default(),
-        taken,
-        Some([1920, 1080]),
-    )
-    .expect("render");
+    let image = render_first_scene("national.toml", Some([1920, 1080]));
+    assert_eq!((image.width, image.height), (1920, 1080));
     assert_golden("national-tong-quan-1080p", &image);
 }
 

@@ -31,7 +31,7 @@ use dieuhanh_protocol::period::Period;
 use crate::api::AppState;
 use crate::ingest::today_in_vietnam;
 
-use super::view::{self, ViewPlan};
+use super::view::{self, Known, ViewPlan};
 use super::{Hub, LiveEvent, Metrics, Replay, Role, now_ms};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -407,17 +407,20 @@ impl Core {
                         sub.oldest = Some(e.accepted_at);
                     }
                     if sub.pending.is_empty() && sub.resync.is_none() {
-                        if let Some(text) = self.hub.deltas.get(&sub.plan, id, sub.sent, e.version)
-                        {
-                            sub.shared = Some(text);
-                            sub.seen = e.version;
-                            continue;
-                        }
-                        // A view the change misses (another connection found out): nothing
-                        // to fold, nothing to send.
-                        if sub.shared.is_none() && self.hub.deltas.untouched(&sub.plan, e.version) {
-                            sub.seen = e.version;
-                            continue;
+                        match self.hub.deltas.lookup(&sub.plan, id, sub.sent, e.version) {
+                            Known::Text(text) => {
+                                sub.shared = Some(text);
+                                sub.seen = e.version;
+                                continue;
+                            }
+                            // A view the change misses (another connection found out):
+                            // nothing to fold, nothing to send. Not past a shared text, whose
+                            // versions are written in it.
+                            Known::Untouched if sub.shared.is_none() => {
+                                sub.seen = e.version;
+                                continue;
+                            }
+                            Known::Untouched | Known::Nothing => {}
                         }
                     }
                     let mut complete = true;

@@ -273,6 +273,17 @@ struct DeltaTexts {
     by_id: Vec<(Arc<str>, Utf8Bytes)>,
 }
 
+/// What [`Deltas::lookup`] knows of a view's delta.
+#[derive(Debug)]
+pub enum Known {
+    /// Another connection on the same view and versions made its text.
+    Text(Utf8Bytes),
+    /// The change does not touch the view's plan: nothing to send.
+    Untouched,
+    /// Nothing yet: work it out from the change.
+    Nothing,
+}
+
 /// Texts of the deltas to the latest version, made by the first connection that needed each.
 /// Older ones are dropped when a newer version arrives: only connections that fell behind (and
 /// coalesce several versions) miss, and they make their own.
@@ -306,17 +317,24 @@ impl DeltasInner {
 }
 
 impl Deltas {
-    pub fn get(&self, plan: &Arc<ViewPlan>, id: &str, from: i64, to: i64) -> Option<Utf8Bytes> {
-        let inner = self.inner.lock().ok()?;
+    /// What is known of the delta of view `id` on `plan` from `from` to `to`, in one lock (it
+    /// is asked once per connection and view on every change).
+    pub fn lookup(&self, plan: &Arc<ViewPlan>, id: &str, from: i64, to: i64) -> Known {
+        let Ok(inner) = self.inner.lock() else {
+            return Known::Nothing;
+        };
         if inner.version != to {
-            return None;
+            return Known::Nothing;
         }
-        let texts = inner.map.get(&(Arc::as_ptr(plan) as usize, from, to))?;
-        texts
-            .by_id
-            .iter()
-            .find(|(i, _)| &**i == id)
-            .map(|(_, t)| t.clone())
+        let ptr = Arc::as_ptr(plan) as usize;
+        if inner.untouched.contains_key(&ptr) {
+            return Known::Untouched;
+        }
+        inner
+            .map
+            .get(&(ptr, from, to))
+            .and_then(|texts| texts.by_id.iter().find(|(i, _)| &**i == id))
+            .map_or(Known::Nothing, |(_, t)| Known::Text(t.clone()))
     }
 
     pub fn put(&self, plan: &Arc<ViewPlan>, id: &Arc<str>, from: i64, to: i64, text: Utf8Bytes) {
@@ -337,13 +355,6 @@ impl Deltas {
             Some(slot) => slot.1 = text,
             None => texts.by_id.push((id.clone(), text)),
         }
-    }
-
-    /// Whether the change of `version` is known not to touch `plan`.
-    pub fn untouched(&self, plan: &Arc<ViewPlan>, version: i64) -> bool {
-        self.inner.lock().is_ok_and(|inner| {
-            inner.version == version && inner.untouched.contains_key(&(Arc::as_ptr(plan) as usize))
-        })
     }
 
     /// Records that the change of `version` does not touch `plan`.
