@@ -16,7 +16,10 @@
 //! that changed are returned, for the live push. Everything here is derived from `current_obs`,
 //! so [`build`] recreates it at start.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// Keys here are unit ids and catalogue codes, never raw upload text: the fast hash is safe.
+use rustc_hash::FxHashMap as HashMap;
 
 use duckdb::Connection;
 use duckdb::arrow::array::{Array, AsArray};
@@ -102,7 +105,7 @@ pub fn prepare(
     h: &Hierarchy,
     reported: &[Reported],
 ) -> Prepared {
-    let mut updates: HashMap<Pair, Vec<Reported>> = HashMap::new();
+    let mut updates: HashMap<Pair, Vec<Reported>> = HashMap::default();
     for r in reported {
         updates
             .entry((r.indicator, r.period.year()))
@@ -179,7 +182,7 @@ pub fn read_reported(
         .query_arrow([])
         .ctx("reading current values")?
         .collect();
-    let mut periods: HashMap<String, Option<Period>> = HashMap::new();
+    let mut periods: HashMap<String, Option<Period>> = HashMap::default();
     let mut out = Vec::new();
     for b in &batches {
         let (ind, per) = (b.column(0).as_ref(), b.column(1).as_ref());
@@ -350,7 +353,7 @@ fn rebuild_year(
         reported.entry(r.period).or_default().insert(r.uid, r.value);
     }
 
-    let mut weights: HashMap<u32, Option<f64>> = HashMap::new();
+    let mut weights: HashMap<u32, Option<f64>> = HashMap::default();
     let weight_no = ind.weight.as_deref().and_then(|w| index.index.number(w));
     let mut out: BTreeMap<Period, Vec<(u32, Slot)>> = BTreeMap::new();
     for (p, values) in &reported {
@@ -407,7 +410,7 @@ fn spatial(
         level: Level,
         era: Option<Era>,
     }
-    let mut acc: HashMap<u32, Acc> = HashMap::new();
+    let mut acc: HashMap<u32, Acc> = HashMap::default();
     for (&u, &v) in values {
         let Some(w) = weight(u).filter(|w| *w > 0.0) else {
             continue;
@@ -459,7 +462,7 @@ fn clamp16(n: usize) -> u16 {
 /// Step 3: quarters, halves, the year and year-to-date from the base periods.
 fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> YearSlabs {
     let n = bases.len();
-    let mut by_unit: HashMap<u32, Vec<Option<Slot>>> = HashMap::new();
+    let mut by_unit: HashMap<u32, Vec<Option<Slot>>> = HashMap::default();
     for (pos, p) in bases.iter().enumerate() {
         if let Some(slab) = slabs.get(p) {
             for (u, s) in slab.iter() {

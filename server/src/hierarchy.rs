@@ -9,7 +9,9 @@
 //! codes repeat across structures (79 is Hồ Chí Minh in both) and across levels ("01", "001",
 //! "00001"), so the code alone is not a key.
 
-use std::collections::HashMap;
+// Keys are unit ids and the official codes and names of the assets; lookups of uploaded text only
+// probe this fixed set, so the fast hash cannot be flooded.
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 use dieuhanh_protocol::period::{CivilDate, Period};
@@ -424,13 +426,13 @@ impl Hierarchy {
 
     fn build(units: Vec<Unit>, links: Vec<Link>) -> Result<Self, String> {
         let mut h = Hierarchy {
-            index: HashMap::with_capacity(units.len()),
-            children: HashMap::new(),
-            by_code: HashMap::new(),
-            by_name: HashMap::new(),
-            by_loose_name: HashMap::new(),
-            descendants: HashMap::new(),
-            closure: HashMap::new(),
+            index: HashMap::with_capacity_and_hasher(units.len(), Default::default()),
+            children: HashMap::default(),
+            by_code: HashMap::default(),
+            by_name: HashMap::default(),
+            by_loose_name: HashMap::default(),
+            descendants: HashMap::default(),
+            closure: HashMap::default(),
             units,
             links,
         };
@@ -469,8 +471,8 @@ impl Hierarchy {
                 return Err(format!("unit {} has an unknown parent", u.code));
             }
         }
-        let mut descendants: HashMap<(u32, Level, Era), Vec<u32>> = HashMap::new();
-        let mut closure: HashMap<u32, Vec<(u32, bool)>> = HashMap::new();
+        let mut descendants: HashMap<(u32, Level, Era), Vec<u32>> = HashMap::default();
+        let mut closure: HashMap<u32, Vec<(u32, bool)>> = HashMap::default();
         for u in &h.units {
             let Some(era) = u.era else { continue };
             let mut list = Vec::new();

@@ -187,6 +187,9 @@ async fn every_row_error_is_reported_with_row_column_and_hint_and_nothing_is_sto
         "79;Tháng 8/2025;VM03;".to_string(),                // 15 empty value
         "79;Tháng 8/2025;HC03;95".to_string(),              // 16 computed indicator
         "Xã Không Tồn Tại;Tháng 8/2025;XH02;5".to_string(), // 17 unknown unit by name
+        // The same unit text on the next row, across the reform: resolved again, not reused.
+        "74;Tháng 6/2025;VM02;100".to_string(), // 18 ok (Bình Dương until 30/06/2025)
+        "74;Tháng 9/2025;VM02;100".to_string(), // 19 not in force
     ];
     let csv = format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{}\n", rows.join("\n"));
     let (status, report) = server
@@ -210,6 +213,7 @@ async fn every_row_error_is_reported_with_row_column_and_hint_and_nothing_is_sto
         ("empty_cell", 15, Some("D")),
         ("computed_indicator", 16, Some("C")),
         ("unknown_unit", 17, Some("A")),
+        ("unit_not_in_force", 19, Some("A")),
     ];
     for (code, row, col) in expect {
         assert!(

@@ -44,6 +44,8 @@ const OUTLIER_RATIO: f64 = 0.5;
 const BATCH_ROWS: usize = 1 << 18;
 
 type Problem = (ErrorCode, String, String);
+/// An indicator's text and what it resolved to.
+type IndAnswer = (String, Result<Arc<IndInfo>, Problem>);
 
 #[derive(Debug, Clone)]
 struct IndInfo {
@@ -85,13 +87,22 @@ pub struct Resolver<'a> {
     locale: Locale,
     today: CivilDate,
     roles: RoleColumns,
-    default_period: Option<String>,
-    default_unit: Option<String>,
+    // Shared, so that every value can borrow them while the caches below change.
+    default_period: Option<Arc<str>>,
+    default_unit: Option<Arc<str>>,
     inds: HashMap<String, Result<Arc<IndInfo>, Problem>>,
     periods: HashMap<Frequency, HashMap<String, Result<PerInfo, Problem>>>,
     units: HashMap<(Era, u8), HashMap<String, Result<u32, Problem>>>,
+    /// The last answer of each cache: a file repeats a text in runs (a row's unit and period
+    /// for each of its values, a column's indicator down the rows), and comparing two short
+    /// texts costs far less than hashing one. Indicators are remembered per column.
+    last_ind: Vec<Option<IndAnswer>>,
+    last_period: Option<(Frequency, String, Result<PerInfo, Problem>)>,
+    last_unit: Option<(Era, u8, String, Result<u32, Problem>)>,
     used_inds: BTreeSet<u16>,
     used_periods: BTreeMap<i32, (Period, Period)>,
+    /// The last value's indicator and period, already in the two sets above.
+    last_used: Option<(u16, i32)>,
     batch: Batch,
     errors: Vec<RowError>,
     errors_total: u64,
@@ -119,6 +130,9 @@ const RESOLVED: &str = "CREATE OR REPLACE TEMP TABLE resolved (
     row_no BIGINT, col_no INTEGER, disagg VARCHAR, ind_no SMALLINT, pid INTEGER,
     prev_pid INTEGER, year SMALLINT, uid INTEGER, value DOUBLE, key BIGINT, prev_key BIGINT)";
 
+/// Columns whose last indicator is remembered (a wide sheet has one indicator per column).
+const MEMO_COLUMNS: usize = 256;
+
 /// A key unique per (indicator, period, unit): ids packed into 64 bits.
 fn key(ind: u16, pid: i32, uid: u32) -> i64 {
     (i64::from(ind) << 40) | (i64::from(pid) << 22) | i64::from(uid)
@@ -144,13 +158,17 @@ impl<'a> Resolver<'a> {
             locale,
             today,
             roles: RoleColumns::default(),
-            default_period: defaults.0,
-            default_unit: defaults.1,
+            default_period: defaults.0.map(Arc::from),
+            default_unit: defaults.1.map(Arc::from),
             inds: HashMap::new(),
             periods: HashMap::new(),
             units: HashMap::new(),
+            last_ind: Vec::new(),
+            last_period: None,
+            last_unit: None,
             used_inds: BTreeSet::new(),
             used_periods: BTreeMap::new(),
+            last_used: None,
             batch: Batch::default(),
             errors: Vec::new(),
             errors_total: 0,
@@ -158,7 +176,24 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn indicator(&mut self, raw: &str) -> Result<Arc<IndInfo>, Problem> {
+    fn indicator(&mut self, raw: &str, col: u32) -> Result<Arc<IndInfo>, Problem> {
+        let col = col as usize;
+        if let Some(Some((t, r))) = self.last_ind.get(col)
+            && t == raw
+        {
+            return r.clone();
+        }
+        let r = self.indicator_cached(raw);
+        if col < MEMO_COLUMNS {
+            if self.last_ind.len() <= col {
+                self.last_ind.resize(col + 1, None);
+            }
+            self.last_ind[col] = Some((raw.to_owned(), r.clone()));
+        }
+        r
+    }
+
+    fn indicator_cached(&mut self, raw: &str) -> Result<Arc<IndInfo>, Problem> {
         if let Some(r) = self.inds.get(raw) {
             return r.clone();
         }
@@ -200,6 +235,18 @@ impl<'a> Resolver<'a> {
     }
 
     fn period(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
+        if let Some((f, t, r)) = &self.last_period
+            && *f == freq
+            && t == raw
+        {
+            return r.clone();
+        }
+        let r = self.period_cached(raw, freq);
+        self.last_period = Some((freq, raw.to_owned(), r.clone()));
+        r
+    }
+
+    fn period_cached(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
         if let Some(r) = self.periods.get(&freq).and_then(|m| m.get(raw)) {
             return r.clone();
         }
@@ -218,6 +265,25 @@ impl<'a> Resolver<'a> {
 
     fn unit(&mut self, raw: &str, era: Era, levels: &[Level]) -> Result<u32, Problem> {
         let mask = levels.iter().fold(0u8, |m, l| m | (1 << (*l as u8)));
+        if let Some((e, m, t, r)) = &self.last_unit
+            && *e == era
+            && *m == mask
+            && t == raw
+        {
+            return r.clone();
+        }
+        let r = self.unit_cached(raw, era, mask, levels);
+        self.last_unit = Some((era, mask, raw.to_owned(), r.clone()));
+        r
+    }
+
+    fn unit_cached(
+        &mut self,
+        raw: &str,
+        era: Era,
+        mask: u8,
+        levels: &[Level],
+    ) -> Result<u32, Problem> {
         if let Some(r) = self.units.get(&(era, mask)).and_then(|m| m.get(raw)) {
             return r.clone();
         }
@@ -556,7 +622,7 @@ impl RowSink for Resolver<'_> {
                 );
                 None
             }
-            Some(t) => match self.indicator(t) {
+            Some(t) => match self.indicator(t, r.col) {
                 Ok(i) => Some(i),
                 Err(p) => {
                     {
@@ -679,10 +745,13 @@ impl RowSink for Resolver<'_> {
         let (Some(i), Some(p), Some(u), Some(v)) = (ind, per, uid, value) else {
             return Ok(());
         };
-        self.used_inds.insert(i.no);
-        self.used_periods
-            .entry(p.pid)
-            .or_insert((p.period, p.period.previous()));
+        if self.last_used != Some((i.no, p.pid)) {
+            self.last_used = Some((i.no, p.pid));
+            self.used_inds.insert(i.no);
+            self.used_periods
+                .entry(p.pid)
+                .or_insert((p.period, p.period.previous()));
+        }
         let b = &mut self.batch;
         b.row.append_value(r.row as i64);
         b.col.append_value(r.col as i32);
