@@ -722,8 +722,8 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
             }
             WidgetKind::Ticker => {
                 let items: Vec<String> = ticker::items(&ctx, panel)
-                    .into_iter()
-                    .map(|i| i.0)
+                    .iter()
+                    .map(ticker::Item::text)
                     .collect();
                 p["items"] = json!(items);
             }

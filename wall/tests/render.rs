@@ -181,6 +181,93 @@ fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
     }
 }
 
+/// The text runs drawn inside the national wall's ticker (label included), after `changes`
+/// pushed figures of the nation's budget revenue.
+fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
+    let layout = load_layout("national.toml");
+    let sc = &layout.scenes[0];
+    let panel = sc
+        .panels
+        .iter()
+        .find(|p| p.widget == layout::WidgetKind::Ticker)
+        .expect("a ticker on the first national scene");
+    let (mut data, taken) = demo();
+    let period = data
+        .latest_period("NS01", "VN", None, None)
+        .expect("NS01 for VN in the demo");
+    let base = data.value("NS01", "VN", period).unwrap_or(0.0);
+    for k in 0..changes {
+        let version = data.version + 1;
+        let delta = ServerMessage::Delta {
+            id: "t".into(),
+            from_version: version - 1,
+            version,
+            cells: vec![Cell {
+                i: "NS01".into(),
+                u: "VN".into(),
+                p: period,
+                v: Some(base + 1000.0 * (k + 1) as f64),
+                c: None,
+            }],
+        };
+        data.apply(&delta, taken + 1000 * k as i64);
+    }
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    scene::compose(
+        &layout,
+        sc,
+        &data,
+        &RoomState::default(),
+        taken + 1000 * changes as i64,
+        &mut shaper,
+        &mut list,
+    );
+    let runs = list
+        .texts
+        .iter()
+        .filter(|t| t.rect.intersects(&panel.rect))
+        .map(|t| (t.key.text.clone(), t.rect))
+        .collect();
+    (runs, panel.rect, layout.wall.bezel_strips())
+}
+
+#[test]
+fn ticker_items_on_a_multi_screen_wall_stay_whole_on_the_panel_between_bezels() {
+    for changes in [0, 8] {
+        let (runs, panel, bezels) = national_ticker(changes);
+        let first_bezel = bezels
+            .iter()
+            .filter(|b| b.h > b.w && b.intersects(&panel))
+            .map(|b| b.x)
+            .fold(f32::MAX, f32::min);
+        assert!(runs.len() >= 2, "label and at least one item: {runs:?}");
+        for (text, r) in &runs {
+            assert!(
+                r.x >= panel.x && r.x + r.w <= panel.x + panel.w,
+                "{changes} changes: {text:?} at {r:?} leaves the ticker {panel:?}"
+            );
+            for b in &bezels {
+                assert!(!r.intersects(b), "{text:?} at {r:?} runs under {b:?}");
+            }
+        }
+        // Something follows the label on the first screen, and short texts are never cut.
+        assert!(
+            runs.iter().skip(1).any(|(_, r)| r.x < first_bezel),
+            "{changes} changes: the first screen holds only the label: {runs:?}"
+        );
+        if changes == 0 {
+            assert!(runs.iter().all(|(t, _)| !t.contains('…')), "{runs:?}");
+        } else {
+            assert!(runs.len() >= 4, "items on several screens: {runs:?}");
+            // The newest change is whole: its figure shows, and only the line's end is cut.
+            assert!(runs.iter().any(|(t, _)| t.ends_with("(tăng)")), "{runs:?}");
+            let cut = runs.iter().filter(|(t, _)| t.contains('…')).count();
+            assert!(cut <= 1 && (cut == 0 || runs.last().unwrap().0.ends_with('…')));
+        }
+    }
+}
+
 /// A one-tile wall with two indicators: a rise of a higher-is-better one, a rise of a
 /// lower-is-better one.
 fn tile_data(code: &str, higher_is_better: bool, now: f64, last_year: f64) -> WallData {
