@@ -181,16 +181,49 @@ fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
     }
 }
 
-/// The text runs drawn inside the national wall's ticker (label included), after `changes`
-/// pushed figures of the nation's budget revenue.
-fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
-    let layout = load_layout("national.toml");
-    let sc = &layout.scenes[0];
-    let panel = sc
-        .panels
-        .iter()
-        .find(|p| p.widget == layout::WidgetKind::Ticker)
-        .expect("a ticker on the first national scene");
+#[test]
+fn no_text_is_cut_by_its_panel_in_any_example_scene() {
+    // With changes, so the ticker has items and a KPI glows.
+    let (data, taken) = demo_with_changes(8);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let mut cut = Vec::new();
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for s in &layout.scenes {
+            scene::compose(
+                &layout,
+                s,
+                &data,
+                &RoomState::default(),
+                taken,
+                &mut shaper,
+                &mut list,
+            );
+            for run in &list.texts {
+                let inside = run.rect.x >= run.clip.x - 1.0
+                    && run.rect.y >= run.clip.y - 1.0
+                    && run.rect.x + run.rect.w <= run.clip.x + run.clip.w + 1.0
+                    && run.rect.y + run.rect.h <= run.clip.y + run.clip.h + 1.0;
+                if !inside {
+                    cut.push(format!(
+                        "{file}/{}: {:?} at {:?} in {:?}",
+                        s.name, run.key.text, run.rect, run.clip
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        cut.is_empty(),
+        "text runs cut by their panel:\n{}",
+        cut.join("\n")
+    );
+}
+
+/// The demo snapshot after `changes` pushed figures of the nation's budget revenue (NS01), a
+/// second apart, and the time just after the last.
+fn demo_with_changes(changes: usize) -> (WallData, i64) {
     let (mut data, taken) = demo();
     let period = data
         .latest_period("NS01", "VN", None, None)
@@ -212,6 +245,20 @@ fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
         };
         data.apply(&delta, taken + 1000 * k as i64);
     }
+    (data, taken + 1000 * changes as i64)
+}
+
+/// The text runs drawn inside the national wall's ticker (label included), after `changes`
+/// pushed figures of the nation's budget revenue.
+fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
+    let layout = load_layout("national.toml");
+    let sc = &layout.scenes[0];
+    let panel = sc
+        .panels
+        .iter()
+        .find(|p| p.widget == layout::WidgetKind::Ticker)
+        .expect("a ticker on the first national scene");
+    let (data, now) = demo_with_changes(changes);
     let mut shaper = TextShaper::new();
     let mut list = DisplayList::default();
     scene::compose(
@@ -219,7 +266,7 @@ fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
         sc,
         &data,
         &RoomState::default(),
-        taken + 1000 * changes as i64,
+        now,
         &mut shaper,
         &mut list,
     );
