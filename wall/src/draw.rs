@@ -368,16 +368,26 @@ impl DisplayList {
             Align::Center => x - extent[0] / 2.0,
             Align::Right => x - extent[0],
         };
-        // A left-aligned run that mostly fits before a bezel is cut there ("…") rather than
-        // moved past it, so titles of panels spanning two screens stay where they start.
+        // A left-aligned run that mostly fits before a bezel stays where it starts (titles of
+        // panels spanning two screens): it breaks between two words and goes on after the
+        // bezel, or, when it cannot, is cut there ("…"), rather than being moved past it.
         if style.align == Align::Left
             && let Some(b) = self
                 .bezels
                 .iter()
                 .find(|b| b.h > b.w && b.intersects(&Rect::new(left, y, extent[0], extent[1])))
+                .copied()
         {
             let room = b.x - left - 2.0;
             if room >= extent[0] * 0.35 && room > style.size_px * 2.0 {
+                let sized = TextStyle {
+                    size_px: key.size_px(),
+                    ..style
+                };
+                let text = key.text.clone();
+                if let Some(r) = self.break_at_bezel(shaper, &text, left, y, sized, room, b) {
+                    return r;
+                }
                 let (_, k, e) = Self::elide(shaper, &key.text, key.size_px(), style.weight, room);
                 key = k;
                 extent = e;
@@ -392,6 +402,52 @@ impl DisplayList {
             clip,
         });
         rect
+    }
+
+    /// Writes a left-aligned run that crosses `bezel` as two: the words that fit `room` before
+    /// it, the rest after it (which may break again at the next bezel). `None` when the first
+    /// word alone is too wide, or the rest would leave the panel.
+    #[allow(clippy::too_many_arguments)]
+    fn break_at_bezel(
+        &mut self,
+        shaper: &mut TextShaper,
+        text: &str,
+        left: f32,
+        y: f32,
+        style: TextStyle,
+        room: f32,
+        bezel: Rect,
+    ) -> Option<Rect> {
+        let mut width = |t: &str| {
+            let key = shaper.key(t, style.size_px, style.weight);
+            shaper.measure(&key)[0]
+        };
+        let mut split = None;
+        for (i, _) in text.match_indices(' ') {
+            let head = text[..i].trim_end();
+            if head.is_empty() {
+                continue;
+            }
+            if width(head) > room {
+                break;
+            }
+            split = Some(i);
+        }
+        let (head, rest) = text.split_at(split?);
+        let rest = rest.trim_start();
+        if rest.is_empty() {
+            return None;
+        }
+        let after = bezel.x + bezel.w + style.size_px * 0.3;
+        let clip = self.clip.unwrap_or(Rect::new(-1e6, -1e6, 2e6, 2e6));
+        if after + width(rest) > clip.x + clip.w {
+            return None;
+        }
+        let a = self.text(shaper, head.trim_end(), left, y, style, None);
+        let b = self.text(shaper, rest, after, y, style, None);
+        let bottom = (a.y + a.h).max(b.y + b.h);
+        let top = a.y.min(b.y);
+        Some(Rect::new(a.x, top, b.x + b.w - a.x, bottom - top))
     }
 
     /// Like [`DisplayList::text`] at a fixed size, but a run wider than `max_width` is cut and ends
@@ -488,6 +544,29 @@ mod tests {
         assert!(d.vertices.iter().all(|v| v.color == theme::GOOD.0));
         let xs: Vec<f32> = d.vertices.iter().map(|v| v.position[0]).collect();
         assert!(xs.iter().all(|&x| x == 1.0 || x == 4.0));
+    }
+
+    #[test]
+    fn a_title_crossing_a_bezel_breaks_between_words_and_goes_on_after_it() {
+        let mut shaper = TextShaper::new();
+        let bezel = Rect::new(300.0, 0.0, 6.0, 1000.0);
+        let mut d = DisplayList::new(vec![bezel]);
+        let style = TextStyle::new(20.0, Weight::Regular, theme::TEXT);
+        let text = "Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng";
+        let whole = shaper.measure(&shaper.key(text, 20.0, Weight::Regular))[0];
+        assert!(whole > 250.0 && whole < 700.0, "{whole}");
+        let r = d.text(&mut shaper, text, 50.0, 10.0, style, None);
+        assert_eq!(d.texts.len(), 2, "two runs");
+        let (a, b) = (&d.texts[0], &d.texts[1]);
+        assert!(
+            a.rect.x + a.rect.w <= 300.0 && b.rect.x >= 306.0,
+            "{a:?} {b:?}"
+        );
+        // Every word is there, in order, and nothing is cut.
+        assert_eq!(format!("{} {}", a.key.text, b.key.text), text);
+        assert!(!a.key.text.contains('…'));
+        assert_eq!(r.x, 50.0);
+        assert!((r.x + r.w - (b.rect.x + b.rect.w)).abs() < 0.01);
     }
 
     #[test]

@@ -167,16 +167,17 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if !(n - 1 - i).is_multiple_of(every) {
             continue;
         }
-        // Centred under its point, but kept inside the panel at both ends.
+        // Centred under its point, but kept inside the panel at both ends. Centred, a label at
+        // a bezel moves whole to the nearer side instead of being cut there.
         let label = short_label(*p);
         let w = shaper.measure(&shaper.key(&label, small * 0.85, Weight::Regular))[0];
         let x = (x_of(i) - w / 2.0).clamp(inner.x, inner.x + inner.w - w);
         list.text(
             shaper,
             &label,
-            x,
+            x + w / 2.0,
             plot.y + plot.h + small * 0.3,
-            TextStyle::new(small * 0.85, Weight::Regular, theme::MUTED),
+            TextStyle::new(small * 0.85, Weight::Regular, theme::MUTED).align(Align::Center),
             None,
         );
     }
