@@ -221,6 +221,78 @@ fn no_text_is_cut_by_its_panel_in_any_example_scene() {
     );
 }
 
+/// The text runs of the national overview's ranked bars of budget revenue by province.
+fn national_bars(data: &WallData, now: i64) -> Vec<String> {
+    let layout = load_layout("national.toml");
+    let sc = &layout.scenes[0];
+    let panel = sc
+        .panels
+        .iter()
+        .find(|p| p.widget == layout::WidgetKind::Bars)
+        .expect("ranked bars on the first national scene");
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    scene::compose(
+        &layout,
+        sc,
+        data,
+        &RoomState::default(),
+        now,
+        &mut shaper,
+        &mut list,
+    );
+    list.texts
+        .iter()
+        .filter(|t| panel.rect.intersects(&t.rect))
+        .map(|t| t.key.text.clone())
+        .collect()
+}
+
+#[test]
+fn ranked_bars_name_the_provinces_that_have_not_reported_until_they_do() {
+    let (mut data, taken) = demo();
+    let period = data.latest_period("NS01", "VN", None, None).unwrap();
+    let missing: Vec<(String, String)> = data
+        .children("VN", "province")
+        .into_iter()
+        .filter(|u| data.value("NS01", &u.code, period).is_none())
+        .map(|u| (u.code.clone(), u.name.clone()))
+        .collect();
+    assert_eq!(
+        missing.len(),
+        1,
+        "the demo has one late province: {missing:?}"
+    );
+    let (code, name) = &missing[0];
+    let runs = national_bars(&data, taken);
+    let note = format!("Chưa báo cáo (1): {name}");
+    assert!(runs.contains(&note), "{note:?} in {runs:?}");
+    assert!(!runs.contains(name), "{name} is not ranked yet: {runs:?}");
+    // Its report arrives: it is ranked, and the note goes.
+    let version = data.version + 1;
+    data.apply(
+        &ServerMessage::Delta {
+            id: "t".into(),
+            from_version: version - 1,
+            version,
+            cells: vec![Cell {
+                i: "NS01".into(),
+                u: code.clone(),
+                p: period,
+                v: Some(1234.0),
+                c: None,
+            }],
+        },
+        taken,
+    );
+    let runs = national_bars(&data, taken);
+    assert!(runs.contains(name), "{name} ranked: {runs:?}");
+    assert!(
+        !runs.iter().any(|t| t.starts_with("Chưa báo cáo")),
+        "{runs:?}"
+    );
+}
+
 /// The demo snapshot after `changes` pushed figures of the nation's budget revenue (NS01), a
 /// second apart, and the time just after the last.
 fn demo_with_changes(changes: usize) -> (WallData, i64) {

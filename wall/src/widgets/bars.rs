@@ -1,23 +1,46 @@
 //! Ranked bar chart: one indicator for the children of a unit (the 34 provinces under the
 //! nation, the communes of a province), largest first (smallest first when lower is better), the
-//! presenter's focus unit marked.
+//! presenter's focus unit marked, and the units that have not reported named on the last line.
 
 use super::{Ctx, figure, panel_frame};
 use crate::draw::{Align, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
+use dieuhanh_protocol::period::Period;
+
+/// The period the panel ranks: its own, or the first child's when the parent lacks it (e.g. a
+/// level-only indicator).
+fn ranked_period(ctx: &Ctx<'_>, panel: &Panel) -> Option<Period> {
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let level = panel.children.as_deref().unwrap_or("province");
+    ctx.period_of(panel, code, &panel.unit).or_else(|| {
+        ctx.data
+            .children(&panel.unit, level)
+            .first()
+            .and_then(|u| ctx.period_of(panel, code, &u.code))
+    })
+}
+
+/// The children with no figure for the ranked period: the late reports a leader asks about.
+pub fn unreported(ctx: &Ctx<'_>, panel: &Panel) -> Vec<String> {
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let level = panel.children.as_deref().unwrap_or("province");
+    let Some(period) = ranked_period(ctx, panel) else {
+        return Vec::new();
+    };
+    ctx.data
+        .children(&panel.unit, level)
+        .into_iter()
+        .filter(|u| ctx.shown_value(code, &u.code, period).is_none())
+        .map(|u| u.name.clone())
+        .collect()
+}
 
 /// The ranked rows: (unit code, name, value), best first.
 pub fn ranking(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, String, f64)> {
     let code = panel.indicators.first().map_or("", String::as_str);
     let level = panel.children.as_deref().unwrap_or("province");
-    let Some(period) = ctx.period_of(panel, code, &panel.unit).or_else(|| {
-        // The parent may lack the period (e.g. a level-only indicator): ask the first child.
-        ctx.data
-            .children(&panel.unit, level)
-            .first()
-            .and_then(|u| ctx.period_of(panel, code, &u.code))
-    }) else {
+    let Some(period) = ranked_period(ctx, panel) else {
         return Vec::new();
     };
     let mut rows: Vec<(String, String, f64)> = ctx
@@ -97,7 +120,15 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         return;
     }
     let top = s.y + s.h + medium * 0.3;
-    let avail = inner.y + inner.h - top;
+    // Units without a figure are named on the last line (a ranking that silently lists 33 of 34
+    // provinces hides the one a leader asks about).
+    let missing = unreported(ctx, panel);
+    let note_h = if missing.is_empty() {
+        0.0
+    } else {
+        small_cap.min(inner.h * 0.05) * 1.5
+    };
+    let avail = inner.y + inner.h - top - note_h;
     let row_h = (avail / rows.len() as f32).min(small_cap * 1.6);
     let shown = ((avail / row_h).floor() as usize).min(rows.len());
     let size = (row_h * 0.72).min(small_cap);
@@ -161,6 +192,18 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             y + (row_h - size * 1.25) / 2.0,
             TextStyle::new(size, Weight::SemiBold, theme::TEXT),
             None,
+        );
+    }
+    if !missing.is_empty() {
+        let note = small_cap.min(inner.h * 0.05);
+        let text = format!("Chưa báo cáo ({}): {}", missing.len(), missing.join(", "));
+        list.text_elided(
+            shaper,
+            &text,
+            inner.x,
+            inner.y + inner.h - note * 1.3,
+            TextStyle::new(note, Weight::SemiBold, theme::STALE),
+            inner.w,
         );
     }
 }
