@@ -146,23 +146,14 @@ fn national_wall_scaled_for_the_conference_feed_matches_its_golden_image() {
 #[test]
 fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
     let (data, taken) = demo();
-    let mut shaper = TextShaper::new();
-    let mut list = DisplayList::default();
-    for file in ["national.toml", "room.toml"] {
-        let layout = load_layout(file);
-        let bezels = layout.wall.bezel_strips();
-        assert!(!bezels.is_empty(), "{file} has bezels");
-        for s in &layout.scenes {
-            scene::compose(
-                &layout,
-                s,
-                &data,
-                &RoomState::default(),
-                taken,
-                &mut shaper,
-                &mut list,
-            );
-            assert!(list.texts.len() > 20, "{file}/{}: text drawn", s.name);
+    each_example_scene(
+        &["national.toml", "room.toml"],
+        &data,
+        taken,
+        |file, layout, scene, list| {
+            let bezels = layout.wall.bezel_strips();
+            assert!(!bezels.is_empty(), "{file} has bezels");
+            assert!(list.texts.len() > 20, "{file}/{scene}: text drawn");
             for run in &list.texts {
                 let Some(visible) = run.rect.intersection(&run.clip) else {
                     continue;
@@ -170,50 +161,36 @@ fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
                 for b in &bezels {
                     assert!(
                         !visible.intersects(b),
-                        "{file}/{}: {:?} at {:?} runs under the bezel {b:?}",
-                        s.name,
+                        "{file}/{scene}: {:?} at {:?} runs under the bezel {b:?}",
                         run.key.text,
                         run.rect
                     );
                 }
             }
-        }
-    }
+        },
+    );
 }
 
 #[test]
 fn no_text_is_cut_by_its_panel_in_any_example_scene() {
     // With changes, so the ticker has items and a KPI glows.
-    let (data, taken) = demo_with_changes(8);
-    let mut shaper = TextShaper::new();
-    let mut list = DisplayList::default();
+    let (data, now) = demo_with_changes(8);
     let mut cut = Vec::new();
-    for file in ["national.toml", "room.toml", "desk.toml"] {
-        let layout = load_layout(file);
-        for s in &layout.scenes {
-            scene::compose(
-                &layout,
-                s,
-                &data,
-                &RoomState::default(),
-                taken,
-                &mut shaper,
-                &mut list,
-            );
-            for run in &list.texts {
-                let inside = run.rect.x >= run.clip.x - 1.0
-                    && run.rect.y >= run.clip.y - 1.0
-                    && run.rect.x + run.rect.w <= run.clip.x + run.clip.w + 1.0
-                    && run.rect.y + run.rect.h <= run.clip.y + run.clip.h + 1.0;
-                if !inside {
-                    cut.push(format!(
-                        "{file}/{}: {:?} at {:?} in {:?}",
-                        s.name, run.key.text, run.rect, run.clip
-                    ));
-                }
+    let files = ["national.toml", "room.toml", "desk.toml"];
+    each_example_scene(&files, &data, now, |file, _, scene, list| {
+        for run in &list.texts {
+            let inside = run.rect.x >= run.clip.x - 1.0
+                && run.rect.y >= run.clip.y - 1.0
+                && run.rect.x + run.rect.w <= run.clip.x + run.clip.w + 1.0
+                && run.rect.y + run.rect.h <= run.clip.y + run.clip.h + 1.0;
+            if !inside {
+                cut.push(format!(
+                    "{file}/{scene}: {:?} at {:?} in {:?}",
+                    run.key.text, run.rect, run.clip
+                ));
             }
         }
-    }
+    });
     assert!(
         cut.is_empty(),
         "text runs cut by their panel:\n{}",
@@ -221,19 +198,28 @@ fn no_text_is_cut_by_its_panel_in_any_example_scene() {
     );
 }
 
-/// The text runs of the national overview's ranked bars of budget revenue by province.
-fn national_bars(data: &WallData, now: i64) -> Vec<String> {
-    let layout = load_layout("national.toml");
-    let sc = &layout.scenes[0];
-    let panel = sc
-        .panels
-        .iter()
-        .find(|p| p.widget == layout::WidgetKind::Bars)
-        .expect("ranked bars on the first national scene");
+/// Composes every scene of the example layouts `files` with `data` at `now`, and hands each
+/// display list to `check` with the file, the layout and the scene's name.
+fn each_example_scene(
+    files: &[&str],
+    data: &WallData,
+    now: i64,
+    mut check: impl FnMut(&str, &Layout, &str, &DisplayList),
+) {
+    for file in files {
+        let layout = load_layout(file);
+        for s in &layout.scenes {
+            check(file, &layout, &s.name, &compose(&layout, s, data, now));
+        }
+    }
+}
+
+/// The display list of scene `sc` with `data` at `now`, in the default room state.
+fn compose(layout: &Layout, sc: &layout::Scene, data: &WallData, now: i64) -> DisplayList {
     let mut shaper = TextShaper::new();
     let mut list = DisplayList::default();
     scene::compose(
-        &layout,
+        layout,
         sc,
         data,
         &RoomState::default(),
@@ -241,11 +227,36 @@ fn national_bars(data: &WallData, now: i64) -> Vec<String> {
         &mut shaper,
         &mut list,
     );
-    list.texts
+    list
+}
+
+/// The text runs (text, box) drawn on the national overview's panel of kind `widget`, with the
+/// panel's rectangle and the wall's bezel strips.
+fn national_runs(
+    widget: layout::WidgetKind,
+    data: &WallData,
+    now: i64,
+) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
+    let layout = load_layout("national.toml");
+    let sc = &layout.scenes[0];
+    let panel = sc
+        .panels
         .iter()
-        .filter(|t| panel.rect.intersects(&t.rect))
-        .map(|t| t.key.text.clone())
-        .collect()
+        .find(|p| p.widget == widget)
+        .unwrap_or_else(|| panic!("a {widget:?} panel on the first national scene"));
+    let runs = compose(&layout, sc, data, now)
+        .texts
+        .iter()
+        .filter(|t| t.rect.intersects(&panel.rect))
+        .map(|t| (t.key.text.clone(), t.rect))
+        .collect();
+    (runs, panel.rect, layout.wall.bezel_strips())
+}
+
+/// The texts of the national overview's ranked bars of budget revenue by province.
+fn national_bars(data: &WallData, now: i64) -> Vec<String> {
+    let (runs, ..) = national_runs(layout::WidgetKind::Bars, data, now);
+    runs.into_iter().map(|(t, _)| t).collect()
 }
 
 #[test]
@@ -323,32 +334,8 @@ fn demo_with_changes(changes: usize) -> (WallData, i64) {
 /// The text runs drawn inside the national wall's ticker (label included), after `changes`
 /// pushed figures of the nation's budget revenue.
 fn national_ticker(changes: usize) -> (Vec<(String, Rect)>, Rect, Vec<Rect>) {
-    let layout = load_layout("national.toml");
-    let sc = &layout.scenes[0];
-    let panel = sc
-        .panels
-        .iter()
-        .find(|p| p.widget == layout::WidgetKind::Ticker)
-        .expect("a ticker on the first national scene");
     let (data, now) = demo_with_changes(changes);
-    let mut shaper = TextShaper::new();
-    let mut list = DisplayList::default();
-    scene::compose(
-        &layout,
-        sc,
-        &data,
-        &RoomState::default(),
-        now,
-        &mut shaper,
-        &mut list,
-    );
-    let runs = list
-        .texts
-        .iter()
-        .filter(|t| t.rect.intersects(&panel.rect))
-        .map(|t| (t.key.text.clone(), t.rect))
-        .collect();
-    (runs, panel.rect, layout.wall.bezel_strips())
+    national_runs(layout::WidgetKind::Ticker, &data, now)
 }
 
 #[test]
