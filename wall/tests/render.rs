@@ -198,6 +198,32 @@ fn no_text_is_cut_by_its_panel_in_any_example_scene() {
     );
 }
 
+#[test]
+fn no_two_texts_overlap_in_any_example_scene() {
+    let (data, now) = demo_with_changes(8);
+    let mut overlaps = Vec::new();
+    let files = ["national.toml", "room.toml", "desk.toml"];
+    each_example_scene(&files, &data, now, |file, _, scene, list| {
+        for (i, a) in list.texts.iter().enumerate() {
+            for b in &list.texts[i + 1..] {
+                // Line boxes include the font's leading: a tenth at each end may touch.
+                let shrink = |r: Rect| Rect::new(r.x + 1.0, r.y + r.h * 0.1, r.w - 2.0, r.h * 0.8);
+                if shrink(a.rect).intersects(&shrink(b.rect)) {
+                    overlaps.push(format!(
+                        "{file}/{scene}: {:?} at {:?} and {:?} at {:?}",
+                        a.key.text, a.rect, b.key.text, b.rect
+                    ));
+                }
+            }
+        }
+    });
+    assert!(
+        overlaps.is_empty(),
+        "overlapping texts:\n{}",
+        overlaps.join("\n")
+    );
+}
+
 /// Composes every scene of the example layouts `files` with `data` at `now`, and hands each
 /// display list to `check` with the file, the layout and the scene's name.
 fn each_example_scene(
