@@ -173,11 +173,8 @@ fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
 
 #[test]
 fn no_text_is_cut_by_its_panel_in_any_example_scene() {
-    // With changes, so the ticker has items and a KPI glows.
-    let (data, now) = demo_with_changes(8);
     let mut cut = Vec::new();
-    let files = ["national.toml", "room.toml", "desk.toml"];
-    each_example_scene(&files, &data, now, |file, _, scene, list| {
+    each_live_example_scene(|file, scene, list| {
         for run in &list.texts {
             let inside = run.rect.x >= run.clip.x - 1.0
                 && run.rect.y >= run.clip.y - 1.0
@@ -200,10 +197,8 @@ fn no_text_is_cut_by_its_panel_in_any_example_scene() {
 
 #[test]
 fn no_two_texts_overlap_in_any_example_scene() {
-    let (data, now) = demo_with_changes(8);
     let mut overlaps = Vec::new();
-    let files = ["national.toml", "room.toml", "desk.toml"];
-    each_example_scene(&files, &data, now, |file, _, scene, list| {
+    each_live_example_scene(|file, scene, list| {
         for (i, a) in list.texts.iter().enumerate() {
             for b in &list.texts[i + 1..] {
                 // Line boxes include the font's leading: a tenth at each end may touch.
@@ -222,6 +217,16 @@ fn no_two_texts_overlap_in_any_example_scene() {
         "overlapping texts:\n{}",
         overlaps.join("\n")
     );
+}
+
+/// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
+/// ticker has items and a KPI glows).
+fn each_live_example_scene(mut check: impl FnMut(&str, &str, &DisplayList)) {
+    let (data, now) = demo_with_changes(8);
+    let files = ["national.toml", "room.toml", "desk.toml"];
+    each_example_scene(&files, &data, now, |file, _, scene, list| {
+        check(file, scene, list)
+    });
 }
 
 /// Composes every scene of the example layouts `files` with `data` at `now`, and hands each
