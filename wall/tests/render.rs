@@ -220,13 +220,16 @@ fn no_two_texts_overlap_in_any_example_scene() {
 }
 
 /// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
-/// ticker has items and a KPI glows).
+/// ticker has items and a KPI glows), then again two hours later (so every panel wears its
+/// stale badge).
 fn each_live_example_scene(mut check: impl FnMut(&str, &str, &DisplayList)) {
     let (data, now) = demo_with_changes(8);
     let files = ["national.toml", "room.toml", "desk.toml"];
-    each_example_scene(&files, &data, now, |file, _, scene, list| {
-        check(file, scene, list)
-    });
+    for at in [now, now + 2 * 3_600_000] {
+        each_example_scene(&files, &data, at, |file, _, scene, list| {
+            check(file, scene, list)
+        });
+    }
 }
 
 /// Composes every scene of the example layouts `files` with `data` at `now`, and hands each

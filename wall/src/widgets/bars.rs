@@ -2,7 +2,7 @@
 //! nation, the communes of a province), largest first (smallest first when lower is better), the
 //! presenter's focus unit marked, and the units that have not reported named on the last line.
 
-use super::{Ctx, figure, panel_frame};
+use super::{Ctx, figure, panel_frame, panel_line, panel_title};
 use crate::draw::{Align, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
@@ -78,14 +78,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         .clone()
         .or_else(|| info.map(|i| i.name.clone()))
         .unwrap_or_else(|| code.to_owned());
-    let t = list.text(
-        shaper,
-        &title,
-        inner.x,
-        inner.y,
-        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
-        Some(inner.w),
-    );
+    let style = TextStyle::new(medium, Weight::SemiBold, theme::TEXT);
+    let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
     let rows = ranking(ctx, panel);
     let level = panel.children.as_deref().unwrap_or("province");
     let period = rows
@@ -100,14 +94,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         info.map_or("", |i| i.unit.as_str())
     );
     let small_cap = ctx.text_px(TextSize::Small);
-    let s = list.text(
-        shaper,
-        &sub,
-        inner.x,
-        t.y + t.h,
-        TextStyle::new(small_cap.min(inner.h * 0.05), Weight::Regular, theme::MUTED),
-        Some(inner.w),
-    );
+    let style = TextStyle::new(small_cap.min(inner.h * 0.05), Weight::Regular, theme::MUTED);
+    let s = panel_line(ctx, panel, shaper, list, &sub, inner, t.y + t.h, style);
     if rows.is_empty() {
         list.text(
             shaper,

@@ -3,7 +3,7 @@
 
 use dieuhanh_protocol::number::format_compact_vi;
 
-use super::{Ctx, panel_frame, periods_back, short_label};
+use super::{Ctx, panel_frame, panel_line, panel_title, periods_back, short_label};
 use crate::draw::{Align, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize, WidgetKind};
 use crate::render::text::{TextShaper, Weight};
@@ -32,27 +32,24 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                 .join(" · ")
         }
     });
-    let t = list.text(
-        shaper,
-        &title,
-        inner.x,
-        inner.y,
-        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
-        Some(inner.w),
-    );
+    let style = TextStyle::new(medium, Weight::SemiBold, theme::TEXT);
+    let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
     let unit_label = match info {
         Some(i) if panel.indicators.len() == 1 => {
             format!("{} · {}", ctx.data.unit_name(unit), i.unit)
         }
         _ => ctx.data.unit_name(unit).to_owned(),
     };
-    let s = list.text(
+    let style = TextStyle::new(small, Weight::Regular, theme::MUTED);
+    let s = panel_line(
+        ctx,
+        panel,
         shaper,
+        list,
         &unit_label,
-        inner.x,
+        inner,
         t.y + t.h,
-        TextStyle::new(small, Weight::Regular, theme::MUTED),
-        Some(inner.w),
+        style,
     );
     let Some(last) = ctx.period_of(panel, first, unit) else {
         list.text(

@@ -6,7 +6,7 @@ use dieuhanh_protocol::live::IndicatorInfo;
 use dieuhanh_protocol::number::{format_percent_vi, format_vi};
 use dieuhanh_protocol::period::Period;
 
-use super::{Ctx, change_colour, figure, panel_frame, periods_back, yoy};
+use super::{Ctx, change_colour, figure, panel_frame, panel_line, panel_title, periods_back, yoy};
 use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
@@ -149,24 +149,11 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let medium = ctx.text_px(TextSize::Medium).min(inner.h * 0.12);
     let big = ctx.text_px(panel.text).min(inner.h * 0.34);
 
-    let mut y = inner.y;
-    let t = list.text(
-        shaper,
-        &f.title,
-        inner.x,
-        y,
-        TextStyle::new(medium, Weight::SemiBold, theme::TEXT),
-        Some(inner.w),
-    );
-    y = t.y + t.h;
-    let s = list.text(
-        shaper,
-        &f.subtitle,
-        inner.x,
-        y,
-        TextStyle::new(small, Weight::Regular, theme::MUTED),
-        Some(inner.w),
-    );
+    let style = TextStyle::new(medium, Weight::SemiBold, theme::TEXT);
+    let t = panel_title(ctx, panel, shaper, list, &f.title, inner, style);
+    let mut y = t.y + t.h;
+    let style = TextStyle::new(small, Weight::Regular, theme::MUTED);
+    let s = panel_line(ctx, panel, shaper, list, &f.subtitle, inner, y, style);
     y = s.y + s.h + small * 0.3;
 
     let Some(value) = &f.value else {

@@ -132,9 +132,7 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
             WidgetKind::Ticker => ticker::draw(ctx, panel, shaper, list),
             WidgetKind::Header => header::draw(ctx, panel, shaper, list),
         }
-        if panel.widget != WidgetKind::Header {
-            stale_badge(ctx, panel, shaper, list);
-        }
+        stale_badge(ctx, panel, shaper, list);
         if outside_ministry(ctx, panel) {
             // The presenter filtered on one ministry: other ministries' panels step back.
             list.rect(panel.rect, theme::BACKGROUND.with_alpha(0.7));
@@ -169,10 +167,13 @@ pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
 }
 
 /// "Dữ liệu cũ từ 14:05" in the panel's top-right corner when the data is not live.
-fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
-    let Some(since) = ctx.stale() else {
-        return;
-    };
+/// The stale badge of a panel, when its data is stale: (label, text size, box at the panel's
+/// top-right corner).
+fn badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper) -> Option<(String, f32, Rect)> {
+    let since = ctx.stale()?;
+    if panel.widget == WidgetKind::Header {
+        return None;
+    }
     let label = if since == 0 {
         "Chưa có dữ liệu trực tiếp".to_string()
     } else {
@@ -186,7 +187,15 @@ fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut
     let ext = shaper.measure(&key);
     let pad = size * 0.35;
     let bw = (ext[0] + 2.0 * pad).min(r.w);
-    let badge = Rect::new(r.x + r.w - bw - pad, r.y + pad, bw, ext[1] + pad);
+    let rect = Rect::new(r.x + r.w - bw - pad, r.y + pad, bw, ext[1] + pad);
+    Some((label, size, rect))
+}
+
+fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let Some((label, size, badge)) = badge(ctx, panel, shaper) else {
+        return;
+    };
+    let pad = size * 0.35;
     list.rect(badge, theme::STALE);
     list.text(
         shaper,
@@ -194,8 +203,44 @@ fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut
         badge.x + pad,
         badge.y + pad / 2.0,
         TextStyle::new(size, Weight::Bold, theme::BACKGROUND),
-        Some(r.w - 2.0 * pad),
+        Some(panel.rect.w - 2.0 * pad),
     );
+}
+
+/// A panel's title at the top left of `inner`: see [`panel_line`].
+pub fn panel_title(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    title: &str,
+    inner: Rect,
+    style: TextStyle,
+) -> Rect {
+    panel_line(ctx, panel, shaper, list, title, inner, inner.y, style)
+}
+
+/// A line of a panel's heading (title, subtitle) at `y`, from the left of `inner`, shrunk to
+/// fit its width — or, while the data is stale, the width left beside the stale badge when the
+/// line is level with it, so the badge never covers the line's end.
+#[allow(clippy::too_many_arguments)]
+pub fn panel_line(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    text: &str,
+    inner: Rect,
+    y: f32,
+    style: TextStyle,
+) -> Rect {
+    let width = match badge(ctx, panel, shaper) {
+        Some((_, _, b)) if b.y < y + style.size_px * 1.25 && y < b.y + b.h => {
+            (b.x - inner.x - style.size_px * 0.3).max(inner.w * 0.4)
+        }
+        _ => inner.w,
+    };
+    list.text(shaper, text, inner.x, y, style, Some(width))
 }
 
 /// `hh:mm` in Vietnam, with the date when it is not today's.

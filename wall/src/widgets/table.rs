@@ -1,7 +1,7 @@
 //! Table: with `children`, one row per child unit and one column per indicator; otherwise one row
 //! per indicator for the unit, with the period, the value and the change vs last year.
 
-use super::{Ctx, change_colour, figure, panel_frame, yoy};
+use super::{Ctx, change_colour, figure, panel_frame, panel_title, yoy};
 use crate::draw::{Align, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
@@ -22,14 +22,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             ),
             None => ctx.data.unit_name(unit).to_owned(),
         });
-    let t = list.text(
-        shaper,
-        &title,
-        inner.x,
-        inner.y,
-        TextStyle::new(head, Weight::SemiBold, theme::TEXT),
-        Some(inner.w),
-    );
+    let style = TextStyle::new(head, Weight::SemiBold, theme::TEXT);
+    let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
     let top = t.y + t.h + head * 0.3;
 
     // Rows of cells: first column text, then right-aligned figures with optional colours.
