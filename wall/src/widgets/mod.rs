@@ -166,7 +166,6 @@ pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
     Rect::new(r.x + pad, r.y + pad, r.w - 2.0 * pad, r.h - 2.0 * pad)
 }
 
-/// "Dữ liệu cũ từ 14:05" in the panel's top-right corner when the data is not live.
 /// The stale badge of a panel, when its data is stale: (label, text size, box at the panel's
 /// top-right corner).
 fn badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper) -> Option<(String, f32, Rect)> {
@@ -191,6 +190,7 @@ fn badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper) -> Option<(Strin
     Some((label, size, rect))
 }
 
+/// "Dữ liệu cũ từ 14:05" in the panel's top-right corner when the data is not live.
 fn stale_badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
     let Some((label, size, badge)) = badge(ctx, panel, shaper) else {
         return;
