@@ -730,8 +730,8 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
             }
             WidgetKind::Ticker => {
                 let items: Vec<String> = ticker::items(&ctx, panel)
-                    .iter()
-                    .map(ticker::Item::text)
+                    .into_iter()
+                    .map(|i| i.text)
                     .collect();
                 p["items"] = json!(items);
             }

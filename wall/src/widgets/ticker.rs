@@ -9,19 +9,10 @@ use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect};
 use crate::render::text::{TextShaper, Weight};
 
-/// One change as the ticker writes it: "14:32 · Hà Nội · " + the indicator and period + ": the
-/// figure (tăng)".
+/// One change as the ticker writes it, with the colour of its dot.
 pub struct Item {
-    pub head: String,
-    pub name: String,
-    pub tail: String,
+    pub text: String,
     pub colour: crate::draw::Color,
-}
-
-impl Item {
-    pub fn text(&self) -> String {
-        format!("{}{}{}", self.head, self.name, self.tail)
-    }
 }
 
 /// The changes the ticker shows, newest first.
@@ -49,13 +40,13 @@ pub fn items(ctx: &Ctx<'_>, panel: &Panel) -> Vec<Item> {
                 ""
             };
             Item {
-                head: format!(
-                    "{} · {} · ",
+                text: format!(
+                    "{} · {} · {} {}: {value}{arrow}",
                     clock_vi(c.at_ms, ctx.now_ms),
-                    ctx.data.unit_name(&c.key.unit)
+                    ctx.data.unit_name(&c.key.unit),
+                    name,
+                    c.key.period.label_vi().to_lowercase(),
                 ),
-                name: format!("{name} {}", c.key.period.label_vi().to_lowercase()),
-                tail: format!(": {value}{arrow}"),
                 colour: change_colour(info, change),
             }
         })
@@ -85,7 +76,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let lead = size * 0.7;
     for item in items {
         let style = TextStyle::new(size, Weight::Regular, theme::TEXT);
-        let (dot, whole) = line.write(shaper, list, &item.text(), lead, y, style);
+        let (dot, whole) = line.write(shaper, list, &item.text, lead, y, style);
         if let Some(x) = dot {
             list.disc(
                 [x + size * 0.25, inner.y + inner.h / 2.0],
