@@ -150,6 +150,7 @@ fn no_text_is_drawn_under_a_bezel_in_any_example_scene() {
         &["national.toml", "room.toml"],
         &data,
         taken,
+        &RoomState::default(),
         |file, layout, scene, list| {
             let bezels = layout.wall.bezel_strips();
             assert!(!bezels.is_empty(), "{file} has bezels");
@@ -220,13 +221,22 @@ fn no_two_texts_overlap_in_any_example_scene() {
 }
 
 /// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
-/// ticker has items and a KPI glows), then again two hours later (so every panel wears its
-/// stale badge).
+/// ticker has items and a KPI glows): as they come, two hours later (so every panel wears its
+/// stale badge), and with a presenter's focus on Hồ Chí Minh and filter on the finance ministry.
 fn each_live_example_scene(mut check: impl FnMut(&str, &str, &DisplayList)) {
     let (data, now) = demo_with_changes(8);
     let files = ["national.toml", "room.toml", "desk.toml"];
-    for at in [now, now + 2 * 3_600_000] {
-        each_example_scene(&files, &data, at, |file, _, scene, list| {
+    let presented = RoomState {
+        focus_unit: Some("79".into()),
+        agency: Some("BTC".into()),
+        ..RoomState::default()
+    };
+    for (at, room) in [
+        (now, RoomState::default()),
+        (now + 2 * 3_600_000, RoomState::default()),
+        (now, presented),
+    ] {
+        each_example_scene(&files, &data, at, &room, |file, _, scene, list| {
             check(file, scene, list)
         });
     }
@@ -238,29 +248,33 @@ fn each_example_scene(
     files: &[&str],
     data: &WallData,
     now: i64,
+    room: &RoomState,
     mut check: impl FnMut(&str, &Layout, &str, &DisplayList),
 ) {
     for file in files {
         let layout = load_layout(file);
         for s in &layout.scenes {
-            check(file, &layout, &s.name, &compose(&layout, s, data, now));
+            check(
+                file,
+                &layout,
+                &s.name,
+                &compose(&layout, s, data, now, room),
+            );
         }
     }
 }
 
-/// The display list of scene `sc` with `data` at `now`, in the default room state.
-fn compose(layout: &Layout, sc: &layout::Scene, data: &WallData, now: i64) -> DisplayList {
+/// The display list of scene `sc` with `data` at `now` in `room`'s state.
+fn compose(
+    layout: &Layout,
+    sc: &layout::Scene,
+    data: &WallData,
+    now: i64,
+    room: &RoomState,
+) -> DisplayList {
     let mut shaper = TextShaper::new();
     let mut list = DisplayList::default();
-    scene::compose(
-        layout,
-        sc,
-        data,
-        &RoomState::default(),
-        now,
-        &mut shaper,
-        &mut list,
-    );
+    scene::compose(layout, sc, data, room, now, &mut shaper, &mut list);
     list
 }
 
@@ -278,7 +292,7 @@ fn national_runs(
         .iter()
         .find(|p| p.widget == widget)
         .unwrap_or_else(|| panic!("a {widget:?} panel on the first national scene"));
-    let runs = compose(&layout, sc, data, now)
+    let runs = compose(&layout, sc, data, now, &RoomState::default())
         .texts
         .iter()
         .filter(|t| t.rect.intersects(&panel.rect))
