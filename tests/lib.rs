@@ -177,16 +177,9 @@ pub async fn upload_value(
     }
 }
 
-/// The checkout's root: `DIEUHANH_ROOT` (set by the scripts), else where cargo runs us from,
-/// else where this crate was compiled (a target dir shared by two clones can hold the other's).
+/// The checkout's root: `DIEUHANH_ROOT` (set by the scripts), else found from the crates.
 pub fn repo_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DIEUHANH_ROOT").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest.join("..")
+    dieuhanh_protocol::paths::checkout_dir("DIEUHANH_ROOT", "..")
 }
 
 /// The `dieuhanh-server` binary in `dir`, else beside this executable (the benches: both sit in

@@ -6,7 +6,9 @@
 //!   of uploaded figures, with errors that say how to write the number instead.
 //! - [`live`]: the WebSocket messages between the server and walls (views, snapshots, deltas,
 //!   room control).
+//! - [`paths`]: where the checkout's folders (assets) are.
 
 pub mod live;
 pub mod number;
+pub mod paths;
 pub mod period;

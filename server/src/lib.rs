@@ -40,16 +40,7 @@ use store::{Store, StoreError, StoreOptions};
 
 /// The `assets/` folder: `DIEUHANH_ASSETS` if set, else the one in the source tree.
 pub fn assets_dir() -> PathBuf {
-    // At run time first: a target dir shared by two checkouts keeps the binary of the one that
-    // built it (cargo compares mtimes, not paths), so the compiled-in path can be another clone's.
-    // The scripts set DIEUHANH_ASSETS; `cargo run`/`cargo test` set CARGO_MANIFEST_DIR.
-    if let Some(dir) = std::env::var_os("DIEUHANH_ASSETS").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest.join("../assets")
+    dieuhanh_protocol::paths::checkout_dir("DIEUHANH_ASSETS", "../assets")
 }
 
 /// Why the server could not start.

@@ -31,14 +31,7 @@ pub enum CatalogueError {
 
 /// The assets folder: `DIEUHANH_ASSETS` if set, else the repository's `assets/`.
 pub fn assets_dir() -> PathBuf {
-    // At run time first, as in the server: a shared target dir can hold another clone's binary.
-    if let Some(dir) = std::env::var_os("DIEUHANH_ASSETS").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest.join("../assets")
+    dieuhanh_protocol::paths::checkout_dir("DIEUHANH_ASSETS", "../assets")
 }
 
 /// What a target is compared with.

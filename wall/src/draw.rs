@@ -418,10 +418,7 @@ impl DisplayList {
         room: f32,
         bezel: Rect,
     ) -> Option<Rect> {
-        let mut width = |t: &str| {
-            let key = shaper.key(t, style.size_px, style.weight);
-            shaper.measure(&key)[0]
-        };
+        let mut width = |t: &str| shaper.width(t, style.size_px, style.weight);
         let mut split = None;
         for (i, _) in text.match_indices(' ') {
             let head = text[..i].trim_end();
@@ -461,8 +458,7 @@ impl DisplayList {
         style: TextStyle,
         max_width: f32,
     ) -> Rect {
-        let key = shaper.key(text, style.size_px, style.weight);
-        if shaper.measure(&key)[0] <= max_width {
+        if shaper.width(text, style.size_px, style.weight) <= max_width {
             return self.text(shaper, text, x, y, style, None);
         }
         let (cut, ..) = Self::elide(shaper, text, style.size_px, style.weight, max_width);
@@ -553,7 +549,7 @@ mod tests {
         let mut d = DisplayList::new(vec![bezel]);
         let style = TextStyle::new(20.0, Weight::Regular, theme::TEXT);
         let text = "Tổng mức bán lẻ hàng hóa và doanh thu dịch vụ tiêu dùng";
-        let whole = shaper.measure(&shaper.key(text, 20.0, Weight::Regular))[0];
+        let whole = shaper.width(text, 20.0, Weight::Regular);
         assert!(whole > 250.0 && whole < 700.0, "{whole}");
         let r = d.text(&mut shaper, text, 50.0, 10.0, style, None);
         assert_eq!(d.texts.len(), 2, "two runs");

@@ -750,13 +750,7 @@ impl Offscreen {
             view_formats: &[],
         });
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
-        let padded_row = (size[0] * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
-        let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("frame readback"),
-            size: padded_row as u64 * size[1] as u64,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let (readback, padded_row) = readback_buffer(gpu, size, "frame readback");
         Ok(Offscreen {
             texture,
             view,
@@ -811,13 +805,7 @@ impl Offscreen {
 /// Reads back a texture of 8-bit RGBA or BGRA texels (a window's kept frame) as an RGBA image.
 pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture) -> Result<Image, RenderError> {
     let size = [texture.width(), texture.height()];
-    let padded_row = (size[0] * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
-    let readback = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("window frame readback"),
-        size: padded_row as u64 * size[1] as u64,
-        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-        mapped_at_creation: false,
-    });
+    let (readback, padded_row) = readback_buffer(gpu, size, "window frame readback");
     let encoder = gpu
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -837,6 +825,19 @@ pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture) -> Result<Image, RenderE
         height: size[1],
         pixels,
     })
+}
+
+/// A buffer to read back a `size` frame of 4-byte texels into, and its row pitch (rows padded
+/// to wgpu's copy alignment).
+fn readback_buffer(gpu: &Gpu, size: [u32; 2], label: &str) -> (wgpu::Buffer, u32) {
+    let padded_row = (size[0] * 4).next_multiple_of(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT);
+    let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: padded_row as u64 * size[1] as u64,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    (buffer, padded_row)
 }
 
 /// Copies `texture` into `readback` after what `encoder` holds, waits, and returns the rows

@@ -109,6 +109,12 @@ impl TextShaper {
         self.shaped(key).extent
     }
 
+    /// Width of `text` at `size_px` and `weight`.
+    pub fn width(&mut self, text: &str, size_px: f32, weight: Weight) -> f32 {
+        let key = self.key(text, size_px, weight);
+        self.measure(&key)[0]
+    }
+
     /// The font system (mutably, for glyphon) beside the cached runs (shared, for text areas).
     pub fn split(&mut self) -> (&mut FontSystem, Runs<'_>) {
         (&mut self.fonts, Runs(&self.cache))

@@ -145,14 +145,14 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let name_w = rows
         .iter()
         .take(shown)
-        .map(|(_, n, _)| shaper.measure(&shaper.key(n, size, Weight::Regular))[0])
+        .map(|(_, n, _)| shaper.width(n, size, Weight::Regular))
         .fold(0.0_f32, f32::max)
         .min(inner.w * 0.32);
-    let rank_w = shaper.measure(&shaper.key("34", size, Weight::Regular))[0] + size * 0.5;
+    let rank_w = shaper.width("34", size, Weight::Regular) + size * 0.5;
     let value_w = rows
         .iter()
         .take(shown)
-        .map(|(_, _, v)| shaper.measure(&shaper.key(&figure(info, *v), size, Weight::SemiBold))[0])
+        .map(|(_, _, v)| shaper.width(&figure(info, *v), size, Weight::SemiBold))
         .fold(0.0_f32, f32::max)
         + size * 0.5;
     let bar_x = inner.x + rank_w + name_w + size * 0.5;

@@ -122,10 +122,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     // Value axis labels on the left, period labels under the plot.
     let label_w = ticks
         .iter()
-        .map(|v| {
-            let key = shaper.key(&format_compact_vi(*v), small * 0.85, Weight::Regular);
-            shaper.measure(&key)[0]
-        })
+        .map(|v| shaper.width(&format_compact_vi(*v), small * 0.85, Weight::Regular))
         .fold(0.0_f32, f32::max);
     let plot = Rect::new(
         inner.x + label_w + small * 0.5,
@@ -167,7 +164,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         // Centred under its point, but kept inside the panel at both ends. Centred, a label at
         // a bezel moves whole to the nearer side instead of being cut there.
         let label = short_label(*p);
-        let w = shaper.measure(&shaper.key(&label, small * 0.85, Weight::Regular))[0];
+        let w = shaper.width(&label, small * 0.85, Weight::Regular);
         let x = (x_of(i) - w / 2.0).clamp(inner.x, inner.x + inner.w - w);
         list.text(
             shaper,

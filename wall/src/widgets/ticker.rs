@@ -215,10 +215,7 @@ impl Line {
         y: f32,
         style: TextStyle,
     ) -> (Option<f32>, bool) {
-        let mut width = |t: &str| {
-            let key = shaper.key(t, style.size_px, style.weight);
-            shaper.measure(&key)[0]
-        };
+        let mut width = |t: &str| shaper.width(t, style.size_px, style.weight);
         let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
         let widths: Vec<f32> = words.iter().map(|w| width(w)).collect();
         let space = width("x x") - width("xx");
