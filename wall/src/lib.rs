@@ -11,7 +11,7 @@
 //! - [`widgets`]: KPI tile, line/area chart, ranked bars, table, ticker, header — what to draw.
 //! - [`draw`]: the display list (triangles and text runs in canvas pixels) and the palette.
 //! - [`scene`]: views per panel, a scene's display list, where screens go in a target.
-//! - [`render`]: wgpu device, pipelines, glyphon text, offscreen targets and PNGs — how to draw.
+//! - [`render`]: wgpu device, shape and text pipelines, offscreen targets and PNGs — how to draw.
 //! - [`app`]: `run`: one window per output, live data, scene keys, layout reload.
 
 pub mod app;

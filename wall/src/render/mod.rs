@@ -1,5 +1,6 @@
 //! How to draw: one wgpu device for every screen, a shape pipeline (`shaders/shape.wgsl`) and
-//! glyphon for text. [`Renderer::prepare`] uploads a frame's [`DisplayList`]: for each screen the
+//! a text pass (`glyphs`, `shaders/text.wgsl`: each run rasterised once by cosmic-text into an
+//! atlas). [`Renderer::prepare`] uploads a frame's [`DisplayList`]: for each screen the
 //! target shows, only the triangles that touch that screen, split into runs of opaque shapes
 //! (drawn without blending) and translucent ones; [`Renderer::render`] then draws them into any
 //! texture view — a window surface or an offscreen texture for PNGs and tests — moving each
@@ -9,18 +10,16 @@
 //! sRGB space as browsers do: on a CPU adapter an sRGB target costs an encode and a decode per
 //! blended pixel, which at 25 megapixels is most of the frame.
 
+mod glyphs;
 pub mod text;
 
 use std::time::Duration;
 
-use glyphon::{
-    Cache, Color as GlyphColor, ColorMode, Resolution, TextArea, TextAtlas, TextBounds,
-    TextRenderer, Viewport,
-};
 use thiserror::Error;
 
 use crate::draw::{Color, DisplayList, Vertex};
 use crate::layout::Rect;
+use glyphs::{TextArea, TextPass};
 use text::TextShaper;
 
 /// Why the wall cannot draw.
@@ -155,9 +154,11 @@ pub struct Renderer {
     /// Per screen: runs of vertices in the buffer, each opaque or blended.
     runs: Vec<Vec<(std::ops::Range<u32>, bool)>>,
     culled: Vec<Vertex>,
-    viewport: Viewport,
-    atlas: TextAtlas,
-    text: TextRenderer,
+    /// A full frame's triangles after [`panel_fills`] took the panels' backgrounds out.
+    substituted: Vec<Vertex>,
+    /// The target's size in pixels, as last prepared.
+    target_size: [u32; 2],
+    text: TextPass,
     swash: glyphon::SwashCache,
     prepared_screens: Vec<ScreenMap>,
     clear: wgpu::Color,
@@ -237,20 +238,7 @@ impl Renderer {
         let opaque = pipeline("opaque shapes", None);
         let blended = pipeline("blended shapes", Some(wgpu::BlendState::ALPHA_BLENDING));
         let (screen_buffer, screen_bind) = Self::screen_slots(device, &screen_layout, 16);
-        let cache = Cache::new(device);
-        let viewport = Viewport::new(device, &cache);
-        let mut atlas = TextAtlas::with_color_mode(
-            device,
-            &gpu.queue,
-            &cache,
-            format,
-            if format.is_srgb() {
-                ColorMode::Accurate
-            } else {
-                ColorMode::Web
-            },
-        );
-        let text = TextRenderer::new(&mut atlas, device, wgpu::MultisampleState::default(), None);
+        let text = TextPass::new(device, format);
         Renderer {
             format,
             opaque,
@@ -262,8 +250,8 @@ impl Renderer {
             vertex_buffer: None,
             runs: Vec::new(),
             culled: Vec::new(),
-            viewport,
-            atlas,
+            substituted: Vec::new(),
+            target_size: [0, 0],
             text,
             swash: glyphon::SwashCache::new(),
             prepared_screens: Vec::new(),
@@ -384,6 +372,29 @@ impl Renderer {
                     .any(|d| !(x1 < d.x || y1 < d.y || x0 > d.x + d.w || y0 > d.y + d.h))
         };
 
+        // A full frame clears to the panels' own colour and draws only the space between them,
+        // so the rasteriser does not fill most of the canvas twice (on lavapipe, triangles fill
+        // at a fraction of a clear's speed).
+        let mut substituted = std::mem::take(&mut self.substituted);
+        substituted.clear();
+        // Only where the screens tile the whole target: a letterboxed feed keeps its margins.
+        let whole = Rect::new(0.0, 0.0, target_size[0] as f32, target_size[1] as f32);
+        let shown: f32 = screens
+            .iter()
+            .filter_map(|s| s.target.intersection(&whole))
+            .map(|r| r.w * r.h)
+            .sum();
+        let fill = if damage.is_empty() && shown >= whole.w * whole.h - 0.5 {
+            panel_fills(list, screens, background, &mut substituted)
+        } else {
+            None
+        };
+        let vertices: &[Vertex] = if fill.is_some() {
+            &substituted
+        } else {
+            &list.vertices
+        };
+
         // Each screen gets only the triangles that touch it (a 4×3 wall would otherwise set up
         // every triangle twelve times), in their order, in runs of equal opacity.
         self.culled.clear();
@@ -391,7 +402,7 @@ impl Renderer {
         for s in screens {
             let c = s.canvas;
             let mut runs: Vec<(std::ops::Range<u32>, bool)> = Vec::new();
-            for tri in list.vertices.chunks_exact(3) {
+            for tri in vertices.chunks_exact(3) {
                 let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
                 for v in tri {
                     x0 = x0.min(v.position[0]);
@@ -415,6 +426,7 @@ impl Renderer {
             }
             self.runs.push(runs);
         }
+        self.substituted = substituted;
         let bytes: &[u8] = bytemuck::cast_slice(&self.culled);
         let needed = bytes.len() as u64;
         let reuse = self
@@ -472,43 +484,27 @@ impl Renderer {
                 let [left, top] = to_target(run.rect.x, run.rect.y);
                 let [bl, bt] = to_target(visible.x, visible.y);
                 let [br, bb] = to_target(visible.x + visible.w, visible.y + visible.h);
-                let [r, g, b, a] = run.color.to_rgba8();
                 areas.push(TextArea {
                     buffer,
+                    key: &run.key,
                     left,
                     top,
                     scale,
-                    bounds: TextBounds {
-                        left: bl.floor() as i32,
-                        top: bt.floor() as i32,
-                        right: br.ceil() as i32,
-                        bottom: bb.ceil() as i32,
-                    },
-                    default_color: GlyphColor::rgba(r, g, b, a),
-                    custom_glyphs: &[],
+                    bounds: [
+                        bl.floor() as i32,
+                        bt.floor() as i32,
+                        br.ceil() as i32,
+                        bb.ceil() as i32,
+                    ],
+                    color: run.color.to_rgba8(),
                 });
             }
         }
-        self.viewport.update(
-            queue,
-            Resolution {
-                width: target_size[0],
-                height: target_size[1],
-            },
-        );
+        self.target_size = target_size;
         self.text
-            .prepare(
-                device,
-                queue,
-                fonts,
-                &mut self.atlas,
-                &self.viewport,
-                areas,
-                &mut self.swash,
-            )
-            .map_err(|e| RenderError::Text(e.to_string()))?;
+            .prepare(device, queue, fonts, &mut self.swash, &areas, target_size)?;
         self.prepared_screens = screens.to_vec();
-        self.clear = wgpu_color(background, self.format.is_srgb());
+        self.clear = wgpu_color(fill.unwrap_or(background), self.format.is_srgb());
         Ok(())
     }
 
@@ -557,8 +553,8 @@ impl Renderer {
         let full = Rect::new(
             0.0,
             0.0,
-            self.viewport.resolution().width as f32,
-            self.viewport.resolution().height as f32,
+            self.target_size[0] as f32,
+            self.target_size[1] as f32,
         );
         let clips: Vec<Rect> = if self.damage.is_empty() {
             vec![full]
@@ -573,10 +569,7 @@ impl Renderer {
                 continue;
             };
             pass.set_scissor_rect(x, y, w, h);
-            if let Err(e) = self.text.render(&self.atlas, &self.viewport, &mut pass) {
-                tracing::error!(error = %e, "drawing text failed");
-                break;
-            }
+            self.text.render(&mut pass);
         }
     }
 
@@ -613,8 +606,144 @@ impl Renderer {
 
     /// Frees atlas space of glyphs no longer used (call after presenting).
     pub fn trim(&mut self) {
-        self.atlas.trim();
+        TextPass::trim(&mut self.swash);
     }
+}
+
+/// Takes the panels' background rectangles out of a full frame: returns the colour to clear the
+/// target to and writes to `out` the frame's triangles without those rectangles, after
+/// background-coloured rectangles covering everything outside them. The pixels are the same as
+/// drawing the list over a `background` clear — the rectangles share their edges exactly, so
+/// the rasteriser's fill rule gives each pixel to the same side — but at 7680×3240 the
+/// rasteriser fills ~3 instead of ~25 megapixels of opaque triangles.
+///
+/// A panel qualifies when its first two triangles are one opaque axis-aligned rectangle (its
+/// background) and nothing drawn before it reaches into that rectangle; of those, the panels
+/// of the colour covering most area are taken out. `None` when no panel qualifies.
+fn panel_fills(
+    list: &DisplayList,
+    screens: &[ScreenMap],
+    background: Color,
+    out: &mut Vec<Vertex>,
+) -> Option<Color> {
+    let v = &list.vertices;
+    // (vertex start, [x0, y0, x1, y1], colour) of each qualifying panel background.
+    let mut fills: Vec<(usize, [f32; 4], [f32; 4])> = Vec::new();
+    for m in &list.panels {
+        let at = m.vertices.start;
+        if m.vertices.len() < 6 {
+            continue;
+        }
+        let q = &v[at..at + 6];
+        let color = q[0].color;
+        if color[3] < 1.0 || q.iter().any(|x| x.color != color) {
+            continue;
+        }
+        let [p0, p1, p2, p3] = [q[0].position, q[1].position, q[2].position, q[5].position];
+        let is_rect = q[3].position == p0
+            && q[4].position == p2
+            && p0[1] == p1[1]
+            && p1[0] == p2[0]
+            && p2[1] == p3[1]
+            && p3[0] == p0[0]
+            && p0[0] < p1[0]
+            && p0[1] < p2[1];
+        if !is_rect {
+            continue;
+        }
+        let r = [p0[0], p0[1], p1[0], p2[1]];
+        // What comes earlier would have been painted over by the rectangle.
+        let reached = v[..at].chunks_exact(3).any(|tri| {
+            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            for p in tri {
+                x0 = x0.min(p.position[0]);
+                y0 = y0.min(p.position[1]);
+                x1 = x1.max(p.position[0]);
+                y1 = y1.max(p.position[1]);
+            }
+            x1 > r[0] && x0 < r[2] && y1 > r[1] && y0 < r[3]
+        });
+        if !reached {
+            fills.push((at, r, color));
+        }
+    }
+    let area = |r: &[f32; 4]| ((r[2] - r[0]) * (r[3] - r[1])) as f64;
+    let mut by_colour: Vec<([f32; 4], f64)> = Vec::new();
+    for (_, r, c) in &fills {
+        match by_colour.iter_mut().find(|(k, _)| k == c) {
+            Some((_, a)) => *a += area(r),
+            None => by_colour.push((*c, area(r))),
+        }
+    }
+    let colour = by_colour
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(c, _)| *c)?;
+    fills.retain(|(_, _, c)| *c == colour);
+
+    // Everything the screens show outside the taken rectangles, a little beyond the screens so
+    // no edge pixel is left out.
+    let mut bound = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+    for s in screens {
+        bound[0] = bound[0].min(s.canvas.x - 2.0);
+        bound[1] = bound[1].min(s.canvas.y - 2.0);
+        bound[2] = bound[2].max(s.canvas.x + s.canvas.w + 2.0);
+        bound[3] = bound[3].max(s.canvas.y + s.canvas.h + 2.0);
+    }
+    let rects: Vec<[f32; 4]> = fills.iter().map(|f| f.1).collect();
+    let bg = background.0;
+    for g in complement(bound, &rects) {
+        let [x0, y0, x1, y1] = g;
+        for p in [[x0, y0], [x1, y0], [x1, y1], [x0, y0], [x1, y1], [x0, y1]] {
+            out.push(Vertex {
+                position: p,
+                color: bg,
+            });
+        }
+    }
+    let mut from = 0;
+    for (at, ..) in &fills {
+        out.extend_from_slice(&v[from..*at]);
+        from = at + 6;
+    }
+    out.extend_from_slice(&v[from..]);
+    Some(Color(colour))
+}
+
+/// `bound` minus the union of `holes` (each `[x0, y0, x1, y1]`, not overlapping each other), as
+/// rectangles whose edges are exactly the given coordinates: horizontal slabs between every
+/// pair of consecutive hole edges, each cut where holes cross it.
+fn complement(bound: [f32; 4], holes: &[[f32; 4]]) -> Vec<[f32; 4]> {
+    let mut ys: Vec<f32> = vec![bound[1], bound[3]];
+    for h in holes {
+        ys.extend([
+            h[1].clamp(bound[1], bound[3]),
+            h[3].clamp(bound[1], bound[3]),
+        ]);
+    }
+    ys.sort_by(f32::total_cmp);
+    ys.dedup();
+    let mut out = Vec::new();
+    for w in ys.windows(2) {
+        let (ya, yb) = (w[0], w[1]);
+        let mut across: Vec<[f32; 2]> = holes
+            .iter()
+            .filter(|h| h[1] <= ya && h[3] >= yb)
+            .map(|h| [h[0], h[2]])
+            .collect();
+        across.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        let mut x = bound[0];
+        for [x0, x1] in across {
+            if x0 > x {
+                out.push([x, ya, x0.min(bound[2]), yb]);
+            }
+            x = x.max(x1);
+        }
+        if x < bound[2] {
+            out.push([x, ya, bound[2], yb]);
+        }
+    }
+    out
 }
 
 fn scissor(r: Rect) -> Option<(u32, u32, u32, u32)> {
@@ -898,4 +1027,117 @@ fn copy_out(
     }
     readback.unmap();
     Ok(pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+    use super::*;
+    use crate::draw::{TextStyle, theme};
+    use crate::render::text::Weight;
+
+    /// A list of `texts`, one per line, at `size` pixels.
+    fn lines(shaper: &mut TextShaper, texts: &[String], size: f32) -> DisplayList {
+        let mut list = DisplayList::default();
+        list.rect(Rect::new(0.0, 0.0, 640.0, 480.0), theme::PANEL);
+        for (i, t) in texts.iter().enumerate() {
+            let style = TextStyle::new(size, Weight::Regular, theme::TEXT);
+            list.text(shaper, t, 8.0, 4.0 + i as f32 * size * 1.3, style, None);
+        }
+        list
+    }
+
+    fn draw(gpu: &Gpu, r: &mut Renderer, shaper: &mut TextShaper, list: &DisplayList) -> Image {
+        let screens = [ScreenMap {
+            canvas: Rect::new(0.0, 0.0, 640.0, 480.0),
+            target: Rect::new(0.0, 0.0, 640.0, 480.0),
+        }];
+        r.invalidate();
+        r.prepare(gpu, shaper, list, theme::BACKGROUND, &screens, [640, 480])
+            .unwrap();
+        let image = Offscreen::new(gpu, [640, 480])
+            .unwrap()
+            .capture(gpu, r)
+            .unwrap();
+        r.trim();
+        image
+    }
+
+    /// A long-running wall draws far more distinct text than its atlas holds: runs no longer
+    /// drawn give their space back, a frame that needs more than the atlas grows it, and the
+    /// same text draws the same pixels before and after.
+    #[test]
+    fn text_draws_the_same_after_its_atlas_filled_evicted_and_grew() {
+        let gpu = Gpu::headless().expect("a Vulkan adapter (lavapipe in CI)");
+        let mut shaper = TextShaper::new();
+        let mut r = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+        r.text.set_side(&gpu.device, 256);
+        let first: Vec<String> = vec!["Tổng thu ngân sách: 1.234.567,8 tỷ đồng".into()];
+        let a = lines(&mut shaper, &first, 24.0);
+        let before = draw(&gpu, &mut r, &mut shaper, &a);
+        let ink = before.pixels.chunks_exact(4).filter(|p| p[0] > 128).count();
+        assert!(ink > 500, "the text is drawn ({ink} light pixels)");
+        // Forty frames of new figures: ~15 times what a 256-pixel atlas holds.
+        for k in 0..40 {
+            let texts = vec![format!(
+                "Số liệu mới {k}: {},{} tỷ đồng",
+                1000 + 37 * k,
+                k % 10
+            )];
+            let list = lines(&mut shaper, &texts, 40.0);
+            draw(&gpu, &mut r, &mut shaper, &list);
+        }
+        assert_eq!(r.text.side(), 256, "evicting was enough so far");
+        // One frame whose text alone overflows the atlas.
+        let many: Vec<String> = (0..14)
+            .map(|k| format!("Dòng {k}: Thành phố Hồ Chí Minh, Hà Nội, Đà Nẵng"))
+            .collect();
+        let list = lines(&mut shaper, &many, 24.0);
+        let crowded = draw(&gpu, &mut r, &mut shaper, &list);
+        assert!(r.text.side() > 256, "the atlas grew");
+        let fresh = draw(
+            &gpu,
+            &mut Renderer::new(&gpu, OFFSCREEN_FORMAT),
+            &mut shaper,
+            &list,
+        );
+        assert!(
+            crowded.pixels == fresh.pixels,
+            "the crowded frame as a fresh renderer draws it"
+        );
+        let after = draw(&gpu, &mut r, &mut shaper, &a);
+        assert!(
+            before.pixels == after.pixels,
+            "the first text draws the same pixels again"
+        );
+    }
+
+    /// The space outside the panels is covered exactly once, with the panels' own edges.
+    #[test]
+    fn the_complement_of_panels_tiles_the_rest_of_the_canvas() {
+        let bound = [0.0, 0.0, 100.0, 60.0];
+        let holes = [
+            [10.0, 10.0, 40.0, 50.0],
+            [40.0, 10.0, 90.0, 30.0],
+            [45.5, 35.25, 90.0, 50.0],
+        ];
+        let rest = complement(bound, &holes);
+        let area = |r: &[f32; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+        let total: f32 = rest.iter().map(area).sum::<f32>() + holes.iter().map(area).sum::<f32>();
+        assert_eq!(total, area(&bound));
+        for r in &rest {
+            assert!(r[0] < r[2] && r[1] < r[3], "{r:?} is empty");
+            for h in &holes {
+                let overlap = r[0] < h[2] && h[0] < r[2] && r[1] < h[3] && h[1] < r[3];
+                assert!(!overlap, "{r:?} overlaps the panel {h:?}");
+            }
+        }
+        for r in &rest {
+            for x in r.iter() {
+                let edge = bound.contains(x) || holes.iter().any(|h| h.contains(x));
+                assert!(edge, "{x} in {r:?} is not an edge of the canvas or a panel");
+            }
+        }
+    }
 }
