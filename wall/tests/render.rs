@@ -647,15 +647,20 @@ fn vietnamese_diacritics_are_drawn_above_their_letters() {
 }
 
 #[test]
-fn the_shape_shader_is_valid_wgsl() {
-    let src = include_str!("../shaders/shape.wgsl");
-    let module = naga::front::wgsl::parse_str(src).expect("parses");
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
-    )
-    .validate(&module)
-    .expect("validates");
+fn the_shape_and_text_shaders_are_valid_wgsl() {
+    for (name, src) in [
+        ("shape.wgsl", include_str!("../shaders/shape.wgsl")),
+        ("text.wgsl", include_str!("../shaders/text.wgsl")),
+    ] {
+        let module = naga::front::wgsl::parse_str(src)
+            .unwrap_or_else(|e| panic!("{name} does not parse: {}", e.emit_to_string(src)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name} does not validate: {e:?}"));
+    }
 }
 
 #[test]
