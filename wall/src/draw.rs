@@ -31,6 +31,15 @@ impl Color {
         Color(out)
     }
 
+    /// This colour (translucent) laid over `under` (opaque), as one opaque colour: the same
+    /// pixels as blending, but a software rasteriser fills opaque shapes several times faster.
+    pub fn over(self, under: Color) -> Color {
+        let a = self.0[3];
+        let mut out = under.mix(self.with_alpha(1.0), a);
+        out.0[3] = 1.0;
+        out
+    }
+
     pub fn to_rgba8(self) -> [u8; 4] {
         self.0.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
     }

@@ -7,7 +7,7 @@ use dieuhanh_protocol::number::{format_percent_vi, format_vi};
 use dieuhanh_protocol::period::Period;
 
 use super::{Ctx, change_colour, figure, panel_frame, panel_line, panel_title, periods_back, yoy};
-use crate::draw::{DisplayList, TextStyle, theme};
+use crate::draw::{Color, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
 
@@ -141,9 +141,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let unit = ctx.unit_of(panel);
     let inner = panel_frame(panel, list);
     let glow = f.period.map_or(0.0, |p| ctx.highlight(code, unit, p));
+    // A changed figure glows gold, fading out, so a leader sees what moved.
+    let tile = theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.25);
     if glow > 0.0 {
-        // A changed figure glows gold, fading out, so a leader sees what moved.
-        list.rect(inner, theme::PANEL.mix(theme::HIGHLIGHT, glow * 0.25));
+        list.rect(inner, tile);
     }
     let small = ctx.text_px(TextSize::Small).min(inner.h * 0.1);
     let medium = ctx.text_px(TextSize::Medium).min(inner.h * 0.12);
@@ -247,20 +248,22 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         && let Some(p) = f.period
     {
         let spark = Rect::new(inner.x, y + room * 0.15, inner.w, room * 0.8);
-        sparkline(ctx, code, unit, p, panel.history, spark, list);
+        sparkline(ctx, panel, p, spark, tile, list);
     }
 }
 
+/// The panel's last `history` periods up to `last`, drawn in `r` over the tile's colour.
 fn sparkline(
     ctx: &Ctx<'_>,
-    code: &str,
-    unit: &str,
+    panel: &Panel,
     last: Period,
-    n: u32,
     r: Rect,
+    tile: Color,
     list: &mut DisplayList,
 ) {
-    let periods = periods_back(last, n);
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let unit = ctx.unit_of(panel);
+    let periods = periods_back(last, panel.history);
     let values: Vec<Option<f64>> = periods
         .iter()
         .map(|p| ctx.shown_value(code, unit, *p))
@@ -287,7 +290,8 @@ fn sparkline(
         })
         .collect();
     let width = (r.h * 0.05).clamp(1.5, 6.0);
-    list.area(&pts, r.y + r.h, theme::SERIES[0].with_alpha(0.18));
+    // Opaque: the tile's own colour is all there is under the area.
+    list.area(&pts, r.y + r.h, theme::SERIES[0].with_alpha(0.18).over(tile));
     list.polyline(&pts, width, theme::SERIES[0]);
     if let Some(&last) = pts.last() {
         list.disc(last, width * 1.6, theme::ACCENT);

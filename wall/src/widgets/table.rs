@@ -118,7 +118,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if ri % 2 == 0 {
             list.rect(
                 Rect::new(inner.x, y, inner.w, row_h),
-                theme::BACKGROUND.with_alpha(0.35),
+                // Opaque: only the panel's colour is under a stripe.
+                theme::BACKGROUND.with_alpha(0.35).over(theme::PANEL),
             );
         }
         let ty = y + (row_h - size * 1.25) / 2.0;
