@@ -181,6 +181,24 @@ impl DisplayList {
         self.clip = None;
     }
 
+    /// Steps the panel being drawn back: every colour it has drawn so far, text included, moves
+    /// `t` of the way toward `toward` (alpha kept). The same pixels as laying `toward` at alpha
+    /// `t` over the panel — blending distributes over the mix — but the text is dimmed too
+    /// (it is drawn after every shape, so an overlay cannot reach it) and nothing is blended
+    /// over the whole panel.
+    pub fn dim_panel(&mut self, toward: Color, t: f32) {
+        let Some(m) = self.panels.last() else {
+            return;
+        };
+        let (v0, t0) = (m.vertices.start, m.texts.start);
+        for v in &mut self.vertices[v0..] {
+            v.color = Color(v.color).mix(toward.with_alpha(v.color[3]), t).0;
+        }
+        for run in &mut self.texts[t0..] {
+            run.color = run.color.mix(toward.with_alpha(run.color.0[3]), t);
+        }
+    }
+
     /// A fingerprint of what panel `i` draws (shapes, text, colours, places).
     pub fn panel_hash(&self, i: usize) -> u64 {
         use std::hash::{Hash, Hasher};

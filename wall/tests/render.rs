@@ -15,7 +15,7 @@ use dieuhanh_protocol::live::{Cell, IndicatorInfo, RoomState, ServerMessage, Uni
 use dieuhanh_protocol::period::Period;
 use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
 use dieuhanh_wall::data::{Feed, WallData};
-use dieuhanh_wall::draw::{DisplayList, TextStyle, theme};
+use dieuhanh_wall::draw::{Color, DisplayList, TextStyle, theme};
 use dieuhanh_wall::layout::{self, Layout, Rect};
 use dieuhanh_wall::render::text::{TextShaper, Weight};
 use dieuhanh_wall::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, Renderer, ScreenMap};
@@ -836,19 +836,6 @@ fn a_presenters_ministry_filter_dims_other_ministries_panels_and_focus_retargets
     let scene = &layout.scenes[0];
     let mut shaper = TextShaper::new();
     let mut list = DisplayList::default();
-    let dim = theme::BACKGROUND.with_alpha(0.7).0;
-    let dimmed = |list: &DisplayList| {
-        list.panels
-            .iter()
-            .filter(|m| {
-                list.vertices[m.vertices.clone()]
-                    .iter()
-                    .rev()
-                    .take(6)
-                    .all(|v| v.color == dim)
-            })
-            .count()
-    };
     scene::compose(
         &layout,
         scene,
@@ -858,8 +845,37 @@ fn a_presenters_ministry_filter_dims_other_ministries_panels_and_focus_retargets
         &mut shaper,
         &mut list,
     );
-    assert_eq!(dimmed(&list), 0, "no filter, nothing dimmed");
-
+    let plain = std::mem::take(&mut list);
+    // Panels of `list` whose every shape and text colour (the panel's background included) is
+    // the plain composition's, moved 70 % toward the wall's background; every other panel must
+    // be exactly the plain one.
+    let dimmed = |list: &DisplayList| {
+        let step_back = |c: [f32; 4]| Color(c).mix(theme::BACKGROUND.with_alpha(c[3]), 0.7).0;
+        let mut n = 0;
+        for (m, p) in list.panels.iter().zip(&plain.panels) {
+            let (v, pv) = (
+                &list.vertices[m.vertices.clone()],
+                &plain.vertices[p.vertices.clone()],
+            );
+            let (t, pt) = (&list.texts[m.texts.clone()], &plain.texts[p.texts.clone()]);
+            assert_eq!(
+                (v.len(), t.len()),
+                (pv.len(), pt.len()),
+                "same drawing, other colours"
+            );
+            let same = v.iter().zip(pv).all(|(a, b)| a.color == b.color)
+                && t.iter().zip(pt).all(|(a, b)| a.color == b.color);
+            let back = v.iter().zip(pv).all(|(a, b)| a.color == step_back(b.color))
+                && t.iter()
+                    .zip(pt)
+                    .all(|(a, b)| a.color.0 == step_back(b.color.0));
+            assert!(same || back, "a panel at {:?} is partly dimmed", m.rect);
+            if back && !same {
+                n += 1;
+            }
+        }
+        n
+    };
     let room = RoomState {
         agency: Some("BTC".into()),
         ..RoomState::default()

@@ -291,7 +291,11 @@ fn sparkline(
         .collect();
     let width = (r.h * 0.05).clamp(1.5, 6.0);
     // Opaque: the tile's own colour is all there is under the area.
-    list.area(&pts, r.y + r.h, theme::SERIES[0].with_alpha(0.18).over(tile));
+    list.area(
+        &pts,
+        r.y + r.h,
+        theme::SERIES[0].with_alpha(0.18).over(tile),
+    );
     list.polyline(&pts, width, theme::SERIES[0]);
     if let Some(&last) = pts.last() {
         list.disc(last, width * 1.6, theme::ACCENT);

@@ -135,7 +135,7 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
         stale_badge(ctx, panel, shaper, list);
         if outside_ministry(ctx, panel) {
             // The presenter filtered on one ministry: other ministries' panels step back.
-            list.rect(panel.rect, theme::BACKGROUND.with_alpha(0.7));
+            list.dim_panel(theme::BACKGROUND, 0.7);
         }
         list.end_panel();
     }
