@@ -229,8 +229,7 @@ impl TextPass {
         (atlas, bind)
     }
 
-    /// Starts over on an atlas of `side` pixels (tests fill a small one quickly).
-    #[cfg(test)]
+    /// Starts over on an empty atlas of `side` pixels.
     pub(super) fn set_side(&mut self, device: &wgpu::Device, side: u32) {
         self.side = side;
         let (atlas, bind) = Self::atlas(device, &self.layout, &self.params, side);
@@ -271,12 +270,7 @@ impl TextPass {
                 Ok(()) => break,
                 // This frame's runs alone overflow the atlas: start again on a larger one.
                 Err(Full) if self.side < self.max_side => {
-                    self.side = (self.side * 2).min(self.max_side);
-                    let (atlas, bind) = Self::atlas(device, &self.layout, &self.params, self.side);
-                    self.atlas = atlas;
-                    self.bind = bind;
-                    self.alloc = AtlasAllocator::new(size2(self.side as i32, self.side as i32));
-                    self.entries.clear();
+                    self.set_side(device, (self.side * 2).min(self.max_side));
                 }
                 Err(Full) => {
                     return Err(RenderError::Text(format!(
