@@ -220,6 +220,45 @@ fn no_two_texts_overlap_in_any_example_scene() {
     );
 }
 
+/// A chart's period labels ("T9/26", "Q3/26", "2025") stand apart: the latest one, pushed
+/// inside the panel, does not crowd the one before it.
+#[test]
+fn period_labels_on_a_chart_axis_keep_a_gap_in_every_example_scene() {
+    let is_period = |t: &str| {
+        let t = t.trim_start_matches(['T', 'Q']);
+        !t.is_empty() && t.chars().all(|c| c.is_ascii_digit() || c == '/')
+    };
+    let mut crowded = Vec::new();
+    each_live_example_scene(|file, scene, list| {
+        let mut labels: Vec<&dieuhanh_wall::draw::TextRun> = list
+            .texts
+            .iter()
+            .filter(|t| is_period(&t.key.text))
+            .collect();
+        labels.sort_by(|a, b| {
+            (a.rect.y, a.rect.x)
+                .partial_cmp(&(b.rect.y, b.rect.x))
+                .unwrap()
+        });
+        for w in labels.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            let same_axis = a.rect.y == b.rect.y && a.clip == b.clip;
+            let gap = b.rect.x - (a.rect.x + a.rect.w);
+            if same_axis && gap < a.rect.h * 0.2 {
+                crowded.push(format!(
+                    "{file}/{scene}: {:?} and {:?} are {gap:.1} px apart",
+                    a.key.text, b.key.text
+                ));
+            }
+        }
+    });
+    assert!(
+        crowded.is_empty(),
+        "crowded axis labels:\n{}",
+        crowded.join("\n")
+    );
+}
+
 /// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
 /// ticker has items and a KPI glows): as they come, two hours later (so every panel wears its
 /// stale badge), and with a presenter's focus on Hồ Chí Minh and filter on the finance ministry.

@@ -157,7 +157,11 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let label_key = shaper.key("T12/25", small * 0.85, Weight::Regular);
     let lw = shaper.measure(&label_key)[0] * 1.4;
     let every = ((lw / step_x.max(1.0)).ceil() as usize).max(1);
-    for (i, p) in periods.iter().enumerate() {
+    // From the latest period back, so the latest is always labelled; a label that its clamp or
+    // a bezel pushed close to the next one makes way instead of crowding it.
+    let gap = lw * 0.25;
+    let mut next_left = f32::MAX;
+    for (i, p) in periods.iter().enumerate().rev() {
         if !(n - 1 - i).is_multiple_of(every) {
             continue;
         }
@@ -166,7 +170,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         let label = short_label(*p);
         let w = shaper.width(&label, small * 0.85, Weight::Regular);
         let x = (x_of(i) - w / 2.0).clamp(inner.x, inner.x + inner.w - w);
-        list.text(
+        if x + w + gap > next_left {
+            continue;
+        }
+        let drawn = list.text(
             shaper,
             &label,
             x + w / 2.0,
@@ -174,6 +181,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             TextStyle::new(small * 0.85, Weight::Regular, theme::MUTED).align(Align::Center),
             None,
         );
+        next_left = drawn.x;
     }
     let line_w = (plot.h * 0.012).clamp(2.0, 8.0);
     for (si, values) in series.iter().enumerate() {
