@@ -259,6 +259,60 @@ fn period_labels_on_a_chart_axis_keep_a_gap_in_every_example_scene() {
     );
 }
 
+/// While the data is stale, the badge does not squeeze a chart's, list's or table's headings:
+/// in every example scene each heading keeps at least 70 % of the size it has when the data is
+/// live (KPI tiles keep their comparisons instead and may shrink their titles).
+#[test]
+fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
+    let (data, now) = demo_with_changes(8);
+    let mut squeezed = Vec::new();
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            let live = compose(&layout, sc, &data, now, &RoomState::default());
+            let stale = compose(
+                &layout,
+                sc,
+                &data,
+                now + 2 * 3_600_000,
+                &RoomState::default(),
+            );
+            for (i, panel) in sc.panels.iter().enumerate() {
+                if matches!(
+                    panel.widget,
+                    layout::WidgetKind::Kpi
+                        | layout::WidgetKind::Header
+                        | layout::WidgetKind::Ticker
+                ) {
+                    continue;
+                }
+                let heads = |list: &DisplayList| -> Vec<(String, u32)> {
+                    list.texts[list.panels[i].texts.clone()]
+                        .iter()
+                        .take(2)
+                        .map(|t| (t.key.text.clone(), t.key.size_eighths))
+                        .collect()
+                };
+                for ((text, size), (_, was)) in heads(&stale).into_iter().zip(heads(&live)) {
+                    if (size as f32) < was as f32 * 0.7 {
+                        squeezed.push(format!(
+                            "{file}/{}: {text:?} at {:.1} px instead of {:.1}",
+                            sc.name,
+                            size as f32 / 8.0,
+                            was as f32 / 8.0
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        squeezed.is_empty(),
+        "squeezed headings:\n{}",
+        squeezed.join("\n")
+    );
+}
+
 /// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
 /// ticker has items and a KPI glows): as they come, two hours later (so every panel wears its
 /// stale badge), and with a presenter's focus on Hồ Chí Minh and filter on the finance ministry.

@@ -221,8 +221,10 @@ pub fn panel_title(
 }
 
 /// A line of a panel's heading (title, subtitle) at `y`, from the left of `inner`, shrunk to
-/// fit its width — or, while the data is stale, the width left beside the stale badge when the
-/// line is level with it, so the badge never covers the line's end.
+/// fit its width. While the data is stale and the line is level with the stale badge, it takes
+/// the width left beside the badge, so the badge never covers its end — unless that would
+/// shrink it below [`BESIDE_BADGE_MIN`] of its size outside a KPI tile: then it goes under the
+/// badge, at full width, and what follows moves down with it.
 #[allow(clippy::too_many_arguments)]
 pub fn panel_line(
     ctx: &Ctx<'_>,
@@ -234,14 +236,25 @@ pub fn panel_line(
     y: f32,
     style: TextStyle,
 ) -> Rect {
-    let width = match badge(ctx, panel, shaper) {
+    let (y, width) = match badge(ctx, panel, shaper) {
         Some((_, _, b)) if b.y < y + style.size_px * 1.25 && y < b.y + b.h => {
-            (b.x - inner.x - style.size_px * 0.3).max(inner.w * 0.4)
+            let beside = b.x - inner.x - style.size_px * 0.3;
+            let needed = shaper.width(text, style.size_px, style.weight);
+            // A KPI tile's height is spent on its figure and comparisons, which matter more
+            // than its title's size; a chart, list or table gives up a little plot instead.
+            if needed * BESIDE_BADGE_MIN <= beside || panel.widget == WidgetKind::Kpi {
+                (y, beside.max(inner.w * 0.4))
+            } else {
+                (b.y + b.h + style.size_px * 0.15, inner.w)
+            }
         }
-        _ => inner.w,
+        _ => (y, inner.w),
     };
     list.text(shaper, text, inner.x, y, style, Some(width))
 }
+
+/// The smallest share of its size a heading keeps beside the stale badge.
+pub const BESIDE_BADGE_MIN: f32 = 0.7;
 
 /// `hh:mm` in Vietnam, with the date when it is not today's.
 pub fn clock_vi(at_ms: i64, now_ms: i64) -> String {
