@@ -2,10 +2,12 @@
 //! cosmic-text's swash rasteriser, each glyph where glyphon would put it — into one coverage
 //! image in an R8 atlas, and drawn as one quad (clipped to its bounds) per place it shows.
 //!
-//! Why not glyphon's renderer: it draws one instance per glyph, and a software rasteriser pays
-//! a fixed cost for every instance and triangle. On lavapipe the ~2,400 glyphs of the national
-//! overview cost as much as all of its shapes; ~225 run quads cost a fraction of that. A run is
-//! cached by its text, size, weight and exact place, so a still wall rasterises nothing.
+//! Why not glyphon's renderer: measured on lavapipe at 7680×3240, the national overview's
+//! ~2,400 glyphs took ~20 ms a full frame as glyphon's one instance per glyph and take 14–16 ms
+//! as ~1,800 strips of one quad each. A software rasteriser pays per blended pixel (5–6 ns
+//! here, triangles themselves are cheap), and a strip trimmed to its ink blends fewer pixels
+//! than glyph boxes do. A run is cached by its text, size, weight and exact place, so a still
+//! wall rasterises nothing.
 
 use std::collections::HashMap;
 
