@@ -4,10 +4,9 @@
 //!
 //! Why not glyphon's renderer: measured on lavapipe at 7680×3240, the national overview's
 //! ~2,400 glyphs took ~20 ms a full frame as glyphon's one instance per glyph and take 14–16 ms
-//! as ~1,800 strips of one quad each. A software rasteriser pays per blended pixel (5–6 ns
-//! here, triangles themselves are cheap), and a strip trimmed to its ink blends fewer pixels
-//! than glyph boxes do. A run is cached by its text, size, weight and exact place, so a still
-//! wall rasterises nothing.
+//! as ~1,800 strips of one quad each, trimmed to their ink, in one plain draw. What lavapipe
+//! charges for is blended pixels (5–6 ns each here; 4,800 tiny triangles cost 0.5 ms). A run
+//! is cached by its text, size, weight and exact place, so a still wall rasterises nothing.
 
 use std::collections::HashMap;
 
