@@ -635,6 +635,32 @@ pub fn load(
         ms = t.elapsed().as_millis() as u64,
         "demo generated"
     );
+    // Staged before the transaction: DuckDB reads a table created inside the transaction that
+    // writes from it about half as fast (measured: 726 against 356 ms for 1 M rows).
+    conn.execute_batch(
+        "CREATE OR REPLACE TEMP TABLE chg (indicator VARCHAR, uid INTEGER, period VARCHAR,
+            disagg VARCHAR, year SMALLINT, value DOUBLE, row_no BIGINT, field VARCHAR,
+            revision INTEGER, is_new BOOLEAN)",
+    )
+    .ctx("staging demo values")?;
+    {
+        let mut app = conn.appender("chg").ctx("staging demo values")?;
+        for (i, v) in values.iter().enumerate() {
+            app.append_row(params![
+                v.indicator,
+                v.uid,
+                v.period.id(),
+                "",
+                v.period.year() as i16,
+                v.value,
+                i as i64 + 1,
+                Option::<String>::None,
+                1,
+                true
+            ])
+            .ctx("staging demo values")?;
+        }
+    }
     let tx = conn.transaction().ctx("starting the demo load")?;
     let version: i64 = tx
         .query_row(
@@ -663,30 +689,6 @@ pub fn load(
         ],
     )
     .ctx("recording the demo submission")?;
-    tx.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE chg (indicator VARCHAR, uid INTEGER, period VARCHAR,
-            disagg VARCHAR, year SMALLINT, value DOUBLE, row_no BIGINT, field VARCHAR,
-            revision INTEGER, is_new BOOLEAN)",
-    )
-    .ctx("staging demo values")?;
-    {
-        let mut app = tx.appender("chg").ctx("staging demo values")?;
-        for (i, v) in values.iter().enumerate() {
-            app.append_row(params![
-                v.indicator,
-                v.uid,
-                v.period.id(),
-                "",
-                v.period.year() as i16,
-                v.value,
-                i as i64 + 1,
-                Option::<String>::None,
-                1,
-                true
-            ])
-            .ctx("staging demo values")?;
-        }
-    }
     tracing::info!(ms = t.elapsed().as_millis() as u64, "demo staged");
     crate::ingest::commit_changes(&tx, submission)?;
     tracing::info!(ms = t.elapsed().as_millis() as u64, "demo stored");

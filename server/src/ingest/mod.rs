@@ -224,9 +224,7 @@ pub fn ingest(
         });
     }
 
-    conn.execute_batch("BEGIN TRANSACTION")
-        .ctx("starting the upload transaction")?;
-    let result = ingest_in_tx(conn, ctx, opts, body, &mut report);
+    let result = stage_and_store(conn, ctx, opts, body, &mut report);
     match result {
         Ok(Some(reported)) => {
             // Re-aggregated before the commit and swapped in after it: the served values and
@@ -254,7 +252,7 @@ pub fn ingest(
             })
         }
         Ok(None) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            // Nothing durable was written (the transaction starts only for the store).
             drop_scratch(conn);
             report.elapsed_ms = ms(started);
             Ok(Outcome {
@@ -264,6 +262,7 @@ pub fn ingest(
             })
         }
         Err(e) => {
+            // Fails harmlessly when the error came before the store opened the transaction.
             let _ = conn.execute_batch("ROLLBACK");
             drop_scratch(conn);
             Err(e)
@@ -306,9 +305,17 @@ fn drop_scratch(conn: &Connection) {
     }
 }
 
-/// Returns the reported totals that changed, to commit; `None` to roll back (rejected, or
-/// unchanged).
-fn ingest_in_tx(
+/// Reads, resolves and validates into scratch tables, finds what changed, and only then opens
+/// the upload's transaction to write the history, the current values, the submission and the
+/// data version. Returns the reported totals that changed with that transaction open, for the
+/// caller to commit; `None` when nothing is to be written (rejected, or unchanged), with no
+/// transaction open.
+///
+/// The scratch (temp) tables are built outside the transaction: they are never durable, the one
+/// writer connection means nothing else changes the stored values meanwhile, and DuckDB reads a
+/// table created inside the transaction that writes from it about half as fast (measured: the
+/// history insert of 1 M values took 726 ms against 356 ms).
+fn stage_and_store(
     conn: &Connection,
     ctx: Context<'_>,
     opts: &UploadOptions,
@@ -423,6 +430,8 @@ fn ingest_in_tx(
         return Ok(None);
     }
 
+    conn.execute_batch("BEGIN TRANSACTION")
+        .ctx("starting the upload transaction")?;
     let new_version = version + 1;
     let submission: i64 = conn
         .query_row(
