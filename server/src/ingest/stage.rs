@@ -278,10 +278,11 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
         let shift = if gap == 0 { 0 } else { gaps[gap - 1].1 };
         let row = k + 2 + shift;
         k += 1;
+        // Each cell trimmed once, here: the checks and the resolver read them several times.
         let mut fields: Vec<&str> = Vec::with_capacity(width);
         for (i, f) in record.iter().enumerate() {
             match std::str::from_utf8(f) {
-                Ok(t) => fields.push(t),
+                Ok(t) => fields.push(trim_cell(t)),
                 Err(_) => {
                     let mut err = bad_file(
                         format!("row {row}, column {}: the text is not UTF-8", i + 1),
@@ -292,7 +293,7 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
                 }
             }
         }
-        if fields.len() > width && fields[width..].iter().any(|f| !f.trim().is_empty()) {
+        if fields.len() > width && fields[width..].iter().any(|f| !f.is_empty()) {
             let mut err = bad_file(
                 format!(
                     "row {row} has {} fields but the header has {width}",
@@ -303,15 +304,26 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
             err.errors[0].row = Some(row);
             return Ok(err);
         }
-        if fields.iter().all(|f| f.trim().is_empty()) {
+        if fields.iter().all(|f| f.is_empty()) {
             continue;
         }
         staged.rows_read += 1;
-        let text = |i: usize| fields.get(i).map(|f| f.trim()).filter(|f| !f.is_empty());
+        let text = |i: usize| fields.get(i).copied().filter(|f| !f.is_empty());
         let cell = |i: usize| text(i).map_or(RawValue::Empty, RawValue::Text);
         staged.empty_cells_skipped += push_table_row(sink, &layout, row, &cell, &text)?;
     }
     Ok(staged)
+}
+
+/// `cell.trim()`, with ASCII spaces (nearly all there are) taken off bytewise first; the
+/// Unicode trim runs only when a non-ASCII character (a no-break space from a spreadsheet, or a
+/// letter) is left at an end.
+fn trim_cell(cell: &str) -> &str {
+    let t = cell.trim_ascii();
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(a), Some(b)) if !a.is_ascii() || !b.is_ascii() => t.trim(),
+        _ => t,
+    }
 }
 
 /// For a UTF-16LE file (byte-order mark FF FE), a UTF-8 copy; `None` for other files.
@@ -827,6 +839,27 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
 mod tests {
     use super::super::report::column_letter;
     use super::*;
+
+    #[test]
+    fn a_cell_is_trimmed_as_str_trim_does() {
+        for cell in [
+            "",
+            " ",
+            "\t 12 \r",
+            "1.234,5",
+            "\u{a0}1.234\u{a0}",
+            " \u{a0} Hà Nội \u{3000}",
+            "Hà Nội",
+            "ạ",
+            " ạ ",
+            "\u{2003}x",
+            "x\u{2003}",
+            "\u{a0}",
+            "Đ\u{a0} ",
+        ] {
+            assert_eq!(trim_cell(cell), cell.trim(), "{cell:?}");
+        }
+    }
 
     #[test]
     fn excel_serials_convert_to_vietnamese_dates() {
