@@ -713,13 +713,8 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
                     .collect();
                 p["title"] = json!(panel.title.clone().unwrap_or_else(|| code.to_owned()));
                 p["rows"] = json!(rows);
-                let missing = bars::unreported(&ctx, panel);
-                if !missing.is_empty() {
-                    p["unreported"] = json!(format!(
-                        "Chưa báo cáo ({}): {}",
-                        missing.len(),
-                        missing.join(", ")
-                    ));
+                if let Some(note) = bars::unreported_note(&bars::unreported(&ctx, panel)) {
+                    p["unreported"] = json!(note);
                 }
                 p["decimals"] = json!(info(code).map_or(1, |i| i.decimals));
             }

@@ -44,8 +44,6 @@ const OUTLIER_RATIO: f64 = 0.5;
 const BATCH_ROWS: usize = 1 << 18;
 
 type Problem = (ErrorCode, String, String);
-/// An indicator's text and what it resolved to.
-type IndAnswer = (String, Result<Arc<IndInfo>, Problem>);
 
 #[derive(Debug, Clone)]
 struct IndInfo {
@@ -96,9 +94,9 @@ pub struct Resolver<'a> {
     /// The last answer of each cache: a file repeats a text in runs (a row's unit and period
     /// for each of its values, a column's indicator down the rows), and comparing two short
     /// texts costs far less than hashing one. Indicators are remembered per column.
-    last_ind: Vec<Option<IndAnswer>>,
-    last_period: Option<(Frequency, String, Result<PerInfo, Problem>)>,
-    last_unit: Option<(Era, u8, String, Result<u32, Problem>)>,
+    last_ind: Vec<Last<(), Result<Arc<IndInfo>, Problem>>>,
+    last_period: Last<Frequency, Result<PerInfo, Problem>>,
+    last_unit: Last<(Era, u8), Result<u32, Problem>>,
     used_inds: BTreeSet<u16>,
     used_periods: BTreeMap<i32, (Period, Period)>,
     /// The last value's indicator and period, already in the two sets above.
@@ -107,6 +105,37 @@ pub struct Resolver<'a> {
     errors: Vec<RowError>,
     errors_total: u64,
     values: u64,
+}
+
+/// A cache's last answer, by a small key (frequency, era and levels) and the text asked about;
+/// the text's buffer is reused.
+struct Last<K, V>(Option<(K, String, V)>);
+
+impl<K, V> Default for Last<K, V> {
+    fn default() -> Self {
+        Last(None)
+    }
+}
+
+impl<K: PartialEq, V> Last<K, V> {
+    fn get(&self, key: &K, text: &str) -> Option<&V> {
+        self.0
+            .as_ref()
+            .filter(|(k, t, _)| k == key && t == text)
+            .map(|(_, _, v)| v)
+    }
+
+    fn set(&mut self, key: K, text: &str, value: V) {
+        match &mut self.0 {
+            Some((k, t, v)) => {
+                *k = key;
+                t.clear();
+                t.push_str(text);
+                *v = value;
+            }
+            None => self.0 = Some((key, text.to_owned(), value)),
+        }
+    }
 }
 
 /// Columns of `resolved`, being filled.
@@ -164,8 +193,8 @@ impl<'a> Resolver<'a> {
             periods: HashMap::new(),
             units: HashMap::new(),
             last_ind: Vec::new(),
-            last_period: None,
-            last_unit: None,
+            last_period: Last::default(),
+            last_unit: Last::default(),
             used_inds: BTreeSet::new(),
             used_periods: BTreeMap::new(),
             last_used: None,
@@ -178,17 +207,15 @@ impl<'a> Resolver<'a> {
 
     fn indicator(&mut self, raw: &str, col: u32) -> Result<Arc<IndInfo>, Problem> {
         let col = col as usize;
-        if let Some(Some((t, r))) = self.last_ind.get(col)
-            && t == raw
-        {
+        if let Some(r) = self.last_ind.get(col).and_then(|m| m.get(&(), raw)) {
             return r.clone();
         }
         let r = self.indicator_cached(raw);
         if col < MEMO_COLUMNS {
             if self.last_ind.len() <= col {
-                self.last_ind.resize(col + 1, None);
+                self.last_ind.resize_with(col + 1, Last::default);
             }
-            self.last_ind[col] = Some((raw.to_owned(), r.clone()));
+            self.last_ind[col].set((), raw, r.clone());
         }
         r
     }
@@ -235,14 +262,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn period(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
-        if let Some((f, t, r)) = &self.last_period
-            && *f == freq
-            && t == raw
-        {
+        if let Some(r) = self.last_period.get(&freq, raw) {
             return r.clone();
         }
         let r = self.period_cached(raw, freq);
-        self.last_period = Some((freq, raw.to_owned(), r.clone()));
+        self.last_period.set(freq, raw, r.clone());
         r
     }
 
@@ -265,15 +289,11 @@ impl<'a> Resolver<'a> {
 
     fn unit(&mut self, raw: &str, era: Era, levels: &[Level]) -> Result<u32, Problem> {
         let mask = levels.iter().fold(0u8, |m, l| m | (1 << (*l as u8)));
-        if let Some((e, m, t, r)) = &self.last_unit
-            && *e == era
-            && *m == mask
-            && t == raw
-        {
+        if let Some(r) = self.last_unit.get(&(era, mask), raw) {
             return r.clone();
         }
         let r = self.unit_cached(raw, era, mask, levels);
-        self.last_unit = Some((era, mask, raw.to_owned(), r.clone()));
+        self.last_unit.set((era, mask), raw, r.clone());
         r
     }
 

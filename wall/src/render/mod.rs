@@ -388,13 +388,7 @@ impl Renderer {
             let c = s.canvas;
             let mut runs: Vec<(std::ops::Range<u32>, bool)> = Vec::new();
             for tri in vertices.chunks_exact(3) {
-                let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-                for v in tri {
-                    x0 = x0.min(v.position[0]);
-                    y0 = y0.min(v.position[1]);
-                    x1 = x1.max(v.position[0]);
-                    y1 = y1.max(v.position[1]);
-                }
+                let [x0, y0, x1, y1] = bounds(tri);
                 if x1 < c.x || y1 < c.y || x0 > c.x + c.w || y0 > c.y + c.h {
                     continue;
                 }
@@ -595,6 +589,17 @@ impl Renderer {
     }
 }
 
+/// The bounding box `[x0, y0, x1, y1]` of some vertices (a triangle), canvas pixels.
+fn bounds(vertices: &[Vertex]) -> [f32; 4] {
+    vertices.iter().fold(
+        [f32::MAX, f32::MAX, f32::MIN, f32::MIN],
+        |[x0, y0, x1, y1], v| {
+            let [x, y] = v.position;
+            [x0.min(x), y0.min(y), x1.max(x), y1.max(y)]
+        },
+    )
+}
+
 /// Takes the panels' background rectangles out of a full frame: returns the colour to clear the
 /// target to and writes to `out` the frame's triangles without those rectangles, after
 /// background-coloured rectangles covering everything outside them. The pixels are the same as
@@ -639,13 +644,7 @@ fn panel_fills(
         let r = [p0[0], p0[1], p1[0], p2[1]];
         // What comes earlier would have been painted over by the rectangle.
         let reached = v[..at].chunks_exact(3).any(|tri| {
-            let (mut x0, mut y0, mut x1, mut y1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-            for p in tri {
-                x0 = x0.min(p.position[0]);
-                y0 = y0.min(p.position[1]);
-                x1 = x1.max(p.position[0]);
-                y1 = y1.max(p.position[1]);
-            }
+            let [x0, y0, x1, y1] = bounds(tri);
             x1 > r[0] && x0 < r[2] && y1 > r[1] && y0 < r[3]
         });
         if !reached {

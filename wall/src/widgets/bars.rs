@@ -36,6 +36,13 @@ pub fn unreported(ctx: &Ctx<'_>, panel: &Panel) -> Vec<String> {
         .collect()
 }
 
+/// The last line naming the units without a figure ("Chưa báo cáo (2): Cao Bằng, Đồng Nai");
+/// `None` when every unit has reported.
+pub fn unreported_note(missing: &[String]) -> Option<String> {
+    (!missing.is_empty())
+        .then(|| format!("Chưa báo cáo ({}): {}", missing.len(), missing.join(", ")))
+}
+
 /// The ranked rows: (unit code, name, value), best first.
 pub fn ranking(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, String, f64)> {
     let code = panel.indicators.first().map_or("", String::as_str);
@@ -204,9 +211,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             None,
         );
     }
-    if !missing.is_empty() {
+    if let Some(text) = unreported_note(&missing) {
         let note = small_cap.min(inner.h * 0.05);
-        let text = format!("Chưa báo cáo ({}): {}", missing.len(), missing.join(", "));
         list.text_elided(
             shaper,
             &text,
