@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap as HashMap;
 
 use duckdb::Connection;
-use duckdb::arrow::array::{Array, AsArray};
-use duckdb::arrow::datatypes::{DataType, Float64Type, Int32Type};
+use duckdb::arrow::array::AsArray;
+use duckdb::arrow::datatypes::{Float64Type, Int16Type, Int32Type};
 use serde::Serialize;
 
 use dieuhanh_protocol::period::{Frequency, Period};
@@ -164,43 +164,31 @@ pub fn build(
 
 /// Reads the current reported totals (`current_obs`, no disaggregation).
 pub fn read_current(conn: &Connection, index: &ServingIndex) -> Result<Vec<Reported>, StoreError> {
-    read_reported(
-        conn,
-        index,
-        "SELECT indicator, period, uid, value FROM current_obs WHERE disagg = ''",
-    )
-}
-
-/// Reads (indicator, period, uid, value) rows of a query into reported values.
-pub fn read_reported(
-    conn: &Connection,
-    index: &ServingIndex,
-    sql: &str,
-) -> Result<Vec<Reported>, StoreError> {
-    let mut stmt = conn.prepare(sql).ctx("reading current values")?;
+    let ids = crate::store::facts::IndicatorIds::read(conn)?;
+    let mut stmt = conn
+        .prepare("SELECT ind, pid, uid, value FROM current_obs WHERE disagg = 0")
+        .ctx("reading current values")?;
     let batches: Vec<_> = stmt
         .query_arrow([])
         .ctx("reading current values")?
         .collect();
-    let mut periods: HashMap<String, Option<Period>> = HashMap::default();
+    // Stored numbers → the index's numbers and periods, each worked out once.
+    let mut numbers: HashMap<i16, Option<u16>> = HashMap::default();
+    let mut periods: HashMap<i32, Option<Period>> = HashMap::default();
     let mut out = Vec::new();
     for b in &batches {
-        let (ind, per) = (b.column(0).as_ref(), b.column(1).as_ref());
+        let ind = b.column(0).as_primitive::<Int16Type>();
+        let pid = b.column(1).as_primitive::<Int32Type>();
         let uid = b.column(2).as_primitive::<Int32Type>();
         let val = b.column(3).as_primitive::<Float64Type>();
         for r in 0..b.num_rows() {
-            let (Some(i), Some(p)) = (text(ind, r), text(per, r)) else {
-                continue;
-            };
-            let period = match periods.get(p) {
-                Some(known) => *known,
-                None => {
-                    let parsed = Period::parse(p).ok();
-                    periods.insert(p.to_owned(), parsed);
-                    parsed
-                }
-            };
-            if let (Some(n), Some(period)) = (index.number(i), period) {
+            let n = *numbers
+                .entry(ind.value(r))
+                .or_insert_with(|| ids.code(ind.value(r)).and_then(|c| index.number(c)));
+            let p = *periods
+                .entry(pid.value(r))
+                .or_insert_with(|| crate::store::facts::period_of_no(pid.value(r)));
+            if let (Some(n), Some(period)) = (n, p) {
                 out.push(Reported {
                     indicator: n,
                     period,
@@ -211,18 +199,6 @@ pub fn read_reported(
         }
     }
     Ok(out)
-}
-
-fn text(a: &dyn Array, i: usize) -> Option<&str> {
-    if a.is_null(i) {
-        return None;
-    }
-    match a.data_type() {
-        DataType::Utf8 => Some(a.as_string::<i32>().value(i)),
-        DataType::LargeUtf8 => Some(a.as_string::<i64>().value(i)),
-        DataType::Utf8View => Some(a.as_string_view().value(i)),
-        _ => None,
-    }
 }
 
 /// Rebuilds the `direct` pairs and everything derived from them.

@@ -15,6 +15,7 @@ use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 use crate::catalogue::{Aggregation, Catalogue, Indicator, TargetKind};
 use crate::hierarchy::{Era, Hierarchy, Level, NATION_UID, Unit};
 use crate::serving::ServingIndex;
+use crate::store::facts::period_no;
 use crate::store::{DbContext, StoreError};
 
 /// A stored value and how it was obtained.
@@ -712,15 +713,18 @@ pub fn provenance(
     {
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT o.revision, o.value, o.source_row, o.source_col, {SUBMISSION_COLS},
+                "SELECT o.revision, o.value, o.source_row, c.field, {SUBMISSION_COLS},
                         o.revision = max(o.revision) OVER () AS current
                  FROM observations o JOIN submissions s ON s.id = o.submission
-                 WHERE o.indicator = ? AND o.uid = ? AND o.period = ? AND o.disagg = ''
+                 LEFT JOIN submission_columns c
+                     ON c.submission = o.submission AND c.col_no = o.source_col
+                 WHERE o.ind = (SELECT id FROM indicator_ids WHERE code = ?) AND o.uid = ?
+                   AND o.pid = ? AND o.disagg = 0
                  ORDER BY o.revision"
             ))
             .ctx("reading revisions")?;
         let rows = stmt
-            .query_map(params![ind.code, u.uid, period.id()], |r| {
+            .query_map(params![ind.code, u.uid, period_no(period)], |r| {
                 Ok(Revision {
                     revision: r.get(0)?,
                     value: r.get(1)?,
@@ -761,19 +765,22 @@ pub fn provenance(
         } else {
             vec![ind.code.clone()]
         };
-        let subperiods: Vec<String> = match ind.frequency {
+        let subperiods: Vec<i32> = match ind.frequency {
             Frequency::Quarter => period
                 .months()
                 .iter()
-                .map(|m| Period::containing(Frequency::Quarter, m.year(), month_number(m)).id())
+                .map(|m| {
+                    period_no(&Period::containing(
+                        Frequency::Quarter,
+                        m.year(),
+                        month_number(m),
+                    ))
+                })
                 .collect(),
-            Frequency::Year => vec![
-                Period::Year {
-                    year: period.year(),
-                }
-                .id(),
-            ],
-            _ => period.months().iter().map(Period::id).collect(),
+            Frequency::Year => vec![period_no(&Period::Year {
+                year: period.year(),
+            })],
+            _ => period.months().iter().map(period_no).collect(),
         };
         let list = |v: &[String]| {
             v.iter()
@@ -783,10 +790,15 @@ pub fn provenance(
         };
         let from = format!(
             "FROM current_obs o JOIN submissions s ON s.id = o.submission
-             WHERE o.indicator IN ({}) AND o.period IN ({}) AND o.disagg = ''
+             WHERE o.ind IN (SELECT id FROM indicator_ids WHERE code IN ({}))
+               AND o.pid IN ({}) AND o.disagg = 0
                AND (o.uid = ? OR o.uid IN (SELECT uid FROM unit_closure WHERE ancestor = ?))",
             list(&parts),
-            list(&subperiods)
+            subperiods
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         );
         total = conn
             .query_row(
@@ -924,11 +936,12 @@ pub fn regime_status(
         .join(",");
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT DISTINCT uid FROM current_obs WHERE indicator IN ({inds}) AND period = ?"
+            "SELECT DISTINCT uid FROM current_obs
+             WHERE ind IN (SELECT id FROM indicator_ids WHERE code IN ({inds})) AND pid = ?"
         ))
         .ctx("reading who reported")?;
     let rows = stmt
-        .query_map([period.id()], |r| r.get::<_, u32>(0))
+        .query_map([period_no(period)], |r| r.get::<_, u32>(0))
         .ctx("reading who reported")?;
     let reported: std::collections::HashSet<u32> =
         rows.collect::<Result<_, _>>().ctx("reading who reported")?;

@@ -2,27 +2,23 @@
 //! canonical or Vietnamese form (or a date, meaning the period that contains it), units by
 //! official code or name in the structure in force at the end of the period and at a level that
 //! reports the indicator, and values in the upload's locale. Each distinct text is resolved once
-//! and cached (a file has few: units × periods × indicators); every row becomes either compact
-//! ids appended to the `resolved` table in Arrow batches, or row-level errors that say where and
-//! what to write instead. Duplicates and outliers against the previous period are found in SQL
-//! over `resolved` afterwards.
+//! and cached (a file has few: units × periods × indicators); every row becomes either a compact
+//! fact in memory (24 bytes: its key, value and place in the file) or row-level errors that say
+//! where and what to write instead. Duplicates are caught as facts arrive, by their key.
+//! `changes` then compares the facts with the stored values.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use duckdb::Connection;
-use duckdb::arrow::array::{
-    ArrayRef, Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder,
-};
-use duckdb::arrow::datatypes::{DataType, Field, Schema};
-use duckdb::arrow::record_batch::RecordBatch;
+use rustc_hash::FxHashMap as HashMap;
 
 use dieuhanh_protocol::number::{Locale, parse_number};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::catalogue::{Aggregation, Catalogue};
 use crate::hierarchy::{Era, Hierarchy, Level, ResolveError};
-use crate::store::DbContext;
+use crate::store::facts::period_no;
 
 use super::IngestError;
 use super::report::{ErrorCode, MAX_LISTED, RowError, column_letter};
@@ -37,49 +33,95 @@ pub struct RoleColumns {
     pub headers: Vec<String>,
 }
 
-/// Relative change against the previous period above which a value is flagged.
-const OUTLIER_RATIO: f64 = 0.5;
-
-/// Rows buffered before an Arrow batch goes to DuckDB: bounds memory per upload.
-const BATCH_ROWS: usize = 1 << 18;
+/// The most values one upload may hold: its facts and their index stay in memory (~50 bytes
+/// a value, so ~800 MB at most), and larger files are better split by period or indicator.
+pub const MAX_VALUES: usize = 16_000_000;
 
 type Problem = (ErrorCode, String, String);
 
-#[derive(Debug, Clone)]
+/// A cached answer: the resolved thing, or the number of the problem found (in
+/// `Resolver::problems`), so that answers are copied, not cloned, for every value.
+type Answer<T> = Result<T, u32>;
+
+#[derive(Debug, Clone, Copy)]
 struct IndInfo {
     no: u16,
     frequency: Frequency,
-    levels: Vec<Level>,
+    /// The levels reporting it, as a bit mask (`1 << Level`).
+    levels: u8,
     nonneg: bool,
-    code: String,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct PerInfo {
-    period: Period,
     pid: i32,
-    prev_pid: i32,
     era: Era,
 }
 
-/// What resolution found.
+/// One valid value read: its key ([`key`]), upload-local disaggregation number (0 for the
+/// total; see [`Resolution::disaggs`]), value, and where it was in the file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fact {
+    pub key: u64,
+    pub value: f64,
+    pub row: u32,
+    pub col: u16,
+    pub disagg: u16,
+}
+
+impl Fact {
+    pub fn indicator(&self) -> u16 {
+        (self.key >> 40) as u16
+    }
+
+    pub fn pid(&self) -> i32 {
+        ((self.key >> 22) & 0x3_FFFF) as i32
+    }
+
+    pub fn uid(&self) -> u32 {
+        (self.key & 0x3F_FFFF) as u32
+    }
+}
+
+/// A key unique per (indicator's catalogue number, period number, unit).
+pub fn key(ind: u16, pid: i32, uid: u32) -> u64 {
+    (u64::from(ind) << 40) | ((pid as u64 & 0x3_FFFF) << 22) | u64::from(uid & 0x3F_FFFF)
+}
+
+/// What resolution found: errors, or the facts and what is needed to compare them.
 #[derive(Debug, Default)]
 pub struct Resolution {
     pub errors: Vec<RowError>,
     pub errors_total: u64,
-    pub warnings: Vec<RowError>,
-    pub warnings_total: u64,
     /// Values read (valid or not).
     pub values: u64,
-    pub indicators: Vec<String>,
-    pub periods: Vec<String>,
-    /// The periods met, by their number in `resolved.pid`.
-    pub period_ids: HashMap<i32, Period>,
+    /// The valid values, in file order, without duplicates.
+    pub facts: Vec<Fact>,
+    /// Fact index by key, totals only (disaggregated ones are in `disagg_index`).
+    pub index: HashMap<u64, u32>,
+    pub disagg_index: HashMap<(u64, u16), u32>,
+    /// Upload-local disaggregation numbers' texts; 0 is the total ('').
+    pub disaggs: Vec<String>,
+    /// Catalogue numbers of the indicators met, with their codes.
+    pub indicators: BTreeMap<u16, String>,
+    /// The periods met by number, with the previous period's number.
+    pub periods: BTreeMap<i32, (Period, i32)>,
 }
 
-/// Resolves raw rows into `resolved`, collecting errors.
+impl Resolution {
+    /// The index of the fact with this key and disaggregation, if the upload has one.
+    pub fn find(&self, key: u64, disagg: u16) -> Option<&Fact> {
+        let i = if disagg == 0 {
+            self.index.get(&key)
+        } else {
+            self.disagg_index.get(&(key, disagg))
+        };
+        i.map(|&i| &self.facts[i as usize])
+    }
+}
+
+/// Resolves raw rows into facts, collecting errors.
 pub struct Resolver<'a> {
-    conn: &'a Connection,
     cat: &'a Catalogue,
     h: &'a Hierarchy,
     locale: Locale,
@@ -88,23 +130,22 @@ pub struct Resolver<'a> {
     // Shared, so that every value can borrow them while the caches below change.
     default_period: Option<Arc<str>>,
     default_unit: Option<Arc<str>>,
-    inds: HashMap<String, Result<Arc<IndInfo>, Problem>>,
-    periods: HashMap<Frequency, HashMap<String, Result<PerInfo, Problem>>>,
-    units: HashMap<(Era, u8), HashMap<String, Result<u32, Problem>>>,
+    inds: HashMap<String, Answer<IndInfo>>,
+    periods: HashMap<Frequency, HashMap<String, Answer<PerInfo>>>,
+    units: HashMap<(Era, u8), HashMap<String, Answer<u32>>>,
+    problems: Vec<Problem>,
     /// The last answer of each cache: a file repeats a text in runs (a row's unit and period
     /// for each of its values, a column's indicator down the rows), and comparing two short
     /// texts costs far less than hashing one. Indicators are remembered per column.
-    last_ind: Vec<Last<(), Result<Arc<IndInfo>, Problem>>>,
-    last_period: Last<Frequency, Result<PerInfo, Problem>>,
-    last_unit: Last<(Era, u8), Result<u32, Problem>>,
-    used_inds: BTreeSet<u16>,
-    used_periods: BTreeMap<i32, (Period, Period)>,
-    /// The last value's indicator and period, already in the two sets above.
+    last_ind: Vec<Last<(), Answer<IndInfo>>>,
+    last_period: Last<Frequency, Answer<PerInfo>>,
+    last_unit: Last<(Era, u8), Answer<u32>>,
+    /// Indicator and period pairs met, as (catalogue number, period number).
+    used: rustc_hash::FxHashSet<(u16, i32)>,
+    /// The last value's pair, already in `used`.
     last_used: Option<(u16, i32)>,
-    batch: Batch,
-    errors: Vec<RowError>,
-    errors_total: u64,
-    values: u64,
+    disagg_nos: HashMap<String, u16>,
+    out: Resolution,
 }
 
 /// A cache's last answer, by a small key (frequency, era and levels) and the text asked about;
@@ -117,12 +158,12 @@ impl<K, V> Default for Last<K, V> {
     }
 }
 
-impl<K: PartialEq, V> Last<K, V> {
-    fn get(&self, key: &K, text: &str) -> Option<&V> {
+impl<K: PartialEq, V: Copy> Last<K, V> {
+    fn get(&self, key: &K, text: &str) -> Option<V> {
         self.0
             .as_ref()
             .filter(|(k, t, _)| k == key && t == text)
-            .map(|(_, _, v)| v)
+            .map(|(_, _, v)| *v)
     }
 
     fn set(&mut self, key: K, text: &str, value: V) {
@@ -138,50 +179,21 @@ impl<K: PartialEq, V> Last<K, V> {
     }
 }
 
-/// Columns of `resolved`, being filled.
-#[derive(Default)]
-struct Batch {
-    row: Int64Builder,
-    col: Int32Builder,
-    disagg: StringBuilder,
-    ind: Int16Builder,
-    pid: Int32Builder,
-    prev_pid: Int32Builder,
-    year: Int16Builder,
-    uid: Int32Builder,
-    value: Float64Builder,
-    key: Int64Builder,
-    prev_key: Int64Builder,
-    len: usize,
-}
-
-const RESOLVED: &str = "CREATE OR REPLACE TEMP TABLE resolved (
-    row_no BIGINT, col_no INTEGER, disagg VARCHAR, ind_no SMALLINT, pid INTEGER,
-    prev_pid INTEGER, year SMALLINT, uid INTEGER, value DOUBLE, key BIGINT, prev_key BIGINT)";
-
 /// Columns whose last indicator is remembered (a wide sheet has one indicator per column).
 const MEMO_COLUMNS: usize = 256;
 
-/// A key unique per (indicator, period, unit): ids packed into 64 bits.
-fn key(ind: u16, pid: i32, uid: u32) -> i64 {
-    (i64::from(ind) << 40) | (i64::from(pid) << 22) | i64::from(uid)
-}
-
 impl<'a> Resolver<'a> {
-    /// A resolver writing into a fresh `resolved` table; `defaults` (period, unit) fill rows
-    /// that have none.
+    /// A resolver; `defaults` (period, unit) fill rows that have none.
     pub fn new(
-        conn: &'a Connection,
         cat: &'a Catalogue,
         h: &'a Hierarchy,
         locale: Locale,
         today: CivilDate,
         defaults: (Option<String>, Option<String>),
-    ) -> Result<Self, IngestError> {
-        conn.execute_batch(RESOLVED)
-            .ctx("creating the resolved table")?;
-        Ok(Resolver {
-            conn,
+    ) -> Self {
+        let mut out = Resolution::default();
+        out.disaggs.push(String::new());
+        Resolver {
             cat,
             h,
             locale,
@@ -189,44 +201,48 @@ impl<'a> Resolver<'a> {
             roles: RoleColumns::default(),
             default_period: defaults.0.map(Arc::from),
             default_unit: defaults.1.map(Arc::from),
-            inds: HashMap::new(),
-            periods: HashMap::new(),
-            units: HashMap::new(),
+            inds: HashMap::default(),
+            periods: HashMap::default(),
+            units: HashMap::default(),
+            problems: Vec::new(),
             last_ind: Vec::new(),
             last_period: Last::default(),
             last_unit: Last::default(),
-            used_inds: BTreeSet::new(),
-            used_periods: BTreeMap::new(),
+            used: rustc_hash::FxHashSet::default(),
             last_used: None,
-            batch: Batch::default(),
-            errors: Vec::new(),
-            errors_total: 0,
-            values: 0,
-        })
+            disagg_nos: HashMap::default(),
+            out,
+        }
     }
 
-    fn indicator(&mut self, raw: &str, col: u32) -> Result<Arc<IndInfo>, Problem> {
+    fn indicator(&mut self, raw: &str, col: u32) -> Answer<IndInfo> {
         let col = col as usize;
         if let Some(r) = self.last_ind.get(col).and_then(|m| m.get(&(), raw)) {
-            return r.clone();
+            return r;
         }
         let r = self.indicator_cached(raw);
         if col < MEMO_COLUMNS {
             if self.last_ind.len() <= col {
                 self.last_ind.resize_with(col + 1, Last::default);
             }
-            self.last_ind[col].set((), raw, r.clone());
+            self.last_ind[col].set((), raw, r);
         }
         r
     }
 
-    fn indicator_cached(&mut self, raw: &str) -> Result<Arc<IndInfo>, Problem> {
+    /// Keeps a problem; its number stands for it in the caches.
+    fn keep(&mut self, p: Problem) -> u32 {
+        self.problems.push(p);
+        (self.problems.len() - 1) as u32
+    }
+
+    fn indicator_cached(&mut self, raw: &str) -> Answer<IndInfo> {
         if let Some(r) = self.inds.get(raw) {
-            return r.clone();
+            return *r;
         }
         let cat = self.cat;
         let r = match cat.resolve_indicator(raw) {
-            Some(ind) if ind.aggregation == Aggregation::Ratio => Err((
+            Some(ind) if ind.aggregation == Aggregation::Ratio => Err(self.keep((
                 ErrorCode::ComputedIndicator,
                 format!(
                     "{} \"{}\" is computed from {} and {}, not uploaded",
@@ -236,82 +252,83 @@ impl<'a> Resolver<'a> {
                     ind.denominator.as_deref().unwrap_or("?")
                 ),
                 "upload its two parts; the ratio follows at every level".to_owned(),
-            )),
-            Some(ind) => {
-                let levels: BTreeSet<Level> = cat.regimes_of(&ind.code).map(|r| r.level).collect();
-                Ok(Arc::new(IndInfo {
-                    no: cat
-                        .indicators
-                        .iter()
-                        .position(|i| i.code == ind.code)
-                        .unwrap_or(0) as u16,
-                    frequency: ind.frequency,
-                    levels: levels.into_iter().collect(),
-                    nonneg: ind.nonnegative,
-                    code: ind.code.clone(),
-                }))
-            }
-            None => Err((
+            ))),
+            Some(ind) => Ok(IndInfo {
+                no: cat
+                    .indicators
+                    .iter()
+                    .position(|i| i.code == ind.code)
+                    .unwrap_or(0) as u16,
+                frequency: ind.frequency,
+                levels: cat
+                    .regimes_of(&ind.code)
+                    .fold(0u8, |m, r| m | (1 << (r.level as u8))),
+                nonneg: ind.nonnegative,
+            }),
+            None => Err(self.keep((
                 ErrorCode::UnknownIndicator,
                 format!("no indicator {raw:?} in the catalogue"),
                 super::columns::suggest_indicator(cat, raw),
-            )),
+            ))),
         };
-        self.inds.insert(raw.to_owned(), r.clone());
+        self.inds.insert(raw.to_owned(), r);
         r
     }
 
-    fn period(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
+    fn period(&mut self, raw: &str, freq: Frequency) -> Answer<PerInfo> {
         if let Some(r) = self.last_period.get(&freq, raw) {
-            return r.clone();
+            return r;
         }
         let r = self.period_cached(raw, freq);
-        self.last_period.set(freq, raw, r.clone());
+        self.last_period.set(freq, raw, r);
         r
     }
 
-    fn period_cached(&mut self, raw: &str, freq: Frequency) -> Result<PerInfo, Problem> {
+    fn period_cached(&mut self, raw: &str, freq: Frequency) -> Answer<PerInfo> {
         if let Some(r) = self.periods.get(&freq).and_then(|m| m.get(raw)) {
-            return r.clone();
+            return *r;
         }
-        let r = resolve_period(raw, freq, self.today).map(|p| PerInfo {
-            period: p,
-            pid: period_no(&p),
-            prev_pid: period_no(&p.previous()),
-            era: Era::of_period(&p),
-        });
+        let r = match resolve_period(raw, freq, self.today) {
+            Ok(p) => Ok(PerInfo {
+                pid: period_no(&p),
+                era: Era::of_period(&p),
+            }),
+            Err(p) => Err(self.keep(p)),
+        };
         self.periods
             .entry(freq)
             .or_default()
-            .insert(raw.to_owned(), r.clone());
+            .insert(raw.to_owned(), r);
         r
     }
 
-    fn unit(&mut self, raw: &str, era: Era, levels: &[Level]) -> Result<u32, Problem> {
-        let mask = levels.iter().fold(0u8, |m, l| m | (1 << (*l as u8)));
-        if let Some(r) = self.last_unit.get(&(era, mask), raw) {
-            return r.clone();
+    fn unit(&mut self, raw: &str, era: Era, levels: u8) -> Answer<u32> {
+        if let Some(r) = self.last_unit.get(&(era, levels), raw) {
+            return r;
         }
-        let r = self.unit_cached(raw, era, mask, levels);
-        self.last_unit.set((era, mask), raw, r.clone());
+        let r = self.unit_cached(raw, era, levels);
+        self.last_unit.set((era, levels), raw, r);
         r
     }
 
-    fn unit_cached(
-        &mut self,
-        raw: &str,
-        era: Era,
-        mask: u8,
-        levels: &[Level],
-    ) -> Result<u32, Problem> {
+    fn unit_cached(&mut self, raw: &str, era: Era, mask: u8) -> Answer<u32> {
         if let Some(r) = self.units.get(&(era, mask)).and_then(|m| m.get(raw)) {
-            return r.clone();
+            return *r;
         }
-        let r = resolve_unit(self.h, era, levels, raw);
+        let levels: Vec<Level> = [
+            Level::Nation,
+            Level::Province,
+            Level::District,
+            Level::Commune,
+        ]
+        .into_iter()
+        .filter(|l| mask & (1 << (*l as u8)) != 0)
+        .collect();
+        let r = resolve_unit(self.h, era, &levels, raw).map_err(|p| self.keep(p));
         self.units
             .entry((era, mask))
             .or_default()
-            .insert(raw.to_owned(), r.clone());
+            .insert(raw.to_owned(), r);
         r
     }
 
@@ -341,9 +358,9 @@ impl<'a> Resolver<'a> {
         value: Option<&str>,
         (code, reason, hint): Problem,
     ) {
-        self.errors_total += 1;
-        if self.errors.len() < MAX_LISTED {
-            self.errors.push(RowError {
+        self.out.errors_total += 1;
+        if self.out.errors.len() < MAX_LISTED {
+            self.out.errors.push(RowError {
                 row: Some(row),
                 column,
                 field,
@@ -355,233 +372,36 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn flush(&mut self) -> Result<(), IngestError> {
-        if self.batch.len == 0 {
-            return Ok(());
-        }
-        let b = std::mem::take(&mut self.batch);
-        let cols: Vec<(&str, DataType, ArrayRef)> = vec![
-            (
-                "row_no",
-                DataType::Int64,
-                Arc::new({
-                    let mut x = b.row;
-                    x.finish()
-                }),
-            ),
-            (
-                "col_no",
-                DataType::Int32,
-                Arc::new({
-                    let mut x = b.col;
-                    x.finish()
-                }),
-            ),
-            (
-                "disagg",
-                DataType::Utf8,
-                Arc::new({
-                    let mut x = b.disagg;
-                    x.finish()
-                }),
-            ),
-            (
-                "ind_no",
-                DataType::Int16,
-                Arc::new({
-                    let mut x = b.ind;
-                    x.finish()
-                }),
-            ),
-            (
-                "pid",
-                DataType::Int32,
-                Arc::new({
-                    let mut x = b.pid;
-                    x.finish()
-                }),
-            ),
-            (
-                "prev_pid",
-                DataType::Int32,
-                Arc::new({
-                    let mut x = b.prev_pid;
-                    x.finish()
-                }),
-            ),
-            (
-                "year",
-                DataType::Int16,
-                Arc::new({
-                    let mut x = b.year;
-                    x.finish()
-                }),
-            ),
-            (
-                "uid",
-                DataType::Int32,
-                Arc::new({
-                    let mut x = b.uid;
-                    x.finish()
-                }),
-            ),
-            (
-                "value",
-                DataType::Float64,
-                Arc::new({
-                    let mut x = b.value;
-                    x.finish()
-                }),
-            ),
-            (
-                "key",
-                DataType::Int64,
-                Arc::new({
-                    let mut x = b.key;
-                    x.finish()
-                }),
-            ),
-            (
-                "prev_key",
-                DataType::Int64,
-                Arc::new({
-                    let mut x = b.prev_key;
-                    x.finish()
-                }),
-            ),
-        ];
-        let schema = Schema::new(
-            cols.iter()
-                .map(|(n, t, _)| Field::new(*n, t.clone(), true))
-                .collect::<Vec<_>>(),
-        );
-        let batch = RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.2).collect())
-            .map_err(|e| IngestError::Store(crate::store::StoreError::Task(e.to_string())))?;
-        let mut app = self
-            .conn
-            .appender("resolved")
-            .ctx("storing resolved rows")?;
-        app.append_record_batch(batch)
-            .ctx("storing resolved rows")?;
-        Ok(())
-    }
-
-    /// Ends reading: flushes, then finds duplicates and (for a valid upload) outliers.
-    pub fn finish(mut self) -> Result<Resolution, IngestError> {
-        self.flush()?;
-        let conn = self.conn;
-        let dups: i64 = conn
-            .query_row(
-                "SELECT (SELECT count(*) - count(DISTINCT key) FROM resolved WHERE disagg = '')
-                      + (SELECT count(*) - count(DISTINCT (key, disagg)) FROM resolved
-                         WHERE disagg <> '')",
-                [],
-                |r| r.get(0),
-            )
-            .ctx("looking for duplicate rows")?;
-        if dups > 0 {
-            self.errors_total += dups as u64;
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT row_no, col_no, first_row, first_col FROM (
-                         SELECT row_no, col_no,
-                                first_value(row_no) OVER w AS first_row,
-                                first_value(col_no) OVER w AS first_col,
-                                row_number() OVER w AS n
-                         FROM resolved
-                         WINDOW w AS (PARTITION BY key, disagg ORDER BY row_no, col_no))
-                     WHERE n > 1 ORDER BY row_no, col_no LIMIT {MAX_LISTED}"
-                ))
-                .ctx("listing duplicate rows")?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i32>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i32>(3)?,
-                    ))
-                })
-                .ctx("listing duplicate rows")?;
-            let list: Vec<(i64, i32, i64, i32)> = rows
-                .collect::<Result<_, _>>()
-                .ctx("listing duplicate rows")?;
-            for (row, col, first_row, first_col) in list {
-                let loc = self.value_loc(col as u32);
-                let at = if first_row == row {
-                    format!(" (column {})", column_letter(first_col as usize))
-                } else {
-                    String::new()
-                };
-                self.errors_total -= 1;
-                self.problem(
-                    row as u64,
-                    loc,
-                    None,
-                    (
-                        ErrorCode::DuplicateRow,
-                        format!("the same indicator, unit and period already appear in row {first_row}{at}"),
-                        "keep one row per indicator, unit and period; delete the other".into(),
-                    ),
-                );
-            }
-        }
-        let mut out = Resolution {
-            values: self.values,
-            ..Resolution::default()
-        };
-        self.errors.sort_by(|a, b| {
+    /// Ends reading: the facts, or the errors in file order.
+    pub fn finish(mut self) -> Resolution {
+        let mut out = std::mem::take(&mut self.out);
+        out.errors.sort_by(|a, b| {
             (a.row, column_index(&a.column)).cmp(&(b.row, column_index(&b.column)))
         });
-        self.errors.truncate(MAX_LISTED);
-        out.errors_total = self.errors_total;
-        out.errors = self.errors;
-        if out.errors_total > 0 {
-            return Ok(out);
-        }
-        // Names of the ids, for the rest of the pipeline.
-        conn.execute_batch(
-            "CREATE OR REPLACE TEMP TABLE ids_ind (ind_no SMALLINT, indicator VARCHAR);
-             CREATE OR REPLACE TEMP TABLE ids_period (pid INTEGER, period VARCHAR, prev VARCHAR,
-                 prev_pid INTEGER);",
-        )
-        .ctx("naming ids")?;
-        {
-            let mut app = conn.appender("ids_ind").ctx("naming ids")?;
-            for &n in &self.used_inds {
-                let code = self
-                    .cat
-                    .indicators
-                    .get(usize::from(n))
-                    .map(|i| i.code.clone());
-                app.append_row(duckdb::params![n as i16, code])
-                    .ctx("naming ids")?;
+        out.errors.truncate(MAX_LISTED);
+        for &(ind, pid) in &self.used {
+            if let Some(i) = self.cat.indicators.get(usize::from(ind)) {
+                out.indicators.insert(ind, i.code.clone());
             }
-            let mut app = conn.appender("ids_period").ctx("naming ids")?;
-            for (&pid, (p, prev)) in &self.used_periods {
-                app.append_row(duckdb::params![pid, p.id(), prev.id(), period_no(prev)])
-                    .ctx("naming ids")?;
+            if let Some(p) = crate::store::facts::period_of_no(pid) {
+                out.periods.insert(pid, (p, period_no(&p.previous())));
             }
         }
-        out.indicators = self
-            .used_inds
-            .iter()
-            .filter_map(|&n| self.cat.indicators.get(usize::from(n)))
-            .map(|i| i.code.clone())
-            .collect();
-        out.indicators.sort();
-        let mut periods: Vec<Period> = self.used_periods.values().map(|(p, _)| *p).collect();
-        periods.sort();
-        out.periods = periods.iter().map(Period::id).collect();
-        out.period_ids = self
-            .used_periods
-            .iter()
-            .map(|(&pid, (p, _))| (pid, *p))
-            .collect();
-        let (warnings, total) = outliers(conn)?;
-        out.warnings = warnings;
-        out.warnings_total = total;
-        Ok(out)
+        out
+    }
+
+    /// The upload-local number of a disaggregation text.
+    fn disagg_no(&mut self, text: &str) -> Option<u16> {
+        if text.is_empty() {
+            return Some(0);
+        }
+        if let Some(&n) = self.disagg_nos.get(text) {
+            return Some(n);
+        }
+        let n = u16::try_from(self.out.disaggs.len()).ok()?;
+        self.out.disaggs.push(text.to_owned());
+        self.disagg_nos.insert(text.to_owned(), n);
+        Some(n)
     }
 }
 
@@ -599,8 +419,8 @@ impl RowSink for Resolver<'_> {
     }
 
     fn push(&mut self, r: RawRow<'_>) -> Result<(), IngestError> {
-        self.values += 1;
-        let before = self.errors_total;
+        self.out.values += 1;
+        let before = self.out.errors_total;
         // Defaults are cloned out so the caches can be borrowed mutably below; they are short.
         let (default_unit, default_period) =
             (self.default_unit.clone(), self.default_period.clone());
@@ -644,11 +464,9 @@ impl RowSink for Resolver<'_> {
             }
             Some(t) => match self.indicator(t, r.col) {
                 Ok(i) => Some(i),
-                Err(p) => {
-                    {
-                        let l = ind_loc(self);
-                        self.problem(r.row, l, Some(t), p);
-                    }
+                Err(n) => {
+                    let (l, p) = (ind_loc(self), self.problems[n as usize].clone());
+                    self.problem(r.row, l, Some(t), p);
                     None
                 }
             },
@@ -670,24 +488,20 @@ impl RowSink for Resolver<'_> {
             }
             (Some(i), Some(t)) => match self.period(t, i.frequency) {
                 Ok(p) => Some(p),
-                Err(p) => {
-                    {
-                        let l = period_loc(self);
-                        self.problem(r.row, l, Some(t), p);
-                    }
+                Err(n) => {
+                    let (l, p) = (period_loc(self), self.problems[n as usize].clone());
+                    self.problem(r.row, l, Some(t), p);
                     None
                 }
             },
             (None, Some(_)) => None,
         };
         let uid = match (&ind, &per, &unit_raw) {
-            (Some(i), Some(p), Some(t)) => match self.unit(t, p.era, &i.levels) {
+            (Some(i), Some(p), Some(t)) => match self.unit(t, p.era, i.levels) {
                 Ok(u) => Some(u),
-                Err(p) => {
-                    {
-                        let l = unit_loc(self);
-                        self.problem(r.row, l, Some(t), p);
-                    }
+                Err(n) => {
+                    let (l, p) = (unit_loc(self), self.problems[n as usize].clone());
+                    self.problem(r.row, l, Some(t), p);
                     None
                 }
             },
@@ -753,41 +567,111 @@ impl RowSink for Resolver<'_> {
                 Some(&t),
                 (
                     ErrorCode::NegativeValue,
-                    format!("{} cannot be negative", i.code),
+                    format!(
+                        "{} cannot be negative",
+                        self.cat.indicators[usize::from(i.no)].code
+                    ),
                     "check the sign; corrections are sent as the corrected figure, not a difference"
                         .into(),
                 ),
             );
         }
-        if self.errors_total != before {
+        if self.out.errors_total != before {
             return Ok(());
         }
         let (Some(i), Some(p), Some(u), Some(v)) = (ind, per, uid, value) else {
             return Ok(());
         };
+        let row = u32::try_from(r.row).unwrap_or(u32::MAX);
+        if self.out.facts.len() >= MAX_VALUES {
+            if self.out.facts.len() == MAX_VALUES {
+                self.problem(
+                    r.row,
+                    (None, None),
+                    None,
+                    (
+                        ErrorCode::TooLarge,
+                        format!("the upload holds more than {MAX_VALUES} values"),
+                        "split it by period or by indicator into files of fewer values".into(),
+                    ),
+                );
+                // Counted once: later values are not kept.
+                self.out.facts.push(Fact {
+                    key: 0,
+                    value: 0.0,
+                    row,
+                    col: 0,
+                    disagg: 0,
+                });
+            }
+            return Ok(());
+        }
+        let Some(disagg) = self.disagg_no(r.disagg) else {
+            self.problem(
+                r.row,
+                (None, Some("disaggregation".into())),
+                Some(r.disagg),
+                (
+                    ErrorCode::TooLarge,
+                    "the upload has more than 65,535 different disaggregations".into(),
+                    "split it into several uploads".into(),
+                ),
+            );
+            return Ok(());
+        };
         if self.last_used != Some((i.no, p.pid)) {
             self.last_used = Some((i.no, p.pid));
-            self.used_inds.insert(i.no);
-            self.used_periods
-                .entry(p.pid)
-                .or_insert((p.period, p.period.previous()));
+            self.used.insert((i.no, p.pid));
         }
-        let b = &mut self.batch;
-        b.row.append_value(r.row as i64);
-        b.col.append_value(r.col as i32);
-        b.disagg.append_value(r.disagg);
-        b.ind.append_value(i.no as i16);
-        b.pid.append_value(p.pid);
-        b.prev_pid.append_value(p.prev_pid);
-        b.year.append_value(p.period.year() as i16);
-        b.uid.append_value(u as i32);
-        b.value.append_value(v);
-        b.key.append_value(key(i.no, p.pid, u));
-        b.prev_key.append_value(key(i.no, p.prev_pid, u));
-        b.len += 1;
-        if b.len >= BATCH_ROWS {
-            self.flush()?;
+        let k = key(i.no, p.pid, u);
+        let at = self.out.facts.len() as u32;
+        let first = if disagg == 0 {
+            match self.out.index.entry(k) {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(e) => {
+                    e.insert(at);
+                    None
+                }
+            }
+        } else {
+            match self.out.disagg_index.entry((k, disagg)) {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(e) => {
+                    e.insert(at);
+                    None
+                }
+            }
+        };
+        if let Some(first) = first {
+            let f = self.out.facts[first as usize];
+            let loc = self.value_loc(r.col);
+            let at = if u64::from(f.row) == r.row {
+                format!(" (column {})", column_letter(usize::from(f.col)))
+            } else {
+                String::new()
+            };
+            self.problem(
+                r.row,
+                loc,
+                None,
+                (
+                    ErrorCode::DuplicateRow,
+                    format!(
+                        "the same indicator, unit and period already appear in row {}{at}",
+                        f.row
+                    ),
+                    "keep one row per indicator, unit and period; delete the other".into(),
+                ),
+            );
+            return Ok(());
         }
+        self.out.facts.push(Fact {
+            key: k,
+            value: v,
+            row,
+            col: u16::try_from(r.col).unwrap_or(u16::MAX),
+            disagg,
+        });
         Ok(())
     }
 }
@@ -804,18 +688,6 @@ fn parse_value(text: &str, locale: Locale) -> Result<f64, String> {
         return t.parse::<f64>().map_err(|e| e.to_string());
     }
     parse_number(t, locale).map_err(|e| e.to_string())
-}
-
-/// A period as a number unique across kinds: months since year 0 × 8 + its kind.
-fn period_no(p: &Period) -> i32 {
-    let kind = match p {
-        Period::Month { .. } => 0,
-        Period::Quarter { .. } => 1,
-        Period::Half { .. } => 2,
-        Period::Year { .. } => 3,
-        Period::YearToDate { .. } => 4,
-    };
-    p.month_index() * 8 + kind
 }
 
 fn resolve_period(
@@ -968,71 +840,30 @@ fn resolve_unit(
     }
 }
 
-/// Values that moved by more than half against the previous period (from this upload or the
-/// store): warnings, never errors — real shocks happen (Tết, storms).
-fn outliers(conn: &Connection) -> Result<(Vec<RowError>, u64), IngestError> {
-    // The previous value from this upload (integer keys), else from the store.
-    conn.execute_batch(
-        "CREATE OR REPLACE TEMP TABLE prev_values AS
-         WITH stored AS (
-             SELECT (i.ind_no::BIGINT << 40) | (p.pid::BIGINT << 22) | o.uid::BIGINT AS key,
-                    o.disagg, o.value
-             FROM current_obs o
-             JOIN ids_ind i ON i.indicator = o.indicator
-             JOIN (SELECT DISTINCT prev AS period, prev_pid AS pid FROM ids_period) p
-                 ON p.period = o.period)
-         SELECT r.row_no, r.col_no, i.indicator, r.value, p.prev,
-                coalesce(up.value, st.value) AS prev_value
-         FROM resolved r
-         JOIN ids_ind i USING (ind_no)
-         JOIN ids_period p USING (pid)
-         LEFT JOIN resolved up ON up.key = r.prev_key AND up.disagg = r.disagg
-         LEFT JOIN stored st ON st.key = r.prev_key AND st.disagg = r.disagg
-         WHERE r.value >= 0",
-    )
-    .ctx("checking outliers")?;
-    let cond = format!("prev_value > 0 AND abs(value / prev_value - 1) > {OUTLIER_RATIO}");
-    let total: i64 = conn
-        .query_row(
-            &format!("SELECT count(*) FROM prev_values WHERE {cond}"),
-            [],
-            |r| r.get(0),
-        )
-        .ctx("checking outliers")?;
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT row_no, col_no, NULL::VARCHAR, NULL::VARCHAR, value, prev_value, prev,
-                    indicator
-             FROM prev_values WHERE {cond} ORDER BY row_no, col_no LIMIT {MAX_LISTED}"
-        ))
-        .ctx("checking outliers")?;
-    let rows = stmt
-        .query_map([], |r| {
-            let value: f64 = r.get(4)?;
-            let prev: f64 = r.get(5)?;
-            let prev_period: String = r.get(6)?;
-            let label = Period::parse(&prev_period)
-                .map(|p| p.label_vi())
-                .unwrap_or(prev_period);
-            let ind: String = r.get(7)?;
-            Ok(RowError {
-                row: Some(r.get::<_, i64>(0)? as u64),
-                column: r
-                    .get::<_, Option<i32>>(1)?
-                    .map(|c| column_letter(c as usize)),
-                field: r.get(2)?,
-                value: Some(dieuhanh_protocol::number::format_vi_auto(value)),
-                code: ErrorCode::Outlier,
-                reason: format!(
-                    "{ind}: {} is {:+.0}% against {} in {label}",
-                    dieuhanh_protocol::number::format_vi_auto(value),
-                    (value / prev - 1.0) * 100.0,
-                    dieuhanh_protocol::number::format_vi_auto(prev)
-                ),
-                hint: "accepted; check the figure and send a correction if it is wrong".into(),
-            })
-        })
-        .ctx("checking outliers")?;
-    let list: Vec<RowError> = rows.collect::<Result<_, _>>().ctx("checking outliers")?;
-    Ok((list, total as u64))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unit_id_and_period_number_fits_its_bits_of_the_key() {
+        let h = Hierarchy::load(&crate::assets_dir()).unwrap();
+        let max = h.units().iter().map(|u| u.uid).max().unwrap();
+        assert!(max < 1 << 22, "uid {max} does not fit 22 bits");
+        let last = Period::Year {
+            year: dieuhanh_protocol::period::MAX_YEAR,
+        };
+        assert!(period_no(&last) < 1 << 18);
+        let k = key(1023, period_no(&last), max);
+        let f = Fact {
+            key: k,
+            value: 0.0,
+            row: 0,
+            col: 0,
+            disagg: 0,
+        };
+        assert_eq!(
+            (f.indicator(), f.pid(), f.uid()),
+            (1023, period_no(&last), max)
+        );
+    }
 }

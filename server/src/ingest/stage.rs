@@ -105,25 +105,49 @@ fn bad_file(reason: String, hint: &str) -> Staged {
     }
 }
 
-/// Pushes the values of one table row (cells by column) according to `layout`; returns the
+/// Where a table's roles sit, worked out once from its layout rather than for every row.
+struct TablePlan {
+    unit: Option<usize>,
+    period: Option<usize>,
+    disagg: Option<usize>,
+    /// The indicator column and the value column of a long table.
+    long: Option<(usize, usize)>,
+    /// (column, indicator code) of each indicator column of a wide table.
+    wide: Vec<(usize, String)>,
+}
+
+impl TablePlan {
+    fn of(layout: &Layout) -> TablePlan {
+        TablePlan {
+            unit: layout.position(&Role::Unit),
+            period: layout.position(&Role::Period),
+            disagg: layout.position(&Role::Disagg),
+            long: layout
+                .position(&Role::Indicator)
+                .map(|i| (i, layout.position(&Role::Value).unwrap_or(0))),
+            wide: layout.indicator_columns(),
+        }
+    }
+}
+
+/// Pushes the values of one table row (cells by column) according to `plan`; returns the
 /// number of empty cells of a wide table, which mean "not reported".
 fn push_table_row<'c>(
     sink: &mut dyn RowSink,
-    layout: &Layout,
+    plan: &TablePlan,
     row: u64,
     cell: &dyn Fn(usize) -> RawValue<'c>,
     text: &dyn Fn(usize) -> Option<&'c str>,
 ) -> Result<u64, IngestError> {
-    let at = |role: &Role| layout.position(role).and_then(text);
-    let (unit, period) = (at(&Role::Unit), at(&Role::Period));
-    let disagg = at(&Role::Disagg).unwrap_or("");
-    if layout.is_long() {
-        let vi = layout.position(&Role::Value).unwrap_or(0);
+    let at = |i: Option<usize>| i.and_then(text);
+    let (unit, period) = (at(plan.unit), at(plan.period));
+    let disagg = at(plan.disagg).unwrap_or("");
+    if let Some((ii, vi)) = plan.long {
         sink.push(RawRow {
             row,
             col: vi as u32,
             unit,
-            indicator: at(&Role::Indicator),
+            indicator: text(ii),
             period,
             value: cell(vi),
             disagg,
@@ -131,14 +155,14 @@ fn push_table_row<'c>(
         return Ok(0);
     }
     let mut empty = 0;
-    for (i, code) in layout.indicator_columns() {
-        match cell(i) {
+    for (i, code) in &plan.wide {
+        match cell(*i) {
             RawValue::Empty => empty += 1,
             value => sink.push(RawRow {
                 row,
-                col: i as u32,
+                col: *i as u32,
                 unit,
-                indicator: Some(&code),
+                indicator: Some(code),
                 period,
                 value,
                 disagg,
@@ -256,7 +280,10 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
         roles: roles_of(&layout),
         ..Staged::default()
     };
+    let plan = TablePlan::of(&layout);
     let mut record = csv::ByteRecord::new();
+    // Each cell's trimmed span in the record's text, reused from row to row.
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(width);
     let mut k: u64 = 0;
     loop {
         match rdr.read_byte_record(&mut record) {
@@ -278,39 +305,47 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
         let shift = if gap == 0 { 0 } else { gaps[gap - 1].1 };
         let row = k + 2 + shift;
         k += 1;
+        // The fields end at ASCII separators, so the whole record is valid UTF-8 exactly when
+        // every field is: one check per row.
+        let Ok(all) = std::str::from_utf8(record.as_slice()) else {
+            let bad = record
+                .iter()
+                .position(|f| std::str::from_utf8(f).is_err())
+                .unwrap_or(0);
+            let mut err = bad_file(
+                format!("row {row}, column {}: the text is not UTF-8", bad + 1),
+                "save the file as \"CSV UTF-8\"",
+            );
+            err.errors[0].row = Some(row);
+            return Ok(err);
+        };
         // Each cell trimmed once, here: the checks and the resolver read them several times.
-        let mut fields: Vec<&str> = Vec::with_capacity(width);
-        for (i, f) in record.iter().enumerate() {
-            match std::str::from_utf8(f) {
-                Ok(t) => fields.push(trim_cell(t)),
-                Err(_) => {
-                    let mut err = bad_file(
-                        format!("row {row}, column {}: the text is not UTF-8", i + 1),
-                        "save the file as \"CSV UTF-8\"",
-                    );
-                    err.errors[0].row = Some(row);
-                    return Ok(err);
-                }
-            }
+        spans.clear();
+        for i in 0..record.len() {
+            let r = record.range(i).unwrap_or(0..0);
+            let t = trim_cell(&all[r.clone()]);
+            let start = r.start + (t.as_ptr() as usize - all[r].as_ptr() as usize);
+            spans.push((start, start + t.len()));
         }
-        if fields.len() > width && fields[width..].iter().any(|f| !f.is_empty()) {
+        let field = |i: usize| spans.get(i).map(|&(a, b)| &all[a..b]);
+        if spans.len() > width && (width..spans.len()).any(|i| field(i) != Some("")) {
             let mut err = bad_file(
                 format!(
                     "row {row} has {} fields but the header has {width}",
-                    fields.len()
+                    spans.len()
                 ),
                 "remove the extra separators or add a header for the extra column",
             );
             err.errors[0].row = Some(row);
             return Ok(err);
         }
-        if fields.iter().all(|f| f.is_empty()) {
+        if spans.iter().all(|(a, b)| a == b) {
             continue;
         }
         staged.rows_read += 1;
-        let text = |i: usize| fields.get(i).copied().filter(|f| !f.is_empty());
+        let text = |i: usize| field(i).filter(|f| !f.is_empty());
         let cell = |i: usize| text(i).map_or(RawValue::Empty, RawValue::Text);
-        staged.empty_cells_skipped += push_table_row(sink, &layout, row, &cell, &text)?;
+        staged.empty_cells_skipped += push_table_row(sink, &plan, row, &cell, &text)?;
     }
     Ok(staged)
 }
@@ -356,37 +391,56 @@ fn blank_line_gaps(path: &Path) -> Result<Vec<(u64, u64)>, IngestError> {
     let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
     let mut buf = vec![0u8; 1 << 20];
     let mut gaps = Vec::new();
-    let (mut in_quotes, mut len, mut line, mut record, mut blanks) =
-        (false, 0u64, 0u64, 0u64, 0u64);
+    // `filled`: the current line has a character other than '\r' (inside quotes, any).
+    let (mut in_quotes, mut filled, mut line, mut record, mut blanks) =
+        (false, false, 0u64, 0u64, 0u64);
     loop {
         let n = f.read(&mut buf).map_err(IngestError::Spool)?;
         if n == 0 {
             break;
         }
-        for &b in &buf[..n] {
-            match b {
-                b'"' => {
-                    in_quotes = !in_quotes;
-                    len += 1;
-                }
-                b'\n' if !in_quotes => {
-                    if line > 0 {
-                        if len == 0 {
-                            blanks += 1;
-                            match gaps.last_mut() {
-                                Some((k, s)) if *k == record => *s = blanks,
-                                _ => gaps.push((record, blanks)),
-                            }
-                        } else {
-                            record += 1;
+        let chunk = &buf[..n];
+        // Only quotes and line ends matter; the bytes between them are looked at only while
+        // the line still seems blank.
+        let mut from = 0;
+        for at in memchr::memchr2_iter(b'"', b'\n', chunk) {
+            if !filled {
+                let between = &chunk[from..at];
+                filled = if in_quotes {
+                    !between.is_empty()
+                } else {
+                    between.iter().any(|&b| b != b'\r')
+                };
+            }
+            from = at + 1;
+            if chunk[at] == b'"' {
+                in_quotes = !in_quotes;
+                filled = true;
+            } else if in_quotes {
+                filled = true;
+            } else {
+                if line > 0 {
+                    if filled {
+                        record += 1;
+                    } else {
+                        blanks += 1;
+                        match gaps.last_mut() {
+                            Some((k, s)) if *k == record => *s = blanks,
+                            _ => gaps.push((record, blanks)),
                         }
                     }
-                    line += 1;
-                    len = 0;
                 }
-                b'\r' if !in_quotes => {}
-                _ => len += 1,
+                line += 1;
+                filled = false;
             }
+        }
+        if !filled {
+            let rest = &chunk[from..];
+            filled = if in_quotes {
+                !rest.is_empty()
+            } else {
+                rest.iter().any(|&b| b != b'\r')
+            };
         }
     }
     Ok(gaps)
@@ -523,7 +577,7 @@ fn stage_xlsx(
         Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
     };
 
-    let mut layout: Option<Layout> = None;
+    let mut layout: Option<(Layout, TablePlan)> = None;
     let mut best_errors: Option<(usize, Vec<RowError>)> = None;
     let mut staged = Staged::default();
     let mut row: Option<(u32, Vec<Option<XCell>>)> = None;
@@ -558,7 +612,7 @@ fn stage_xlsx(
                         };
                         staged.rows_read += 1;
                         staged.empty_cells_skipped +=
-                            push_table_row(sink, l, u64::from(r) + 1, &cell, &text)?;
+                            push_table_row(sink, &l.1, u64::from(r) + 1, &cell, &text)?;
                     }
                 }
                 None => {
@@ -573,7 +627,8 @@ fn stage_xlsx(
                     match columns::detect(&headers, cat) {
                         Ok(l) => {
                             sink.layout(&roles_of(&l));
-                            layout = Some(l);
+                            let plan = TablePlan::of(&l);
+                            layout = Some((l, plan));
                         }
                         Err(mut errs) => {
                             // Remember the most header-like row, to explain why none fit.
@@ -605,7 +660,7 @@ fn stage_xlsx(
         entry.1[c] = xcell(cell.get_value());
     }
     match layout {
-        Some(l) => {
+        Some((l, _)) => {
             staged.layout = if l.is_long() { "long" } else { "wide" }.into();
             staged.roles = roles_of(&l);
             Ok(staged)

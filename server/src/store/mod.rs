@@ -3,6 +3,7 @@
 //! versions are totally ordered), the durable schema (`schema.sql`) and the reference tables
 //! rebuilt from `assets/` at start (`reference`).
 
+pub mod facts;
 pub mod reference;
 
 use std::path::{Path, PathBuf};
@@ -54,7 +55,7 @@ impl<T> DbContext<T> for Result<T, duckdb::Error> {
     }
 }
 
-pub const SCHEMA_VERSION: &str = "2";
+pub const SCHEMA_VERSION: &str = "3";
 
 /// Options for opening a store.
 #[derive(Debug, Clone)]
@@ -109,8 +110,10 @@ impl Store {
             .ctx("setting the spill folder")?;
         let conn = Connection::open_with_flags(path, config)
             .ctx(&format!("opening {}", path.display()))?;
-        conn.execute_batch(include_str!("schema.sql"))
-            .ctx("creating the schema")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+        )
+        .ctx("creating the schema")?;
         let found: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -123,14 +126,18 @@ impl Store {
                 other => Err(other),
             })
             .ctx("reading the schema version")?;
+        // New tables exist before an upgrade fills them; tables kept from version 2 are left.
+        conn.execute_batch(include_str!("schema.sql"))
+            .ctx("creating the schema")?;
         match found.as_deref() {
-            // Version 1 also stored aggregated values; they are now derived in memory.
-            Some("1") => {
-                conn.execute_batch(
-                    "DROP TABLE IF EXISTS cells;
-                     UPDATE meta SET value = '2' WHERE key = 'schema_version';",
-                )
-                .ctx("upgrading the schema from version 1")?;
+            // Version 1 also stored aggregated values (they are now derived in memory); version
+            // 2 stored the facts as texts.
+            Some(v @ ("1" | "2")) => {
+                if v == "1" {
+                    conn.execute_batch("DROP TABLE IF EXISTS cells")
+                        .ctx("upgrading the schema from version 1")?;
+                }
+                facts::upgrade_from_v2(&conn)?;
             }
             Some(v) if v != SCHEMA_VERSION => {
                 return Err(StoreError::Schema {
@@ -146,9 +153,14 @@ impl Store {
                     [SCHEMA_VERSION],
                 )
                 .ctx("initialising meta")?;
+                conn.execute_batch("INSERT INTO disaggs VALUES (0, '')")
+                    .ctx("initialising the disaggregations")?;
             }
         }
+        conn.execute_batch(include_str!("views.sql"))
+            .ctx("creating the views")?;
         reference::rebuild(&conn, &catalogue, &hierarchy)?;
+        facts::number_indicators(&conn, &catalogue)?;
         let version: i64 = conn
             .query_row(
                 "SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'data_version'",

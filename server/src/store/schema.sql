@@ -1,6 +1,8 @@
--- Durable tables of a dieuhanh database: the facts, i.e. what people sent. Reference tables
--- (units, catalogue) are rebuilt from assets/ at every start by store::reference; aggregated
--- values are derived in memory from current_obs (aggregate, serving).
+-- Durable tables of a dieuhanh database (schema version 3): the facts, i.e. what people sent.
+-- Reference tables (units, catalogue) are rebuilt from assets/ at every start by
+-- store::reference; aggregated values are derived in memory from the current values (aggregate,
+-- serving). Facts are stored as numbers (indicator, period, disaggregation and column ids): they
+-- are written several times faster than texts, and the tables below name the numbers.
 
 CREATE TABLE IF NOT EXISTS meta (
     key   VARCHAR PRIMARY KEY,
@@ -24,28 +26,49 @@ CREATE TABLE IF NOT EXISTS submissions (
     warnings         BIGINT NOT NULL
 );
 
+-- The number of each indicator code in the facts. Never renumbered: the catalogue's order may
+-- change between releases, these ids do not.
+CREATE TABLE IF NOT EXISTS indicator_ids (
+    id   SMALLINT PRIMARY KEY,
+    code VARCHAR NOT NULL UNIQUE
+);
+
+-- Disaggregations ('gioi_tinh=nu'); 0 is the total.
+CREATE TABLE IF NOT EXISTS disaggs (
+    id   INTEGER PRIMARY KEY,
+    text VARCHAR NOT NULL UNIQUE
+);
+
+-- The column headers of each upload, for the history's record of where a value came from.
+CREATE TABLE IF NOT EXISTS submission_columns (
+    submission BIGINT NOT NULL,
+    col_no     SMALLINT NOT NULL,
+    field      VARCHAR NOT NULL
+);
+
 -- Every value ever accepted, with the submission it came from. Append-only: a correction is a new
--- revision, so the history the seeds forbid beautifying stays queryable.
+-- revision, so the history the seeds forbid beautifying stays queryable. `pid` is the period's
+-- number: months since year 0 of its first month × 8 + its kind (0 month, 1 quarter, 2 half,
+-- 3 year); `period_text(pid)` writes it as '2025-07', '2025-Q3', '2025-H1' or '2025'.
 CREATE TABLE IF NOT EXISTS observations (
-    indicator  VARCHAR NOT NULL,
-    uid        INTEGER NOT NULL,
-    period     VARCHAR NOT NULL,
-    disagg     VARCHAR NOT NULL,           -- '' for the total; e.g. 'gioi_tinh=nu'
+    ind        SMALLINT NOT NULL,          -- indicator_ids.id
+    uid        INTEGER NOT NULL,           -- units.uid
+    pid        INTEGER NOT NULL,
+    disagg     INTEGER NOT NULL,           -- disaggs.id; 0 for the total
     value      DOUBLE NOT NULL,
     submission BIGINT NOT NULL,
     revision   INTEGER NOT NULL,           -- 1 for the first value of the key
     source_row INTEGER,                    -- row in the uploaded file, for provenance
-    source_col VARCHAR
+    source_col SMALLINT                    -- submission_columns.col_no
 );
 
--- The latest accepted revision of each key (derived from observations, kept for speed).
-CREATE TABLE IF NOT EXISTS current_obs (
-    indicator  VARCHAR NOT NULL,
-    uid        INTEGER NOT NULL,
-    period     VARCHAR NOT NULL,
-    disagg     VARCHAR NOT NULL,
-    year       SMALLINT NOT NULL,
-    value      DOUBLE NOT NULL,
-    submission BIGINT NOT NULL,
-    revision   INTEGER NOT NULL
+-- The revisions a later one replaced (append-only too). The current value of a key is its
+-- revision not listed here: a first value, by far the most common, is written once.
+CREATE TABLE IF NOT EXISTS superseded (
+    ind      SMALLINT NOT NULL,
+    uid      INTEGER NOT NULL,
+    pid      INTEGER NOT NULL,
+    disagg   INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    by_submission BIGINT NOT NULL
 );

@@ -1,0 +1,181 @@
+//! A database written by the previous server (schema version 2: facts stored as texts, a
+//! `current_obs` table) opens with this one: upgraded in place to numbers with nothing lost —
+//! current values, revisions and where each came from — and then takes new revisions.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use dieuhanh_protocol::period::{CivilDate, Period};
+use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::ingest::{self, Format, UploadOptions};
+use dieuhanh_server::query::{self, ValueRef};
+
+/// The schema-2 tables exactly as that server created them.
+const SCHEMA_V2: &str = include_str!("fixtures/schema-v2.sql");
+
+#[test]
+fn a_schema_2_file_is_upgraded_with_its_history_and_takes_new_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("test.duckdb");
+    let assets = dieuhanh_server::assets_dir();
+    let h = dieuhanh_server::hierarchy::Hierarchy::load(&assets).unwrap();
+    let hcm = h
+        .resolve(Era::Since2025, &[Level::Province], "79")
+        .unwrap()
+        .uid;
+    let hn = h
+        .resolve(Era::Since2025, &[Level::Province], "01")
+        .unwrap()
+        .uid;
+    {
+        let c = duckdb::Connection::open(&db).unwrap();
+        c.execute_batch(SCHEMA_V2).unwrap();
+        c.execute_batch(&format!(
+            "INSERT INTO meta VALUES ('schema_version', '2'), ('data_version', '2');
+             INSERT INTO submissions VALUES
+                 (1, 1, TIMESTAMP '2025-09-05 02:00:00', 'csv', 't8.csv', 'a', 'tinh', 'vi-VN', 3, 3, 0, 0, 0),
+                 (2, 2, TIMESTAMP '2025-09-09 02:00:00', 'csv', 't8-sua.csv', 'b', 'tinh', 'vi-VN', 1, 0, 1, 0, 0);
+             INSERT INTO observations VALUES
+                 ('VM02', {hcm}, '2025-08', '', 100, 1, 1, 2, 'Giá trị'),
+                 ('VM02', {hn}, '2025-08', '', 70, 1, 1, 3, 'Giá trị'),
+                 ('VM02', {hcm}, '2025-08', 'gioi_tinh=nu', 40, 1, 1, 4, 'Giá trị'),
+                 ('VM02', {hcm}, '2025-08', '', 120, 2, 2, 2, 'Giá trị');
+             INSERT INTO current_obs VALUES
+                 ('VM02', {hcm}, '2025-08', '', 2025, 120, 2, 2),
+                 ('VM02', {hn}, '2025-08', '', 2025, 70, 1, 1),
+                 ('VM02', {hcm}, '2025-08', 'gioi_tinh=nu', 2025, 40, 1, 1);"
+        ))
+        .unwrap();
+    }
+
+    let store = dieuhanh_tests::open_store(dir.path());
+    let aug = Period::Month {
+        year: 2025,
+        month: 8,
+    };
+    let value = |store: &dieuhanh_server::store::Store, uid: u32| {
+        store
+            .serving()
+            .read("VM02", &[uid], &[aug])
+            .get(&(uid, aug.id()))
+            .map(|c| c.value)
+    };
+    assert_eq!(
+        value(&store, hcm),
+        Some(120.0),
+        "the current revision is served"
+    );
+    assert_eq!(value(&store, hn), Some(70.0));
+    let provenance = |store: &dieuhanh_server::store::Store| {
+        store.write_blocking(|conn| {
+            query::provenance(
+                conn,
+                store.serving(),
+                store.catalogue(),
+                store.hierarchy(),
+                &ValueRef {
+                    indicator: "VM02".into(),
+                    unit: "79".into(),
+                    period: aug,
+                    at: CivilDate {
+                        year: 2025,
+                        month: 8,
+                        day: 31,
+                    },
+                },
+            )
+            .unwrap()
+        })
+    };
+    let p = provenance(&store);
+    let revs: Vec<(i32, f64, bool, Option<String>, i64)> = p
+        .revisions
+        .iter()
+        .map(|r| {
+            (
+                r.revision,
+                r.value,
+                r.current,
+                r.source_column.clone(),
+                r.submission.id,
+            )
+        })
+        .collect();
+    assert_eq!(
+        revs,
+        vec![
+            (1, 100.0, false, Some("Giá trị".into()), 1),
+            (2, 120.0, true, Some("Giá trị".into()), 2)
+        ]
+    );
+    let (schema, disagg): (String, f64) = store.write_blocking(|c| {
+        c.query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema_version'),
+                    (SELECT value FROM current_values WHERE disagg = 'gioi_tinh=nu')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    });
+    assert_eq!((schema.as_str(), disagg), ("3", 40.0));
+    drop(store);
+
+    // Opened again (already upgraded), then a correction: revision 3 supersedes 2.
+    let store = dieuhanh_tests::open_store(dir.path());
+    let csv = dir.path().join("t8-sua2.csv");
+    std::fs::write(
+        &csv,
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;VM02;130\n01;Tháng 8/2025;VM02;70\n",
+    )
+    .unwrap();
+    let serving = store.serving().clone();
+    let (cat, h) = (store.catalogue().clone(), store.hierarchy().clone());
+    let out = store.write_blocking(|conn| {
+        ingest::ingest(
+            conn,
+            ingest::Context {
+                cat: &cat,
+                h: &h,
+                version: 2,
+                today: ingest::today_in_vietnam(),
+                serving: &serving,
+            },
+            &UploadOptions {
+                format: Format::Csv,
+                filename: Some("t8-sua2.csv".into()),
+                locale: None,
+                period: None,
+                unit: None,
+                sheet: None,
+                submitter: None,
+            },
+            ingest::Body {
+                path: &csv,
+                digest: "c",
+            },
+        )
+        .unwrap()
+    });
+    let r = &out.report;
+    assert_eq!(
+        (r.values_new, r.values_revised, r.values_unchanged),
+        (0, 1, 1),
+        "{r:?}"
+    );
+    assert_eq!(value(&store, hcm), Some(130.0));
+    let p = provenance(&store);
+    let current: Vec<(i32, bool)> = p
+        .revisions
+        .iter()
+        .map(|r| (r.revision, r.current))
+        .collect();
+    assert_eq!(current, vec![(1, false), (2, false), (3, true)]);
+    let (superseded, current_rows): (i64, i64) = store.write_blocking(|c| {
+        c.query_row(
+            "SELECT (SELECT count(*) FROM superseded), (SELECT count(*) FROM current_obs)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    });
+    assert_eq!((superseded, current_rows), (2, 3));
+}
