@@ -267,9 +267,10 @@ fn main() -> anyhow::Result<()> {
                     path: &file,
                     digest: &digest,
                 };
+                let db_path = store.path().to_owned();
                 let out = store.write_blocking(|conn| {
                     let mut out = ingest::ingest(conn, ctx, &opts, body)?;
-                    ingest::checkpoint(conn, &mut out)?;
+                    ingest::checkpoint(conn, &db_path, &mut out)?;
                     Ok::<_, ingest::IngestError>(out)
                 })?;
                 if let Some(ch) = &out.changes {

@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let out = store.write_blocking(|conn| {
         let mut out = ingest::ingest(conn, ctx, &opts, body)?;
-        ingest::checkpoint(conn, &mut out)?;
+        ingest::checkpoint(conn, &db, &mut out)?;
         Ok::<_, ingest::IngestError>(out)
     })?;
     let ours_total = t.elapsed();

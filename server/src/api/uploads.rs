@@ -114,6 +114,7 @@ pub async fn upload(
         let today = today_in_vietnam();
         let path = spool.path().to_owned();
         let serving = store.serving().clone();
+        let db_path = store.path().to_owned();
         let outcome = store
             .write(move |conn| {
                 let ctx = ingest::Context {
@@ -142,7 +143,7 @@ pub async fn upload(
                         std::time::Duration::from_secs(1),
                     );
                 }
-                ingest::checkpoint(conn, &mut out)?;
+                ingest::checkpoint(conn, &db_path, &mut out)?;
                 Ok::<_, ApiError>(out)
             })
             .await?;

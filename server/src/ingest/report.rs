@@ -183,6 +183,6 @@ pub struct Phases {
     pub store: u64,
     /// Re-aggregating ancestors, periods and ratios.
     pub aggregate: u64,
-    /// Committing and checkpointing.
+    /// Committing, and checkpointing when the write-ahead log has grown.
     pub commit: u64,
 }
