@@ -407,3 +407,45 @@ async fn openapi_document_lists_every_route() {
     assert_eq!(status, 404);
     assert!(err["error"]["message"].is_string());
 }
+
+#[tokio::test]
+async fn values_are_compared_with_the_stored_ones_and_outliers_listed_in_file_order() {
+    let (_dir, server) = empty_server().await;
+    let july = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
+                79;Tháng 7/2025;VM02;4.000\n01;Tháng 7/2025;VM02;3.000\n48;Tháng 7/2025;VM02;1.000\n";
+    let (status, report) = server
+        .upload("", "text/csv", july.as_bytes().to_vec())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["warnings_total"], 0, "{report}");
+    // Units out of code order; 79 and 48 jump against the stored July, 01 does not; July of 79
+    // is sent again unchanged and July of 01 corrected.
+    let august = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
+                  79;Tháng 8/2025;VM02;9.000\n01;Tháng 8/2025;VM02;3.100\n48;Tháng 8/2025;VM02;100\n\
+                  79;Tháng 7/2025;VM02;4.000\n01;Tháng 7/2025;VM02;3.050\n";
+    let (status, report) = server
+        .upload("", "text/csv", august.as_bytes().to_vec())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (
+            &report["values_new"],
+            &report["values_revised"],
+            &report["values_unchanged"]
+        ),
+        (&3.into(), &1.into(), &1.into()),
+        "{report}"
+    );
+    assert_eq!(report["warnings_total"], 2, "{report}");
+    let rows: Vec<u64> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![2, 4], "{report}");
+    assert_eq!(
+        figure(&server, "VM02", "01", "2025-07").await["value"],
+        3050.0
+    );
+}

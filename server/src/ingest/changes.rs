@@ -16,8 +16,8 @@ use crate::store::facts::{IndicatorIds, disagg_ids};
 use crate::store::{DbContext, StoreError};
 
 use super::IngestError;
-use super::report::{ErrorCode, MAX_LISTED, RowError, column_letter};
-use super::resolve::{Fact, Resolution, key};
+use super::report::{ErrorCode, RowError, column_letter};
+use super::resolve::{Earliest, Fact, Resolution};
 
 /// Relative change against the previous period above which a value is flagged.
 const OUTLIER_RATIO: f64 = 0.5;
@@ -35,8 +35,8 @@ pub enum Fate {
 /// The comparison of an upload with the store.
 #[derive(Debug, Default)]
 pub struct Comparison {
-    /// One per fact, in the same order.
-    pub fates: Vec<Fate>,
+    /// One per fact, slab by slab, in the order of [`Resolution::slabs`] and their facts.
+    pub fates: Vec<Vec<Fate>>,
     pub new: u64,
     pub revised: u64,
     pub unchanged: u64,
@@ -46,6 +46,33 @@ pub struct Comparison {
     pub indicator_ids: HashMap<u16, i16>,
     /// Stored disaggregation number by upload-local number; `None` for texts not stored yet.
     pub disagg_ids: Vec<Option<i32>>,
+}
+
+/// The stored current values of one indicator and period: (unit, upload-local
+/// disaggregation, value, revision), sorted like a slab's facts.
+type StoredSlab = Vec<(u32, u16, f64, i32)>;
+
+/// The stored current value of `f`'s cell, found by moving `at` forward through `stored`
+/// (facts come in the same order).
+fn find_stored(stored: &[(u32, u16, f64, i32)], at: &mut usize, f: &Fact) -> Option<(f64, i32)> {
+    while *at < stored.len() && (stored[*at].0, stored[*at].1) < f.cell() {
+        *at += 1;
+    }
+    stored
+        .get(*at)
+        .filter(|s| (s.0, s.1) == f.cell())
+        .map(|s| (s.2, s.3))
+}
+
+/// The same for the upload's own facts.
+fn find_fact(facts: &[Fact], at: &mut usize, f: &Fact) -> Option<f64> {
+    while *at < facts.len() && facts[*at].cell() < f.cell() {
+        *at += 1;
+    }
+    facts
+        .get(*at)
+        .filter(|p| p.cell() == f.cell())
+        .map(|p| p.value)
 }
 
 /// Compares `res` with the current values stored.
@@ -76,57 +103,58 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
         .collect();
 
     let stored = read_stored(conn, res, &out, &catalogue_no, &local_disagg)?;
+    let none: StoredSlab = Vec::new();
 
-    out.fates.reserve_exact(res.facts.len());
-    for f in &res.facts {
-        let fate = match stored.get(f.key, f.disagg) {
-            None => Fate::New,
-            Some((v, _)) if v == f.value => Fate::Unchanged,
-            Some((_, revision)) => Fate::Revises(revision),
-        };
-        match fate {
-            Fate::New => out.new += 1,
-            Fate::Unchanged => out.unchanged += 1,
-            Fate::Revises(_) => out.revised += 1,
+    out.fates.reserve_exact(res.slabs.len());
+    for slab in &res.slabs {
+        let st = stored.get(&(slab.ind, slab.pid)).unwrap_or(&none);
+        let mut at = 0;
+        let mut fates = Vec::with_capacity(slab.facts.len());
+        for f in &slab.facts {
+            let fate = match find_stored(st, &mut at, f) {
+                None => Fate::New,
+                Some((v, _)) if v == f.value => Fate::Unchanged,
+                Some((_, revision)) => Fate::Revises(revision),
+            };
+            match fate {
+                Fate::New => out.new += 1,
+                Fate::Unchanged => out.unchanged += 1,
+                Fate::Revises(_) => out.revised += 1,
+            }
+            fates.push(fate);
         }
-        out.fates.push(fate);
+        out.fates.push(fates);
     }
 
-    let mut last: Option<(i32, i32)> = None;
-    for f in &res.facts {
-        if f.value < 0.0 {
+    let mut warnings: Earliest<RowError> = Earliest::default();
+    for slab in &res.slabs {
+        let Some(&(_, prev_pid)) = res.periods.get(&slab.pid) else {
             continue;
-        }
-        let pid = f.pid();
-        let prev_pid = match last {
-            Some((p, prev)) if p == pid => prev,
-            _ => {
-                let prev = res.periods.get(&pid).map_or(-1, |(_, prev)| *prev);
-                last = Some((pid, prev));
-                prev
-            }
         };
-        let prev_key = key(f.indicator(), prev_pid, f.uid());
-        let prev = res
-            .find(prev_key, f.disagg)
-            .map(|p| p.value)
-            .or_else(|| stored.get(prev_key, f.disagg).map(|(v, _)| v));
-        let Some(prev) = prev else { continue };
-        if prev > 0.0 && (f.value / prev - 1.0).abs() > OUTLIER_RATIO {
-            out.warnings_total += 1;
-            if out.warnings.len() < MAX_LISTED {
-                out.warnings.push(outlier(res, f, prev, prev_pid));
+        let upload_prev = res
+            .slab(slab.ind, prev_pid)
+            .map_or(&[][..], |s| &s.facts[..]);
+        let stored_prev = stored.get(&(slab.ind, prev_pid)).unwrap_or(&none);
+        let (mut i, mut j) = (0, 0);
+        for f in &slab.facts {
+            if f.value < 0.0 {
+                continue;
+            }
+            let prev = find_fact(upload_prev, &mut i, f)
+                .or_else(|| find_stored(stored_prev, &mut j, f).map(|(v, _)| v));
+            let Some(prev) = prev else { continue };
+            if prev > 0.0 && (f.value / prev - 1.0).abs() > OUTLIER_RATIO {
+                warnings.offer(f.row, f.col, || outlier(res, slab.ind, f, prev, prev_pid));
             }
         }
     }
+    out.warnings_total = warnings.total;
+    out.warnings = warnings.into_sorted();
     Ok(out)
 }
 
-fn outlier(res: &Resolution, f: &Fact, prev: f64, prev_pid: i32) -> RowError {
-    let ind = res
-        .indicators
-        .get(&f.indicator())
-        .map_or("", String::as_str);
+fn outlier(res: &Resolution, ind: u16, f: &Fact, prev: f64, prev_pid: i32) -> RowError {
+    let code = res.indicators.get(&ind).map_or("", String::as_str);
     let label = crate::store::facts::period_of_no(prev_pid)
         .as_ref()
         .map_or_else(String::new, Period::label_vi);
@@ -137,29 +165,12 @@ fn outlier(res: &Resolution, f: &Fact, prev: f64, prev_pid: i32) -> RowError {
         value: Some(format_vi_auto(f.value)),
         code: ErrorCode::Outlier,
         reason: format!(
-            "{ind}: {} is {:+.0}% against {} in {label}",
+            "{code}: {} is {:+.0}% against {} in {label}",
             format_vi_auto(f.value),
             (f.value / prev - 1.0) * 100.0,
             format_vi_auto(prev)
         ),
         hint: "accepted; check the figure and send a correction if it is wrong".into(),
-    }
-}
-
-/// Stored current values (value, revision) by upload key and upload-local disaggregation.
-#[derive(Default)]
-struct Stored {
-    totals: HashMap<u64, (f64, i32)>,
-    disagg: HashMap<(u64, u16), (f64, i32)>,
-}
-
-impl Stored {
-    fn get(&self, key: u64, disagg: u16) -> Option<(f64, i32)> {
-        if disagg == 0 {
-            self.totals.get(&key).copied()
-        } else {
-            self.disagg.get(&(key, disagg)).copied()
-        }
     }
 }
 
@@ -169,9 +180,9 @@ fn read_stored(
     cmp: &Comparison,
     catalogue_no: &HashMap<i16, u16>,
     local_disagg: &HashMap<i32, u16>,
-) -> Result<Stored, IngestError> {
-    let mut out = Stored::default();
-    if res.facts.is_empty() {
+) -> Result<HashMap<(u16, i32), StoredSlab>, IngestError> {
+    let mut out: HashMap<(u16, i32), StoredSlab> = HashMap::default();
+    if res.slabs.is_empty() {
         return Ok(out);
     }
     let list = |v: &mut dyn Iterator<Item = String>| v.collect::<Vec<_>>().join(",");
@@ -208,14 +219,16 @@ fn read_stored(
             ) else {
                 continue;
             };
-            let k = key(no, pid.value(r), uid.value(r) as u32);
-            let v = (val.value(r), rev.value(r));
-            if d == 0 {
-                out.totals.insert(k, v);
-            } else {
-                out.disagg.insert((k, d), v);
-            }
+            out.entry((no, pid.value(r))).or_default().push((
+                uid.value(r) as u32,
+                d,
+                val.value(r),
+                rev.value(r),
+            ));
         }
+    }
+    for slab in out.values_mut() {
+        slab.sort_unstable_by_key(|s| (s.0, s.1));
     }
     Ok(out)
 }

@@ -3,12 +3,12 @@
 //! official code or name in the structure in force at the end of the period and at a level that
 //! reports the indicator, and values in the upload's locale. Each distinct text is resolved once
 //! and cached (a file has few: units × periods × indicators); every row becomes either a compact
-//! fact in memory (24 bytes: its key, value and place in the file) or row-level errors that say
-//! where and what to write instead. Duplicates are caught as facts arrive, by their key.
-//! `changes` then compares the facts with the stored values.
+//! fact in memory (24 bytes: unit, value and place in the file), kept with the others of its
+//! indicator and period, or row-level errors that say where and what to write instead. When
+//! reading ends each run is sorted by unit and duplicates, now side by side, become errors;
+//! `changes` then compares the runs with the stored values.
 
 use std::collections::BTreeMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -58,34 +58,35 @@ struct PerInfo {
     era: Era,
 }
 
-/// One valid value read: its key ([`key`]), upload-local disaggregation number (0 for the
-/// total; see [`Resolution::disaggs`]), value, and where it was in the file.
+/// One valid value read: its unit, upload-local disaggregation number (0 for the total; see
+/// [`Resolution::disaggs`]), value, and where it was in the file. Its indicator and period are
+/// those of its [`Slab`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fact {
-    pub key: u64,
-    pub value: f64,
+    pub uid: u32,
     pub row: u32,
+    pub value: f64,
     pub col: u16,
     pub disagg: u16,
 }
 
 impl Fact {
-    pub fn indicator(&self) -> u16 {
-        (self.key >> 40) as u16
-    }
-
-    pub fn pid(&self) -> i32 {
-        ((self.key >> 22) & 0x3_FFFF) as i32
-    }
-
-    pub fn uid(&self) -> u32 {
-        (self.key & 0x3F_FFFF) as u32
+    /// What makes two facts of a slab the same cell.
+    pub fn cell(&self) -> (u32, u16) {
+        (self.uid, self.disagg)
     }
 }
 
-/// A key unique per (indicator's catalogue number, period number, unit).
-pub fn key(ind: u16, pid: i32, uid: u32) -> u64 {
-    (u64::from(ind) << 40) | ((pid as u64 & 0x3_FFFF) << 22) | u64::from(uid & 0x3F_FFFF)
+/// The facts of one indicator (catalogue number) and period (number). Kept apart as they are
+/// read — a file has a few hundred such pairs at most — so that everything after reading
+/// works on short runs sorted by unit: duplicates side by side, the previous period and the
+/// stored values matched by merging, not by a hash table of millions of keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slab {
+    pub ind: u16,
+    pub pid: i32,
+    /// Sorted by (unit, disaggregation) once reading ends, without duplicates.
+    pub facts: Vec<Fact>,
 }
 
 /// What resolution found: errors, or the facts and what is needed to compare them.
@@ -95,11 +96,8 @@ pub struct Resolution {
     pub errors_total: u64,
     /// Values read (valid or not).
     pub values: u64,
-    /// The valid values, in file order, without duplicates.
-    pub facts: Vec<Fact>,
-    /// Fact index by key, totals only (disaggregated ones are in `disagg_index`).
-    pub index: HashMap<u64, u32>,
-    pub disagg_index: HashMap<(u64, u16), u32>,
+    /// The valid values by indicator and period, sorted by (indicator, period).
+    pub slabs: Vec<Slab>,
     /// Upload-local disaggregation numbers' texts; 0 is the total ('').
     pub disaggs: Vec<String>,
     /// Catalogue numbers of the indicators met, with their codes.
@@ -109,14 +107,82 @@ pub struct Resolution {
 }
 
 impl Resolution {
-    /// The index of the fact with this key and disaggregation, if the upload has one.
-    pub fn find(&self, key: u64, disagg: u16) -> Option<&Fact> {
-        let i = if disagg == 0 {
-            self.index.get(&key)
-        } else {
-            self.disagg_index.get(&(key, disagg))
-        };
-        i.map(|&i| &self.facts[i as usize])
+    /// The slab of an indicator and period, if the upload has values of them.
+    pub fn slab(&self, ind: u16, pid: i32) -> Option<&Slab> {
+        self.slabs
+            .binary_search_by_key(&(ind, pid), |s| (s.ind, s.pid))
+            .ok()
+            .map(|i| &self.slabs[i])
+    }
+
+    /// The number of valid values.
+    pub fn len(&self) -> usize {
+        self.slabs.iter().map(|s| s.facts.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slabs.iter().all(|s| s.facts.is_empty())
+    }
+}
+
+/// The earliest `MAX_LISTED` of many problems by place in the file, kept as they are found in
+/// another order (a max-heap of the places).
+pub struct Earliest<T> {
+    heap: std::collections::BinaryHeap<(u32, u16, Keyed<T>)>,
+    pub total: u64,
+}
+
+/// A payload that takes no part in the heap's order.
+pub struct Keyed<T>(pub T);
+
+impl<T> PartialEq for Keyed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<T> Eq for Keyed<T> {}
+impl<T> PartialOrd for Keyed<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<T> Ord for Keyed<T> {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl<T> Default for Earliest<T> {
+    fn default() -> Self {
+        Earliest {
+            heap: std::collections::BinaryHeap::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T> Earliest<T> {
+    pub fn offer(&mut self, row: u32, col: u16, item: impl FnOnce() -> T) {
+        self.total += 1;
+        if self.heap.len() < MAX_LISTED {
+            self.heap.push((row, col, Keyed(item())));
+        } else if self
+            .heap
+            .peek()
+            .is_some_and(|(r, c, _)| (row, col) < (*r, *c))
+        {
+            self.heap.pop();
+            self.heap.push((row, col, Keyed(item())));
+        }
+    }
+
+    /// The kept items in file order.
+    pub fn into_sorted(self) -> Vec<T> {
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(_, _, Keyed(t))| t)
+            .collect()
     }
 }
 
@@ -142,9 +208,12 @@ pub struct Resolver<'a> {
     last_unit: Last<(Era, u8), Answer<u32>>,
     /// Indicator and period pairs met, as (catalogue number, period number).
     used: rustc_hash::FxHashSet<(u16, i32)>,
-    /// The last value's pair, already in `used`.
-    last_used: Option<(u16, i32)>,
     disagg_nos: HashMap<String, u16>,
+    /// Slab number by (indicator, period), and the last one used.
+    slab_of: HashMap<(u16, i32), u32>,
+    last_slab: Option<((u16, i32), u32)>,
+    /// Valid values kept so far (at most [`MAX_VALUES`]).
+    kept: usize,
     out: Resolution,
 }
 
@@ -209,8 +278,10 @@ impl<'a> Resolver<'a> {
             last_period: Last::default(),
             last_unit: Last::default(),
             used: rustc_hash::FxHashSet::default(),
-            last_used: None,
             disagg_nos: HashMap::default(),
+            slab_of: HashMap::default(),
+            last_slab: None,
+            kept: 0,
             out,
         }
     }
@@ -372,9 +443,30 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Ends reading: the facts, or the errors in file order.
+    /// Ends reading: the facts sorted and without duplicates, or the errors in file order
+    /// (duplicates among them).
     pub fn finish(mut self) -> Resolution {
         let mut out = std::mem::take(&mut self.out);
+        out.slabs.sort_unstable_by_key(|s| (s.ind, s.pid));
+        let mut dups: Earliest<RowError> = Earliest::default();
+        for slab in &mut out.slabs {
+            // Files list a period's units in order, so this is mostly a check that they are.
+            slab.facts.sort_by_key(|f| (f.uid, f.disagg, f.row, f.col));
+            let mut first: Option<Fact> = None;
+            for f in &slab.facts {
+                match first {
+                    Some(e) if e.cell() == f.cell() => {
+                        dups.offer(f.row, f.col, || self.duplicate(f, &e));
+                    }
+                    _ => first = Some(*f),
+                }
+            }
+            if dups.total > 0 {
+                slab.facts.dedup_by_key(|f| f.cell());
+            }
+        }
+        out.errors_total += dups.total;
+        out.errors.extend(dups.into_sorted());
         out.errors.sort_by(|a, b| {
             (a.row, column_index(&a.column)).cmp(&(b.row, column_index(&b.column)))
         });
@@ -388,6 +480,28 @@ impl<'a> Resolver<'a> {
             }
         }
         out
+    }
+
+    /// The error for `f`, a repeat of `first`.
+    fn duplicate(&self, f: &Fact, first: &Fact) -> RowError {
+        let (column, field) = self.value_loc(u32::from(f.col));
+        let at = if first.row == f.row {
+            format!(" (column {})", column_letter(usize::from(first.col)))
+        } else {
+            String::new()
+        };
+        RowError {
+            row: Some(u64::from(f.row)),
+            column,
+            field,
+            value: None,
+            code: ErrorCode::DuplicateRow,
+            reason: format!(
+                "the same indicator, unit and period already appear in row {}{at}",
+                first.row
+            ),
+            hint: "keep one row per indicator, unit and period; delete the other".into(),
+        }
     }
 
     /// The upload-local number of a disaggregation text.
@@ -583,8 +697,8 @@ impl RowSink for Resolver<'_> {
             return Ok(());
         };
         let row = u32::try_from(r.row).unwrap_or(u32::MAX);
-        if self.out.facts.len() >= MAX_VALUES {
-            if self.out.facts.len() == MAX_VALUES {
+        if self.kept >= MAX_VALUES {
+            if self.kept == MAX_VALUES {
                 self.problem(
                     r.row,
                     (None, None),
@@ -595,14 +709,8 @@ impl RowSink for Resolver<'_> {
                         "split it by period or by indicator into files of fewer values".into(),
                     ),
                 );
-                // Counted once: later values are not kept.
-                self.out.facts.push(Fact {
-                    key: 0,
-                    value: 0.0,
-                    row,
-                    col: 0,
-                    disagg: 0,
-                });
+                // Said once: later values are only counted.
+                self.kept += 1;
             }
             return Ok(());
         }
@@ -619,59 +727,32 @@ impl RowSink for Resolver<'_> {
             );
             return Ok(());
         };
-        if self.last_used != Some((i.no, p.pid)) {
-            self.last_used = Some((i.no, p.pid));
-            self.used.insert((i.no, p.pid));
-        }
-        let k = key(i.no, p.pid, u);
-        let at = self.out.facts.len() as u32;
-        let first = if disagg == 0 {
-            match self.out.index.entry(k) {
-                Entry::Occupied(e) => Some(*e.get()),
-                Entry::Vacant(e) => {
-                    e.insert(at);
-                    None
+        let pair = (i.no, p.pid);
+        let slab = match self.last_slab {
+            Some((last, n)) if last == pair => n,
+            _ => {
+                let next = self.out.slabs.len() as u32;
+                let n = *self.slab_of.entry(pair).or_insert(next);
+                if n == next {
+                    self.used.insert(pair);
+                    self.out.slabs.push(Slab {
+                        ind: i.no,
+                        pid: p.pid,
+                        facts: Vec::new(),
+                    });
                 }
-            }
-        } else {
-            match self.out.disagg_index.entry((k, disagg)) {
-                Entry::Occupied(e) => Some(*e.get()),
-                Entry::Vacant(e) => {
-                    e.insert(at);
-                    None
-                }
+                self.last_slab = Some((pair, n));
+                n
             }
         };
-        if let Some(first) = first {
-            let f = self.out.facts[first as usize];
-            let loc = self.value_loc(r.col);
-            let at = if u64::from(f.row) == r.row {
-                format!(" (column {})", column_letter(usize::from(f.col)))
-            } else {
-                String::new()
-            };
-            self.problem(
-                r.row,
-                loc,
-                None,
-                (
-                    ErrorCode::DuplicateRow,
-                    format!(
-                        "the same indicator, unit and period already appear in row {}{at}",
-                        f.row
-                    ),
-                    "keep one row per indicator, unit and period; delete the other".into(),
-                ),
-            );
-            return Ok(());
-        }
-        self.out.facts.push(Fact {
-            key: k,
-            value: v,
+        self.out.slabs[slab as usize].facts.push(Fact {
+            uid: u,
             row,
+            value: v,
             col: u16::try_from(r.col).unwrap_or(u16::MAX),
             disagg,
         });
+        self.kept += 1;
         Ok(())
     }
 }
@@ -845,25 +926,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_unit_id_and_period_number_fits_its_bits_of_the_key() {
-        let h = Hierarchy::load(&crate::assets_dir()).unwrap();
-        let max = h.units().iter().map(|u| u.uid).max().unwrap();
-        assert!(max < 1 << 22, "uid {max} does not fit 22 bits");
-        let last = Period::Year {
-            year: dieuhanh_protocol::period::MAX_YEAR,
-        };
-        assert!(period_no(&last) < 1 << 18);
-        let k = key(1023, period_no(&last), max);
-        let f = Fact {
-            key: k,
-            value: 0.0,
-            row: 0,
-            col: 0,
-            disagg: 0,
-        };
-        assert_eq!(
-            (f.indicator(), f.pid(), f.uid()),
-            (1023, period_no(&last), max)
-        );
+    fn earliest_keeps_the_first_problems_in_file_order_whatever_order_they_come_in() {
+        let mut e: Earliest<(u32, u16)> = Earliest::default();
+        // Rows in descending order, then a few early ones last.
+        for row in (10..(MAX_LISTED as u32 + 500)).rev() {
+            e.offer(row, 1, || (row, 1));
+        }
+        e.offer(3, 2, || (3, 2));
+        e.offer(3, 1, || (3, 1));
+        assert_eq!(e.total, MAX_LISTED as u64 + 492);
+        let kept = e.into_sorted();
+        assert_eq!(kept.len(), MAX_LISTED);
+        assert_eq!(&kept[..3], &[(3, 1), (3, 2), (10, 1)]);
+        assert_eq!(kept.last(), Some(&(MAX_LISTED as u32 + 7, 1)));
     }
 }
