@@ -683,7 +683,6 @@ pub fn load(
             pid: crate::store::facts::period_no(&v.period),
             disagg: 0,
             value: v.value,
-            revision: 1,
             row: None,
             col: None,
         }),

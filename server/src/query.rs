@@ -713,14 +713,15 @@ pub fn provenance(
     {
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT o.revision, o.value, o.source_row, c.field, {SUBMISSION_COLS},
-                        o.revision = max(o.revision) OVER () AS current
+                "SELECT row_number() OVER (ORDER BY o.submission)::INTEGER, o.value,
+                        o.source_row, c.field, {SUBMISSION_COLS},
+                        o.submission = max(o.submission) OVER () AS current
                  FROM observations o JOIN submissions s ON s.id = o.submission
                  LEFT JOIN submission_columns c
                      ON c.submission = o.submission AND c.col_no = o.source_col
                  WHERE o.ind = (SELECT id FROM indicator_ids WHERE code = ?) AND o.uid = ?
                    AND o.pid = ? AND o.disagg = 0
-                 ORDER BY o.revision"
+                 ORDER BY o.submission"
             ))
             .ctx("reading revisions")?;
         let rows = stmt

@@ -6,7 +6,7 @@
 
 use duckdb::Connection;
 use duckdb::arrow::array::AsArray;
-use duckdb::arrow::datatypes::{Float64Type, Int16Type, Int32Type};
+use duckdb::arrow::datatypes::{Float64Type, Int16Type, Int32Type, Int64Type};
 use rustc_hash::FxHashMap as HashMap;
 
 use dieuhanh_protocol::number::format_vi_auto;
@@ -28,8 +28,8 @@ pub enum Fate {
     /// Equal to the stored current value: not a new revision.
     Unchanged,
     New,
-    /// Replaces the stored revision given.
-    Revises(i32),
+    /// Replaces the stored value of the submission given.
+    Revises(i64),
 }
 
 /// The comparison of an upload with the store.
@@ -49,12 +49,12 @@ pub struct Comparison {
 }
 
 /// The stored current values of one indicator and period: (unit, upload-local
-/// disaggregation, value, revision), sorted like a slab's facts.
-type StoredSlab = Vec<(u32, u16, f64, i32)>;
+/// disaggregation, value, submission), sorted like a slab's facts.
+type StoredSlab = Vec<(u32, u16, f64, i64)>;
 
 /// The stored current value of `f`'s cell, found by moving `at` forward through `stored`
 /// (facts come in the same order).
-fn find_stored(stored: &[(u32, u16, f64, i32)], at: &mut usize, f: &Fact) -> Option<(f64, i32)> {
+fn find_stored(stored: &[(u32, u16, f64, i64)], at: &mut usize, f: &Fact) -> Option<(f64, i64)> {
     while *at < stored.len() && (stored[*at].0, stored[*at].1) < f.cell() {
         *at += 1;
     }
@@ -114,7 +114,7 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
             let fate = match find_stored(st, &mut at, f) {
                 None => Fate::New,
                 Some((v, _)) if v == f.value => Fate::Unchanged,
-                Some((_, revision)) => Fate::Revises(revision),
+                Some((_, submission)) => Fate::Revises(submission),
             };
             match fate {
                 Fate::New => out.new += 1,
@@ -197,7 +197,7 @@ fn read_stored(
     let disaggs = list(&mut local_disagg.keys().map(|d| d.to_string()));
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT ind, pid, uid, disagg, value, revision FROM current_obs
+            "SELECT ind, pid, uid, disagg, value, submission FROM current_obs
              WHERE ind IN ({inds}) AND pid IN ({pids}) AND disagg IN ({disaggs})"
         ))
         .ctx("reading the stored values")?;
@@ -211,7 +211,7 @@ fn read_stored(
         let uid = b.column(2).as_primitive::<Int32Type>();
         let dis = b.column(3).as_primitive::<Int32Type>();
         let val = b.column(4).as_primitive::<Float64Type>();
-        let rev = b.column(5).as_primitive::<Int32Type>();
+        let sub = b.column(5).as_primitive::<Int64Type>();
         for r in 0..b.num_rows() {
             let (Some(&no), Some(&d)) = (
                 catalogue_no.get(&ind.value(r)),
@@ -223,7 +223,7 @@ fn read_stored(
                 uid.value(r) as u32,
                 d,
                 val.value(r),
-                rev.value(r),
+                sub.value(r),
             ));
         }
     }

@@ -519,16 +519,12 @@ fn store_facts(
     append_facts(
         conn,
         submission,
-        changed(res, cmp).map(|(slab, f, fate)| StoredFact {
+        changed(res, cmp).map(|(slab, f, _)| StoredFact {
             ind: ind(slab),
             uid: f.uid,
             pid: slab.pid,
             disagg: dis(f),
             value: f.value,
-            revision: match fate {
-                changes::Fate::Revises(r) => r + 1,
-                _ => 1,
-            },
             row: Some(f.row),
             col: i16::try_from(f.col).ok(),
         }),

@@ -126,7 +126,6 @@ pub struct StoredFact {
     pub pid: i32,
     pub disagg: i32,
     pub value: f64,
-    pub revision: i32,
     pub row: Option<u32>,
     pub col: Option<i16>,
 }
@@ -172,7 +171,6 @@ struct Columns {
     pid: Vec<i32>,
     disagg: Vec<i32>,
     value: Vec<f64>,
-    revision: Vec<i32>,
     row: Vec<Option<i32>>,
     col: Vec<Option<i16>>,
 }
@@ -184,7 +182,6 @@ impl Columns {
         self.pid.push(f.pid);
         self.disagg.push(f.disagg);
         self.value.push(f.value);
-        self.revision.push(f.revision);
         self.row.push(f.row.map(|r| r.min(i32::MAX as u32) as i32));
         self.col.push(f.col);
     }
@@ -211,11 +208,6 @@ impl Columns {
                 Arc::new(Int64Array::from(vec![submission; n])),
             ),
             (
-                "revision",
-                DataType::Int32,
-                Arc::new(Int32Array::from(self.revision)),
-            ),
-            (
                 "source_row",
                 DataType::Int32,
                 Arc::new(Int32Array::from(self.row)),
@@ -236,17 +228,18 @@ impl Columns {
     }
 }
 
-/// Records that `submission` replaced these revisions (ind, uid, pid, disagg, revision).
+/// Records that `submission` replaced these values (ind, uid, pid, disagg, the submission of
+/// the value replaced).
 pub fn append_superseded(
     conn: &Connection,
     submission: i64,
-    keys: impl IntoIterator<Item = (i16, u32, i32, i32, i32)>,
+    keys: impl IntoIterator<Item = (i16, u32, i32, i32, i64)>,
 ) -> Result<(), StoreError> {
     let mut app = conn
         .appender("superseded")
         .ctx("retiring superseded values")?;
-    for (ind, uid, pid, disagg, revision) in keys {
-        app.append_row(duckdb::params![ind, uid, pid, disagg, revision, submission])
+    for (ind, uid, pid, disagg, replaced) in keys {
+        app.append_row(duckdb::params![ind, uid, pid, disagg, replaced, submission])
             .ctx("retiring superseded values")?;
     }
     Ok(())
@@ -292,7 +285,7 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
                        WHERE source_col IS NOT NULL);
              CREATE TABLE observations_v3 AS
                  SELECT i.id::SMALLINT AS ind, o.uid, p.pid, d.id AS disagg, o.value,
-                        o.submission, o.revision, o.source_row, c.col_no AS source_col
+                        o.submission, o.source_row, c.col_no AS source_col
                  FROM observations o
                  JOIN indicator_ids i ON i.code = o.indicator
                  JOIN upgrade_periods p ON p.period = o.period
@@ -300,7 +293,7 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
                  LEFT JOIN submission_columns c
                      ON c.submission = o.submission AND c.field = o.source_col;
              INSERT INTO superseded
-                 SELECT i.id, o.uid, p.pid, d.id, o.revision,
+                 SELECT i.id, o.uid, p.pid, d.id, o.submission,
                         (SELECT min(n.submission) FROM observations n
                          WHERE n.indicator = o.indicator AND n.uid = o.uid
                            AND n.period = o.period AND n.disagg = o.disagg
@@ -317,7 +310,7 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
              CREATE TABLE observations (
                  ind SMALLINT NOT NULL, uid INTEGER NOT NULL, pid INTEGER NOT NULL,
                  disagg INTEGER NOT NULL, value DOUBLE NOT NULL, submission BIGINT NOT NULL,
-                 revision INTEGER NOT NULL, source_row INTEGER, source_col SMALLINT);
+                 source_row INTEGER, source_col SMALLINT);
              INSERT INTO observations SELECT * FROM observations_v3;
              DROP TABLE observations_v3;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS submission_columns (
 );
 
 -- Every value ever accepted, with the submission it came from. Append-only: a correction is a new
--- revision, so the history the seeds forbid beautifying stays queryable. `pid` is the period's
+-- revision, so the history the seeds forbid beautifying stays queryable. A value's revision
+-- number is its place among its key's submissions (1 for the first), so it is not stored. `pid` is the period's
 -- number: months since year 0 of its first month × 8 + its kind (0 month, 1 quarter, 2 half,
 -- 3 year); `period_text(pid)` writes it as '2025-07', '2025-Q3', '2025-H1' or '2025'.
 CREATE TABLE IF NOT EXISTS observations (
@@ -57,18 +58,18 @@ CREATE TABLE IF NOT EXISTS observations (
     disagg     INTEGER NOT NULL,           -- disaggs.id; 0 for the total
     value      DOUBLE NOT NULL,
     submission BIGINT NOT NULL,
-    revision   INTEGER NOT NULL,           -- 1 for the first value of the key
     source_row INTEGER,                    -- row in the uploaded file, for provenance
     source_col SMALLINT                    -- submission_columns.col_no
 );
 
--- The revisions a later one replaced (append-only too). The current value of a key is its
--- revision not listed here: a first value, by far the most common, is written once.
+-- The values a later submission replaced (append-only too): key, the submission of the value
+-- replaced, and the one that replaced it. The current value of a key is its observation not
+-- listed here: a first value, by far the most common, is written once.
 CREATE TABLE IF NOT EXISTS superseded (
-    ind      SMALLINT NOT NULL,
-    uid      INTEGER NOT NULL,
-    pid      INTEGER NOT NULL,
-    disagg   INTEGER NOT NULL,
-    revision INTEGER NOT NULL,
+    ind           SMALLINT NOT NULL,
+    uid           INTEGER NOT NULL,
+    pid           INTEGER NOT NULL,
+    disagg        INTEGER NOT NULL,
+    submission    BIGINT NOT NULL,
     by_submission BIGINT NOT NULL
 );

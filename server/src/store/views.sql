@@ -4,7 +4,7 @@ CREATE OR REPLACE VIEW current_obs AS
     SELECT o.* FROM observations o
     ANTI JOIN superseded s
         ON s.ind = o.ind AND s.uid = o.uid AND s.pid = o.pid AND s.disagg = o.disagg
-       AND s.revision = o.revision;
+       AND s.submission = o.submission;
 
 CREATE OR REPLACE MACRO period_text(pid) AS
     CASE pid % 8
@@ -17,7 +17,7 @@ CREATE OR REPLACE MACRO period_text(pid) AS
 -- The current values with their codes and texts, for people querying the file.
 CREATE OR REPLACE VIEW current_values AS
     SELECT i.code AS indicator, o.uid, period_text(o.pid) AS period, d.text AS disagg, o.value,
-           o.submission, o.revision
+           o.submission
     FROM current_obs o
     JOIN indicator_ids i ON i.id = o.ind
     JOIN disaggs d ON d.id = o.disagg;
