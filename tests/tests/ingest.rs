@@ -449,3 +449,105 @@ async fn values_are_compared_with_the_stored_ones_and_outliers_listed_in_file_or
         3050.0
     );
 }
+
+/// A CSV of several megabytes (read in two halves on two threads): births of every 2024
+/// commune over `months` months, a blank line in each half, and a disaggregation column whose
+/// texts first appear in a different order in each half. Returns the file and its lines (the
+/// row numbers a spreadsheet shows, from 1 for the header).
+fn two_halves_csv(server: &TestServer, months: u32) -> Vec<String> {
+    let communes: Vec<String> = server
+        .state
+        .store
+        .hierarchy()
+        .at_level(Level::Commune, Era::Before2025)
+        .map(|u| u.code.clone())
+        .collect();
+    let mut lines = vec!["Mã đơn vị;Kỳ;Chỉ tiêu;Phân tổ;Giá trị".to_owned()];
+    for m in 0..months {
+        let (y, mo) = (2020 + m / 12, m % 12 + 1);
+        for (i, c) in communes.iter().enumerate() {
+            lines.push(format!(
+                "{c};{y}-{mo:02};XH02;;{}",
+                10 + (i as u32 + m) % 90
+            ));
+        }
+        if m == 1 || m == months - 3 {
+            lines.push(String::new());
+        }
+    }
+    // Disaggregated rows: "nữ" first in the first half, "nam" first in the second.
+    let half = lines.len() / 2;
+    lines.insert(10, format!("{};2020-01;XH02;gioi_tinh=nu;4", communes[0]));
+    lines.insert(
+        half,
+        format!("{};2021-06;XH02;gioi_tinh=nam;5", communes[1]),
+    );
+    lines.insert(
+        half + 1,
+        format!("{};2021-06;XH02;gioi_tinh=nu;6", communes[1]),
+    );
+    lines
+}
+
+fn joined(lines: &[String]) -> Vec<u8> {
+    let mut s = lines.join("\n");
+    s.push('\n');
+    s.into_bytes()
+}
+
+#[tokio::test]
+async fn a_large_csv_read_in_two_halves_locates_errors_and_merges_its_values() {
+    let (_dir, server) = empty_server().await;
+    let mut lines = two_halves_csv(&server, 24);
+    let body = joined(&lines);
+    assert!(body.len() > 5 << 20, "{} bytes: not split", body.len());
+
+    // Errors in the second half: a repeat of a first-half row, and a value that is no number.
+    let n = lines.len();
+    let repeated = lines[3].clone();
+    lines[n - 20] = repeated;
+    lines[n - 10] = lines[n - 10].rsplit_once(';').unwrap().0.to_owned() + ";mười";
+    let (status, report) = server.upload("", "text/csv", joined(&lines)).await;
+    assert_eq!(status, 422, "{report}");
+    let errors: Vec<(u64, String, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["code"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(
+        (errors[0].0, errors[0].1.as_str()),
+        ((n - 19) as u64, "duplicate_row")
+    );
+    assert!(errors[0].2.ends_with("in row 4"), "{errors:?}");
+    assert_eq!(
+        (errors[1].0, errors[1].1.as_str()),
+        ((n - 9) as u64, "not_a_number")
+    );
+
+    // The valid file: every value stored, the disaggregations numbered once for the whole file.
+    let lines = two_halves_csv(&server, 24);
+    let values = lines.iter().skip(1).filter(|l| !l.is_empty()).count() as u64;
+    let (status, report) = server.upload("", "text/csv", joined(&lines)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["values_new"], values, "{report}");
+    let nam = lines.iter().find(|l| l.contains("gioi_tinh=nam")).unwrap();
+    let c1 = nam.split(';').next().unwrap();
+    let fix = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Phân tổ;Giá trị\n{c1};2021-06;XH02;gioi_tinh=nam;5\n{c1};2021-06;XH02;gioi_tinh=nu;7\n"
+    );
+    let (status, report) = server.upload("", "text/csv", fix.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (&report["values_unchanged"], &report["values_revised"]),
+        (&1.into(), &1.into()),
+        "{report}"
+    );
+}

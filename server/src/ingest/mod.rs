@@ -339,14 +339,22 @@ fn stage_and_store(
         opts.period.clone().or(meta.period),
         opts.unit.clone().or(meta.unit),
     );
-    let mut resolver = resolve::Resolver::new(cat, h, locale, today, defaults);
-    let staged = stage::stage(
-        &mut resolver,
-        cat,
-        opts.format,
-        body.path,
-        opts.sheet.as_deref(),
-    )?;
+    let mut resolver = resolve::Resolver::new(cat, h, locale, today, defaults.clone());
+    let staged = if opts.format == Format::Csv {
+        // A large CSV is read in two halves on two threads, then merged.
+        let mut later = resolve::Resolver::new(cat, h, locale, today, defaults);
+        let staged = stage::stage_csv_halves(&mut resolver, &mut later, cat, body.path)?;
+        resolver.absorb(later);
+        staged
+    } else {
+        stage::stage(
+            &mut resolver,
+            cat,
+            opts.format,
+            body.path,
+            opts.sheet.as_deref(),
+        )?
+    };
     report.phases_ms.read = ms(t);
     report.layout = staged.layout.clone();
     report.rows_read = staged.rows_read;

@@ -33,8 +33,9 @@ pub struct RoleColumns {
     pub headers: Vec<String>,
 }
 
-/// The most values one upload may hold: its facts and their index stay in memory (~50 bytes
-/// a value, so ~800 MB at most), and larger files are better split by period or indicator.
+/// The most values one upload may hold: its facts stay in memory (24 bytes a value, so
+/// ~400 MB at most; twice that while the two halves of a large CSV are read), and larger files
+/// are better split by period or indicator.
 pub const MAX_VALUES: usize = 16_000_000;
 
 type Problem = (ErrorCode, String, String);
@@ -441,6 +442,54 @@ impl<'a> Resolver<'a> {
                 hint,
             });
         }
+    }
+
+    /// Takes in what `later` read from a later part of the same file (the second half, read on
+    /// another thread): its values join this one's, before [`Resolver::finish`] sorts them.
+    pub fn absorb(&mut self, later: Resolver<'_>) {
+        let mut later_out = later.out;
+        self.out.values += later_out.values;
+        self.out.errors_total += later_out.errors_total;
+        self.out.errors.append(&mut later_out.errors);
+        // Its disaggregations numbered as this one numbers them.
+        let renumber: Vec<u16> = later_out
+            .disaggs
+            .iter()
+            .map(|t| self.disagg_no(t).unwrap_or(u16::MAX))
+            .collect();
+        for mut slab in later_out.slabs {
+            if renumber.iter().enumerate().any(|(i, &n)| i as u16 != n) {
+                for f in &mut slab.facts {
+                    f.disagg = renumber
+                        .get(usize::from(f.disagg))
+                        .copied()
+                        .unwrap_or(u16::MAX);
+                }
+            }
+            let pair = (slab.ind, slab.pid);
+            match self.slab_of.get(&pair) {
+                Some(&n) => self.out.slabs[n as usize].facts.append(&mut slab.facts),
+                None => {
+                    self.slab_of.insert(pair, self.out.slabs.len() as u32);
+                    self.used.insert(pair);
+                    self.out.slabs.push(slab);
+                }
+            }
+        }
+        self.last_slab = None;
+        let kept = self.kept + later.kept;
+        if kept > MAX_VALUES && self.kept <= MAX_VALUES && later.kept <= MAX_VALUES {
+            self.out.errors_total += 1;
+            self.out.errors.insert(
+                0,
+                RowError::file(
+                    ErrorCode::TooLarge,
+                    format!("the upload holds more than {MAX_VALUES} values"),
+                    "split it by period or by indicator into files of fewer values".into(),
+                ),
+            );
+        }
+        self.kept = kept;
     }
 
     /// Ends reading: the facts sorted and without duplicates, or the errors in file order

@@ -1,11 +1,13 @@
 //! Reading an upload: CSV (streamed with the `csv` crate), Excel (calamine's cell stream) and
 //! JSON (serde, record by record) become raw rows — one per value, with the texts of its unit,
 //! indicator, period and value and the row and column it came from — pushed into a
-//! [`RowSink`] as they are read, so memory does not grow with the file. Nothing is interpreted
-//! here: `resolve` does that for all formats alike.
+//! [`RowSink`] as they are read, so memory does not grow with the file. A CSV of several
+//! megabytes is read in two halves on two threads, split at a line start outside quotes that the
+//! scan for blank lines finds. Nothing is interpreted here: `resolve` does that for all formats
+//! alike.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use calamine::{DataRef, Reader, Xlsx};
@@ -235,6 +237,30 @@ fn header_fields(line: &str, delimiter: u8) -> Vec<String> {
 }
 
 fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Staged, IngestError> {
+    stage_csv_on(sink, None, cat, path)
+}
+
+/// Reads a CSV upload into two sinks at once, one per half of its rows, on two threads (a
+/// file too small to split goes to `first` alone). The halves' rows arrive in file order
+/// within each sink; the caller merges them.
+pub fn stage_csv_halves(
+    first: &mut (dyn RowSink + Send),
+    second: &mut (dyn RowSink + Send),
+    cat: &Catalogue,
+    path: &Path,
+) -> Result<Staged, IngestError> {
+    stage_csv_on(first, Some(second), cat, path)
+}
+
+/// Files smaller than this are read on one thread.
+const SPLIT_FROM_BYTES: u64 = 4 << 20;
+
+fn stage_csv_on(
+    sink: &mut dyn RowSink,
+    second: Option<&mut (dyn RowSink + Send)>,
+    cat: &Catalogue,
+    path: &Path,
+) -> Result<Staged, IngestError> {
     // Excel's "Unicode text" is UTF-16LE; the reader below reads UTF-8.
     let transcoded = transcode_utf16(path)?;
     let path = transcoded.as_ref().map_or(path, |t| t.path());
@@ -257,97 +283,163 @@ fn stage_csv(sink: &mut dyn RowSink, cat: &Catalogue, path: &Path) -> Result<Sta
         }
     };
     sink.layout(&roles_of(&layout));
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
     // Rows are numbered as a spreadsheet shows them: the reader skips blank lines, so their
-    // positions come from a quote-aware scan of the file.
-    let gaps = blank_line_gaps(path)?;
-    let mut gap = 0usize;
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
-    let mut bom = [0u8; 3];
-    let n = file.read(&mut bom).map_err(IngestError::Spool)?;
-    let prefix: Vec<u8> = if bom[..n] == [0xEF, 0xBB, 0xBF] {
-        Vec::new()
-    } else {
-        bom[..n].to_vec()
-    };
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(head.delimiter)
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(std::io::Cursor::new(prefix).chain(file));
-    let width = head.headers.len();
+    // positions come from a quote-aware scan of the file, which also finds where to split it.
+    let scan = scan_lines(
+        path,
+        (size >= SPLIT_FROM_BYTES && second.is_some()).then_some(size / 2),
+    )?;
     let mut staged = Staged {
         layout: if layout.is_long() { "long" } else { "wide" }.into(),
         roles: roles_of(&layout),
         ..Staged::default()
     };
-    let plan = TablePlan::of(&layout);
-    let mut record = csv::ByteRecord::new();
-    // Each cell's trimmed span in the record's text, reused from row to row.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(width);
-    let mut k: u64 = 0;
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let row = e.position().map(|p| p.record() + 1);
-                let mut err = bad_file(
-                    format!("the CSV could not be read: {e}"),
-                    "check that quotes are closed; save as \"CSV UTF-8\"",
-                );
-                err.errors[0].row = row;
-                return Ok(err);
+    let range = CsvRange {
+        plan: TablePlan::of(&layout),
+        delimiter: head.delimiter,
+        width: head.headers.len(),
+        gaps: scan.gaps,
+    };
+    let mut file = File::open(path).map_err(IngestError::Spool)?;
+    let mut bom = [0u8; 3];
+    let n = file.read(&mut bom).map_err(IngestError::Spool)?;
+    let start = if bom[..n] == [0xEF, 0xBB, 0xBF] { 3 } else { 0 };
+    let counts = match (scan.split, second) {
+        (Some((offset, record)), Some(second)) => {
+            second.layout(&roles_of(&layout));
+            let (a, b) = std::thread::scope(|s| {
+                let range = &range;
+                let later = s.spawn(move || range.read(second, path, offset, None, record));
+                let first = range.read(sink, path, start, Some(offset), 0);
+                let later = later.join().unwrap_or_else(|_| {
+                    Err(IngestError::Spool(std::io::Error::other(
+                        "the thread reading the second half of the file failed",
+                    )))
+                });
+                (first, later)
+            });
+            // The first half's problems come first in the file.
+            match (a?, b?) {
+                (Err(e), _) | (Ok(_), Err(e)) => return Ok(e),
+                (Ok(a), Ok(b)) => (a.0 + b.0, a.1 + b.1),
             }
         }
-        while gap < gaps.len() && gaps[gap].0 <= k {
-            gap += 1;
-        }
-        let shift = if gap == 0 { 0 } else { gaps[gap - 1].1 };
-        let row = k + 2 + shift;
-        k += 1;
-        // The fields end at ASCII separators, so the whole record is valid UTF-8 exactly when
-        // every field is: one check per row.
-        let Ok(all) = std::str::from_utf8(record.as_slice()) else {
-            let bad = record
-                .iter()
-                .position(|f| std::str::from_utf8(f).is_err())
-                .unwrap_or(0);
-            let mut err = bad_file(
-                format!("row {row}, column {}: the text is not UTF-8", bad + 1),
-                "save the file as \"CSV UTF-8\"",
-            );
-            err.errors[0].row = Some(row);
-            return Ok(err);
-        };
-        // Each cell trimmed once, here: the checks and the resolver read them several times.
-        spans.clear();
-        for i in 0..record.len() {
-            let r = record.range(i).unwrap_or(0..0);
-            let t = trim_cell(&all[r.clone()]);
-            let start = r.start + (t.as_ptr() as usize - all[r].as_ptr() as usize);
-            spans.push((start, start + t.len()));
-        }
-        let field = |i: usize| spans.get(i).map(|&(a, b)| &all[a..b]);
-        if spans.len() > width && (width..spans.len()).any(|i| field(i) != Some("")) {
-            let mut err = bad_file(
-                format!(
-                    "row {row} has {} fields but the header has {width}",
-                    spans.len()
-                ),
-                "remove the extra separators or add a header for the extra column",
-            );
-            err.errors[0].row = Some(row);
-            return Ok(err);
-        }
-        if spans.iter().all(|(a, b)| a == b) {
-            continue;
-        }
-        staged.rows_read += 1;
-        let text = |i: usize| field(i).filter(|f| !f.is_empty());
-        let cell = |i: usize| text(i).map_or(RawValue::Empty, RawValue::Text);
-        staged.empty_cells_skipped += push_table_row(sink, &plan, row, &cell, &text)?;
-    }
+        _ => match range.read(sink, path, start, None, 0)? {
+            Ok(c) => c,
+            Err(e) => return Ok(e),
+        },
+    };
+    staged.rows_read = counts.0;
+    staged.empty_cells_skipped = counts.1;
     Ok(staged)
+}
+
+/// What is needed to read a run of a CSV file's rows.
+struct CsvRange {
+    plan: TablePlan,
+    delimiter: u8,
+    width: usize,
+    /// Blank lines, as (records before them, blank lines so far).
+    gaps: Vec<(u64, u64)>,
+}
+
+impl CsvRange {
+    /// Reads the rows from byte `from` (the header's start when `first_record` is 0, else a
+    /// line start) to byte `to` (or the end) into `sink`; `first_record` is the number of data
+    /// records before `from`. Returns (rows read, empty cells), or the file's error.
+    fn read(
+        &self,
+        sink: &mut dyn RowSink,
+        path: &Path,
+        from: u64,
+        to: Option<u64>,
+        first_record: u64,
+    ) -> Result<Result<(u64, u64), Staged>, IngestError> {
+        let mut file = File::open(path).map_err(IngestError::Spool)?;
+        file.seek(std::io::SeekFrom::Start(from))
+            .map_err(IngestError::Spool)?;
+        let input = BufReader::with_capacity(1 << 20, file).take(to.map_or(u64::MAX, |t| t - from));
+        let with_header = first_record == 0 && from <= 3;
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(with_header)
+            .flexible(true)
+            .from_reader(input);
+        let width = self.width;
+        let gaps = &self.gaps;
+        let mut gap = 0usize;
+        let (mut rows_read, mut empty) = (0u64, 0u64);
+        let mut record = csv::ByteRecord::new();
+        // Each cell's trimmed span in the record's text, reused from row to row.
+        let mut spans: Vec<(usize, usize)> = Vec::with_capacity(width);
+        let mut k: u64 = first_record;
+        loop {
+            match rdr.read_byte_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    let base = if with_header { 1 } else { first_record + 2 };
+                    let row = e.position().map(|p| p.record() + base);
+                    let mut err = bad_file(
+                        format!("the CSV could not be read: {e}"),
+                        "check that quotes are closed; save as \"CSV UTF-8\"",
+                    );
+                    err.errors[0].row = row;
+                    return Ok(Err(err));
+                }
+            }
+            while gap < gaps.len() && gaps[gap].0 <= k {
+                gap += 1;
+            }
+            let shift = if gap == 0 { 0 } else { gaps[gap - 1].1 };
+            let row = k + 2 + shift;
+            k += 1;
+            // The fields end at ASCII separators, so the whole record is valid UTF-8 exactly
+            // when every field is: one check per row.
+            let Ok(all) = std::str::from_utf8(record.as_slice()) else {
+                let bad = record
+                    .iter()
+                    .position(|f| std::str::from_utf8(f).is_err())
+                    .unwrap_or(0);
+                let mut err = bad_file(
+                    format!("row {row}, column {}: the text is not UTF-8", bad + 1),
+                    "save the file as \"CSV UTF-8\"",
+                );
+                err.errors[0].row = Some(row);
+                return Ok(Err(err));
+            };
+            // Each cell trimmed once, here: the checks and the resolver read them several
+            // times.
+            spans.clear();
+            for i in 0..record.len() {
+                let r = record.range(i).unwrap_or(0..0);
+                let t = trim_cell(&all[r.clone()]);
+                let start = r.start + (t.as_ptr() as usize - all[r].as_ptr() as usize);
+                spans.push((start, start + t.len()));
+            }
+            let field = |i: usize| spans.get(i).map(|&(a, b)| &all[a..b]);
+            if spans.len() > width && (width..spans.len()).any(|i| field(i) != Some("")) {
+                let mut err = bad_file(
+                    format!(
+                        "row {row} has {} fields but the header has {width}",
+                        spans.len()
+                    ),
+                    "remove the extra separators or add a header for the extra column",
+                );
+                err.errors[0].row = Some(row);
+                return Ok(Err(err));
+            }
+            if spans.iter().all(|(a, b)| a == b) {
+                continue;
+            }
+            rows_read += 1;
+            let text = |i: usize| field(i).filter(|f| !f.is_empty());
+            let cell = |i: usize| text(i).map_or(RawValue::Empty, RawValue::Text);
+            empty += push_table_row(sink, &self.plan, row, &cell, &text)?;
+        }
+        Ok(Ok((rows_read, empty)))
+    }
 }
 
 /// `cell.trim()`, with ASCII spaces (nearly all there are) taken off bytewise first; the
@@ -387,13 +479,26 @@ fn transcode_utf16(path: &Path) -> Result<Option<tempfile::NamedTempFile>, Inges
 
 /// Where blank lines sit among the data records of a CSV file: (index of the first record
 /// after them, blank lines so far). A quote-aware scan, as a newline inside quotes is data.
-fn blank_line_gaps(path: &Path) -> Result<Vec<(u64, u64)>, IngestError> {
+/// Blank lines and a split point found by [`scan_lines`].
+struct LineScan {
+    /// (records before the blank line, blank lines so far), one entry per run of blanks.
+    gaps: Vec<(u64, u64)>,
+    /// The first line start outside quotes after the byte asked for, with the number of data
+    /// records before it.
+    split: Option<(u64, u64)>,
+}
+
+/// Scans the file for blank lines outside quotes and, when `split_after` is given, for the
+/// first line start after that byte.
+fn scan_lines(path: &Path, split_after: Option<u64>) -> Result<LineScan, IngestError> {
     let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
     let mut buf = vec![0u8; 1 << 20];
     let mut gaps = Vec::new();
+    let mut split = None;
     // `filled`: the current line has a character other than '\r' (inside quotes, any).
     let (mut in_quotes, mut filled, mut line, mut record, mut blanks) =
         (false, false, 0u64, 0u64, 0u64);
+    let mut offset = 0u64;
     loop {
         let n = f.read(&mut buf).map_err(IngestError::Spool)?;
         if n == 0 {
@@ -432,6 +537,10 @@ fn blank_line_gaps(path: &Path) -> Result<Vec<(u64, u64)>, IngestError> {
                 }
                 line += 1;
                 filled = false;
+                let next = offset + at as u64 + 1;
+                if split.is_none() && line > 1 && split_after.is_some_and(|h| next > h) {
+                    split = Some((next, record));
+                }
             }
         }
         if !filled {
@@ -442,8 +551,11 @@ fn blank_line_gaps(path: &Path) -> Result<Vec<(u64, u64)>, IngestError> {
                 rest.iter().any(|&b| b != b'\r')
             };
         }
+        offset += n as u64;
     }
-    Ok(gaps)
+    // A split at the very end leaves nothing for the second half.
+    let split = split.filter(|&(at, _)| at < offset);
+    Ok(LineScan { gaps, split })
 }
 
 // -------------------------------------------------------------------------------------- Excel
@@ -928,7 +1040,24 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "a;b\n1;x\n\n\n3;\"two\n\nlines\"\r\n\r\n4;y\n").unwrap();
         // Records 0 (1;x), 1 (3;...), 2 (4;y); two blanks before record 1, one before 2.
-        assert_eq!(blank_line_gaps(&p).unwrap(), vec![(1, 2), (2, 3)]);
+        assert_eq!(scan_lines(&p, None).unwrap().gaps, vec![(1, 2), (2, 3)]);
+    }
+
+    #[test]
+    fn a_file_splits_at_a_line_start_outside_quotes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        let text = "a;b\n1;x\n\n3;\"two\n\nlines\"\n4;y\n5;z\n";
+        std::fs::write(&p, text).unwrap();
+        // Past byte 12 the next line end outside quotes closes record 1 (the quoted one).
+        let (at, records) = scan_lines(&p, Some(12)).unwrap().split.unwrap();
+        assert_eq!(&text[at as usize..], "4;y\n5;z\n");
+        assert_eq!(records, 2);
+        // Not past the last line end: nothing is left for a second half.
+        assert_eq!(
+            scan_lines(&p, Some(text.len() as u64 - 1)).unwrap().split,
+            None
+        );
     }
 
     #[test]
