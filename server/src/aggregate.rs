@@ -17,6 +17,7 @@
 //! so [`build`] recreates it at start.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 // Keys here are unit ids and catalogue codes, never raw upload text: the fast hash is safe.
 use rustc_hash::FxHashMap as HashMap;
@@ -216,11 +217,13 @@ fn recompute(
     };
     let mut changes = Changes::default();
     let mut listed: Vec<CellChange> = Vec::new();
+    // Cells counted so far across threads: once past the listing limit, nothing more is listed.
+    let counted = AtomicUsize::new(0);
     for phase in &phases {
-        for &(n, year) in phase {
-            let Some(ind) = cat.indicators.get(usize::from(n)) else {
-                continue;
-            };
+        // The pairs of a phase depend only on earlier phases: they are rebuilt side by side.
+        let pairs: Vec<Pair> = phase.iter().copied().collect();
+        let rebuilt = par_map(&pairs, |&(n, year)| {
+            let ind = cat.indicators.get(usize::from(n))?;
             let old = overlay.year(n, year);
             let new = match ind.aggregation {
                 Aggregation::Ratio => ratio_year(&overlay, ind, year),
@@ -233,7 +236,27 @@ fn recompute(
                     updates.get(&(n, year)).map_or(&[][..], Vec::as_slice),
                 ),
             };
-            diff(&ind.code, &old, &new, &mut changes.count, &mut listed);
+            let mut count = 0;
+            let mut cells = Vec::new();
+            let list = counted.load(Ordering::Relaxed) <= MAX_LISTED_CHANGES;
+            diff(
+                &ind.code,
+                &old,
+                &new,
+                &mut count,
+                list.then_some(&mut cells),
+            );
+            counted.fetch_add(count, Ordering::Relaxed);
+            Some((new, count, cells))
+        });
+        for (&(n, year), done) in pairs.iter().zip(rebuilt) {
+            let (Some((new, count, cells)), Some(ind)) = (done, cat.indicators.get(usize::from(n)))
+            else {
+                continue;
+            };
+            changes.count += count;
+            let room = MAX_LISTED_CHANGES.saturating_sub(listed.len());
+            listed.extend(cells.into_iter().take(room));
             overlay.years.insert((n, year), new);
             changes.pairs.insert((ind.code.clone(), year));
         }
@@ -243,6 +266,41 @@ fn recompute(
         years: overlay.years,
         changes,
     }
+}
+
+/// `f` over `items` on up to one thread per core, the results in the items' order. Items are
+/// handed out one at a time, as their costs differ (a year of monthly commune data against a
+/// yearly national one).
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        out.push((i, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A worker's panic is the caller's: no result may go missing.
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Three ordered phases: additive and unaggregated indicators, then weighted means (their
@@ -552,7 +610,7 @@ fn diff(
     old: &YearSlabs,
     new: &YearSlabs,
     count: &mut usize,
-    listed: &mut Vec<CellChange>,
+    mut listed: Option<&mut Vec<CellChange>>,
 ) {
     let empty = Slab::default();
     let periods: BTreeSet<&Period> = old.keys().chain(new.keys()).collect();
@@ -561,7 +619,9 @@ fn diff(
         let (mut i, mut j) = (0, 0);
         let mut emit = |uid: u32, value: Option<f64>| {
             *count += 1;
-            if listed.len() < MAX_LISTED_CHANGES {
+            if let Some(listed) = listed.as_deref_mut()
+                && listed.len() < MAX_LISTED_CHANGES
+            {
                 listed.push(CellChange {
                     indicator: code.to_owned(),
                     uid,
