@@ -117,6 +117,17 @@ fn a_schema_2_file_is_upgraded_with_its_history_and_takes_new_revisions() {
         .unwrap()
     });
     assert_eq!((schema.as_str(), disagg), ("3", 40.0));
+    // The period numbers read back in SQL as the server writes the periods.
+    for text in [
+        "2025-08", "2025-01", "2025-12", "2025-Q1", "2025-Q4", "2025-H2", "2025", "1999-Q3",
+    ] {
+        let pid = dieuhanh_server::store::facts::period_no(&Period::parse(text).unwrap());
+        let back: String = store.write_blocking(|c| {
+            c.query_row("SELECT period_text(?)", [pid], |r| r.get(0))
+                .unwrap()
+        });
+        assert_eq!(back, text);
+    }
     drop(store);
 
     // Opened again (already upgraded), then a correction: revision 3 supersedes 2.
