@@ -288,6 +288,7 @@ fn stage_csv_on(
     // positions come from a quote-aware scan of the file, which also finds where to split it.
     let scan = scan_lines(
         path,
+        head.delimiter,
         (size >= SPLIT_FROM_BYTES && second.is_some()).then_some(size / 2),
     )?;
     let mut staged = Staged {
@@ -489,8 +490,14 @@ struct LineScan {
 }
 
 /// Scans the file for blank lines outside quotes and, when `split_after` is given, for the
-/// first line start after that byte.
-fn scan_lines(path: &Path, split_after: Option<u64>) -> Result<LineScan, IngestError> {
+/// first line start after that byte. A quote that opens anywhere but at a field's start (a
+/// literal `12"` in an unquoted field, which CSV readers keep as text) would turn this scan's
+/// idea of "inside quotes" around, so such a file is not split.
+fn scan_lines(
+    path: &Path,
+    delimiter: u8,
+    split_after: Option<u64>,
+) -> Result<LineScan, IngestError> {
     let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
     let mut buf = vec![0u8; 1 << 20];
     let mut gaps = Vec::new();
@@ -499,6 +506,8 @@ fn scan_lines(path: &Path, split_after: Option<u64>) -> Result<LineScan, IngestE
     let (mut in_quotes, mut filled, mut line, mut record, mut blanks) =
         (false, false, 0u64, 0u64, 0u64);
     let mut offset = 0u64;
+    // The byte before the chunk, and whether a quote opened inside a field.
+    let (mut before, mut stray) = (b'\n', false);
     loop {
         let n = f.read(&mut buf).map_err(IngestError::Spool)?;
         if n == 0 {
@@ -519,6 +528,12 @@ fn scan_lines(path: &Path, split_after: Option<u64>) -> Result<LineScan, IngestE
             }
             from = at + 1;
             if chunk[at] == b'"' {
+                if !in_quotes {
+                    let prev = if at > 0 { chunk[at - 1] } else { before };
+                    let bom_end = offset + at as u64 == 3 && prev == 0xBF;
+                    stray |=
+                        !(bom_end || matches!(prev, b'\n' | b'\r' | b'"') || prev == delimiter);
+                }
                 in_quotes = !in_quotes;
                 filled = true;
             } else if in_quotes {
@@ -551,10 +566,11 @@ fn scan_lines(path: &Path, split_after: Option<u64>) -> Result<LineScan, IngestE
                 rest.iter().any(|&b| b != b'\r')
             };
         }
+        before = chunk[n - 1];
         offset += n as u64;
     }
     // A split at the very end leaves nothing for the second half.
-    let split = split.filter(|&(at, _)| at < offset);
+    let split = split.filter(|&(at, _)| at < offset && !stray);
     Ok(LineScan { gaps, split })
 }
 
@@ -1040,7 +1056,10 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, "a;b\n1;x\n\n\n3;\"two\n\nlines\"\r\n\r\n4;y\n").unwrap();
         // Records 0 (1;x), 1 (3;...), 2 (4;y); two blanks before record 1, one before 2.
-        assert_eq!(scan_lines(&p, None).unwrap().gaps, vec![(1, 2), (2, 3)]);
+        assert_eq!(
+            scan_lines(&p, b';', None).unwrap().gaps,
+            vec![(1, 2), (2, 3)]
+        );
     }
 
     #[test]
@@ -1050,12 +1069,18 @@ mod tests {
         let text = "a;b\n1;x\n\n3;\"two\n\nlines\"\n4;y\n5;z\n";
         std::fs::write(&p, text).unwrap();
         // Past byte 12 the next line end outside quotes closes record 1 (the quoted one).
-        let (at, records) = scan_lines(&p, Some(12)).unwrap().split.unwrap();
+        let (at, records) = scan_lines(&p, b';', Some(12)).unwrap().split.unwrap();
         assert_eq!(&text[at as usize..], "4;y\n5;z\n");
         assert_eq!(records, 2);
+        // A literal quote inside a field: no split.
+        std::fs::write(&p, format!("a;b\n1;12\"\n{}", &text[4..])).unwrap();
+        assert_eq!(scan_lines(&p, b';', Some(12)).unwrap().split, None);
+        std::fs::write(&p, text).unwrap();
         // Not past the last line end: nothing is left for a second half.
         assert_eq!(
-            scan_lines(&p, Some(text.len() as u64 - 1)).unwrap().split,
+            scan_lines(&p, b';', Some(text.len() as u64 - 1))
+                .unwrap()
+                .split,
             None
         );
     }
