@@ -551,3 +551,81 @@ async fn a_large_csv_read_in_two_halves_locates_errors_and_merges_its_values() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn json_records_are_read_field_by_field_with_errors_located_by_record() {
+    let (_dir, server) = empty_server().await;
+    let codes = |report: &Value| -> Vec<(u64, String, String)> {
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["row"].as_u64().unwrap_or(0),
+                    e["code"].as_str().unwrap().to_owned(),
+                    e["value"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    // A unit code sent as a number is its text; null is an empty value; an array is no number.
+    let body = serde_json::json!({"records": [
+        {"indicator": "VM02", "unit": 79, "period": "2025-08", "value": 100},
+        {"indicator": "VM02", "unit": "01", "period": "2025-08", "value": null},
+        {"indicator": "VM02", "unit": "48", "period": "2025-08", "value": [1, 2]}
+    ]});
+    let (status, report) = server
+        .upload("", "application/json", body.to_string().into_bytes())
+        .await;
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(
+        codes(&report),
+        vec![
+            (2, "empty_cell".to_owned(), String::new()),
+            (3, "not_a_number".to_owned(), "[1,2]".to_owned())
+        ],
+        "{report}"
+    );
+    // The same field twice (by its English and Vietnamese names), and a record that is no
+    // object: the file is refused at that record.
+    for (body, record, words) in [
+        (
+            r#"{"records": [{"indicator": "VM02", "chi_tieu": "VM02", "unit": "79", "period": "2025-08", "value": 1}]}"#,
+            1,
+            "duplicate field",
+        ),
+        (
+            r#"[{"indicator": "VM02", "unit": "79", "period": "2025-08", "value": 1}, 5]"#,
+            2,
+            "a record",
+        ),
+    ] {
+        let (status, report) = server
+            .upload("", "application/json", body.as_bytes().to_vec())
+            .await;
+        assert_eq!(status, 422, "{report}");
+        assert_eq!(codes(&report)[0].0, record, "{report}");
+        assert_eq!(codes(&report)[0].1, "bad_file", "{report}");
+        assert!(
+            report["errors"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains(words),
+            "{report}"
+        );
+    }
+    // Fixed, the first file goes in, 79 read from its number.
+    let body = serde_json::json!({"records": [
+        {"indicator": "VM02", "unit": 79, "period": "2025-08", "value": 100},
+        {"indicator": "VM02", "unit": "01", "period": "2025-08", "value": "2.000"}
+    ]});
+    let (status, report) = server
+        .upload("", "application/json", body.to_string().into_bytes())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        figure(&server, "VM02", "79", "2025-08").await["value"],
+        100.0
+    );
+}

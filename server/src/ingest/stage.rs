@@ -11,6 +11,7 @@ use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use calamine::{DataRef, Reader, Xlsx};
+use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::catalogue::Catalogue;
@@ -876,15 +877,26 @@ impl<'de> Visitor<'de> for Meta<'_> {
 }
 
 /// Streams `{"records": [...]}` or a bare array of records.
+/// JSON bodies up to this size are read into memory first: parsing a slice is several times
+/// faster than parsing a stream. Larger ones are streamed, so memory stays bounded.
+const JSON_IN_MEMORY_BYTES: u64 = 128 << 20;
+
 fn stage_json(sink: &mut dyn RowSink, path: &Path) -> Result<Staged, IngestError> {
-    let file = File::open(path).map_err(IngestError::Spool)?;
     let mut json = JsonSink {
         sink,
         n: 0,
         err: None,
     };
-    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
-    let result = Top(&mut json).deserialize(&mut de).and_then(|()| de.end());
+    let size = std::fs::metadata(path).map_err(IngestError::Spool)?.len();
+    let result = if size <= JSON_IN_MEMORY_BYTES {
+        let bytes = std::fs::read(path).map_err(IngestError::Spool)?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        Top(&mut json).deserialize(&mut de).and_then(|()| de.end())
+    } else {
+        let file = File::open(path).map_err(IngestError::Spool)?;
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+        Top(&mut json).deserialize(&mut de).and_then(|()| de.end())
+    };
     if let Some(e) = json.err.take() {
         return Err(e);
     }
@@ -905,56 +917,208 @@ struct JsonSink<'s> {
     err: Option<IngestError>,
 }
 
-/// One JSON record; field names in English or Vietnamese without diacritics.
-#[derive(serde::Deserialize)]
-struct Record {
-    #[serde(alias = "chi_tieu", alias = "ma_chi_tieu", alias = "indicator_code")]
-    indicator: Option<serde_json::Value>,
-    #[serde(alias = "don_vi", alias = "ma_don_vi", alias = "unit_code")]
-    unit: Option<serde_json::Value>,
-    #[serde(alias = "ky", alias = "ky_bao_cao")]
-    period: Option<serde_json::Value>,
-    #[serde(alias = "gia_tri")]
-    value: Option<serde_json::Value>,
-    #[serde(alias = "phan_to")]
-    disagg: Option<serde_json::Value>,
+/// A JSON record's fields. Names in English or Vietnamese without diacritics.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Indicator,
+    Unit,
+    Period,
+    Value,
+    Disagg,
+    Other,
 }
 
-fn scalar_text(v: &Option<serde_json::Value>) -> Option<String> {
-    match v {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Some(other) => Some(other.to_string()),
+impl Field {
+    fn of(name: &str) -> Field {
+        match name {
+            "indicator" | "chi_tieu" | "ma_chi_tieu" | "indicator_code" => Field::Indicator,
+            "unit" | "don_vi" | "ma_don_vi" | "unit_code" => Field::Unit,
+            "period" | "ky" | "ky_bao_cao" => Field::Period,
+            "value" | "gia_tri" => Field::Value,
+            "disagg" | "phan_to" => Field::Disagg,
+            _ => Field::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Indicator => "indicator",
+            Field::Unit => "unit",
+            Field::Period => "period",
+            Field::Value => "value",
+            Field::Disagg => "disagg",
+            Field::Other => "",
+        }
+    }
+}
+
+/// A field's name, read without keeping it.
+struct FieldSeed;
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Field, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for FieldSeed {
+    type Value = Field;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+        Ok(Field::of(v))
+    }
+}
+
+/// The texts of one record, in buffers reused from record to record: a record costs no
+/// allocation once the first few are read.
+#[derive(Default)]
+struct Scratch {
+    texts: [String; 5],
+    /// A value sent as a JSON number (no locale involved).
+    number: Option<f64>,
+}
+
+impl Scratch {
+    fn text(&self, f: Field) -> Option<&str> {
+        let t = self.texts.get(f as usize)?.as_str();
+        (!t.is_empty()).then_some(t)
+    }
+}
+
+/// One field's value into its buffer: strings trimmed, numbers and booleans written as text
+/// (and a value's number kept as such), null as nothing, anything else as its JSON text.
+struct FieldValue<'a> {
+    text: &'a mut String,
+    number: Option<&'a mut Option<f64>>,
+}
+
+impl<'de> DeserializeSeed<'de> for FieldValue<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldValue<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a text, a number or null")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.text.push_str(v.trim());
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.text.push_str(if v { "true" } else { "false" });
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.number(v as f64, serde_json::Number::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.number(v as f64, serde_json::Number::from(v))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        match serde_json::Number::from_f64(v) {
+            Some(n) => self.number(v, n),
+            None => Ok(()),
+        }
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))
+            .map_err(de::Error::custom)?;
+        self.text.push_str(&v.to_string());
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let v = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))
+            .map_err(de::Error::custom)?;
+        self.text.push_str(&v.to_string());
+        Ok(())
+    }
+}
+
+impl FieldValue<'_> {
+    fn number<E: de::Error>(self, v: f64, as_json: serde_json::Number) -> Result<(), E> {
+        use std::fmt::Write as _;
+        let _ = write!(self.text, "{as_json}");
+        if let Some(n) = self.number {
+            *n = Some(v);
+        }
+        Ok(())
+    }
+}
+
+/// One record into the scratch buffers.
+struct RecordSeed<'a>(&'a mut Scratch);
+
+impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a record: an object with indicator, unit, period and value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let s = self.0;
+        for t in &mut s.texts {
+            t.clear();
+        }
+        s.number = None;
+        let mut seen = 0u8;
+        while let Some(field) = map.next_key_seed(FieldSeed)? {
+            if field == Field::Other {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            let bit = 1u8 << (field as u8);
+            if seen & bit != 0 {
+                return Err(de::Error::duplicate_field(field.name()));
+            }
+            seen |= bit;
+            let (texts, number) = (&mut s.texts, &mut s.number);
+            map.next_value_seed(FieldValue {
+                text: &mut texts[field as usize],
+                number: (field == Field::Value).then_some(number),
+            })?;
+        }
+        Ok(())
     }
 }
 
 impl JsonSink<'_> {
-    fn push(&mut self, r: Record) {
+    fn push(&mut self, r: &Scratch) {
         if self.err.is_some() {
             return;
         }
         self.n += 1;
-        let (unit, indicator, period) = (
-            scalar_text(&r.unit),
-            scalar_text(&r.indicator),
-            scalar_text(&r.period),
-        );
-        let text = scalar_text(&r.value);
-        let value = match &r.value {
-            Some(serde_json::Value::Number(n)) => {
-                n.as_f64().map_or(RawValue::Empty, RawValue::Number)
-            }
-            _ => text.as_deref().map_or(RawValue::Empty, RawValue::Text),
+        let value = match (r.number, r.text(Field::Value)) {
+            (Some(n), _) => RawValue::Number(n),
+            (None, Some(t)) => RawValue::Text(t),
+            (None, None) => RawValue::Empty,
         };
-        let disagg = scalar_text(&r.disagg).unwrap_or_default();
         let res = self.sink.push(RawRow {
             row: self.n,
             col: 0,
-            unit: unit.as_deref(),
-            indicator: indicator.as_deref(),
-            period: period.as_deref(),
+            unit: r.text(Field::Unit),
+            indicator: r.text(Field::Indicator),
+            period: r.text(Field::Period),
             value,
-            disagg: &disagg,
+            disagg: r.text(Field::Disagg).unwrap_or(""),
         });
         if let Err(e) = res {
             self.err = Some(e);
@@ -1011,8 +1175,9 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
         f.write_str("an array of records")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(r) = seq.next_element::<Record>()? {
-            self.0.push(r);
+        let mut scratch = Scratch::default();
+        while seq.next_element_seed(RecordSeed(&mut scratch))?.is_some() {
+            self.0.push(&scratch);
         }
         Ok(())
     }
