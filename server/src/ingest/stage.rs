@@ -835,11 +835,17 @@ fn json_error(e: &serde_json::Error, record: Option<u64>) -> Staged {
 /// The options a JSON body states beside its records (`locale`, `period`, `unit`), read in a
 /// first pass so they apply whatever their place in the object.
 pub fn json_meta(path: &Path) -> Result<JsonMeta, IngestError> {
-    let file = File::open(path).map_err(IngestError::Spool)?;
-    let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
     let mut meta = JsonMeta::default();
-    // A malformed body is reported by the second pass, with its position.
-    let _ = Meta(&mut meta).deserialize(&mut de);
+    // A malformed body is reported by the second pass, with its position. Skipping the
+    // records is far cheaper from memory than from a stream (see `JSON_IN_MEMORY_BYTES`).
+    if std::fs::metadata(path).map_err(IngestError::Spool)?.len() <= JSON_IN_MEMORY_BYTES {
+        let bytes = std::fs::read(path).map_err(IngestError::Spool)?;
+        let _ = Meta(&mut meta).deserialize(&mut serde_json::Deserializer::from_slice(&bytes));
+    } else {
+        let file = File::open(path).map_err(IngestError::Spool)?;
+        let mut de = serde_json::Deserializer::from_reader(BufReader::new(file));
+        let _ = Meta(&mut meta).deserialize(&mut de);
+    }
     Ok(meta)
 }
 
