@@ -115,15 +115,6 @@ impl Resolution {
             .ok()
             .map(|i| &self.slabs[i])
     }
-
-    /// The number of valid values.
-    pub fn len(&self) -> usize {
-        self.slabs.iter().map(|s| s.facts.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slabs.iter().all(|s| s.facts.is_empty())
-    }
 }
 
 /// The earliest `MAX_LISTED` of many problems by place in the file, kept as they are found in
