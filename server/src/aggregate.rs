@@ -383,8 +383,13 @@ fn rebuild_year(
             }
         }
     }
-    for r in updates {
-        reported.entry(r.period).or_default().insert(r.uid, r.value);
+    // An upload's values come period by period: one map lookup per run, not per value.
+    for run in updates.chunk_by(|a, b| a.period == b.period) {
+        let m = reported.entry(run[0].period).or_default();
+        m.reserve(run.len());
+        for r in run {
+            m.insert(r.uid, r.value);
+        }
     }
 
     let mut weights: HashMap<u32, Option<f64>> = HashMap::default();
@@ -536,24 +541,36 @@ fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> 
         }
         Frequency::Half | Frequency::Year => {}
     }
-    let mut out: BTreeMap<Period, Vec<(u32, Slot)>> = BTreeMap::new();
+    // By the parent's position, and without a vector per unit and parent: this runs for every
+    // unit of every touched year.
+    let mut out: Vec<Vec<(u32, Slot)>> = vec![Vec::new(); parents.len()];
     for (u, subs) in &by_unit {
-        for &(parent, first, last) in &parents {
-            let part: Option<Vec<Slot>> = subs[first..=last].iter().copied().collect();
-            let Some(part) = part else { continue };
-            let values = part.iter().map(|s| s.value);
+        for (slot_of, &(_, first, last)) in out.iter_mut().zip(&parents) {
+            let part = &subs[first..=last];
+            if part.iter().any(Option::is_none) {
+                continue;
+            }
+            let (mut sum, mut count, mut latest) = (0.0, 0usize, 0.0);
+            let (mut n_units, mut n_expected, mut restated) = (u16::MAX, 0u16, true);
+            for s in part.iter().flatten() {
+                sum += s.value;
+                count += 1;
+                latest = s.value;
+                n_units = n_units.min(s.n_units);
+                n_expected = n_expected.max(s.n_expected);
+                restated &= s.kind == CellKind::Restated;
+            }
             let value = match ind.temporal {
-                Temporal::Sum => values.sum(),
-                Temporal::Mean => values.sum::<f64>() / part.len() as f64,
-                Temporal::Last | Temporal::None => part[part.len() - 1].value,
+                Temporal::Sum => sum,
+                Temporal::Mean => sum / count as f64,
+                Temporal::Last | Temporal::None => latest,
             };
-            let restated = part.iter().all(|s| s.kind == CellKind::Restated);
-            out.entry(parent).or_default().push((
+            slot_of.push((
                 *u,
                 Slot {
                     value,
-                    n_units: part.iter().map(|s| s.n_units).min().unwrap_or(0),
-                    n_expected: part.iter().map(|s| s.n_expected).max().unwrap_or(0),
+                    n_units,
+                    n_expected,
                     kind: if restated {
                         CellKind::Restated
                     } else {
@@ -563,8 +580,11 @@ fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> 
             ));
         }
     }
-    out.into_iter()
-        .map(|(p, v)| (p, Slab::from_pairs(v)))
+    parents
+        .iter()
+        .zip(out)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(&(p, _, _), v)| (p, Slab::from_pairs(v)))
         .collect()
 }
 
