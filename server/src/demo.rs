@@ -664,7 +664,6 @@ pub fn load(
         ],
     )
     .ctx("recording the demo submission")?;
-    tracing::info!(ms = t.elapsed().as_millis() as u64, "demo staged");
     let mut by_code: HashMap<&str, i16> = HashMap::new();
     for v in &values {
         if !by_code.contains_key(v.indicator.as_str()) {

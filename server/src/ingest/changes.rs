@@ -52,27 +52,22 @@ pub struct Comparison {
 /// disaggregation, value, submission), sorted like a slab's facts.
 type StoredSlab = Vec<(u32, u16, f64, i64)>;
 
-/// The stored current value of `f`'s cell, found by moving `at` forward through `stored`
-/// (facts come in the same order).
-fn find_stored(stored: &[(u32, u16, f64, i64)], at: &mut usize, f: &Fact) -> Option<(f64, i64)> {
-    while *at < stored.len() && (stored[*at].0, stored[*at].1) < f.cell() {
+/// The item of `items` (sorted by `cell`) for `f`'s cell, found by moving `at` forward: the
+/// facts asked about come in the same order, so a whole run is one merge.
+fn seek<'a, T>(
+    items: &'a [T],
+    at: &mut usize,
+    f: &Fact,
+    cell: impl Fn(&T) -> (u32, u16),
+) -> Option<&'a T> {
+    while *at < items.len() && cell(&items[*at]) < f.cell() {
         *at += 1;
     }
-    stored
-        .get(*at)
-        .filter(|s| (s.0, s.1) == f.cell())
-        .map(|s| (s.2, s.3))
+    items.get(*at).filter(|i| cell(i) == f.cell())
 }
 
-/// The same for the upload's own facts.
-fn find_fact(facts: &[Fact], at: &mut usize, f: &Fact) -> Option<f64> {
-    while *at < facts.len() && facts[*at].cell() < f.cell() {
-        *at += 1;
-    }
-    facts
-        .get(*at)
-        .filter(|p| p.cell() == f.cell())
-        .map(|p| p.value)
+fn stored_cell(s: &(u32, u16, f64, i64)) -> (u32, u16) {
+    (s.0, s.1)
 }
 
 /// Compares `res` with the current values stored.
@@ -111,10 +106,10 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
         let mut at = 0;
         let mut fates = Vec::with_capacity(slab.facts.len());
         for f in &slab.facts {
-            let fate = match find_stored(st, &mut at, f) {
+            let fate = match seek(st, &mut at, f, stored_cell) {
                 None => Fate::New,
-                Some((v, _)) if v == f.value => Fate::Unchanged,
-                Some((_, submission)) => Fate::Revises(submission),
+                Some(s) if s.2 == f.value => Fate::Unchanged,
+                Some(s) => Fate::Revises(s.3),
             };
             match fate {
                 Fate::New => out.new += 1,
@@ -140,8 +135,9 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
             if f.value < 0.0 {
                 continue;
             }
-            let prev = find_fact(upload_prev, &mut i, f)
-                .or_else(|| find_stored(stored_prev, &mut j, f).map(|(v, _)| v));
+            let prev = seek(upload_prev, &mut i, f, Fact::cell)
+                .map(|p| p.value)
+                .or_else(|| seek(stored_prev, &mut j, f, stored_cell).map(|s| s.2));
             let Some(prev) = prev else { continue };
             if prev > 0.0 && (f.value / prev - 1.0).abs() > OUTLIER_RATIO {
                 warnings.offer(f.row, f.col, || outlier(res, slab.ind, f, prev, prev_pid));

@@ -384,10 +384,10 @@ fn stage_and_store(
     report.indicators = res.indicators.values().cloned().collect();
     report.indicators.sort();
     report.periods = res.periods.values().map(|(p, _)| p.id()).collect();
-    let cmp = changes::compare(conn, &res)?;
+    let mut cmp = changes::compare(conn, &res)?;
     report.phases_ms.validate = ms(t);
     report.warnings_total = cmp.warnings_total;
-    report.warnings = cmp.warnings.clone();
+    report.warnings = std::mem::take(&mut cmp.warnings);
     report.values_new = cmp.new;
     report.values_revised = cmp.revised;
     report.values_unchanged = cmp.unchanged;
@@ -496,7 +496,6 @@ fn number_disaggs(
     Ok(ids)
 }
 
-/// Appends the new and revised facts to the history and retires the revisions they replace.
 /// The new and revised facts, slab by slab, with their fates.
 fn changed<'r>(
     res: &'r resolve::Resolution,
@@ -511,6 +510,7 @@ fn changed<'r>(
     })
 }
 
+/// Appends the new and revised facts to the history and retires the values they replace.
 fn store_facts(
     conn: &Connection,
     submission: i64,

@@ -40,6 +40,15 @@ pub const MAX_VALUES: usize = 16_000_000;
 
 type Problem = (ErrorCode, String, String);
 
+/// The problem of an upload past [`MAX_VALUES`].
+fn too_many_values() -> Problem {
+    (
+        ErrorCode::TooLarge,
+        format!("the upload holds more than {MAX_VALUES} values"),
+        "split it by period or by indicator into files of fewer values".into(),
+    )
+}
+
 /// A cached answer: the resolved thing, or the number of the problem found (in
 /// `Resolver::problems`), so that answers are copied, not cloned, for every value.
 type Answer<T> = Result<T, u32>;
@@ -198,8 +207,6 @@ pub struct Resolver<'a> {
     last_ind: Vec<Last<(), Answer<IndInfo>>>,
     last_period: Last<Frequency, Answer<PerInfo>>,
     last_unit: Last<(Era, u8), Answer<u32>>,
-    /// Indicator and period pairs met, as (catalogue number, period number).
-    used: rustc_hash::FxHashSet<(u16, i32)>,
     disagg_nos: HashMap<String, u16>,
     /// Slab number by (indicator, period), and the last one used.
     slab_of: HashMap<(u16, i32), u32>,
@@ -269,7 +276,6 @@ impl<'a> Resolver<'a> {
             last_ind: Vec::new(),
             last_period: Last::default(),
             last_unit: Last::default(),
-            used: rustc_hash::FxHashSet::default(),
             disagg_nos: HashMap::default(),
             slab_of: HashMap::default(),
             last_slab: None,
@@ -448,8 +454,9 @@ impl<'a> Resolver<'a> {
             .iter()
             .map(|t| self.disagg_no(t).unwrap_or(u16::MAX))
             .collect();
+        let same_numbers = renumber.iter().enumerate().all(|(i, &n)| i as u16 == n);
         for mut slab in later_out.slabs {
-            if renumber.iter().enumerate().any(|(i, &n)| i as u16 != n) {
+            if !same_numbers {
                 for f in &mut slab.facts {
                     f.disagg = renumber
                         .get(usize::from(f.disagg))
@@ -462,7 +469,6 @@ impl<'a> Resolver<'a> {
                 Some(&n) => self.out.slabs[n as usize].facts.append(&mut slab.facts),
                 None => {
                     self.slab_of.insert(pair, self.out.slabs.len() as u32);
-                    self.used.insert(pair);
                     self.out.slabs.push(slab);
                 }
             }
@@ -471,14 +477,10 @@ impl<'a> Resolver<'a> {
         let kept = self.kept + later.kept;
         if kept > MAX_VALUES && self.kept <= MAX_VALUES && later.kept <= MAX_VALUES {
             self.out.errors_total += 1;
-            self.out.errors.insert(
-                0,
-                RowError::file(
-                    ErrorCode::TooLarge,
-                    format!("the upload holds more than {MAX_VALUES} values"),
-                    "split it by period or by indicator into files of fewer values".into(),
-                ),
-            );
+            let (code, reason, hint) = too_many_values();
+            self.out
+                .errors
+                .insert(0, RowError::file(code, reason, hint));
         }
         self.kept = kept;
     }
@@ -492,6 +494,7 @@ impl<'a> Resolver<'a> {
         for slab in &mut out.slabs {
             // Files list a period's units in order, so this is mostly a check that they are.
             slab.facts.sort_by_key(|f| (f.uid, f.disagg, f.row, f.col));
+            let before = dups.total;
             let mut first: Option<Fact> = None;
             for f in &slab.facts {
                 match first {
@@ -501,7 +504,7 @@ impl<'a> Resolver<'a> {
                     _ => first = Some(*f),
                 }
             }
-            if dups.total > 0 {
+            if dups.total > before {
                 slab.facts.dedup_by_key(|f| f.cell());
             }
         }
@@ -511,7 +514,7 @@ impl<'a> Resolver<'a> {
             (a.row, column_index(&a.column)).cmp(&(b.row, column_index(&b.column)))
         });
         out.errors.truncate(MAX_LISTED);
-        for &(ind, pid) in &self.used {
+        for &(ind, pid) in self.slab_of.keys() {
             if let Some(i) = self.cat.indicators.get(usize::from(ind)) {
                 out.indicators.insert(ind, i.code.clone());
             }
@@ -739,16 +742,7 @@ impl RowSink for Resolver<'_> {
         let row = u32::try_from(r.row).unwrap_or(u32::MAX);
         if self.kept >= MAX_VALUES {
             if self.kept == MAX_VALUES {
-                self.problem(
-                    r.row,
-                    (None, None),
-                    None,
-                    (
-                        ErrorCode::TooLarge,
-                        format!("the upload holds more than {MAX_VALUES} values"),
-                        "split it by period or by indicator into files of fewer values".into(),
-                    ),
-                );
+                self.problem(r.row, (None, None), None, too_many_values());
                 // Said once: later values are only counted.
                 self.kept += 1;
             }
@@ -774,7 +768,6 @@ impl RowSink for Resolver<'_> {
                 let next = self.out.slabs.len() as u32;
                 let n = *self.slab_of.entry(pair).or_insert(next);
                 if n == next {
-                    self.used.insert(pair);
                     self.out.slabs.push(Slab {
                         ind: i.no,
                         pid: p.pid,

@@ -181,6 +181,8 @@ fn push_table_row<'c>(
 struct CsvHead {
     delimiter: u8,
     headers: Vec<String>,
+    /// Where the header starts: after the byte-order mark, if any.
+    start: u64,
 }
 
 fn read_csv_head(path: &Path) -> Result<Result<CsvHead, String>, IngestError> {
@@ -196,6 +198,7 @@ fn read_csv_head(path: &Path) -> Result<Result<CsvHead, String>, IngestError> {
     }
     buf.truncate(n);
     let body = buf.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(&buf);
+    let start = (buf.len() - body.len()) as u64;
     let text = match std::str::from_utf8(body) {
         Ok(t) => t.to_owned(),
         // The 1 MiB cut may fall inside a character; only the first line matters.
@@ -222,6 +225,7 @@ fn read_csv_head(path: &Path) -> Result<Result<CsvHead, String>, IngestError> {
     Ok(Ok(CsvHead {
         delimiter,
         headers: header_fields(first, delimiter),
+        start,
     }))
 }
 
@@ -303,10 +307,7 @@ fn stage_csv_on(
         width: head.headers.len(),
         gaps: scan.gaps,
     };
-    let mut file = File::open(path).map_err(IngestError::Spool)?;
-    let mut bom = [0u8; 3];
-    let n = file.read(&mut bom).map_err(IngestError::Spool)?;
-    let start = if bom[..n] == [0xEF, 0xBB, 0xBF] { 3 } else { 0 };
+    let start = head.start;
     let counts = match (scan.split, second) {
         (Some((offset, record)), Some(second)) => {
             second.layout(&roles_of(&layout));
@@ -481,6 +482,16 @@ fn transcode_utf16(path: &Path) -> Result<Option<tempfile::NamedTempFile>, Inges
 
 /// Where blank lines sit among the data records of a CSV file: (index of the first record
 /// after them, blank lines so far). A quote-aware scan, as a newline inside quotes is data.
+/// Whether bytes of a line make it more than blank: any byte inside quotes, any but '\r'
+/// outside.
+fn has_content(bytes: &[u8], in_quotes: bool) -> bool {
+    if in_quotes {
+        !bytes.is_empty()
+    } else {
+        bytes.iter().any(|&b| b != b'\r')
+    }
+}
+
 /// Blank lines and a split point found by [`scan_lines`].
 struct LineScan {
     /// (records before the blank line, blank lines so far), one entry per run of blanks.
@@ -520,12 +531,7 @@ fn scan_lines(
         let mut from = 0;
         for at in memchr::memchr2_iter(b'"', b'\n', chunk) {
             if !filled {
-                let between = &chunk[from..at];
-                filled = if in_quotes {
-                    !between.is_empty()
-                } else {
-                    between.iter().any(|&b| b != b'\r')
-                };
+                filled = has_content(&chunk[from..at], in_quotes);
             }
             from = at + 1;
             if chunk[at] == b'"' {
@@ -560,12 +566,7 @@ fn scan_lines(
             }
         }
         if !filled {
-            let rest = &chunk[from..];
-            filled = if in_quotes {
-                !rest.is_empty()
-            } else {
-                rest.iter().any(|&b| b != b'\r')
-            };
+            filled = has_content(&chunk[from..], in_quotes);
         }
         before = chunk[n - 1];
         offset += n as u64;

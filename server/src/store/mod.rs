@@ -110,10 +110,9 @@ impl Store {
             .ctx("setting the spill folder")?;
         let conn = Connection::open_with_flags(path, config)
             .ctx(&format!("opening {}", path.display()))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
-        )
-        .ctx("creating the schema")?;
+        // New tables exist before an upgrade fills them; tables kept from version 2 are left.
+        conn.execute_batch(include_str!("schema.sql"))
+            .ctx("creating the schema")?;
         let found: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -126,9 +125,6 @@ impl Store {
                 other => Err(other),
             })
             .ctx("reading the schema version")?;
-        // New tables exist before an upgrade fills them; tables kept from version 2 are left.
-        conn.execute_batch(include_str!("schema.sql"))
-            .ctx("creating the schema")?;
         match found.as_deref() {
             // Version 1 also stored aggregated values (they are now derived in memory); version
             // 2 stored the facts as texts.

@@ -48,9 +48,10 @@ CREATE TABLE IF NOT EXISTS submission_columns (
 
 -- Every value ever accepted, with the submission it came from. Append-only: a correction is a new
 -- revision, so the history the seeds forbid beautifying stays queryable. A value's revision
--- number is its place among its key's submissions (1 for the first), so it is not stored. `pid` is the period's
--- number: months since year 0 of its first month × 8 + its kind (0 month, 1 quarter, 2 half,
--- 3 year); `period_text(pid)` writes it as '2025-07', '2025-Q3', '2025-H1' or '2025'.
+-- number is its place among its key's submissions (1 for the first), so it is not stored.
+-- `pid` is the period's number: months since year 0 of its first month × 8 + its kind
+-- (0 month, 1 quarter, 2 half, 3 year); `period_text(pid)` writes it as '2025-07', '2025-Q3',
+-- '2025-H1' or '2025'.
 CREATE TABLE IF NOT EXISTS observations (
     ind        SMALLINT NOT NULL,          -- indicator_ids.id
     uid        INTEGER NOT NULL,           -- units.uid
