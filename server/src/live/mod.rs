@@ -264,6 +264,9 @@ impl Hub {
             Err(_) => Vec::new(),
         });
         let t0 = std::time::Instant::now();
+        let waited = SystemTime::now()
+            .duration_since(event.accepted_at)
+            .unwrap_or_default();
         // Small fanouts, and a single-worker runtime, stay on this task.
         let workers = tokio::runtime::Handle::current().metrics().num_workers();
         let parts = workers.min(conns.len() / FANOUT_PART_MIN).max(1);
@@ -293,6 +296,7 @@ impl Hub {
             parts,
             left_to_tasks = handed,
             us = t0.elapsed().as_micros() as u64,
+            after_commit_us = waited.as_micros() as u64,
             "change fanned out"
         );
     }
