@@ -889,13 +889,22 @@ impl<'de> Visitor<'de> for Meta<'_> {
 const JSON_IN_MEMORY_BYTES: u64 = 128 << 20;
 
 fn stage_json(sink: &mut dyn RowSink, path: &Path) -> Result<Staged, IngestError> {
+    stage_json_within(sink, path, JSON_IN_MEMORY_BYTES)
+}
+
+/// [`stage_json`] with the largest body read into memory (tests compare both ways).
+fn stage_json_within(
+    sink: &mut dyn RowSink,
+    path: &Path,
+    in_memory_bytes: u64,
+) -> Result<Staged, IngestError> {
     let mut json = JsonSink {
         sink,
         n: 0,
         err: None,
     };
     let size = std::fs::metadata(path).map_err(IngestError::Spool)?.len();
-    let result = if size <= JSON_IN_MEMORY_BYTES {
+    let result = if size <= in_memory_bytes {
         let bytes = std::fs::read(path).map_err(IngestError::Spool)?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         Top(&mut json).deserialize(&mut de).and_then(|()| de.end())
@@ -1254,6 +1263,240 @@ mod tests {
                 .unwrap()
                 .split,
             None
+        );
+    }
+
+    /// Every row a sink was given, written out.
+    #[derive(Default)]
+    struct Seen(Vec<String>);
+
+    impl RowSink for Seen {
+        fn layout(&mut self, _: &RoleColumns) {}
+        fn push(&mut self, r: RawRow<'_>) -> Result<(), IngestError> {
+            self.0.push(format!(
+                "{} {} {:?} {:?} {:?} {:?} {:?}",
+                r.row, r.col, r.unit, r.indicator, r.period, r.value, r.disagg
+            ));
+            Ok(())
+        }
+    }
+
+    /// A long-layout CSV of `rows` data rows (~4.5 MB for 150,000), lines as a list.
+    fn long_csv(rows: usize) -> Vec<Vec<u8>> {
+        let mut lines = vec!["Mã đơn vị;Kỳ;Chỉ tiêu;Phân tổ;Giá trị".as_bytes().to_vec()];
+        for i in 0..rows {
+            let disagg = if i % 7 == 0 { "gioi_tinh=nu" } else { "" };
+            let line = format!(
+                "{:05};2024-{:02};XH02;{disagg};{},5",
+                i % 10_000,
+                i % 12 + 1,
+                i
+            );
+            lines.push(line.into_bytes());
+        }
+        lines
+    }
+
+    /// The same file read on one thread and in two halves on two threads must give the same
+    /// rows (the halves' in file order), counts and errors, whatever the file holds around the
+    /// split: quoted line breaks, blank lines, stray quotes, CRLF, a BOM, ragged rows, bad
+    /// UTF-8, an unclosed quote. Seeded, so a failure replays.
+    #[test]
+    fn a_csv_read_in_two_halves_reads_as_on_one_thread() {
+        use rand::{Rng, SeedableRng};
+        let cat = Catalogue::load(&crate::assets_dir().join("catalogue/catalogue.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let base = long_csv(150_000);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let (mut split_seen, mut clean) = (0, 0);
+        for case in 0..40 {
+            let mut lines = base.clone();
+            let n = lines.len();
+            // The line where the file's second half starts (roughly: later lines are longer).
+            let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+            let byte_middle = lines
+                .iter()
+                .scan(0, |sum, l| {
+                    *sum += l.len() + 1;
+                    Some(*sum)
+                })
+                .position(|sum| sum > total / 2)
+                .unwrap_or(n / 2);
+            // Most edits land near the middle, where the split is looked for.
+            let near_middle = |rng: &mut rand_chacha::ChaCha8Rng| {
+                let spread = if rng.random_bool(0.7) { 400 } else { n / 2 - 2 };
+                (byte_middle + rng.random_range(0..2 * spread))
+                    .saturating_sub(spread)
+                    .clamp(1, n - 1)
+            };
+            // Benign edits everywhere; one that stops the split or fails the file now and then.
+            // The first case for sure: a stray quote before the middle, a quoted line break
+            // after it.
+            let hard = case == 0 || rng.random_bool(0.3);
+            for k in 0..rng.random_range(1..6) {
+                let at = if case == 0 {
+                    byte_middle - 10
+                } else {
+                    near_middle(&mut rng)
+                };
+                let edit = if case == 0 && k == 0 {
+                    9
+                } else if hard && k == 0 {
+                    [3, 4, 6, 7, 9, 9][rng.random_range(0..6)]
+                } else {
+                    [0, 1, 2, 5, 8][rng.random_range(0..5)]
+                };
+                match edit {
+                    // A quoted field with line breaks, delimiters and escaped quotes.
+                    0 => {
+                        let q = b"00001;2024-01;XH02;\"ghi ch\xc3\xba\n\nd\xc3\xb2ng 2; \"\"x\"\"\r\n\";7".to_vec();
+                        lines.insert(at, q);
+                    }
+                    1 => lines.insert(at, Vec::new()),
+                    2 => lines.insert(at, b"\r".to_vec()),
+                    // A stray quote inside an unquoted field.
+                    3 => lines[at].extend_from_slice(b"\"9"),
+                    4 => lines[at].extend_from_slice(b";;;extra"),
+                    5 => {
+                        let keep = lines[at].len() / 2;
+                        lines[at].truncate(keep);
+                    }
+                    6 => lines[at].extend_from_slice(&[0xff, 0xfe]),
+                    7 => lines.insert(at, b"\"".to_vec()),
+                    // A stray quote, then a quoted line break a little later: a scan that
+                    // took the stray quote for an opening one would see the break as a line end.
+                    9 => {
+                        lines[at].extend_from_slice(b"\"9");
+                        let later = (at + rng.random_range(20..600)).min(lines.len());
+                        lines.insert(later, b"00002;2024-02;XH02;\"a\nb\";8".to_vec());
+                    }
+                    _ => lines.insert(at, b"   ".to_vec()),
+                }
+            }
+            let crlf = rng.random_bool(0.3);
+            let mut text = Vec::new();
+            if rng.random_bool(0.2) {
+                text.extend_from_slice("\u{feff}".as_bytes());
+            }
+            for l in &lines {
+                text.extend_from_slice(l);
+                text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            std::fs::write(&path, &text).unwrap();
+
+            let mut one = Seen::default();
+            let single = stage_csv_on(&mut one, None, &cat, &path).unwrap();
+            let (mut a, mut b) = (Seen::default(), Seen::default());
+            let halves = stage_csv_halves(&mut a, &mut b, &cat, &path).unwrap();
+            assert_eq!(halves.errors, single.errors, "case {case}: errors");
+            if single.errors.is_empty() {
+                assert_eq!(halves.rows_read, single.rows_read, "case {case}: rows read");
+                assert_eq!(
+                    halves.empty_cells_skipped, single.empty_cells_skipped,
+                    "case {case}: empty cells"
+                );
+                split_seen += usize::from(!b.0.is_empty());
+                clean += usize::from(!hard);
+                let mut merged = a.0;
+                merged.extend(b.0);
+                assert_eq!(merged.len(), one.0.len(), "case {case}: rows");
+                if let Some(i) = merged.iter().zip(&one.0).position(|(x, y)| x != y) {
+                    panic!("case {case}: row {i}: {} vs {}", merged[i], one.0[i]);
+                }
+            }
+        }
+        // The comparison means something only if the files without a hard edit were split.
+        assert!(
+            split_seen >= clean && clean >= 20,
+            "{split_seen} files split, {clean} without a hard edit"
+        );
+    }
+
+    /// A JSON body parsed from memory and streamed must give the same records and errors:
+    /// the two parsers hand strings over differently (borrowed or copied), and errors carry
+    /// positions. Seeded edits: escapes, numbers as text, nested values, missing or unknown
+    /// fields, truncation, trailing text, a bare array.
+    #[test]
+    fn a_json_body_reads_the_same_from_memory_and_streamed() {
+        use rand::{Rng, SeedableRng};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let (mut valid, mut invalid) = (0, 0);
+        for case in 0..60 {
+            let mut records = Vec::new();
+            for i in 0..rng.random_range(1..200) {
+                let value = match rng.random_range(0..6) {
+                    0 => format!("\"{i}.{},5\"", i % 1000),
+                    1 => "null".to_owned(),
+                    2 => format!("{i}e-1"),
+                    3 => "{\"a\": [1, {\"b\": 2}]}".to_owned(),
+                    _ => format!("{}", i as f64 * 1.5),
+                };
+                let unit = match rng.random_range(0..5) {
+                    0 => "\"H\\u00e0 N\\u1ed9i\"".to_owned(),
+                    1 => "\"Th\u{e0}nh ph\u{1ed1} \\\"H\u{1ed3} Ch\u{ed} Minh\\\"\"".to_owned(),
+                    2 => "79".to_owned(),
+                    _ => format!("\"{:05}\"", i),
+                };
+                let mut fields = vec![
+                    format!("\"ma_chi_tieu\": \"XH02\""),
+                    format!("\"don_vi\": {unit}"),
+                    format!("\"ky\": \"Th\u{e1}ng {}/2025\"", i % 12 + 1),
+                    format!("\"gia_tri\": {value}"),
+                ];
+                if rng.random_bool(0.2) {
+                    fields.push("\"phan_to\": \"gioi_tinh=nu\"".to_owned());
+                }
+                if rng.random_bool(0.1) {
+                    fields.push("\"ghi_chu\": [\"x\", {\"y\": null}]".to_owned());
+                }
+                if rng.random_bool(0.05) {
+                    fields.remove(rng.random_range(0..fields.len()));
+                }
+                records.push(format!("{{{}}}", fields.join(", ")));
+            }
+            let list = format!("[{}]", records.join(",\n"));
+            let mut body = match rng.random_range(0..3) {
+                0 => list,
+                1 => format!("{{\"locale\": \"vi-VN\", \"records\": {list}}}"),
+                _ => format!("{{\"ban_ghi\": {list}, \"period\": \"2025-07\"}}"),
+            };
+            match rng.random_range(0..6) {
+                0 => {
+                    let cut = rng.random_range(1..body.len());
+                    let cut = (0..=cut)
+                        .rev()
+                        .find(|&c| body.is_char_boundary(c))
+                        .unwrap_or(0);
+                    body.truncate(cut);
+                }
+                1 => body.push_str(" x"),
+                2 => body = body.replacen("\": ", "\" ", 1),
+                _ => {}
+            }
+            std::fs::write(&path, &body).unwrap();
+            let (mut mem, mut streamed) = (Seen::default(), Seen::default());
+            let a = stage_json_within(&mut mem, &path, u64::MAX).unwrap();
+            let b = stage_json_within(&mut streamed, &path, 0).unwrap();
+            assert_eq!(a.errors, b.errors, "case {case}: errors");
+            assert_eq!(a.rows_read, b.rows_read, "case {case}: records");
+            assert_eq!(mem.0, streamed.0, "case {case}: rows");
+            if a.errors.is_empty() {
+                assert_eq!(
+                    mem.0.len() as u64,
+                    a.rows_read,
+                    "case {case}: a row per record"
+                );
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+        assert!(
+            valid >= 20 && invalid >= 10,
+            "{valid} valid, {invalid} invalid bodies"
         );
     }
 
