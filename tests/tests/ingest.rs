@@ -629,3 +629,185 @@ async fn json_records_are_read_field_by_field_with_errors_located_by_record() {
         100.0
     );
 }
+
+/// Mangled uploads of every format — bytes flipped, cut short, wrong content type, noise —
+/// are answered with a report or a JSON error that says what and where, never a server error,
+/// and never half-stored: the version moves by one for each accepted upload and by nothing
+/// else, and the value stored first is still served. Seeded, so a failure replays.
+#[tokio::test]
+async fn mangled_uploads_are_answered_and_never_half_stored() {
+    use rand::{Rng, SeedableRng};
+    let (_dir, server) = empty_server().await;
+    let c = communes_of(&server, "79");
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Phân tổ;Giá trị\n\
+         {};Tháng 8/2025;XH02;;1.234\n\
+         {};2025-08;XH02;gioi_tinh=nu;600\n\
+         {};\"Tháng 8/2025\";HC01;;12.345,5\n",
+        c[0], c[0], c[1]
+    );
+    let json = serde_json::json!({
+        "locale": "vi-VN",
+        "records": [
+            {"ma_chi_tieu": "XH02", "don_vi": c[1], "ky": "2025-08", "gia_tri": "77"},
+            {"indicator": "HC02", "unit": c[0], "period": "Tháng 8/2025", "value": 12000},
+        ]
+    })
+    .to_string();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (i, h) in ["Mã đơn vị", "Kỳ báo cáo", "XH02"].iter().enumerate() {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, &c[1]).unwrap();
+    sheet.write_string(1, 1, "Tháng 9/2025").unwrap();
+    sheet.write_number(1, 2, 42).unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+
+    let (status, first) = server
+        .upload("filename=dau.csv", "text/csv", csv.clone().into_bytes())
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["status"], "accepted");
+    let stored = figure(&server, "XH02", &c[0], "2025-08").await["value"].clone();
+
+    let kinds = [
+        ("text/csv", "filename=x.csv", csv.into_bytes()),
+        ("application/json", "", json.into_bytes()),
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "filename=x.xlsx",
+            xlsx,
+        ),
+    ];
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut accepted = 1;
+    for case in 0..90 {
+        let (ctype, query, good) = &kinds[case % kinds.len()];
+        let mut ctype = *ctype;
+        let mut body = good.clone();
+        match rng.random_range(0..6) {
+            0 => {
+                for _ in 0..rng.random_range(1..8) {
+                    let at = rng.random_range(0..body.len());
+                    body[at] = rng.random();
+                }
+            }
+            1 => body.truncate(rng.random_range(0..body.len())),
+            2 => {
+                let at = rng.random_range(0..body.len());
+                let noise: Vec<u8> = (0..rng.random_range(1..64)).map(|_| rng.random()).collect();
+                body.splice(at..at, noise);
+            }
+            // Another format's bytes under this content type.
+            3 => body = kinds[(case + 1) % kinds.len()].2.clone(),
+            4 => ctype = "application/octet-stream",
+            _ => {
+                body = (0..rng.random_range(0..4096))
+                    .map(|_| rng.random())
+                    .collect()
+            }
+        }
+        let (status, report) = server.upload(query, ctype, body).await;
+        assert!(
+            (200..500).contains(&status),
+            "case {case}: {status} {report}"
+        );
+        // A report (200 accepted or duplicate, 422 rejected), or an error for the request.
+        if report["status"].is_string() {
+            match report["status"].as_str() {
+                Some("accepted") => accepted += 1,
+                Some("duplicate" | "unchanged") => {}
+                status => {
+                    assert_eq!(status, Some("rejected"), "case {case}: {report}");
+                    let errs = errors(&report);
+                    assert!(
+                        !errs.is_empty(),
+                        "case {case}: rejected without errors: {report}"
+                    );
+                    for e in errs {
+                        assert!(
+                            !e["reason"].as_str().unwrap_or("").is_empty()
+                                && !e["hint"].as_str().unwrap_or("").is_empty(),
+                            "case {case}: {e}"
+                        );
+                    }
+                }
+            }
+        } else {
+            let message = report["error"]["message"].as_str().unwrap_or("");
+            assert!(!message.is_empty(), "case {case}: {status} {report}");
+        }
+        assert_eq!(
+            server.state.store.version(),
+            accepted,
+            "case {case}: {report}"
+        );
+    }
+    // Noise can still make a valid upload (a digit flipped into another digit); the value
+    // uploaded first may then have been corrected, never lost.
+    let now = figure(&server, "XH02", &c[0], "2025-08").await;
+    assert!(now["value"].is_number(), "{now}");
+    if accepted == 1 {
+        assert_eq!(now["value"], stored);
+    }
+}
+
+/// `text` as Excel's plain "CSV (Comma delimited)" writes it on a Vietnamese Windows: code page
+/// 1258, letters with a hat, breve or horn (â, ă, ê, ô, ơ, ư) and đ as one byte, tone marks as
+/// a combining byte after them.
+fn windows_1258(text: &str) -> Vec<u8> {
+    use unicode_normalization::UnicodeNormalization;
+    const TONES: [char; 5] = ['\u{300}', '\u{301}', '\u{303}', '\u{309}', '\u{323}'];
+    let mut out = String::new();
+    for c in text.chars() {
+        let (tones, rest): (Vec<char>, Vec<char>) =
+            c.to_string().nfd().partition(|m| TONES.contains(m));
+        out.extend(rest.into_iter().nfc());
+        out.extend(tones);
+    }
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(&out);
+    assert!(!unmappable, "{text:?} has characters code page 1258 lacks");
+    bytes.into_owned()
+}
+
+#[tokio::test]
+async fn a_csv_saved_in_the_vietnamese_windows_code_page_is_read() {
+    let (_dir, server) = empty_server().await;
+    let h = server.state.store.hierarchy();
+    // A commune named in full, with tone marks (resolved by name, so the text must be right).
+    let commune = h
+        .at_level(Level::Commune, Era::Since2025)
+        .find(|u| u.full_name == "Phường Sài Gòn")
+        .unwrap();
+    let (code, name) = (commune.code.clone(), commune.full_name.clone());
+    let csv = format!(
+        "Mã đơn vị;Kỳ báo cáo;Chỉ tiêu;Giá trị\n\
+         {name};Tháng 8/2025;Số trẻ em được đăng ký khai sinh;1.234\n"
+    );
+    let bytes = windows_1258(&csv);
+    assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8 any more");
+    let (status, report) = server
+        .upload("filename=cp1258.csv", "text/csv", bytes)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "accepted", "{report}");
+    assert_eq!(report["encoding"], "windows-1258");
+    assert_eq!(
+        figure(&server, "XH02", &code, "2025-08").await["value"],
+        1234.0
+    );
+
+    // A UTF-8 file with one damaged byte is not taken for Windows text: it is refused, and the
+    // answer says where.
+    let mut damaged = csv.replace("1.234", "1.235").into_bytes();
+    let at = damaged.iter().rposition(|&b| b == b';').unwrap() - 3;
+    damaged[at] = 0xFF;
+    let (status, report) = server
+        .upload("filename=hong.csv", "text/csv", damaged)
+        .await;
+    assert_eq!(status, 422, "{report}");
+    let reason = errors(&report)[0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.starts_with("line 2, character "), "{reason}");
+    assert_eq!(report["encoding"], "UTF-8");
+}

@@ -188,6 +188,7 @@ pub fn ingest(
         format: opts.format.as_str().into(),
         filename: opts.filename.clone(),
         locale: locale_info(opts.locale.unwrap_or(Locale::Vi)),
+        encoding: None,
         layout: String::new(),
         rows_read: 0,
         values_read: 0,
@@ -357,6 +358,7 @@ fn stage_and_store(
     };
     report.phases_ms.read = ms(t);
     report.layout = staged.layout.clone();
+    report.encoding = staged.encoding.map(str::to_owned);
     report.rows_read = staged.rows_read;
     report.empty_cells_skipped = staged.empty_cells_skipped;
     if !staged.errors.is_empty() {

@@ -144,6 +144,10 @@ pub struct UploadReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
     pub locale: LocaleInfo,
+    /// The text encoding the file was read in: "UTF-8", "UTF-16LE" (Excel's "Unicode text") or
+    /// "windows-1258" (Excel's plain "CSV" on a Vietnamese Windows). Absent for Excel workbooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// "long" (one value per row) or "wide" (one column per indicator), or "records" (JSON).
     pub layout: String,
     pub rows_read: u64,

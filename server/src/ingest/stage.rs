@@ -3,7 +3,8 @@
 //! indicator, period and value and the row and column it came from — pushed into a
 //! [`RowSink`] as they are read, so memory does not grow with the file. A CSV of several
 //! megabytes is read in two halves on two threads, split at a line start outside quotes that the
-//! scan for blank lines finds. Nothing is interpreted here: `resolve` does that for all formats
+//! scan for blank lines finds. A CSV in UTF-16 or in the Vietnamese Windows code page (1258)
+//! is copied into UTF-8 first. Nothing is interpreted here: `resolve` does that for all formats
 //! alike.
 
 use std::fs::File;
@@ -62,6 +63,8 @@ pub struct Staged {
     pub errors: Vec<RowError>,
     /// Where the unit, period and indicator columns are (tables).
     pub roles: RoleColumns,
+    /// The text encoding the file was read in (CSV and JSON).
+    pub encoding: Option<&'static str>,
 }
 
 /// Options a JSON body states about itself.
@@ -206,9 +209,13 @@ fn read_csv_head(path: &Path) -> Result<Result<CsvHead, String>, IngestError> {
             String::from_utf8_lossy(&body[..e.valid_up_to()]).into_owned()
         }
         Err(e) => {
+            let before = &body[..e.valid_up_to()];
+            let line = memchr::memchr_iter(b'\n', before).count() + 1;
+            let column = before.len() - memchr::memrchr(b'\n', before).map_or(0, |i| i + 1) + 1;
             return Ok(Err(format!(
-                "the file is not UTF-8 text (invalid byte at offset {})",
-                e.valid_up_to()
+                "line {line}, character {column}: the text is neither UTF-8 nor Vietnamese \
+                 Windows text (byte {} of the file)",
+                start as usize + e.valid_up_to()
             )));
         }
     };
@@ -266,16 +273,18 @@ fn stage_csv_on(
     cat: &Catalogue,
     path: &Path,
 ) -> Result<Staged, IngestError> {
-    // Excel's "Unicode text" is UTF-16LE; the reader below reads UTF-8.
-    let transcoded = transcode_utf16(path)?;
+    let (transcoded, encoding) = transcode_csv(path)?;
     let path = transcoded.as_ref().map_or(path, |t| t.path());
     let head = match read_csv_head(path)? {
         Ok(h) => h,
         Err(reason) => {
-            return Ok(bad_file(
-                reason,
-                "save the sheet as \"CSV UTF-8 (Comma delimited)\" with a header row",
-            ));
+            return Ok(Staged {
+                encoding: Some(encoding),
+                ..bad_file(
+                    reason,
+                    "save the sheet as \"CSV UTF-8 (Comma delimited)\" with a header row",
+                )
+            });
         }
     };
     let layout = match columns::detect(&head.headers, cat) {
@@ -283,6 +292,7 @@ fn stage_csv_on(
         Err(errors) => {
             return Ok(Staged {
                 errors,
+                encoding: Some(encoding),
                 ..Staged::default()
             });
         }
@@ -299,6 +309,7 @@ fn stage_csv_on(
     let mut staged = Staged {
         layout: if layout.is_long() { "long" } else { "wide" }.into(),
         roles: roles_of(&layout),
+        encoding: Some(encoding),
         ..Staged::default()
     };
     let range = CsvRange {
@@ -457,6 +468,81 @@ fn trim_cell(cell: &str) -> &str {
 }
 
 /// For a UTF-16LE file (byte-order mark FF FE), a UTF-8 copy; `None` for other files.
+/// The readers below read UTF-8. Excel writes a CSV in UTF-16LE ("Unicode text") and, as plain
+/// "CSV (Comma delimited)" on a Vietnamese Windows, in the Windows-1258 code page: such a file
+/// is copied into UTF-8 first. Returns the copy to read instead, if any, and the encoding.
+fn transcode_csv(
+    path: &Path,
+) -> Result<(Option<tempfile::NamedTempFile>, &'static str), IngestError> {
+    if let Some(copy) = transcode_utf16(path)? {
+        return Ok((Some(copy), "UTF-16LE"));
+    }
+    if !looks_windows_1258(path)? {
+        return Ok((None, "UTF-8"));
+    }
+    Ok((Some(transcode_windows_1258(path)?), "windows-1258"))
+}
+
+/// Whether a file that is not UTF-8 reads as Vietnamese Windows text: its first MiB has a byte
+/// sequence UTF-8 does not allow, no UTF-8 byte-order mark, and no control characters besides
+/// tab and line ends (a binary file, a spreadsheet sent as CSV, is left to fail as not UTF-8).
+fn looks_windows_1258(path: &Path) -> Result<bool, IngestError> {
+    let mut head = Vec::with_capacity(1 << 20);
+    File::open(path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
+        .map_err(IngestError::Spool)?;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Ok(false);
+    }
+    // A UTF-8 file with a damaged byte has far more well-formed non-ASCII characters than
+    // ill-formed sequences; Windows-1258 text rarely forms one. The last chunk's invalid tail
+    // may be a character cut by the 1 MiB limit.
+    let (mut utf8, mut invalid) = (0usize, 0usize);
+    let mut chunks = head.utf8_chunks().peekable();
+    while let Some(chunk) = chunks.next() {
+        utf8 += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        let cut = chunks.peek().is_none() && head.len() == 1 << 20;
+        invalid += usize::from(!chunk.invalid().is_empty() && !cut);
+    }
+    let text_bytes = head
+        .iter()
+        .all(|&b| b >= 0x20 || matches!(b, b'\t' | b'\n' | b'\r'));
+    Ok(invalid > utf8 && text_bytes)
+}
+
+/// Copies a Windows-1258 file into UTF-8, composed (NFC): the code page writes most tone marks
+/// as combining characters after the letter.
+fn transcode_windows_1258(path: &Path) -> Result<tempfile::NamedTempFile, IngestError> {
+    let mut f = File::open(path).map_err(IngestError::Spool)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let out = tempfile::NamedTempFile::new_in(dir).map_err(IngestError::Spool)?;
+    let mut w = std::io::BufWriter::new(out.reopen().map_err(IngestError::Spool)?);
+    let mut decoder = encoding_rs::WINDOWS_1258.new_decoder_without_bom_handling();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut text = String::new();
+    loop {
+        let n = f.read(&mut buf).map_err(IngestError::Spool)?;
+        let last = n == 0;
+        text.reserve(decoder.max_utf8_buffer_length(n).unwrap_or(4 * n));
+        // Every byte maps to a character (the few unassigned ones to U+FFFD).
+        let _ = decoder.decode_to_string(&buf[..n], &mut text, last);
+        // Composed a line at a time, so a letter and its marks are never cut apart.
+        let upto = if last {
+            text.len()
+        } else {
+            text.rfind('\n').map_or(0, |i| i + 1)
+        };
+        w.write_all(crate::text::nfc(&text[..upto]).as_bytes())
+            .map_err(IngestError::Spool)?;
+        text.drain(..upto);
+        if last {
+            break;
+        }
+    }
+    w.flush().map_err(IngestError::Spool)?;
+    Ok(out)
+}
+
 fn transcode_utf16(path: &Path) -> Result<Option<tempfile::NamedTempFile>, IngestError> {
     let mut f = BufReader::new(File::open(path).map_err(IngestError::Spool)?);
     let mut bom = [0u8; 2];
@@ -923,6 +1009,7 @@ fn stage_json_within(
     Ok(Staged {
         layout: "records".into(),
         rows_read: n,
+        encoding: Some("UTF-8"),
         ..Staged::default()
     })
 }
