@@ -523,9 +523,21 @@ fn transcode_windows_1258(path: &Path) -> Result<tempfile::NamedTempFile, Ingest
     loop {
         let n = f.read(&mut buf).map_err(IngestError::Spool)?;
         let last = n == 0;
-        text.reserve(decoder.max_utf8_buffer_length(n).unwrap_or(4 * n));
-        // Every byte maps to a character (the few unassigned ones to U+FFFD).
-        let _ = decoder.decode_to_string(&buf[..n], &mut text, last);
+        // Every byte maps to a character (the few unassigned ones to U+FFFD); the decoder
+        // writes only into spare capacity, so it is given room until it has read everything.
+        let mut src = &buf[..n];
+        loop {
+            text.reserve(
+                decoder
+                    .max_utf8_buffer_length(src.len())
+                    .unwrap_or(4 * src.len() + 4),
+            );
+            let (result, read, _) = decoder.decode_to_string(src, &mut text, last);
+            src = &src[read..];
+            if result == encoding_rs::CoderResult::InputEmpty {
+                break;
+            }
+        }
         // Composed a line at a time, so a letter and its marks are never cut apart.
         let upto = if last {
             text.len()
@@ -1585,6 +1597,40 @@ mod tests {
             valid >= 20 && invalid >= 10,
             "{valid} valid, {invalid} invalid bodies"
         );
+    }
+
+    /// A Windows-1258 file of several read chunks comes out as the composed UTF-8 text it was
+    /// made from, whatever falls on a chunk's edge.
+    #[test]
+    fn a_windows_1258_file_is_copied_into_composed_utf8() {
+        use unicode_normalization::UnicodeNormalization;
+        const TONES: [char; 5] = ['\u{300}', '\u{301}', '\u{303}', '\u{309}', '\u{323}'];
+        let line = "Phường Sài Gòn;Tháng 8/2025;Số trẻ em được đăng ký khai sinh;Đắk Lắk;1.234\n";
+        let text = line.repeat(40_000);
+        // As Windows writes it: â ă ê ô ơ ư đ as one byte each, tone marks combining after.
+        let mut windows = String::new();
+        for c in text.chars() {
+            let (tones, rest): (Vec<char>, Vec<char>) =
+                c.to_string().nfd().partition(|m| TONES.contains(m));
+            windows.extend(rest.into_iter().nfc());
+            windows.extend(tones);
+        }
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(&windows);
+        assert!(!unmappable);
+        assert!(
+            bytes.len() > 3 << 20,
+            "{} bytes: one read chunk",
+            bytes.len()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(looks_windows_1258(&path).unwrap());
+        let copy = transcode_windows_1258(&path).unwrap();
+        assert!(std::fs::read_to_string(copy.path()).unwrap() == text);
+        // The same text in UTF-8 is left as it is.
+        std::fs::write(&path, &text).unwrap();
+        assert!(!looks_windows_1258(&path).unwrap());
     }
 
     #[test]
