@@ -64,10 +64,10 @@ enum Command {
     Import {
         #[arg(long)]
         db: PathBuf,
-        /// Files: .json, .csv or .xlsx.
+        /// Files: .json, .csv, .xlsx or .xls.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// json | csv | xlsx (by default from the extension).
+        /// json | csv | xlsx | xls (by default from the extension).
         #[arg(long)]
         format: Option<String>,
         /// Number format of text values: vi (1.234.567,8) or en (1,234,567.8).
@@ -231,10 +231,8 @@ fn main() -> anyhow::Result<()> {
             let mut failed = 0;
             for file in files {
                 let format = match format.as_deref() {
-                    Some("json") => Format::Json,
-                    Some("csv") => Format::Csv,
-                    Some("xlsx") => Format::Xlsx,
-                    Some(other) => bail!("format {other:?} is not json, csv or xlsx"),
+                    Some(f) => Format::parse(f)
+                        .with_context(|| format!("format {f:?} is not json, csv, xlsx or xls"))?,
                     None => Format::detect(None, file.to_str()).with_context(|| {
                         format!(
                             "cannot tell the format of {}; pass --format",

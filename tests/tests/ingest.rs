@@ -138,6 +138,60 @@ async fn wide_excel_sheet_with_title_rows_is_accepted() {
     );
 }
 
+/// An Excel 97–2003 workbook (`fixtures/kt-xh-thang-8.xls`, written by `make-xls.py` with
+/// xlwt): the same wide sheet as the .xlsx test, on its second sheet. Read by its bytes, so the
+/// same file renamed .xlsx is read too, and the sheet can be named.
+#[tokio::test]
+async fn an_excel_97_2003_workbook_is_read_like_an_xlsx_one() {
+    let (_dir, server) = empty_server().await;
+    let xls = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kt-xh-thang-8.xls"),
+    )
+    .unwrap();
+    // The first sheet holds only a note: no header row there.
+    let (status, report) = server
+        .upload(
+            "filename=kt-xh.xls",
+            "application/vnd.ms-excel",
+            xls.clone(),
+        )
+        .await;
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(report["format"], "xls");
+    assert!(
+        errors(&report)
+            .iter()
+            .any(|e| e["reason"].as_str().unwrap().contains("\"Ghi chú\"")),
+        "{report}"
+    );
+    let (status, report) = server
+        .upload("filename=kt-xh.xls&sheet=Báo%20cáo", "", xls.clone())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["format"], "xls");
+    assert_eq!(report["layout"], "wide");
+    assert_eq!(report["values_new"], 3);
+    assert_eq!(report["empty_cells_skipped"], 1);
+    assert_eq!(
+        figure(&server, "TT05", "01", "2025-08").await["value"],
+        98_765.4
+    );
+    assert_eq!(
+        figure(&server, "VM02", "VN", "2025-08").await["value"],
+        13_123.5
+    );
+    // Renamed .xlsx, sent as one: read by what it is; the same values, nothing changes.
+    let (status, report) = server
+        .upload(
+            "filename=kt-xh.xlsx&sheet=Báo%20cáo",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            xls,
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "unchanged", "{report}");
+}
+
 #[tokio::test]
 async fn json_records_from_a_connected_system_are_accepted() {
     let (_dir, server) = empty_server().await;

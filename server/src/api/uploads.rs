@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UploadParams {
-    /// json | csv | xlsx; by default from Content-Type, else from `filename`.
+    /// json | csv | xlsx | xls; by default from Content-Type, else from `filename`.
     format: Option<String>,
     /// Original file name (for provenance and format detection).
     filename: Option<String>,
@@ -47,7 +47,7 @@ pub struct UploadParams {
 /// Uploads a report. The body is the file itself (`--data-binary @file.csv`): JSON
 /// (`{"records": [{"indicator", "unit", "period", "value"}]}`), CSV (`;` or `,` separated, a
 /// header row; long: Mã đơn vị, Kỳ, Chỉ tiêu, Giá trị; or wide: one column per indicator) or
-/// Excel .xlsx (the same tables; title rows above the header are skipped). All or nothing:
+/// Excel .xlsx or .xls (the same tables; title rows above the header are skipped). All or nothing:
 /// any error rejects the whole upload with the list of errors (422). Sending the same bytes
 /// again changes nothing.
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads", params(UploadParams),
@@ -67,19 +67,14 @@ pub async fn upload(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let format = match p.format.as_deref() {
-        Some("json") => Format::Json,
-        Some("csv") => Format::Csv,
-        Some("xlsx") => Format::Xlsx,
-        Some(other) => {
-            return Err(ApiError::Unsupported(format!(
-                "format {other:?} is not json, csv or xlsx"
-            )));
-        }
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            ApiError::Unsupported(format!("format {f:?} is not json, csv, xlsx or xls"))
+        })?,
         None => Format::detect(content_type, p.filename.as_deref()).ok_or_else(|| {
             ApiError::Unsupported(
-                "cannot tell the format: send Content-Type text/csv, application/json or \
-                 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, or \
-                 ?format=csv|json|xlsx"
+                "cannot tell the format: send Content-Type text/csv, application/json, \
+                 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet or \
+                 application/vnd.ms-excel, or ?format=csv|json|xlsx|xls"
                     .into(),
             )
         })?,

@@ -38,6 +38,8 @@ pub enum Format {
     Json,
     Csv,
     Xlsx,
+    /// Excel 97–2003 (`.xls`), still common in offices.
+    Xls,
 }
 
 impl Format {
@@ -46,7 +48,15 @@ impl Format {
             Format::Json => "json",
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
+            Format::Xls => "xls",
         }
+    }
+
+    /// From a `?format=` or `--format` value.
+    pub fn parse(s: &str) -> Option<Format> {
+        [Format::Json, Format::Csv, Format::Xlsx, Format::Xls]
+            .into_iter()
+            .find(|f| f.as_str() == s)
     }
 
     /// From a `Content-Type`, else from the file name's extension.
@@ -61,6 +71,9 @@ impl Format {
         if ct.contains("spreadsheetml") {
             return Some(Format::Xlsx);
         }
+        if ct.starts_with("application/vnd.ms-excel") {
+            return Some(Format::Xls);
+        }
         let name = filename.unwrap_or("").to_ascii_lowercase();
         if name.ends_with(".json") {
             Some(Format::Json)
@@ -68,6 +81,8 @@ impl Format {
             Some(Format::Csv)
         } else if name.ends_with(".xlsx") {
             Some(Format::Xlsx)
+        } else if name.ends_with(".xls") {
+            Some(Format::Xls)
         } else {
             None
         }
@@ -328,7 +343,7 @@ fn stage_and_store(
     let t = Instant::now();
     let meta = match opts.format {
         Format::Json => stage::json_meta(body.path)?,
-        Format::Csv | Format::Xlsx => stage::JsonMeta::default(),
+        Format::Csv | Format::Xlsx | Format::Xls => stage::JsonMeta::default(),
     };
     let locale = opts
         .locale

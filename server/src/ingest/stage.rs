@@ -1,4 +1,5 @@
-//! Reading an upload: CSV (streamed with the `csv` crate), Excel (calamine's cell stream) and
+//! Reading an upload: CSV (streamed with the `csv` crate), Excel (calamine's cell stream for
+//! .xlsx; an .xls sheet, at most 65,536 rows, read whole) and
 //! JSON (serde, record by record) become raw rows — one per value, with the texts of its unit,
 //! indicator, period and value and the row and column it came from — pushed into a
 //! [`RowSink`] as they are read, so memory does not grow with the file. A CSV of several
@@ -11,7 +12,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
 use std::path::Path;
 
-use calamine::{DataRef, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Xls, Xlsx};
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -99,7 +100,7 @@ pub fn stage(
 ) -> Result<Staged, IngestError> {
     match format {
         Format::Csv => stage_csv(sink, cat, path),
-        Format::Xlsx => stage_xlsx(sink, cat, path, sheet),
+        Format::Xlsx | Format::Xls => stage_xlsx(sink, cat, path, sheet),
         Format::Json => stage_json(sink, path),
     }
 }
@@ -765,57 +766,147 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Rows above the header that a sheet may have (titles, the agency's name, the period).
 const MAX_TITLE_ROWS: u32 = 30;
 
+/// The first bytes of an OLE2 compound file: an Excel 97–2003 workbook.
+const XLS_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// A workbook upload, .xlsx or .xls: read by what the bytes are, since a file renamed from one
+/// to the other is common.
 fn stage_xlsx(
     sink: &mut dyn RowSink,
     cat: &Catalogue,
     path: &Path,
     sheet: Option<&str>,
 ) -> Result<Staged, IngestError> {
+    let mut magic = [0u8; 8];
+    let is_xls = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == XLS_MAGIC;
+    if is_xls {
+        return stage_xls(sink, cat, path, sheet);
+    }
     let file = File::open(path).map_err(IngestError::Spool)?;
     let mut book: Xlsx<_> = match Xlsx::new(BufReader::new(file)) {
         Ok(b) => b,
         Err(e) => {
             return Ok(bad_file(
-                format!("the file is not a readable .xlsx workbook: {e}"),
-                "save it from Excel as \"Excel Workbook (*.xlsx)\"; .xls files are not accepted",
+                format!("the file is not a readable Excel workbook: {e}"),
+                "save it from Excel as \"Excel Workbook (*.xlsx)\" or \"Excel 97-2003 Workbook \
+                 (*.xls)\"",
             ));
         }
     };
-    let names = book.sheet_names();
-    let name = match sheet {
-        Some(s) => match names.iter().find(|n| n.as_str() == s) {
-            Some(n) => n.clone(),
-            None => {
-                return Ok(bad_file(
-                    format!(
-                        "the workbook has no sheet {s:?} (it has {})",
-                        names.join(", ")
-                    ),
-                    "pass ?sheet= with one of those names",
-                ));
-            }
-        },
-        None => match names.first() {
-            Some(n) => n.clone(),
-            None => return Ok(bad_file("the workbook has no sheets".into(), "")),
-        },
+    let name = match pick_sheet(&book.sheet_names(), sheet) {
+        Ok(n) => n,
+        Err((reason, hint)) => return Ok(bad_file(reason, hint)),
     };
     let mut reader = match book.worksheet_cells_reader(&name) {
         Ok(r) => r,
         Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
     };
+    // Cells stream from the file, so a large sheet is never held whole.
+    let cells = std::iter::from_fn(|| match reader.next_cell() {
+        Ok(Some(c)) => {
+            let (r, col) = c.get_position();
+            Some(Ok((r, col, xcell(c.get_value()))))
+        }
+        Ok(None) => None,
+        Err(e) => Some(Err(e.to_string())),
+    });
+    stage_sheet(sink, cat, &name, cells)
+}
 
+/// An Excel 97–2003 workbook. The format holds at most 65,536 rows × 256 columns a sheet, so
+/// the sheet is read whole.
+fn stage_xls(
+    sink: &mut dyn RowSink,
+    cat: &Catalogue,
+    path: &Path,
+    sheet: Option<&str>,
+) -> Result<Staged, IngestError> {
+    let file = File::open(path).map_err(IngestError::Spool)?;
+    let mut book: Xls<_> = match Xls::new(BufReader::new(file)) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(bad_file(
+                format!("the file is not a readable .xls workbook: {e}"),
+                "open it in Excel and save it again, as \"Excel Workbook (*.xlsx)\"",
+            ));
+        }
+    };
+    let name = match pick_sheet(&book.sheet_names(), sheet) {
+        Ok(n) => n,
+        Err((reason, hint)) => return Ok(bad_file(reason, hint)),
+    };
+    let range = match book.worksheet_range(&name) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
+    };
+    let (r0, c0) = range.start().unwrap_or((0, 0));
+    let cells = range
+        .used_cells()
+        .map(|(r, c, d)| Ok((r0 + r as u32, c0 + c as u32, xcell(&data_ref(d)))));
+    stage_sheet(sink, cat, &name, cells)
+}
+
+/// The sheet asked for, or the first; else why not and what to do.
+fn pick_sheet(names: &[String], sheet: Option<&str>) -> Result<String, (String, &'static str)> {
+    match sheet {
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s)
+            .cloned()
+            .ok_or_else(|| {
+                (
+                    format!(
+                        "the workbook has no sheet {s:?} (it has {})",
+                        names.join(", ")
+                    ),
+                    "pass ?sheet= with one of those names",
+                )
+            }),
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| ("the workbook has no sheets".into(), "")),
+    }
+}
+
+/// A cell of a sheet read whole, as the streamed ones are.
+fn data_ref(d: &Data) -> DataRef<'_> {
+    match d {
+        Data::Int(i) => DataRef::Int(*i),
+        Data::Float(f) => DataRef::Float(*f),
+        Data::String(s) => DataRef::SharedString(s),
+        Data::Bool(b) => DataRef::Bool(*b),
+        Data::DateTime(dt) => DataRef::DateTime(*dt),
+        Data::DateTimeIso(s) => DataRef::DateTimeIso(s.clone()),
+        Data::DurationIso(s) => DataRef::DurationIso(s.clone()),
+        Data::Error(e) => DataRef::Error(e.clone()),
+        Data::Empty => DataRef::Empty,
+    }
+}
+
+/// Reads a sheet's cells (row, column, value; in row order) into `sink`: title rows, then the
+/// header row, then the data rows.
+fn stage_sheet(
+    sink: &mut dyn RowSink,
+    cat: &Catalogue,
+    name: &str,
+    mut cells: impl Iterator<Item = Result<(u32, u32, Option<XCell>), String>>,
+) -> Result<Staged, IngestError> {
     let mut layout: Option<(Layout, TablePlan)> = None;
     let mut best_errors: Option<(usize, Vec<RowError>)> = None;
     let mut staged = Staged::default();
     let mut row: Option<(u32, Vec<Option<XCell>>)> = None;
 
     loop {
-        let next = match reader.next_cell() {
-            Ok(c) => c,
-            Err(e) => return Ok(bad_file(format!("sheet {name:?} is damaged: {e}"), "")),
+        let next = match cells.next() {
+            None => None,
+            Some(Ok(c)) => Some(c),
+            Some(Err(e)) => return Ok(bad_file(format!("sheet {name:?} is damaged: {e}"), "")),
         };
-        let pos = next.as_ref().map(|c| c.get_position());
+        let pos = next.as_ref().map(|&(r, c, _)| (r, c));
         // A finished row: either the sheet ended or the next cell is on a later row.
         let finished = match (&row, pos) {
             (Some((r, _)), Some((pr, _))) => pr != *r,
@@ -878,14 +969,13 @@ fn stage_xlsx(
                 }
             }
         }
-        let Some(cell) = next else { break };
-        let (r, c) = cell.get_position();
+        let Some((r, c, value)) = next else { break };
         let entry = row.get_or_insert_with(|| (r, Vec::new()));
         let c = c as usize;
         if entry.1.len() <= c {
             entry.1.resize(c + 1, None);
         }
-        entry.1[c] = xcell(cell.get_value());
+        entry.1[c] = value;
     }
     match layout {
         Some((l, _)) => {
