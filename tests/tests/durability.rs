@@ -1,6 +1,7 @@
 //! The server as a child process on a real file: data survives a restart, and a server killed
 //! with SIGKILL in the middle of an upload comes back with every acknowledged upload complete
-//! and the interrupted one absent.
+//! and the interrupted one absent; a write that panics inside its transaction does not block
+//! the next.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
@@ -177,4 +178,48 @@ fn sigkill_during_an_upload_keeps_acknowledged_uploads_and_drops_the_interrupted
         )
         .unwrap();
     assert_eq!((subs, obs), (5, 10));
+}
+
+/// A write that panics inside its transaction (as a library might on odd input) loses only
+/// itself: the next upload begins, commits and is served, and nothing of the interrupted one
+/// is stored.
+#[tokio::test]
+async fn a_write_that_panics_mid_transaction_does_not_block_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let panicked = store
+        .write(
+            |c: &mut duckdb::Connection| -> Result<(), dieuhanh_server::store::StoreError> {
+                c.execute_batch(
+                    "BEGIN TRANSACTION; CREATE TABLE half_done (x INTEGER); \
+                 INSERT INTO half_done VALUES (1);",
+                )
+                .unwrap();
+                panic!("a library failed mid-write");
+            },
+        )
+        .await;
+    assert!(panicked.is_err());
+    let server = dieuhanh_tests::TestServer::start(store, dir.path()).await;
+    let (status, report) = server
+        .upload("filename=sau.csv", "text/csv", small_upload(3, 42))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "accepted", "{report}");
+    let gone = server
+        .state
+        .store
+        .read(
+            |c: &duckdb::Connection| -> Result<i64, dieuhanh_server::store::StoreError> {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'half_done'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(gone, 0, "the interrupted write's table is not there");
 }

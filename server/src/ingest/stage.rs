@@ -766,6 +766,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Rows above the header that a sheet may have (titles, the agency's name, the period).
 const MAX_TITLE_ROWS: u32 = 30;
 
+/// What to do with a workbook that cannot be read.
+const DAMAGED_HINT: &str = "open the workbook in Excel and save it again; if it still fails, export the sheet as \
+     \"CSV UTF-8\"";
+
 /// The first bytes of an OLE2 compound file: an Excel 97–2003 workbook.
 const XLS_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
@@ -802,7 +806,12 @@ fn stage_xlsx(
     };
     let mut reader = match book.worksheet_cells_reader(&name) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
+        Err(e) => {
+            return Ok(bad_file(
+                format!("cannot read sheet {name:?}: {e}"),
+                DAMAGED_HINT,
+            ));
+        }
     };
     // Cells stream from the file, so a large sheet is never held whole.
     let cells = std::iter::from_fn(|| match reader.next_cell() {
@@ -824,6 +833,17 @@ fn stage_xls(
     path: &Path,
     sheet: Option<&str>,
 ) -> Result<Staged, IngestError> {
+    // calamine follows the file's sector chains as they are written: in a damaged file a chain
+    // that loops back on itself has it read, and allocate, until memory runs out. The cfb
+    // crate checks the compound file's structure (every chain in range, no sector reached
+    // twice) first.
+    let file = File::open(path).map_err(IngestError::Spool)?;
+    if let Err(e) = cfb::CompoundFile::open(BufReader::new(file)) {
+        return Ok(bad_file(
+            format!("the .xls workbook is damaged: {e}"),
+            "open it in Excel and save it again, as \"Excel Workbook (*.xlsx)\"",
+        ));
+    }
     let file = File::open(path).map_err(IngestError::Spool)?;
     let mut book: Xls<_> = match Xls::new(BufReader::new(file)) {
         Ok(b) => b,
@@ -840,7 +860,12 @@ fn stage_xls(
     };
     let range = match book.worksheet_range(&name) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_file(format!("cannot read sheet {name:?}: {e}"), "")),
+        Err(e) => {
+            return Ok(bad_file(
+                format!("cannot read sheet {name:?}: {e}"),
+                DAMAGED_HINT,
+            ));
+        }
     };
     let (r0, c0) = range.start().unwrap_or((0, 0));
     let cells = range
@@ -865,10 +890,12 @@ fn pick_sheet(names: &[String], sheet: Option<&str>) -> Result<String, (String, 
                     "pass ?sheet= with one of those names",
                 )
             }),
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| ("the workbook has no sheets".into(), "")),
+        None => names.first().cloned().ok_or_else(|| {
+            (
+                "the workbook has no sheets".into(),
+                "put the report on a sheet of the workbook",
+            )
+        }),
     }
 }
 
@@ -904,7 +931,12 @@ fn stage_sheet(
         let next = match cells.next() {
             None => None,
             Some(Ok(c)) => Some(c),
-            Some(Err(e)) => return Ok(bad_file(format!("sheet {name:?} is damaged: {e}"), "")),
+            Some(Err(e)) => {
+                return Ok(bad_file(
+                    format!("sheet {name:?} is damaged: {e}"),
+                    DAMAGED_HINT,
+                ));
+            }
         };
         let pos = next.as_ref().map(|&(r, c, _)| (r, c));
         // A finished row: either the sheet ended or the next cell is on a later row.

@@ -266,6 +266,7 @@ impl Store {
         let guard = self.inner.writer.clone().lock_owned().await;
         let joined = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
+            rollback_interrupted(&guard);
             f(&mut guard)
         })
         .await;
@@ -280,6 +281,18 @@ impl Store {
     /// Runs `f` on the writer connection from synchronous code (CLI, demo loading).
     pub fn write_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
         let mut guard = self.inner.writer.blocking_lock();
+        rollback_interrupted(&guard);
         f(&mut guard)
+    }
+}
+
+/// A write that panicked inside its transaction (a bug, or a library failing on odd input)
+/// leaves the transaction open on the writer connection, and every later write would fail to
+/// begin its own. Nothing of it was committed: it is rolled back before the next write.
+fn rollback_interrupted(conn: &Connection) {
+    // duckdb-rs cannot tell whether a transaction is open (`is_autocommit` is always true),
+    // and a ROLLBACK outside one only fails: so it is tried, and reported when it did roll back.
+    if conn.execute_batch("ROLLBACK").is_ok() {
+        tracing::warn!("rolled back the open transaction of an interrupted write");
     }
 }
