@@ -876,3 +876,130 @@ async fn a_csv_saved_in_the_vietnamese_windows_code_page_is_read() {
     assert!(reason.starts_with("line 2, character "), "{reason}");
     assert_eq!(report["encoding"], "UTF-8");
 }
+
+/// Every query route answers odd parameters — periods that do not exist, codes of nothing,
+/// far dates, ranges backwards or centuries long, empty and non-ASCII texts — with data or a
+/// JSON error that says what was wrong, never a server error, and quickly.
+#[tokio::test]
+async fn query_routes_answer_odd_parameters_with_data_or_a_clear_error() {
+    let (_dir, server) = empty_server().await;
+    let (status, report) = server
+        .upload(
+            "filename=mot.csv",
+            "text/csv",
+            "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;VM02;1.234\n"
+                .as_bytes()
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let periods = [
+        "2025-08",
+        "Tháng 13/2025",
+        "2025-00",
+        "0000-01",
+        "9999-12",
+        "2025-Q5",
+        "Quý IV/2025",
+        "2025-H3",
+        "2025-YTD13",
+        "Lũy kế 0 tháng năm 2025",
+        "",
+        "%F0%9F%98%80",
+        "2025-08-01",
+        "-1",
+    ];
+    let codes = [
+        "VM02",
+        "vm02",
+        "XX99",
+        "",
+        "79",
+        "VN",
+        "00000",
+        "Hà%20Nội",
+        "%00",
+    ];
+    let dates = [
+        "",
+        "30/06/2025",
+        "31/02/2025",
+        "01/01/0001",
+        "9999-12-31",
+        "hôm qua",
+    ];
+    let mut paths = Vec::new();
+    for p in periods {
+        for c in codes {
+            paths.push(format!("/api/figure?indicator={c}&unit=79&period={p}"));
+            paths.push(format!("/api/figure?indicator=VM02&unit={c}&period={p}"));
+            paths.push(format!("/api/breakdown?indicator={c}&period={p}&parent=VN"));
+            paths.push(format!(
+                "/api/breakdown?indicator=VM02&period={p}&parent={c}&level=commune"
+            ));
+            paths.push(format!(
+                "/api/provenance?indicator=VM02&unit={c}&period={p}"
+            ));
+            paths.push(format!("/api/regimes/{c}/status?period={p}"));
+        }
+        paths.push(format!(
+            "/api/series?indicator=VM02&unit=79&from={p}&to=2025-08"
+        ));
+        paths.push(format!(
+            "/api/series?indicator=VM02&unit=79&from=2025-08&to={p}"
+        ));
+    }
+    paths.push("/api/series?indicator=VM02&unit=79&from=0001-01&to=9999-12".into());
+    paths.push("/api/series?indicator=VM02&unit=79&from=2025-08&to=2020-01".into());
+    for d in dates {
+        for l in ["province", "district", "commune", "nation", "xã", ""] {
+            paths.push(format!("/api/units?level={l}&at={d}"));
+            paths.push(format!("/api/units?level={l}&parent=79&at={d}&q=S%C3%A0i"));
+        }
+        for c in codes {
+            paths.push(format!("/api/units/{c}?at={d}"));
+            paths.push(format!(
+                "/api/breakdown?indicator=VM02&period=2025-08&parent=VN&at={d}"
+            ));
+            paths.push(format!("/api/indicators?agency={c}&domain={c}"));
+            paths.push(format!("/api/agencies/{c}"));
+            paths.push(format!("/api/indicators/{c}"));
+        }
+    }
+    paths.push("/api/uploads/999999".into());
+    paths.push("/api/uploads/-1".into());
+    paths.push("/api/uploads/abc".into());
+    // Parameters missing, a route that does not exist.
+    paths.push("/api/figure?period=2025-08".into());
+    paths.push("/api/breakdown".into());
+    paths.push("/api/series?indicator=VM02".into());
+    paths.push("/api/khong-co".into());
+    let started = std::time::Instant::now();
+    for path in &paths {
+        let (status, body) = server.get(path).await;
+        assert!(status < 500, "{path}: {status} {body}");
+        if status >= 400 {
+            let message = body["error"]["message"].as_str().unwrap_or("");
+            assert!(
+                !message.is_empty(),
+                "{path}: {status} without a message: {body}"
+            );
+        }
+    }
+    // A missing parameter is named, as JSON (axum's own answer is plain text).
+    let (status, body) = server.get("/api/figure?period=2025-08").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("indicator"),
+        "{body}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{} requests took {:?}",
+        paths.len(),
+        started.elapsed()
+    );
+}

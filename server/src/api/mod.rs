@@ -91,7 +91,8 @@ pub fn app(state: AppState) -> Router {
         )))
         .route("/openapi.json", axum::routing::get(openapi_json))
         .route("/metrics", axum::routing::get(crate::live::metrics))
-        .route("/health", axum::routing::get(health));
+        .route("/health", axum::routing::get(health))
+        .layer(axum::middleware::map_response(json_errors));
     let mut root = Router::new().route("/live", axum::routing::get(crate::live::live));
     if state.live.config.echo {
         // Conformance runners connect to the root.
@@ -103,6 +104,47 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// axum answers a request its extractors refuse (a query parameter missing or malformed, a
+/// path segment of the wrong type, a wrong method) and a timeout in plain text or with no body;
+/// API clients get every error as JSON, in the same shape as the handlers' own.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let text = axum::body::to_bytes(res.into_body(), 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = match (status, text.is_empty()) {
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            "this route does not take that method; GET /api/openapi.json lists the API".into()
+        }
+        (StatusCode::REQUEST_TIMEOUT, _) => {
+            "the request took longer than the server allows; ask for less (a shorter period \
+             range, fewer units) or try again"
+                .into()
+        }
+        (_, false) => format!("{text}; GET /api/openapi.json lists each route's parameters"),
+        (_, true) => status
+            .canonical_reason()
+            .unwrap_or("the request was refused")
+            .to_owned(),
+    };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            status: status.as_u16(),
+            message,
+        },
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> ApiError {
