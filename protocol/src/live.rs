@@ -47,11 +47,59 @@ fn is_true(b: &bool) -> bool {
 }
 
 /// Periods of a view: a list, or a range of periods of one kind.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Periods {
     List(Vec<Period>),
     Range { from: Period, to: Period },
+}
+
+/// By hand rather than `untagged`: serde's untagged enums answer any problem with "data did not
+/// match any variant", where a wall's technician needs to know which period is wrong and why.
+impl<'de> Deserialize<'de> for Periods {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Periods;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a list of periods ([\"2025-07\"]) or a range ({\"from\": \"2025-01\", \
+                     \"to\": \"2025-07\"})",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Periods, A::Error> {
+                let mut list = Vec::new();
+                while let Some(p) = seq.next_element()? {
+                    list.push(p);
+                }
+                Ok(Periods::List(list))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Periods, A::Error> {
+                let (mut from, mut to) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "from" => from = Some(map.next_value()?),
+                        "to" => to = Some(map.next_value()?),
+                        other => {
+                            return Err(serde::de::Error::unknown_field(other, &["from", "to"]));
+                        }
+                    }
+                }
+                match (from, to) {
+                    (Some(from), Some(to)) => Ok(Periods::Range { from, to }),
+                    (None, _) => Err(serde::de::Error::missing_field("from")),
+                    (_, None) => Err(serde::de::Error::missing_field("to")),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A presenter's choices for a room; absent fields are left as they were.
@@ -236,6 +284,23 @@ pub enum ServerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_read_as_a_list_or_a_range_and_a_bad_one_is_named() {
+        let list: Periods = serde_json::from_str(r#"["2025-07", "Quý III/2025"]"#).unwrap();
+        assert!(matches!(list, Periods::List(ref l) if l.len() == 2));
+        let range: Periods =
+            serde_json::from_str(r#"{"from": "2025-01", "to": "Tháng 7/2025"}"#).unwrap();
+        assert!(matches!(range, Periods::Range { .. }));
+        let e = serde_json::from_str::<Periods>(r#"["2025-07", "0001-01"]"#).unwrap_err();
+        assert!(e.to_string().contains("\"0001-01\" is not a period"), "{e}");
+        let e = serde_json::from_str::<Periods>(r#"{"from": "2025-01"}"#).unwrap_err();
+        assert!(e.to_string().contains("missing field `to`"), "{e}");
+        let e = serde_json::from_str::<Periods>(r#"{"from": "2025-01", "til": "x"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `til`"), "{e}");
+        let e = serde_json::from_str::<Periods>("7").unwrap_err();
+        assert!(e.to_string().contains("a list of periods"), "{e}");
+    }
 
     #[test]
     fn messages_round_trip_as_tagged_json() {

@@ -724,3 +724,96 @@ async fn three_hundred_walls_each_get_every_delta_once_and_in_order() {
     assert_eq!(m["resyncs"], 0, "{m}");
     assert_eq!(m["slow_closed"], 0, "{m}");
 }
+
+/// Views at the edges of what a client may ask — a range of 10,000 years, every commune of the
+/// country over years, every indicator, a unit given twice, a date far in the past — are
+/// answered, each with its snapshot or an error that names the problem, within seconds, and
+/// the connection keeps working.
+#[tokio::test]
+async fn views_at_the_edges_are_answered_and_the_connection_keeps_working() {
+    let _shared = MEMORY_GATE.read().await;
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let mut wall = Client::connect(&server, None).await;
+    let month = |year: i32, month: u8| Period::Month { year, month };
+    let every_indicator: Vec<String> = server
+        .state
+        .store
+        .catalogue()
+        .indicators
+        .iter()
+        .map(|i| i.code.clone())
+        .collect();
+    let base = births_view(vec![AUG]);
+    let views = [
+        View {
+            periods: Periods::Range {
+                from: month(1, 1),
+                to: month(9999, 12),
+            },
+            children_of: None,
+            level: None,
+            ..base.clone()
+        },
+        View {
+            periods: Periods::Range {
+                from: month(2023, 1),
+                to: month(2025, 12),
+            },
+            children_of: Some("VN".into()),
+            level: Some("commune".into()),
+            ..base.clone()
+        },
+        View {
+            indicators: every_indicator,
+            children_of: Some("VN".into()),
+            level: Some("province".into()),
+            ..base.clone()
+        },
+        View {
+            units: vec!["79".into(), "79".into(), "VN".into()],
+            ..base.clone()
+        },
+        View {
+            periods: Periods::Range {
+                from: month(2025, 12),
+                to: month(2025, 1),
+            },
+            ..base.clone()
+        },
+        View {
+            at: Some("01/01/1900".into()),
+            ..base.clone()
+        },
+        View {
+            periods: Periods::List(vec![Period::Year { year: 1 }, Period::Year { year: 9999 }]),
+            ..base.clone()
+        },
+    ];
+    for (i, view) in views.into_iter().enumerate() {
+        let id = format!("v{i}");
+        let started = std::time::Instant::now();
+        wall.subscribe(&id, view, None).await;
+        match wall.next().await {
+            ServerMessage::Snapshot { id: got, .. } => assert_eq!(got, id),
+            ServerMessage::Error {
+                id: got, message, ..
+            } => {
+                assert_eq!(got.as_deref(), Some(id.as_str()));
+                assert!(!message.is_empty());
+            }
+            other => panic!("view {i}: {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "view {i} took {:?}",
+            started.elapsed()
+        );
+        wall.send(&ClientMessage::Unsubscribe { id }).await;
+    }
+    // Still served.
+    wall.subscribe("after", births_view(vec![AUG]), None).await;
+    match wall.next().await {
+        ServerMessage::Snapshot { id, .. } => assert_eq!(id, "after"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -39,8 +39,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 enum Command {
     /// Boxed: the channel allocates room for 32 commands per connection up front.
     Message(Box<ClientMessage>),
-    /// A message that could not be read, answered with an error.
-    Invalid(String),
+    /// A message that could not be read, answered with an error (naming the message's `id`
+    /// when it has one, so a wall knows which of its views the answer is about).
+    Invalid(String, Option<String>),
     /// Close with a code and reason.
     Close(u16, String),
 }
@@ -198,19 +199,36 @@ async fn read_loop(
                 first = false;
                 match serde_json::from_str::<ClientMessage>(t.as_str()) {
                     Ok(m) => Command::Message(Box::new(m)),
-                    Err(e) => Command::Invalid(format!(
-                        "not a client message: {e}; see PROTOCOL.md for subscribe, unsubscribe, \
-                         join and control"
-                    )),
+                    Err(e) => Command::Invalid(
+                        format!(
+                            "not a client message: {}; see PROTOCOL.md for subscribe, \
+                             unsubscribe, join and control",
+                            e.to_string().trim_end_matches('.')
+                        ),
+                        message_id(t.as_str()),
+                    ),
                 }
             }
-            Message::Binary(_) => Command::Invalid("send JSON text frames, not binary".into()),
+            Message::Binary(_) => {
+                Command::Invalid("send JSON text frames, not binary".into(), None)
+            }
             // After a Close the library answers it and the stream ends.
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
         };
         if tx.send(cmd).await.is_err() {
             return;
         }
+    }
+}
+
+/// The `id` of a message that is JSON but not a valid client message, if it names one.
+fn message_id(text: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(text)
+        .ok()?
+        .get("id")?
+    {
+        serde_json::Value::String(id) => Some(id.clone()),
+        _ => None,
     }
 }
 
@@ -284,11 +302,11 @@ async fn run(
                 core.close(code, &reason).await;
                 return reason;
             }
-            Wake::Command(Some(Command::Invalid(message))) => {
+            Wake::Command(Some(Command::Invalid(message, id))) => {
                 let e = ServerMessage::Error {
                     code: "bad_message".into(),
                     message,
-                    id: None,
+                    id,
                 };
                 if core.send(&e).await.is_err() {
                     return "send failed".into();
