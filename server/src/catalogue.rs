@@ -14,11 +14,8 @@ use crate::hierarchy::Level;
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     /// The file could not be read.
-    #[error("cannot read the catalogue {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read the catalogue {path}: {error}")]
+    Read { path: String, error: std::io::Error },
     /// The TOML does not have the expected shape.
     #[error("catalogue {path} is not valid: {message}")]
     Parse { path: String, message: String },
@@ -211,9 +208,9 @@ pub struct Catalogue {
 impl Catalogue {
     /// Reads and checks the catalogue file.
     pub fn load(path: &Path) -> Result<Self, CatalogueError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| CatalogueError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::parse(&text, &path.display().to_string())
     }

@@ -12,10 +12,10 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}. Check DIEUHANH_ASSETS points at the assets folder.")]
+    #[error("cannot read {path}: {error}. Check DIEUHANH_ASSETS points at the assets folder.")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `catalogue.toml` does not have the expected shape.
     #[error("{path} is not a valid catalogue: {message}")]
@@ -275,9 +275,9 @@ impl Catalogue {
 }
 
 fn read(path: &Path) -> Result<String, CatalogueError> {
-    std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
+    std::fs::read_to_string(path).map_err(|error| CatalogueError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 

@@ -663,7 +663,11 @@ pub fn load(path: &Path, catalogue: &Catalogue) -> Result<Layout, LayoutErrors> 
             line: 0,
             column: 0,
             message: format!("cannot read the layout file: {e}"),
-            hint: "check the path; example layouts are in assets/layouts/".to_owned(),
+            hint: if e.kind() == std::io::ErrorKind::InvalidData {
+                "save the file as UTF-8 text (a TOML file)".to_owned()
+            } else {
+                "check the path; example layouts are in assets/layouts/".to_owned()
+            },
         }])),
     }
 }

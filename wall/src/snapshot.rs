@@ -49,19 +49,19 @@ impl SnapshotFile {
 #[derive(Debug, Error)]
 pub enum SnapshotError {
     /// The file cannot be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a snapshot.
     #[error(
-        "{path}: not a dieuhanh snapshot file ({source}); make one with `dieuhanh-wall snapshot \
+        "{path}: not a dieuhanh snapshot file ({error}); make one with `dieuhanh-wall snapshot \
          LAYOUT --server URL --out FILE`"
     )]
     Format {
         path: PathBuf,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -76,9 +76,9 @@ fn is_gz(path: &Path) -> bool {
 
 /// Reads a snapshot file (`.json`, or `.json.gz` compressed).
 pub fn read(path: &Path) -> Result<SnapshotFile, SnapshotError> {
-    let io = |source| SnapshotError::Io {
+    let io = |error| SnapshotError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let raw = std::fs::read(path).map_err(io)?;
     let text = if is_gz(path) {
@@ -89,17 +89,17 @@ pub fn read(path: &Path) -> Result<SnapshotFile, SnapshotError> {
     } else {
         raw
     };
-    serde_json::from_slice(&text).map_err(|source| SnapshotError::Format {
+    serde_json::from_slice(&text).map_err(|error| SnapshotError::Format {
         path: path.to_owned(),
-        source,
+        error,
     })
 }
 
 /// Writes a snapshot file, compressed when the name ends in `.gz`.
 pub fn write(path: &Path, file: &SnapshotFile) -> Result<(), SnapshotError> {
-    let io = |source| SnapshotError::Io {
+    let io = |error| SnapshotError::Io {
         path: path.to_owned(),
-        source,
+        error,
     };
     let mut out = Vec::new();
     // One message per line: diffs of a regenerated file stay readable.

@@ -21,10 +21,10 @@ use crate::serving::ServingIndex;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// DuckDB refused an operation; `context` says which.
-    #[error("database error while {context}: {source}")]
+    #[error("database error while {context}: {error}")]
     Db {
         context: String,
-        source: duckdb::Error,
+        error: duckdb::Error,
     },
     /// The file was written by an incompatible version of dieuhanh.
     #[error(
@@ -48,9 +48,9 @@ pub trait DbContext<T> {
 
 impl<T> DbContext<T> for Result<T, duckdb::Error> {
     fn ctx(self, context: &str) -> Result<T, StoreError> {
-        self.map_err(|source| StoreError::Db {
+        self.map_err(|error| StoreError::Db {
             context: context.to_owned(),
-            source,
+            error,
         })
     }
 }
