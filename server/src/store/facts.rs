@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array};
-use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -188,42 +187,21 @@ impl Columns {
 
     fn finish(self, submission: i64) -> Result<RecordBatch, StoreError> {
         let n = self.ind.len();
-        let cols: Vec<(&str, DataType, ArrayRef)> = vec![
-            ("ind", DataType::Int16, Arc::new(Int16Array::from(self.ind))),
-            ("uid", DataType::Int32, Arc::new(Int32Array::from(self.uid))),
-            ("pid", DataType::Int32, Arc::new(Int32Array::from(self.pid))),
-            (
-                "disagg",
-                DataType::Int32,
-                Arc::new(Int32Array::from(self.disagg)),
-            ),
-            (
-                "value",
-                DataType::Float64,
-                Arc::new(Float64Array::from(self.value)),
-            ),
+        // Column types come from the arrays; the names are the table's.
+        let cols: [(&str, ArrayRef); 8] = [
+            ("ind", Arc::new(Int16Array::from(self.ind))),
+            ("uid", Arc::new(Int32Array::from(self.uid))),
+            ("pid", Arc::new(Int32Array::from(self.pid))),
+            ("disagg", Arc::new(Int32Array::from(self.disagg))),
+            ("value", Arc::new(Float64Array::from(self.value))),
             (
                 "submission",
-                DataType::Int64,
                 Arc::new(Int64Array::from(vec![submission; n])),
             ),
-            (
-                "source_row",
-                DataType::Int32,
-                Arc::new(Int32Array::from(self.row)),
-            ),
-            (
-                "source_col",
-                DataType::Int16,
-                Arc::new(Int16Array::from(self.col)),
-            ),
+            ("source_row", Arc::new(Int32Array::from(self.row))),
+            ("source_col", Arc::new(Int16Array::from(self.col))),
         ];
-        let schema = Schema::new(
-            cols.iter()
-                .map(|(name, t, _)| Field::new(*name, t.clone(), true))
-                .collect::<Vec<_>>(),
-        );
-        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.2).collect())
+        RecordBatch::try_from_iter(cols)
             .map_err(|e| StoreError::Task(format!("building a batch of values: {e}")))
     }
 }
