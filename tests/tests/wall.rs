@@ -251,6 +251,19 @@ fn render_previews_a_layout_from_the_shipped_demo_data() {
     assert_eq!((image.width, image.height), (3840, 2160));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("demo data"), "{stderr}");
+    // Sample figures were never live: however old the shipped snapshot, no panel wears a stale
+    // badge. Here the five badges come to ~47,000 pixels of their orange; without them, the
+    // orange lines of text (units that have not reported) come to ~6,000.
+    let orange = dieuhanh_wall::draw::theme::STALE.to_rgba8();
+    let badge_pixels = image
+        .pixels
+        .chunks_exact(4)
+        .filter(|p| p[..3] == orange[..3])
+        .count();
+    assert!(
+        badge_pixels < 20_000,
+        "{badge_pixels} pixels of badge orange"
+    );
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub enum Feed {
     Connecting,
     /// A snapshot file taken at `taken_at_ms` (a preview, never live).
     File { taken_at_ms: i64 },
+    /// The demo snapshot shipped in `assets/`: sample figures for previewing a layout. Never
+    /// badged stale (they were never live) and said to be samples in the header.
+    Demo,
 }
 
 /// The most changes the ticker keeps.
@@ -236,6 +239,7 @@ impl WallData {
             Feed::Down { since_ms, .. } => Some(*since_ms),
             Feed::Connecting => Some(0),
             Feed::File { taken_at_ms } => Some(*taken_at_ms),
+            Feed::Demo => None,
         }
     }
 }

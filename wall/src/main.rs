@@ -222,10 +222,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 (None, None) => {
                     let path = snapshot::demo_path(&assets);
                     eprintln!(
-                        "no --server or --snapshot: using the demo data in {}",
+                        "no --server or --snapshot: using the demo data in {} (sample figures, \
+                         marked as such in the header)",
                         path.display()
                     );
-                    snapshot::load(&path)?
+                    let mut data = snapshot::load(&path)?;
+                    data.feed = dieuhanh_wall::data::Feed::Demo;
+                    data
                 }
             };
             let now = now_ms.unwrap_or_else(live::now_ms);

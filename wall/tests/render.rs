@@ -259,9 +259,10 @@ fn period_labels_on_a_chart_axis_keep_a_gap_in_every_example_scene() {
     );
 }
 
-/// While the data is stale, the badge does not squeeze a chart's, list's or table's headings:
-/// in every example scene each heading keeps at least 70 % of the size it has when the data is
-/// live (KPI tiles keep their comparisons instead and may shrink their titles).
+/// While the data is stale, the badge does not squeeze a panel's headings: in every example
+/// scene each heading keeps at least 70 % of the size it has when the data is live, and a KPI
+/// tile's title keeps exactly its size (beside the badge on every tile, or under it on every
+/// tile), so a row of tiles does not show titles at different sizes.
 #[test]
 fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
     let (data, now) = demo_with_changes(8);
@@ -277,29 +278,52 @@ fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
                 now + 2 * 3_600_000,
                 &RoomState::default(),
             );
+            let mut kpi_title_rows = Vec::new();
             for (i, panel) in sc.panels.iter().enumerate() {
                 if matches!(
                     panel.widget,
-                    layout::WidgetKind::Kpi
-                        | layout::WidgetKind::Header
-                        | layout::WidgetKind::Ticker
+                    layout::WidgetKind::Header | layout::WidgetKind::Ticker
                 ) {
                     continue;
                 }
-                let heads = |list: &DisplayList| -> Vec<(String, u32)> {
+                let heads = |list: &DisplayList| -> Vec<(String, u32, f32)> {
                     list.texts[list.panels[i].texts.clone()]
                         .iter()
                         .take(2)
-                        .map(|t| (t.key.text.clone(), t.key.size_eighths))
+                        .map(|t| {
+                            (
+                                t.key.text.clone(),
+                                t.key.size_eighths,
+                                t.rect.y - panel.rect.y,
+                            )
+                        })
                         .collect()
                 };
-                for ((text, size), (_, was)) in heads(&stale).into_iter().zip(heads(&live)) {
-                    if (size as f32) < was as f32 * 0.7 {
+                let kpi = panel.widget == layout::WidgetKind::Kpi;
+                for (n, ((text, size, top), (_, was, _))) in
+                    heads(&stale).into_iter().zip(heads(&live)).enumerate()
+                {
+                    let least = if kpi && n == 0 { 1.0 } else { 0.7 };
+                    if (size as f32) < was as f32 * least {
                         squeezed.push(format!(
                             "{file}/{}: {text:?} at {:.1} px instead of {:.1}",
                             sc.name,
                             size as f32 / 8.0,
                             was as f32 / 8.0
+                        ));
+                    }
+                    if kpi && n == 0 {
+                        kpi_title_rows.push((panel.rect.h, top));
+                    }
+                }
+            }
+            // Tiles of one height put their titles at one height.
+            for (h, top) in &kpi_title_rows {
+                for (h2, top2) in &kpi_title_rows {
+                    if h == h2 && (top - top2).abs() > 0.5 {
+                        squeezed.push(format!(
+                            "{file}/{}: KPI titles {top} and {top2} below their tiles' tops",
+                            sc.name
                         ));
                     }
                 }
@@ -311,6 +335,57 @@ fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
         "squeezed headings:\n{}",
         squeezed.join("\n")
     );
+}
+
+/// The comparison with the same period last year is a KPI tile's point: wherever the data has
+/// one, every example scene draws it, live and while stale (headings under the badge), with a
+/// presenter's focus and filter or without.
+#[test]
+fn a_kpi_tile_never_drops_its_comparison_with_last_year() {
+    let (data, now) = demo_with_changes(8);
+    let presented = RoomState {
+        focus_unit: Some("79".into()),
+        agency: Some("BTC".into()),
+        ..RoomState::default()
+    };
+    let mut dropped = Vec::new();
+    let mut checked = 0;
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            for (at, room) in [
+                (now, RoomState::default()),
+                (now + 2 * 3_600_000, RoomState::default()),
+                (now, presented.clone()),
+            ] {
+                let list = compose(&layout, sc, &data, at, &room);
+                let ctx = widgets::Ctx {
+                    layout: &layout,
+                    scene: sc,
+                    data: &data,
+                    room: &room,
+                    now_ms: at,
+                };
+                for (i, panel) in sc.panels.iter().enumerate() {
+                    if panel.widget != layout::WidgetKind::Kpi {
+                        continue;
+                    }
+                    let Some((yoy, ..)) = widgets::kpi::facts(&ctx, panel).yoy else {
+                        continue;
+                    };
+                    checked += 1;
+                    if !list.texts[list.panels[i].texts.clone()]
+                        .iter()
+                        .any(|t| t.key.text == yoy)
+                    {
+                        dropped.push(format!("{file}/{}: {yoy:?} at {at}", sc.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} tiles with a comparison");
+    assert!(dropped.is_empty(), "dropped:\n{}", dropped.join("\n"));
 }
 
 /// [`each_example_scene`] over all three example layouts, with live changes in the data (so the
@@ -774,6 +849,41 @@ fn a_kpi_tile_says_its_figure_period_and_comparison_in_vietnamese() {
     assert_eq!(text, "+23,5% so với cùng kỳ");
     assert!(up);
     assert_eq!(colour, theme::GOOD);
+}
+
+/// The demo snapshot shipped for previews is sample data: however old, no panel is badged stale,
+/// and the header says the figures are samples, so a preview image cannot pass for the
+/// country's figures.
+#[test]
+fn the_demo_preview_is_never_badged_stale_and_says_its_figures_are_samples() {
+    let (mut data, taken) = demo();
+    data.feed = Feed::Demo;
+    let month_later = taken + 30 * 86_400_000;
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            let list = compose(&layout, sc, &data, month_later, &RoomState::default());
+            let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
+            assert!(
+                !texts
+                    .iter()
+                    .any(|t| t.starts_with("Dữ liệu cũ") || t.starts_with("Chưa có dữ liệu trực")),
+                "{file}/{}: {texts:?}",
+                sc.name
+            );
+            if sc
+                .panels
+                .iter()
+                .any(|p| p.widget == layout::WidgetKind::Header)
+            {
+                assert!(
+                    texts.iter().any(|t| t.starts_with("Số liệu mẫu")),
+                    "{file}/{}: {texts:?}",
+                    sc.name
+                );
+            }
+        }
+    }
 }
 
 #[test]

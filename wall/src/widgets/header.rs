@@ -38,6 +38,11 @@ pub fn status(ctx: &Ctx<'_>) -> (String, crate::draw::Color) {
             ),
             theme::MUTED,
         ),
+        // A preview image travels: it must not pass for the country's figures.
+        Feed::Demo => (
+            "Số liệu mẫu để xem trước bố cục, không phải số liệu thật".into(),
+            theme::ACCENT,
+        ),
     }
 }
 

@@ -6,9 +6,12 @@ use dieuhanh_protocol::live::IndicatorInfo;
 use dieuhanh_protocol::number::{format_percent_vi, format_vi};
 use dieuhanh_protocol::period::Period;
 
-use super::{Ctx, change_colour, figure, panel_frame, panel_line, panel_title, periods_back, yoy};
+use super::{
+    Ctx, badge, change_colour, figure, inner_rect, panel_frame, panel_line, panel_title,
+    periods_back, yoy,
+};
 use crate::draw::{Color, DisplayList, TextStyle, theme};
-use crate::layout::{Panel, Rect, TextSize};
+use crate::layout::{Panel, Rect, TextSize, WidgetKind};
 use crate::render::text::{TextShaper, Weight};
 
 /// What the tile says, decided apart from drawing so tests can read it.
@@ -30,11 +33,7 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
     let code = panel.indicators.first().map_or("", String::as_str);
     let unit = ctx.unit_of(panel);
     let info = ctx.data.indicators.get(code);
-    let title = panel
-        .title
-        .clone()
-        .or_else(|| info.map(|i| i.name.clone()))
-        .unwrap_or_else(|| code.to_owned());
+    let title = title(ctx, panel);
     let period = ctx.period_of(panel, code, unit);
     let subtitle = match period {
         Some(p) => format!("{} · {}", ctx.data.unit_name(unit), p.label_vi()),
@@ -79,6 +78,37 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
         ));
     }
     out
+}
+
+/// The tile's title: the layout's, else the indicator's name.
+fn title(ctx: &Ctx<'_>, panel: &Panel) -> String {
+    let code = panel.indicators.first().map_or("", String::as_str);
+    panel
+        .title
+        .clone()
+        .or_else(|| ctx.data.indicators.get(code).map(|i| i.name.clone()))
+        .unwrap_or_else(|| code.to_owned())
+}
+
+/// The title's size on a tile.
+fn title_px(ctx: &Ctx<'_>, inner: Rect) -> f32 {
+    ctx.text_px(TextSize::Medium).min(inner.h * 0.12)
+}
+
+/// Whether the title of every KPI tile of the scene fits beside its stale badge at full size.
+fn titles_fit_beside_badges(ctx: &Ctx<'_>, shaper: &mut TextShaper) -> bool {
+    ctx.scene
+        .panels
+        .iter()
+        .filter(|p| p.widget == WidgetKind::Kpi)
+        .all(|p| {
+            let Some((_, _, b)) = badge(ctx, p, shaper) else {
+                return true;
+            };
+            let inner = inner_rect(p);
+            let size = title_px(ctx, inner);
+            shaper.width(&title(ctx, p), size, Weight::SemiBold) <= b.x - inner.x - size * 0.3
+        })
 }
 
 fn target_text(
@@ -147,11 +177,23 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         list.rect(inner, tile);
     }
     let small = ctx.text_px(TextSize::Small).min(inner.h * 0.1);
-    let medium = ctx.text_px(TextSize::Medium).min(inner.h * 0.12);
+    let medium = title_px(ctx, inner);
     let big = ctx.text_px(panel.text).min(inner.h * 0.34);
 
     let style = TextStyle::new(medium, Weight::SemiBold, theme::TEXT);
-    let t = panel_title(ctx, panel, shaper, list, &f.title, inner, style);
+    // While the data is stale every tile's title keeps its size: beside the badge when every
+    // tile's title fits there, else under it on every tile, so a row of tiles stays one row.
+    let t = match badge(ctx, panel, shaper) {
+        Some((_, _, b)) if !titles_fit_beside_badges(ctx, shaper) => list.text(
+            shaper,
+            &f.title,
+            inner.x,
+            b.y + b.h + medium * 0.15,
+            style,
+            Some(inner.w),
+        ),
+        _ => panel_title(ctx, panel, shaper, list, &f.title, inner, style),
+    };
     let mut y = t.y + t.h;
     let style = TextStyle::new(small, Weight::Regular, theme::MUTED);
     let s = panel_line(ctx, panel, shaper, list, &f.subtitle, inner, y, style);
@@ -174,6 +216,24 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     } else {
         shaper.measure(&unit_key)[0] + medium * 0.4
     };
+    // The comparison with last year is the tile's point: the figure gives up size so that its
+    // line always fits under it (a tight tile, or headings moved under a stale badge).
+    let bottom = inner.y + inner.h;
+    let below = if f.yoy.is_some() {
+        small * 0.2 + small * 1.25
+    } else {
+        0.0
+    };
+    let room = bottom - y - below;
+    let mut big = big;
+    // Line heights come out in whole pixels: a step or two more may be needed.
+    for _ in 0..4 {
+        let line = shaper.measure(&shaper.key(value, big, Weight::Bold))[1];
+        if line <= room || line <= 0.0 || big <= small {
+            break;
+        }
+        big = (big * (room / line).min(0.99)).max(small);
+    }
     let v = list.text(
         shaper,
         value,
@@ -215,7 +275,6 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         );
         y = t.y + t.h;
     }
-    let bottom = inner.y + inner.h;
     if let Some(text) = &f.target
         && y + small * 1.25 <= bottom
     {

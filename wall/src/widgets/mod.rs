@@ -162,26 +162,50 @@ pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
     list.rect(r, theme::PANEL);
     let edge = (r.h.min(r.w) * 0.006).clamp(1.0, 3.0);
     list.frame(r, edge, theme::PANEL_EDGE);
+    inner_rect(panel)
+}
+
+/// The panel's rectangle inside its padding.
+pub fn inner_rect(panel: &Panel) -> Rect {
+    let r = panel.rect;
     let pad = (r.h.min(r.w) * 0.05).clamp(6.0, 48.0);
     Rect::new(r.x + pad, r.y + pad, r.w - 2.0 * pad, r.h - 2.0 * pad)
 }
 
-/// The stale badge of a panel, when its data is stale: (label, text size, box at the panel's
-/// top-right corner).
-fn badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper) -> Option<(String, f32, Rect)> {
+/// The stale badge's label and text size on `panel` while the data is stale. The size is the
+/// same on every panel of the scene (the smallest panel's), so the badges read as one state of
+/// the wall rather than as panels shouting at different volumes; a ticker, a strip of one
+/// line, is left out of that and takes a badge its height allows.
+fn badge_label(ctx: &Ctx<'_>, panel: &Panel) -> Option<(String, f32)> {
     let since = ctx.stale()?;
-    if panel.widget == WidgetKind::Header {
-        return None;
-    }
     let label = if since == 0 {
         "Chưa có dữ liệu trực tiếp".to_string()
     } else {
         format!("Dữ liệu cũ từ {}", clock_vi(since, ctx.now_ms))
     };
+    let strip = |p: &Panel| matches!(p.widget, WidgetKind::Header | WidgetKind::Ticker);
+    let smallest = ctx
+        .scene
+        .panels
+        .iter()
+        .filter(|p| !strip(p))
+        .map(|p| p.rect.h)
+        .fold(f32::MAX, f32::min);
+    let mut size = (ctx.text_px(TextSize::Small) * 0.8).min(smallest * 0.08);
+    if strip(panel) {
+        size = size.min(panel.rect.h * 0.08);
+    }
+    Some((label, size.max(10.0)))
+}
+
+/// The stale badge of a panel at its top-right corner, when its data is stale: (label, text
+/// size, box). None for a header: it says the feed's state itself.
+pub fn badge(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper) -> Option<(String, f32, Rect)> {
+    if panel.widget == WidgetKind::Header {
+        return None;
+    }
+    let (label, size) = badge_label(ctx, panel)?;
     let r = panel.rect;
-    let size = (ctx.text_px(TextSize::Small) * 0.8)
-        .min(r.h * 0.08)
-        .max(10.0);
     let key = shaper.key(&label, size, Weight::Bold);
     let ext = shaper.measure(&key);
     let pad = size * 0.35;
@@ -223,8 +247,8 @@ pub fn panel_title(
 /// A line of a panel's heading (title, subtitle) at `y`, from the left of `inner`, shrunk to
 /// fit its width. While the data is stale and the line is level with the stale badge, it takes
 /// the width left beside the badge, so the badge never covers its end — unless that would
-/// shrink it below [`BESIDE_BADGE_MIN`] of its size outside a KPI tile: then it goes under the
-/// badge, at full width, and what follows moves down with it.
+/// shrink it below [`BESIDE_BADGE_MIN`] of its size: then it goes under the badge, at full
+/// width, and what follows moves down with it.
 #[allow(clippy::too_many_arguments)]
 pub fn panel_line(
     ctx: &Ctx<'_>,
@@ -240,9 +264,8 @@ pub fn panel_line(
         Some((_, _, b)) if b.y < y + style.size_px * 1.25 && y < b.y + b.h => {
             let beside = b.x - inner.x - style.size_px * 0.3;
             let needed = shaper.width(text, style.size_px, style.weight);
-            // A KPI tile's height is spent on its figure and comparisons, which matter more
-            // than its title's size; a chart, list or table gives up a little plot instead.
-            if needed * BESIDE_BADGE_MIN <= beside || panel.widget == WidgetKind::Kpi {
+            // A chart, list or table gives up a little plot rather than its heading's size.
+            if needed * BESIDE_BADGE_MIN <= beside {
                 (y, beside.max(inner.w * 0.4))
             } else {
                 (b.y + b.h + style.size_px * 0.15, inner.w)
