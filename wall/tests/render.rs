@@ -337,6 +337,45 @@ fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
     );
 }
 
+/// A chart's legend names its series in full: on one line when they fit, else over more lines,
+/// in every example scene (none of them is so small that names must be cut).
+#[test]
+fn chart_legends_name_their_series_in_full_in_every_example_scene() {
+    let (data, now) = demo_with_changes(8);
+    let mut cut = Vec::new();
+    let mut legends = 0;
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            let list = compose(&layout, sc, &data, now, &RoomState::default());
+            for (i, panel) in sc.panels.iter().enumerate() {
+                if !matches!(
+                    panel.widget,
+                    layout::WidgetKind::Line | layout::WidgetKind::Area
+                ) || panel.indicators.len() < 2
+                {
+                    continue;
+                }
+                legends += 1;
+                // A name that crosses a bezel is written as two runs, either side of it.
+                let texts: Vec<&str> = list.texts[list.panels[i].texts.clone()]
+                    .iter()
+                    .map(|t| t.key.text.as_str())
+                    .collect();
+                let joined = texts.join(" ");
+                for code in &panel.indicators {
+                    let name = &data.indicators[code].name;
+                    if !joined.contains(name.as_str()) {
+                        cut.push(format!("{file}/{}: {name:?} in {texts:?}", sc.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(legends >= 3, "only {legends} legends");
+    assert!(cut.is_empty(), "cut:\n{}", cut.join("\n"));
+}
+
 /// The comparison with the same period last year is a KPI tile's point: wherever the data has
 /// one, every example scene draws it, live and while stale (headings under the badge), with a
 /// presenter's focus and filter or without.

@@ -4,7 +4,7 @@
 use dieuhanh_protocol::number::format_compact_vi;
 
 use super::{Ctx, panel_frame, panel_line, panel_title, periods_back, short_label};
-use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::draw::{Align, Color, DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize, WidgetKind};
 use crate::render::text::{TextShaper, Weight};
 
@@ -90,33 +90,68 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     lo = lo.min(ticks[0]);
     hi = hi.max(ticks[0] + step * (ticks.len() as f64 - 1.0));
 
-    // Legend for several series, one line under the unit label.
+    // Legend for several series under the unit label: in equal slots on one line when every
+    // name fits its slot; else flowing over as many lines as the names need, whole, while that
+    // leaves the plot most of the panel; else in equal slots, names cut to fit.
     let mut top = s.y + s.h + small * 0.4;
     if panel.indicators.len() > 1 {
-        // Equal slots, names cut to fit their slot.
-        let slot = inner.w / panel.indicators.len() as f32;
-        for (i, code) in panel.indicators.iter().enumerate() {
-            let x = inner.x + slot * i as f32;
-            let colour = theme::SERIES[i % theme::SERIES.len()];
+        let size = small * 0.85;
+        let line = small * 1.4;
+        let entries: Vec<(&str, Color)> = panel
+            .indicators
+            .iter()
+            .enumerate()
+            .map(|(i, code)| {
+                let name = ctx
+                    .data
+                    .indicators
+                    .get(code)
+                    .map_or(code.as_str(), |i| i.name.as_str());
+                (name, theme::SERIES[i % theme::SERIES.len()])
+            })
+            .collect();
+        let slot = inner.w / entries.len() as f32;
+        let widths: Vec<f32> = entries
+            .iter()
+            .map(|(name, _)| small + shaper.width(name, size, Weight::Regular))
+            .collect();
+        let mut at = Vec::with_capacity(entries.len());
+        if widths.iter().all(|w| *w + small * 0.5 <= slot) {
+            at.extend((0..entries.len()).map(|i| (inner.x + slot * i as f32, 0.0, slot)));
+        } else {
+            let (mut x, mut row) = (0.0_f32, 0.0_f32);
+            for w in &widths {
+                if x > 0.0 && x + w + small * 0.5 > inner.w {
+                    x = 0.0;
+                    row += 1.0;
+                }
+                at.push((inner.x + x, row, inner.w - x));
+                x += w + small;
+            }
+            if (row + 1.0) * line > inner.h * 0.2 {
+                at = (0..entries.len())
+                    .map(|i| (inner.x + slot * i as f32, 0.0, slot))
+                    .collect();
+            }
+        }
+        let mut rows = 0.0_f32;
+        for ((name, colour), (x, row, room)) in entries.iter().zip(&at) {
+            let y = top + row * line;
             list.rect(
-                Rect::new(x, top + small * 0.35, small * 0.8, small * 0.5),
-                colour,
+                Rect::new(*x, y + small * 0.35, small * 0.8, small * 0.5),
+                *colour,
             );
-            let name = ctx
-                .data
-                .indicators
-                .get(code)
-                .map_or(code.as_str(), |i| i.name.as_str());
             list.text_elided(
                 shaper,
                 name,
                 x + small,
-                top,
-                TextStyle::new(small * 0.85, Weight::Regular, theme::TEXT),
-                slot - small * 1.5,
+                y,
+                TextStyle::new(size, Weight::Regular, theme::TEXT),
+                room - small * 1.5,
             );
+            rows = rows.max(row + 1.0);
         }
-        top += small * 1.4;
+        top += rows * line;
     }
 
     // Value axis labels on the left, period labels under the plot.
