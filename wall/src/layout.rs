@@ -138,6 +138,15 @@ impl TextSize {
         TextSize::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
+    /// The keyword one size down (`small` stays `small`).
+    pub fn smaller(self) -> TextSize {
+        match self {
+            TextSize::Huge => TextSize::Large,
+            TextSize::Large => TextSize::Medium,
+            TextSize::Medium | TextSize::Small => TextSize::Small,
+        }
+    }
+
     /// Physical cap height of the main text, in mm (see the type's docs for the rule).
     pub fn cap_height_mm(self) -> f32 {
         match self {

@@ -337,6 +337,42 @@ fn the_stale_badge_leaves_headings_legible_in_every_example_scene() {
     );
 }
 
+/// On the national wall a KPI's comparisons are read from across the room: well above the
+/// `small` labels (they aim one size below the `huge` figure, `large`, and come out near
+/// `medium` in tiles one eighth of the wall wide), and one size on every tile of a row,
+/// whatever each says.
+#[test]
+fn national_kpi_comparisons_are_large_and_one_size_along_a_row() {
+    let (data, now) = demo_with_changes(8);
+    let layout = load_layout("national.toml");
+    let small = layout.wall.text_px(layout::TextSize::Small);
+    for sc in &layout.scenes {
+        let list = compose(&layout, sc, &data, now, &RoomState::default());
+        let mut sizes = Vec::new();
+        for (i, panel) in sc.panels.iter().enumerate() {
+            if panel.widget != layout::WidgetKind::Kpi {
+                continue;
+            }
+            for t in &list.texts[list.panels[i].texts.clone()] {
+                if t.key.text.ends_with("so với cùng kỳ") {
+                    sizes.push((panel.rect.h, t.key.size_px(), t.key.text.clone()));
+                }
+            }
+        }
+        assert!(sizes.len() >= 4, "{}: {sizes:?}", sc.name);
+        for (h, size, text) in &sizes {
+            assert!(*size > small * 1.4, "{}: {text:?} at {size} px", sc.name);
+            for (h2, size2, text2) in &sizes {
+                assert!(
+                    h != h2 || size == size2,
+                    "{}: {text:?} at {size} px, {text2:?} at {size2}",
+                    sc.name
+                );
+            }
+        }
+    }
+}
+
 /// A chart's legend names its series in full: on one line when they fit, else over more lines,
 /// in every example scene (none of them is so small that names must be cut).
 #[test]
@@ -765,6 +801,48 @@ fn kpi_arrow_is_red_for_a_rise_of_a_lower_is_better_indicator() {
     assert!(close(px, theme::BAD), "{px:?}");
 }
 
+/// A figure level with last year ("0,0%") points neither up nor down: the tile draws a level
+/// bar in the muted colour, no arrow (an arrow of either colour would be news that is not).
+#[test]
+fn kpi_tile_level_with_last_year_draws_a_bar_not_an_arrow() {
+    let layout = tile_layout("NS01");
+    let data = tile_data("NS01", true, 100.0, 100.0);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    scene::compose(
+        &layout,
+        &layout.scenes[0],
+        &data,
+        &RoomState::default(),
+        0,
+        &mut shaper,
+        &mut list,
+    );
+    let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
+    assert!(
+        texts.contains(&"0,0% so với cùng kỳ"),
+        "the comparison is written: {texts:?}"
+    );
+    let coloured =
+        |c: dieuhanh_wall::draw::Color| list.vertices.iter().filter(|v| v.color == c.0).count();
+    assert_eq!(coloured(theme::GOOD) + coloured(theme::BAD), 0, "no arrow");
+    let muted: Vec<[f32; 2]> = list
+        .vertices
+        .iter()
+        .filter(|v| v.color == theme::MUTED.0)
+        .map(|v| v.position)
+        .collect();
+    // A rectangle: two triangles, wider than tall.
+    assert_eq!(muted.len(), 6, "one level bar: {muted:?}");
+    let (w, h) = muted.iter().fold((0.0_f32, 0.0_f32), |(w, h), p| {
+        (
+            w.max((p[0] - muted[0][0]).abs()),
+            h.max((p[1] - muted[0][1]).abs()),
+        )
+    });
+    assert!(w > 3.0 * h, "{w} × {h}");
+}
+
 /// Renders one line of text on a plain background.
 fn render_text(gpu: &Gpu, text: &str, size: [u32; 2]) -> Image {
     let mut shaper = TextShaper::new();
@@ -886,7 +964,7 @@ fn a_kpi_tile_says_its_figure_period_and_comparison_in_vietnamese() {
     assert_eq!(f.subtitle, "Toàn quốc · Tháng 8/2025");
     let (text, up, colour) = f.yoy.unwrap();
     assert_eq!(text, "+23,5% so với cùng kỳ");
-    assert!(up);
+    assert_eq!(up, Some(true));
     assert_eq!(colour, theme::GOOD);
 }
 

@@ -21,8 +21,9 @@ pub struct KpiFacts {
     pub subtitle: String,
     pub value: Option<String>,
     pub unit: String,
-    /// "+5,2% so với cùng kỳ" and whether the change is up, and its colour.
-    pub yoy: Option<(String, bool, crate::draw::Color)>,
+    /// "+5,2% so với cùng kỳ", whether the change is up (`None`: none, as written), and its
+    /// colour.
+    pub yoy: Option<(String, Option<bool>, crate::draw::Color)>,
     pub target: Option<String>,
     pub coverage: Option<String>,
     pub period: Option<Period>,
@@ -62,7 +63,7 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
     {
         out.yoy = Some((
             format!("{text} so với cùng kỳ"),
-            change > 0.0,
+            (change != 0.0).then_some(change > 0.0),
             change_colour(info, change),
         ));
     }
@@ -95,20 +96,84 @@ fn title_px(ctx: &Ctx<'_>, inner: Rect) -> f32 {
     ctx.text_px(TextSize::Medium).min(inner.h * 0.12)
 }
 
-/// Whether the title of every KPI tile of the scene fits beside its stale badge at full size.
-fn titles_fit_beside_badges(ctx: &Ctx<'_>, shaper: &mut TextShaper) -> bool {
-    ctx.scene
-        .panels
-        .iter()
-        .filter(|p| p.widget == WidgetKind::Kpi)
-        .all(|p| {
-            let Some((_, _, b)) = badge(ctx, p, shaper) else {
-                return true;
-            };
+/// What the KPI tiles of a scene share, measured once a frame, so that a row of tiles reads as
+/// one: whether every title fits beside the stale badge, and the size of the comparison lines
+/// on tiles of each height — the largest at which every such tile's lines fit its width.
+/// The lines are measured as templates with room for their longest figures, not as written
+/// now: a new figure on one tile must not resize its neighbours (nor redraw them).
+pub struct Shared {
+    titles_beside: bool,
+    /// (tile height, comparison size).
+    notes: Vec<(f32, f32)>,
+}
+
+impl Shared {
+    pub fn measure(ctx: &Ctx<'_>, shaper: &mut TextShaper) -> Shared {
+        let mut shared = Shared {
+            titles_beside: true,
+            notes: Vec::new(),
+        };
+        for p in ctx
+            .scene
+            .panels
+            .iter()
+            .filter(|p| p.widget == WidgetKind::Kpi)
+        {
             let inner = inner_rect(p);
-            let size = title_px(ctx, inner);
-            shaper.width(&title(ctx, p), size, Weight::SemiBold) <= b.x - inner.x - size * 0.3
-        })
+            if let Some((_, _, b)) = badge(ctx, p, shaper) {
+                let size = title_px(ctx, inner);
+                shared.titles_beside &= shaper.width(&title(ctx, p), size, Weight::SemiBold)
+                    <= b.x - inner.x - size * 0.3;
+            }
+            let base = note_px(ctx, p, inner);
+            let code = p.indicators.first().map_or("", String::as_str);
+            let info = ctx.data.indicators.get(code);
+            let rate = info.is_some_and(|i| i.unit.trim() == "%");
+            let yoy = if rate {
+                "+00,0 điểm % so với cùng kỳ"
+            } else {
+                "+000,0% so với cùng kỳ"
+            };
+            // Widths grow with the size: the share of `base` at which the widest line fits.
+            let mut needed = base * 1.35 + shaper.width(yoy, base, Weight::SemiBold);
+            let target = match info
+                .and_then(|i| i.target.as_ref())
+                .map(|t| t.kind.as_str())
+            {
+                Some("annual_total") => Some("Lũy kế đạt 000,0% kế hoạch năm"),
+                Some("growth") => Some("Kế hoạch tăng 00,0% (+00,0 điểm %)"),
+                Some("level") => Some("Kế hoạch: 000,00 %"),
+                _ => None,
+            };
+            if let Some(t) = target {
+                needed = needed.max(shaper.width(t, base, Weight::Regular));
+            }
+            let note = if needed > inner.w && needed > 0.0 {
+                base * inner.w / needed
+            } else {
+                base
+            };
+            match shared.notes.iter_mut().find(|(h, _)| *h == p.rect.h) {
+                Some((_, n)) => *n = n.min(note),
+                None => shared.notes.push((p.rect.h, note)),
+            }
+        }
+        shared
+    }
+
+    /// The comparison lines' size on `panel`, if it is a tile of the scene measured.
+    fn note(&self, panel: &Panel) -> Option<f32> {
+        self.notes
+            .iter()
+            .find(|(h, _)| *h == panel.rect.h)
+            .map(|(_, n)| *n)
+    }
+}
+
+/// The comparisons with last year and the plan are read from as far as the figure: one size
+/// below it (a `huge` figure's are `large`, legible at 8 m), where the tile has room.
+fn note_px(ctx: &Ctx<'_>, panel: &Panel, inner: Rect) -> f32 {
+    ctx.text_px(panel.text.smaller()).min(inner.h * 0.1)
 }
 
 fn target_text(
@@ -165,7 +230,14 @@ fn signed(v: f64) -> String {
     if v > 0.0 { format!("+{s}") } else { s }
 }
 
-pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+/// Draws the tile; `shared` is what the scene's tiles share ([`Shared::measure`]).
+pub fn draw(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    shared: &Shared,
+) {
     let f = facts(ctx, panel);
     let code = panel.indicators.first().map_or("", String::as_str);
     let unit = ctx.unit_of(panel);
@@ -179,12 +251,17 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let small = ctx.text_px(TextSize::Small).min(inner.h * 0.1);
     let medium = title_px(ctx, inner);
     let big = ctx.text_px(panel.text).min(inner.h * 0.34);
+    // Never below the labels' size: a line too long even for that shrinks on its own.
+    let note = shared
+        .note(panel)
+        .unwrap_or_else(|| note_px(ctx, panel, inner))
+        .max(small);
 
     let style = TextStyle::new(medium, Weight::SemiBold, theme::TEXT);
     // While the data is stale every tile's title keeps its size: beside the badge when every
     // tile's title fits there, else under it on every tile, so a row of tiles stays one row.
     let t = match badge(ctx, panel, shaper) {
-        Some((_, _, b)) if !titles_fit_beside_badges(ctx, shaper) => list.text(
+        Some((_, _, b)) if !shared.titles_beside => list.text(
             shaper,
             &f.title,
             inner.x,
@@ -220,7 +297,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     // line always fits under it (a tight tile, or headings moved under a stale badge).
     let bottom = inner.y + inner.h;
     let below = if f.yoy.is_some() {
-        small * 0.2 + small * 1.25
+        note * 0.2 + note * 1.25
     } else {
         0.0
     };
@@ -253,50 +330,62 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             Some((inner.x + inner.w - v.x - v.w).max(medium)),
         );
     }
-    y = v.y + v.h + small * 0.2;
+    y = v.y + v.h + note * 0.2;
 
     if let Some((text, up, colour)) = &f.yoy
-        && y + small * 1.25 <= inner.y + inner.h
+        && y + note * 1.25 <= inner.y + inner.h
     {
-        let arrow = small * 0.9;
-        list.arrow(
-            [inner.x + arrow * 0.6, y + small * 0.65],
-            arrow,
-            *up,
-            *colour,
-        );
+        let arrow = note * 0.9;
+        match up {
+            Some(up) => list.arrow(
+                [inner.x + arrow * 0.6, y + note * 0.65],
+                arrow,
+                *up,
+                *colour,
+            ),
+            // "0,0": level, neither up nor down.
+            None => list.rect(
+                Rect::new(
+                    inner.x + arrow * 0.15,
+                    y + note * 0.57,
+                    arrow * 0.9,
+                    arrow * 0.2,
+                ),
+                *colour,
+            ),
+        }
         let t = list.text(
             shaper,
             text,
             inner.x + arrow * 1.5,
             y,
-            TextStyle::new(small, Weight::SemiBold, *colour),
+            TextStyle::new(note, Weight::SemiBold, *colour),
             Some(inner.w - arrow * 1.5),
         );
         y = t.y + t.h;
     }
     if let Some(text) = &f.target
-        && y + small * 1.25 <= bottom
+        && y + note * 1.25 <= bottom
     {
         let t = list.text(
             shaper,
             text,
             inner.x,
             y,
-            TextStyle::new(small, Weight::Regular, theme::ACCENT),
+            TextStyle::new(note, Weight::Regular, theme::ACCENT),
             Some(inner.w),
         );
         y = t.y + t.h;
     }
     if let Some(text) = &f.coverage
-        && y + small * 1.25 <= bottom
+        && y + note * 1.25 <= bottom
     {
         let t = list.text(
             shaper,
             text,
             inner.x,
             y,
-            TextStyle::new(small * 0.85, Weight::Regular, theme::STALE),
+            TextStyle::new(note * 0.85, Weight::Regular, theme::STALE),
             Some(inner.w),
         );
         y = t.y + t.h;

@@ -122,10 +122,11 @@ impl Ctx<'_> {
 
 /// Draws every panel of the scene.
 pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let tiles = kpi::Shared::measure(ctx, shaper);
     for panel in &ctx.scene.panels {
         list.begin_panel(panel.rect);
         match panel.widget {
-            WidgetKind::Kpi => kpi::draw(ctx, panel, shaper, list),
+            WidgetKind::Kpi => kpi::draw(ctx, panel, shaper, list, &tiles),
             WidgetKind::Line | WidgetKind::Area => chart::draw(ctx, panel, shaper, list),
             WidgetKind::Bars => bars::draw(ctx, panel, shaper, list),
             WidgetKind::Table => table::draw(ctx, panel, shaper, list),
