@@ -134,6 +134,10 @@ pub struct PanelMark {
     pub texts: std::ops::Range<usize>,
 }
 
+/// The sharpest corner a polyline mitres (cosine of half the turn's supplement): a mitre
+/// at most ~2.9 half-widths long, about SVG's default limit.
+const MITER_MIN_COS: f32 = 0.35;
+
 /// A frame's worth of shapes and text, in canvas pixels.
 #[derive(Debug, Default)]
 pub struct DisplayList {
@@ -284,32 +288,33 @@ impl DisplayList {
         let normal = |a: [f32; 2], b: [f32; 2]| {
             let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
             let len = (dx * dx + dy * dy).sqrt().max(1e-6);
-            [-dy / len, dx / len]
+            [-dy / len * half, dx / len * half]
         };
-        let mut offsets = Vec::with_capacity(points.len());
-        for i in 0..points.len() {
-            let n = if i == 0 {
-                normal(points[0], points[1])
-            } else if i == points.len() - 1 {
-                normal(points[i - 1], points[i])
-            } else {
-                let n0 = normal(points[i - 1], points[i]);
-                let n1 = normal(points[i], points[i + 1]);
-                let m = [n0[0] + n1[0], n0[1] + n1[1]];
-                let ml = (m[0] * m[0] + m[1] * m[1]).sqrt();
-                if ml < 1e-3 {
-                    n0
-                } else {
-                    let m = [m[0] / ml, m[1] / ml];
-                    let cos = (m[0] * n0[0] + m[1] * n0[1]).max(0.35);
-                    [m[0] / cos, m[1] / cos]
-                }
-            };
-            offsets.push([n[0] * half, n[1] * half]);
-        }
-        for i in 0..points.len() - 1 {
+        // A mitred corner where the turn is gentle; where it is sharp a mitre would spike far
+        // past the point, and a shortened one thins both segments near it: there each
+        // segment keeps its full width to the point and a disc rounds the corner.
+        let miter = |i: usize| -> Option<[f32; 2]> {
+            let (n0, n1) = (
+                normal(points[i - 1], points[i]),
+                normal(points[i], points[i + 1]),
+            );
+            let m = [n0[0] + n1[0], n0[1] + n1[1]];
+            let ml = (m[0] * m[0] + m[1] * m[1]).sqrt();
+            if ml < 1e-6 * half.max(1.0) {
+                return None;
+            }
+            let m = [m[0] / ml, m[1] / ml];
+            let cos = (m[0] * n0[0] + m[1] * n0[1]) / half;
+            (cos >= MITER_MIN_COS).then(|| [m[0] * half / cos, m[1] * half / cos])
+        };
+        let last = points.len() - 1;
+        let joins: Vec<Option<[f32; 2]>> = (0..=last)
+            .map(|i| if i == 0 || i == last { None } else { miter(i) })
+            .collect();
+        for i in 0..last {
             let (a, b) = (points[i], points[i + 1]);
-            let (oa, ob) = (offsets[i], offsets[i + 1]);
+            let n = normal(a, b);
+            let (oa, ob) = (joins[i].unwrap_or(n), joins[i + 1].unwrap_or(n));
             self.quad(
                 [
                     [a[0] + oa[0], a[1] + oa[1]],
@@ -319,6 +324,11 @@ impl DisplayList {
                 ],
                 color,
             );
+        }
+        for i in 1..last {
+            if joins[i].is_none() {
+                self.disc(points[i], half, color);
+            }
         }
     }
 
@@ -558,6 +568,52 @@ impl DisplayList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every segment of a polyline keeps its full width up to both its ends, at gentle and
+    /// sharp corners alike (a shortened mitre used to thin both sides of a peak), and a sharp
+    /// corner is rounded with a disc.
+    #[test]
+    fn a_polyline_keeps_its_width_into_sharp_and_gentle_corners() {
+        let points = [
+            [0.0, 100.0],
+            [10.0, 0.0],
+            [20.0, 100.0],
+            [60.0, 90.0],
+            [100.0, 95.0],
+        ];
+        let half = 3.0;
+        let mut d = DisplayList::default();
+        d.polyline(&points, 2.0 * half, theme::GOOD);
+        for (i, w) in points.windows(2).enumerate() {
+            let (a, b) = (w[0], w[1]);
+            let len = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
+            let n = [-(b[1] - a[1]) / len, (b[0] - a[0]) / len];
+            // quad [a+oa, b+ob, b-ob, a-oa] as triangles (0,1,2), (0,2,3)
+            let q = &d.vertices[i * 6..i * 6 + 6];
+            let (a_out, b_out, a_in) = (q[0].position, q[1].position, q[5].position);
+            let across =
+                |p: [f32; 2], c: [f32; 2]| ((p[0] - c[0]) * n[0] + (p[1] - c[1]) * n[1]).abs();
+            assert!(
+                (across(a_out, a) - half).abs() < 1e-3,
+                "segment {i} at its start"
+            );
+            assert!(
+                (across(b_out, b) - half).abs() < 1e-3,
+                "segment {i} at its end"
+            );
+            assert!(
+                (across(a_in, a) - half).abs() < 1e-3,
+                "segment {i}, inner side"
+            );
+        }
+        // Four quads, and one disc (16 triangles) at the peak only.
+        assert_eq!(d.vertices.len(), 4 * 6 + 16 * 3);
+        let disc = &d.vertices[24..];
+        assert!(disc.iter().all(|v| {
+            let (dx, dy) = (v.position[0] - 10.0, v.position[1]);
+            (dx * dx + dy * dy).sqrt() <= half + 1e-3
+        }));
+    }
 
     #[test]
     fn rect_is_two_triangles_with_its_colour() {
