@@ -373,6 +373,48 @@ fn national_kpi_comparisons_are_large_and_one_size_along_a_row() {
     }
 }
 
+/// A table's figures keep one size down each column (a long one used to shrink alone): in
+/// every example scene, the runs right-aligned on one edge below the heading share one size.
+#[test]
+fn table_figures_are_one_size_down_each_column_in_every_example_scene() {
+    let (data, now) = demo_with_changes(8);
+    let mut uneven = Vec::new();
+    let mut columns = 0;
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            let list = compose(&layout, sc, &data, now, &RoomState::default());
+            for (i, panel) in sc.panels.iter().enumerate() {
+                if panel.widget != layout::WidgetKind::Table {
+                    continue;
+                }
+                // (right edge, its runs: top, size in eighths of a pixel, text)
+                type Run = (f32, u32, String);
+                let mut by_edge: Vec<(i32, Vec<Run>)> = Vec::new();
+                for t in &list.texts[list.panels[i].texts.clone()] {
+                    let edge = (t.rect.x + t.rect.w).round() as i32;
+                    let run = (t.rect.y, t.key.size_eighths, t.key.text.clone());
+                    match by_edge.iter_mut().find(|(e, _)| (e - edge).abs() <= 1) {
+                        Some((_, runs)) => runs.push(run),
+                        None => by_edge.push((edge, vec![run])),
+                    }
+                }
+                for (_, mut runs) in by_edge.into_iter().filter(|(_, r)| r.len() >= 3) {
+                    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    columns += 1;
+                    // The first is the column's heading.
+                    let cells = &runs[1..];
+                    if cells.iter().any(|c| c.1 != cells[0].1) {
+                        uneven.push(format!("{file}/{}: {cells:?}", sc.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(columns >= 6, "only {columns} columns");
+    assert!(uneven.is_empty(), "uneven:\n{}", uneven.join("\n"));
+}
+
 /// A chart's legend names its series in full: on one line when they fit, else over more lines,
 /// in every example scene (none of them is so small that names must be cut).
 #[test]

@@ -93,10 +93,34 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let row_h = (avail / n as f32).min(size_cap * 1.5);
     let size = (row_h * 0.7).min(size_cap);
     let cols = header.len().max(2);
-    // The first column takes what the figures leave.
-    let fig_w = inner.w * if cols > 3 { 0.18 } else { 0.25 };
-    let first_w = inner.w - fig_w * (cols - 1) as f32;
-    let col_right = |c: usize| inner.x + first_w + fig_w * c as f32;
+    // Each figure column is as wide as its widest figure (and, listing indicators, its short
+    // heading); the names take what is left, at least two fifths of the table. When the
+    // figures need more, they all get smaller together: one size for every figure.
+    let pad = size * 0.8;
+    let mut widths: Vec<f32> = (1..cols)
+        .map(|c| {
+            let content = rows
+                .iter()
+                .filter_map(|(_, cells)| cells.get(c - 1))
+                .map(|(text, _)| shaper.width(text, size * 0.9, Weight::SemiBold))
+                .fold(0.0_f32, f32::max);
+            let heading = match (&panel.children, header.get(c)) {
+                (None, Some(h)) => shaper.width(h, size * 0.85, Weight::SemiBold),
+                _ => 0.0,
+            };
+            content.max(heading) + pad
+        })
+        .collect();
+    let figures: f32 = widths.iter().sum();
+    let most = inner.w * 0.6;
+    let fig_scale = if figures > most { most / figures } else { 1.0 };
+    for w in &mut widths {
+        *w *= fig_scale;
+    }
+    let fig_size = size * 0.9 * fig_scale;
+    let first_w = inner.w - widths.iter().sum::<f32>();
+    let col_right = |c: usize| inner.x + first_w + widths[..c].iter().sum::<f32>();
+    let col_w = |c: usize| widths.get(c - 1).copied().unwrap_or(0.0);
     let shown = ((avail / row_h).floor() as usize).min(n);
     for (i, h) in header.iter().enumerate() {
         let style = TextStyle::new(size * 0.85, Weight::SemiBold, theme::MUTED);
@@ -109,7 +133,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                 col_right(i) - size * 0.3,
                 top,
                 style.align(Align::Right),
-                fig_w - size * 0.5,
+                col_w(i) - size * 0.5,
             );
         }
     }
@@ -131,14 +155,15 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             TextStyle::new(size, Weight::Regular, theme::TEXT),
             first_w - size,
         );
+        let fy = y + (row_h - fig_size * 1.25) / 2.0;
         for (ci, (text, colour)) in cells.iter().enumerate() {
             list.text(
                 shaper,
                 text,
                 col_right(ci + 1) - size * 0.3,
-                ty,
-                TextStyle::new(size * 0.9, Weight::SemiBold, *colour).align(Align::Right),
-                Some(fig_w - size * 0.5),
+                fy,
+                TextStyle::new(fig_size, Weight::SemiBold, *colour).align(Align::Right),
+                Some(col_w(ci + 1) - pad * fig_scale * 0.6),
             );
         }
     }
