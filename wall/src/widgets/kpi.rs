@@ -173,7 +173,7 @@ impl Shared {
 /// The comparisons with last year and the plan are read from as far as the figure: one size
 /// below it (a `huge` figure's are `large`, legible at 8 m), where the tile has room.
 fn note_px(ctx: &Ctx<'_>, panel: &Panel, inner: Rect) -> f32 {
-    ctx.text_px(panel.text.smaller()).min(inner.h * 0.1)
+    ctx.text_px(panel.text.smaller()).min(inner.h * 0.075)
 }
 
 fn target_text(
