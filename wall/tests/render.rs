@@ -380,37 +380,31 @@ fn table_figures_are_one_size_down_each_column_in_every_example_scene() {
     let (data, now) = demo_with_changes(8);
     let mut uneven = Vec::new();
     let mut columns = 0;
-    for file in ["national.toml", "room.toml", "desk.toml"] {
-        let layout = load_layout(file);
-        for sc in &layout.scenes {
-            let list = compose(&layout, sc, &data, now, &RoomState::default());
-            for (i, panel) in sc.panels.iter().enumerate() {
-                if panel.widget != layout::WidgetKind::Table {
-                    continue;
-                }
-                // (right edge, its runs: top, size in eighths of a pixel, text)
-                type Run = (f32, u32, String);
-                let mut by_edge: Vec<(i32, Vec<Run>)> = Vec::new();
-                for t in &list.texts[list.panels[i].texts.clone()] {
-                    let edge = (t.rect.x + t.rect.w).round() as i32;
-                    let run = (t.rect.y, t.key.size_eighths, t.key.text.clone());
-                    match by_edge.iter_mut().find(|(e, _)| (e - edge).abs() <= 1) {
-                        Some((_, runs)) => runs.push(run),
-                        None => by_edge.push((edge, vec![run])),
-                    }
-                }
-                for (_, mut runs) in by_edge.into_iter().filter(|(_, r)| r.len() >= 3) {
-                    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    columns += 1;
-                    // The first is the column's heading.
-                    let cells = &runs[1..];
-                    if cells.iter().any(|c| c.1 != cells[0].1) {
-                        uneven.push(format!("{file}/{}: {cells:?}", sc.name));
-                    }
-                }
+    each_example_panel(&data, now, |place, panel, texts| {
+        if panel.widget != layout::WidgetKind::Table {
+            return;
+        }
+        // (right edge, its runs: top, size in eighths of a pixel, text)
+        type Run = (f32, u32, String);
+        let mut by_edge: Vec<(i32, Vec<Run>)> = Vec::new();
+        for t in texts {
+            let edge = (t.rect.x + t.rect.w).round() as i32;
+            let run = (t.rect.y, t.key.size_eighths, t.key.text.clone());
+            match by_edge.iter_mut().find(|(e, _)| (e - edge).abs() <= 1) {
+                Some((_, runs)) => runs.push(run),
+                None => by_edge.push((edge, vec![run])),
             }
         }
-    }
+        for (_, mut runs) in by_edge.into_iter().filter(|(_, r)| r.len() >= 3) {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            columns += 1;
+            // The first is the column's heading.
+            let cells = &runs[1..];
+            if cells.iter().any(|c| c.1 != cells[0].1) {
+                uneven.push(format!("{place}: {cells:?}"));
+            }
+        }
+    });
     assert!(columns >= 6, "only {columns} columns");
     assert!(uneven.is_empty(), "uneven:\n{}", uneven.join("\n"));
 }
@@ -422,36 +416,46 @@ fn chart_legends_name_their_series_in_full_in_every_example_scene() {
     let (data, now) = demo_with_changes(8);
     let mut cut = Vec::new();
     let mut legends = 0;
+    each_example_panel(&data, now, |place, panel, texts| {
+        if !matches!(
+            panel.widget,
+            layout::WidgetKind::Line | layout::WidgetKind::Area
+        ) || panel.indicators.len() < 2
+        {
+            return;
+        }
+        legends += 1;
+        // A name that crosses a bezel is written as two runs, either side of it.
+        let texts: Vec<&str> = texts.iter().map(|t| t.key.text.as_str()).collect();
+        let joined = texts.join(" ");
+        for code in &panel.indicators {
+            let name = &data.indicators[code].name;
+            if !joined.contains(name.as_str()) {
+                cut.push(format!("{place}: {name:?} in {texts:?}"));
+            }
+        }
+    });
+    assert!(legends >= 3, "only {legends} legends");
+    assert!(cut.is_empty(), "cut:\n{}", cut.join("\n"));
+}
+
+/// Every panel of every scene of the three example layouts, composed with `data` at `now`:
+/// `check("file/scene", panel, the panel's text runs)`.
+fn each_example_panel(
+    data: &WallData,
+    now: i64,
+    mut check: impl FnMut(&str, &layout::Panel, &[dieuhanh_wall::draw::TextRun]),
+) {
     for file in ["national.toml", "room.toml", "desk.toml"] {
         let layout = load_layout(file);
         for sc in &layout.scenes {
-            let list = compose(&layout, sc, &data, now, &RoomState::default());
+            let list = compose(&layout, sc, data, now, &RoomState::default());
+            let place = format!("{file}/{}", sc.name);
             for (i, panel) in sc.panels.iter().enumerate() {
-                if !matches!(
-                    panel.widget,
-                    layout::WidgetKind::Line | layout::WidgetKind::Area
-                ) || panel.indicators.len() < 2
-                {
-                    continue;
-                }
-                legends += 1;
-                // A name that crosses a bezel is written as two runs, either side of it.
-                let texts: Vec<&str> = list.texts[list.panels[i].texts.clone()]
-                    .iter()
-                    .map(|t| t.key.text.as_str())
-                    .collect();
-                let joined = texts.join(" ");
-                for code in &panel.indicators {
-                    let name = &data.indicators[code].name;
-                    if !joined.contains(name.as_str()) {
-                        cut.push(format!("{file}/{}: {name:?} in {texts:?}", sc.name));
-                    }
-                }
+                check(&place, panel, &list.texts[list.panels[i].texts.clone()]);
             }
         }
     }
-    assert!(legends >= 3, "only {legends} legends");
-    assert!(cut.is_empty(), "cut:\n{}", cut.join("\n"));
 }
 
 /// The comparison with the same period last year is a KPI tile's point: wherever the data has
