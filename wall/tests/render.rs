@@ -853,17 +853,7 @@ fn kpi_arrow_is_red_for_a_rise_of_a_lower_is_better_indicator() {
 fn kpi_tile_level_with_last_year_draws_a_bar_not_an_arrow() {
     let layout = tile_layout("NS01");
     let data = tile_data("NS01", true, 100.0, 100.0);
-    let mut shaper = TextShaper::new();
-    let mut list = DisplayList::default();
-    scene::compose(
-        &layout,
-        &layout.scenes[0],
-        &data,
-        &RoomState::default(),
-        0,
-        &mut shaper,
-        &mut list,
-    );
+    let list = compose(&layout, &layout.scenes[0], &data, 0, &RoomState::default());
     let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
     assert!(
         texts.contains(&"0,0% so với cùng kỳ"),
