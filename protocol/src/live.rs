@@ -171,6 +171,7 @@ pub struct Cell {
     /// Unit code.
     pub u: String,
     pub p: Period,
+    #[serde(serialize_with = "crate::number::tidy_json::opt")]
     pub v: Option<f64>,
     /// Reporting units behind the value and expected (absent for deltas and reported values).
     #[serde(default, skip_serializing_if = "Option::is_none")]

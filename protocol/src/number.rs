@@ -435,9 +435,89 @@ pub fn parse_number(s: &str, locale: Locale) -> Result<f64, NumberError> {
     Ok(if negative { -value } else { value })
 }
 
+/// `v` to 12 significant digits. A total summed in binary floating point carries noise in its
+/// last bits (209652.97999999998 for reports that add up to 209652.98); written out to JSON it
+/// would show 17 digits no report had. 12 digits keep every decimal a report can carry at the
+/// magnitudes of the catalogue (3 decimals up to a thousand million) and change a value by at
+/// most 5 parts in 10¹². Stored values are never rounded: this is for what the server writes.
+pub fn tidy(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    let keep = 11 - v.abs().log10().floor() as i32;
+    if !(-22..=22).contains(&keep) {
+        return v;
+    }
+    // Powers of ten up to 10²² are exact, so the division or product is rounded once.
+    if keep >= 0 {
+        let scale = 10f64.powi(keep);
+        (v * scale).round() / scale
+    } else {
+        let scale = 10f64.powi(-keep);
+        (v / scale).round() * scale
+    }
+}
+
+/// Serde `serialize_with` helpers writing numbers through [`tidy`].
+pub mod tidy_json {
+    use serde::Serializer;
+
+    pub fn f64<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(super::tidy(*v))
+    }
+
+    pub fn opt<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_some(&super::tidy(*v)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tidy_drops_summation_noise_and_keeps_what_reports_carry() {
+        assert_eq!(tidy(209652.97999999998), 209652.98);
+        assert_eq!(
+            serde_json::to_string(&tidy(209652.97999999998)).unwrap(),
+            "209652.98"
+        );
+        let sum: f64 = [0.1, 0.2, 0.3].iter().sum();
+        assert_ne!(sum, 0.6);
+        assert_eq!(tidy(sum), 0.6);
+        // What a report can carry is kept as it is.
+        for v in [
+            1234567.891,
+            -0.001,
+            0.000123,
+            95.5,
+            123456789.123,
+            8807523.0,
+            1e15,
+            1.5e-30,
+            0.0,
+        ] {
+            assert_eq!(tidy(v), v, "{v}");
+        }
+        // Twelve significant digits at any magnitude, never more than 5 parts in 10^12 moved.
+        for v in [
+            std::f64::consts::PI * 1e7,
+            -std::f64::consts::E * 1e-5,
+            1.0 / 3.0,
+        ] {
+            let t = tidy(v);
+            assert!(((t - v) / v).abs() <= 5e-12, "{v} → {t}");
+            assert!(
+                format!("{t:e}").len() <= "-1.23456789012e-5".len(),
+                "{v} → {t}"
+            );
+        }
+        assert!(tidy(f64::NAN).is_nan());
+        assert_eq!(tidy(f64::INFINITY), f64::INFINITY);
+    }
 
     fn vi(s: &str) -> Result<f64, NumberError> {
         parse_number(s, Locale::Vi)

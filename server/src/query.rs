@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use duckdb::{Connection, params};
 use serde::Serialize;
 
-use dieuhanh_protocol::number::{format_percent_vi, format_vi};
+use dieuhanh_protocol::number::{format_percent_vi, format_vi, tidy_json};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::catalogue::{Aggregation, Catalogue, Indicator, TargetKind};
@@ -54,11 +54,14 @@ pub struct Coverage {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TargetStatus {
     pub kind: TargetKind,
+    #[serde(serialize_with = "tidy_json::f64")]
     pub target: f64,
     /// What is compared with the target: the year-to-date total, the growth %, or the value.
+    #[serde(serialize_with = "tidy_json::f64")]
     pub actual: f64,
     /// For annual totals: year-to-date as % of the annual plan.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "tidy_json::opt")]
     pub percent_of_target: Option<f64>,
     /// Whether the comparison is favourable given the direction of good.
     pub on_track: bool,
@@ -69,20 +72,27 @@ pub struct TargetStatus {
 /// One value with its headline comparisons, ready for a wall or a report.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Figure {
+    #[serde(serialize_with = "tidy_json::opt")]
     pub value: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<CellKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
     /// Value of the same period last year.
+    #[serde(serialize_with = "tidy_json::opt")]
     pub last_year: Option<f64>,
     /// % change vs the same period last year (so với cùng kỳ năm trước).
+    #[serde(serialize_with = "tidy_json::opt")]
     pub yoy_pct: Option<f64>,
     /// Difference vs the same period last year (percentage points for rates).
+    #[serde(serialize_with = "tidy_json::opt")]
     pub yoy_diff: Option<f64>,
     /// Year-to-date value (lũy kế) up to the end of this period, for sub-year periods.
+    #[serde(serialize_with = "tidy_json::opt")]
     pub ytd: Option<f64>,
+    #[serde(serialize_with = "tidy_json::opt")]
     pub ytd_last_year: Option<f64>,
+    #[serde(serialize_with = "tidy_json::opt")]
     pub ytd_yoy_pct: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetStatus>,
@@ -303,6 +313,7 @@ pub struct BreakdownRow {
     /// 1 = largest value among the children that have one.
     pub rank: Option<usize>,
     /// Share of the parent's value, for additive indicators.
+    #[serde(serialize_with = "tidy_json::opt")]
     pub share_pct: Option<f64>,
     #[serde(flatten)]
     pub figure: Figure,
@@ -618,6 +629,7 @@ pub fn series(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Revision {
     pub revision: i32,
+    #[serde(serialize_with = "tidy_json::f64")]
     pub value: f64,
     pub submission: SubmissionRef,
     /// Row of the uploaded file the value came from.
@@ -653,6 +665,7 @@ pub struct Provenance {
     pub indicator: IndicatorRef,
     pub unit: UnitRef,
     pub period: PeriodRef,
+    #[serde(serialize_with = "tidy_json::opt")]
     pub value: Option<f64>,
     pub kind: Option<CellKind>,
     pub coverage: Option<Coverage>,
@@ -669,6 +682,7 @@ pub struct Provenance {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Component {
     pub indicator: String,
+    #[serde(serialize_with = "tidy_json::opt")]
     pub value: Option<f64>,
 }
 

@@ -31,6 +31,16 @@ fn shared() -> &'static Shared {
     })
 }
 
+/// Calls `f` with every number in `v`.
+fn numbers(v: &serde_json::Value, f: &mut impl FnMut(f64)) {
+    match v {
+        serde_json::Value::Number(n) => f(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| numbers(x, f)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| numbers(x, f)),
+        _ => {}
+    }
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
 }
@@ -271,6 +281,19 @@ async fn drill_down_ranks_todays_provinces_with_growth_vs_last_year() {
     }
     let total: f64 = values.iter().sum();
     assert!(close(total, b["parent_figure"]["value"].as_f64().unwrap()));
+    // Totals are written as the decimals their reports add up to, not with the binary noise
+    // of summing them (209652.97999999998): at most 12 significant digits.
+    let mut long = Vec::new();
+    numbers(&b, &mut |n| {
+        let digits = format!("{:e}", n.abs())
+            .split('e')
+            .next()
+            .map_or(0, |m| m.chars().filter(char::is_ascii_digit).count());
+        if digits > 12 {
+            long.push(n);
+        }
+    });
+    assert!(long.is_empty(), "{long:?}");
     // Exports are tens of billions of USD a month, as in the real series.
     assert!((25_000.0..45_000.0).contains(&total), "{total}");
 
