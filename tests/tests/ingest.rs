@@ -36,6 +36,11 @@ fn has_error(report: &Value, code: &str, row: u64, column: Option<&str>) -> bool
             && column.is_none_or(|c| e["column"].as_str() == Some(c))
             && !e["reason"].as_str().unwrap_or("").is_empty()
             && !e["hint"].as_str().unwrap_or("").is_empty()
+            // The same for the person who made the file, in Vietnamese, with the place.
+            && e["message_vi"].as_str().is_some_and(|m| {
+                m.starts_with(&format!("Dòng {row}"))
+                    && column.is_none_or(|c| m.contains(&format!("cột {c}")))
+            })
     })
 }
 

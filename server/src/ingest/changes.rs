@@ -167,6 +167,7 @@ fn outlier(res: &Resolution, ind: u16, f: &Fact, prev: f64, prev_pid: i32) -> Ro
             format_vi_auto(prev)
         ),
         hint: "accepted; check the figure and send a correction if it is wrong".into(),
+        message_vi: String::new(),
     }
 }
 

@@ -243,6 +243,9 @@ pub fn ingest(
     }
 
     let result = stage_and_store(conn, ctx, opts, body, &mut report);
+    for e in report.errors.iter_mut().chain(report.warnings.iter_mut()) {
+        e.say_in_vietnamese();
+    }
     match result {
         Ok(Some(reported)) => {
             // Re-aggregated before the commit and swapped in after it: the served values and

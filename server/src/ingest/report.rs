@@ -65,6 +65,11 @@ pub struct RowError {
     pub reason: String,
     /// What to do about it.
     pub hint: String,
+    /// The same in Vietnamese for the person who made the file: where, what was found, what
+    /// is wrong and what to do, e.g. "Dòng 12, cột C (Mã đơn vị) “79x”: không có đơn vị hành
+    /// chính với mã hoặc tên này. Ghi mã đơn vị chính thức: …". `reason` and `hint` say it in
+    /// English, in more detail (a suggested spelling, the expected frequency).
+    pub message_vi: String,
 }
 
 impl RowError {
@@ -77,6 +82,7 @@ impl RowError {
             code,
             reason,
             hint,
+            message_vi: String::new(),
         }
     }
 
@@ -89,6 +95,138 @@ impl RowError {
             code,
             reason,
             hint,
+            message_vi: String::new(),
+        }
+    }
+}
+
+impl RowError {
+    /// Writes [`RowError::message_vi`] from the other fields. Done once the report is complete,
+    /// when rows read on another thread have their final numbers.
+    pub fn say_in_vietnamese(&mut self) {
+        let mut at = match (self.row, &self.column, &self.field) {
+            (Some(r), Some(c), Some(f)) => format!("Dòng {r}, cột {c} ({f})"),
+            (Some(r), Some(c), None) => format!("Dòng {r}, cột {c}"),
+            (Some(r), None, Some(f)) => format!("Dòng {r}, trường {f}"),
+            (Some(r), None, None) => format!("Dòng {r}"),
+            (None, _, Some(f)) => format!("Cột {f}"),
+            (None, _, None) => "Tệp".to_owned(),
+        };
+        if let Some(v) = self.value.as_deref().filter(|v| !v.trim().is_empty()) {
+            let shown: String = v.chars().take(60).collect();
+            let cut = if shown.len() < v.len() { "…" } else { "" };
+            at.push_str(&format!(" “{shown}{cut}”"));
+        }
+        let (what, todo) = match (self.code, self.value.as_deref()) {
+            // The commonest slip: an English decimal point, read as thousands in Vietnam.
+            (ErrorCode::NotANumber, Some(v)) if english_decimal(v) => (
+                "dấu chấm ở đây không rõ nghĩa: trong cách viết Việt Nam dấu chấm phân cách \
+                 hàng nghìn",
+                "Số thập phân viết bằng dấu phẩy, ví dụ 1,5; hoặc gửi tệp với locale=en",
+            ),
+            (code, _) => code.vietnamese(),
+        };
+        self.message_vi = format!("{at}: {what}. {todo}.");
+    }
+}
+
+/// "1.5", "-12.75": digits, one '.', and other than three digits after it.
+fn english_decimal(v: &str) -> bool {
+    let v = v.trim().trim_start_matches(['-', '+']);
+    match v.split_once('.') {
+        Some((int, frac)) => {
+            !int.is_empty()
+                && int.chars().all(|c| c.is_ascii_digit())
+                && !frac.is_empty()
+                && frac.len() != 3
+                && frac.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+impl ErrorCode {
+    /// What is wrong and what to do, in Vietnamese.
+    fn vietnamese(self) -> (&'static str, &'static str) {
+        match self {
+            ErrorCode::BadFile => (
+                "không đọc được tệp theo định dạng đã khai báo",
+                "Lưu lại tệp dưới dạng Excel (.xlsx) hoặc CSV (UTF-8) rồi gửi lại",
+            ),
+            ErrorCode::MissingColumn => (
+                "thiếu cột bắt buộc, hoặc một cột bị lặp lại",
+                "Bảng cần các cột đơn vị, kỳ và chỉ tiêu (hoặc mỗi chỉ tiêu một cột) và giá trị; \
+                 thêm cột còn thiếu hoặc xóa cột trùng",
+            ),
+            ErrorCode::UnknownColumn => (
+                "tiêu đề cột không phải cột đã biết, cũng không phải mã hay tên chỉ tiêu",
+                "Đặt tiêu đề theo mã chỉ tiêu (ví dụ NS01) hoặc tên trong danh mục chỉ tiêu, \
+                 hoặc xóa cột",
+            ),
+            ErrorCode::EmptyCell => (
+                "ô bắt buộc để trống",
+                "Điền vào ô, hoặc xóa cả dòng nếu không báo cáo",
+            ),
+            ErrorCode::UnknownIndicator => (
+                "không có chỉ tiêu với mã hoặc tên này trong danh mục",
+                "Ghi mã chỉ tiêu trong danh mục (ví dụ NS01, xem GET /api/indicators)",
+            ),
+            ErrorCode::ComputedIndicator => (
+                "chỉ tiêu này được tính từ các chỉ tiêu khác, không nhận số liệu gửi lên",
+                "Gửi số liệu của các chỉ tiêu thành phần; hệ thống tự tính chỉ tiêu này",
+            ),
+            ErrorCode::UnknownUnit => (
+                "không có đơn vị hành chính với mã hoặc tên này",
+                "Ghi mã đơn vị chính thức: 2 chữ số cho tỉnh, 5 chữ số cho xã \
+                 (xem GET /api/units)",
+            ),
+            ErrorCode::AmbiguousUnit => (
+                "có nhiều đơn vị hành chính trùng tên này",
+                "Ghi mã đơn vị chính thức thay cho tên",
+            ),
+            ErrorCode::UnitNotInForce => (
+                "đơn vị không tồn tại vào ngày cuối của kỳ (sắp xếp đơn vị hành chính năm 2025)",
+                "Báo cáo theo đơn vị đang tồn tại vào ngày cuối của kỳ",
+            ),
+            ErrorCode::WrongLevel => (
+                "đơn vị này không thuộc cấp báo cáo chỉ tiêu",
+                "Gửi số liệu của đơn vị đúng cấp; số của cấp trên được tổng hợp tự động",
+            ),
+            ErrorCode::BadPeriod => (
+                "không đọc được kỳ báo cáo",
+                "Ghi kỳ như “Tháng 7/2025”, “Quý III/2025”, “6 tháng đầu năm 2025”, \
+                 “Năm 2025” hoặc 2025-07",
+            ),
+            ErrorCode::WrongFrequency => (
+                "kỳ không đúng tần suất báo cáo của chỉ tiêu",
+                "Báo cáo theo kỳ của chỉ tiêu (tháng, quý, 6 tháng hoặc năm); kỳ dài hơn và \
+                 lũy kế do hệ thống tính",
+            ),
+            ErrorCode::FuturePeriod => (
+                "kỳ báo cáo chưa kết thúc",
+                "Chỉ gửi số liệu của kỳ đã kết thúc",
+            ),
+            ErrorCode::NotANumber => (
+                "không đọc được số",
+                "Ghi số theo kiểu Việt Nam, ví dụ 1.234.567,8, hoặc không có dấu phân cách \
+                 hàng nghìn: 1234567,8",
+            ),
+            ErrorCode::NegativeValue => (
+                "chỉ tiêu này không nhận giá trị âm",
+                "Kiểm tra lại dấu trừ và con số",
+            ),
+            ErrorCode::DuplicateRow => (
+                "trùng chỉ tiêu, đơn vị và kỳ với một dòng khác của tệp",
+                "Giữ một dòng cho mỗi chỉ tiêu, đơn vị và kỳ; xóa dòng kia",
+            ),
+            ErrorCode::TooLarge => (
+                "tệp vượt quá giới hạn hệ thống nhận",
+                "Chia thành nhiều tệp nhỏ hơn, theo kỳ hoặc theo chỉ tiêu",
+            ),
+            ErrorCode::Outlier => (
+                "số liệu chênh lệch lớn so với kỳ trước (cảnh báo: số liệu vẫn được nhận)",
+                "Kiểm tra lại; nếu sai, gửi bản sửa",
+            ),
         }
     }
 }
@@ -189,4 +327,63 @@ pub struct Phases {
     pub aggregate: u64,
     /// Committing, and checkpointing when the write-ahead log has grown.
     pub commit: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(code: ErrorCode, value: &str) -> RowError {
+        let mut e = RowError {
+            row: Some(12),
+            column: Some("C".into()),
+            field: Some("Mã đơn vị".into()),
+            value: Some(value.into()),
+            code,
+            reason: String::new(),
+            hint: String::new(),
+            message_vi: String::new(),
+        };
+        e.say_in_vietnamese();
+        e
+    }
+
+    #[test]
+    fn a_problem_is_said_in_vietnamese_with_its_place_and_what_to_do() {
+        let e = error(ErrorCode::UnknownUnit, "79x");
+        assert_eq!(
+            e.message_vi,
+            "Dòng 12, cột C (Mã đơn vị) “79x”: không có đơn vị hành chính với mã hoặc tên này. \
+             Ghi mã đơn vị chính thức: 2 chữ số cho tỉnh, 5 chữ số cho xã (xem GET /api/units)."
+        );
+        // An English decimal point is named as such; other bad numbers get the general rule.
+        assert!(
+            error(ErrorCode::NotANumber, "1.5")
+                .message_vi
+                .contains("dấu phẩy, ví dụ 1,5")
+        );
+        assert!(
+            !error(ErrorCode::NotANumber, "1.500.2")
+                .message_vi
+                .contains("ví dụ 1,5")
+        );
+        assert!(
+            error(ErrorCode::NotANumber, "abc")
+                .message_vi
+                .contains("1.234.567,8")
+        );
+        // A long value is cut; a whole-file problem says so.
+        assert!(
+            error(ErrorCode::BadFile, &"x".repeat(200))
+                .message_vi
+                .contains("…”")
+        );
+        let mut whole = RowError::file(ErrorCode::TooLarge, String::new(), String::new());
+        whole.say_in_vietnamese();
+        assert!(
+            whole.message_vi.starts_with("Tệp: "),
+            "{}",
+            whole.message_vi
+        );
+    }
 }

@@ -437,6 +437,7 @@ impl<'a> Resolver<'a> {
                 code,
                 reason,
                 hint,
+                message_vi: String::new(),
             });
         }
     }
@@ -544,6 +545,7 @@ impl<'a> Resolver<'a> {
                 first.row
             ),
             hint: "keep one row per indicator, unit and period; delete the other".into(),
+            message_vi: String::new(),
         }
     }
 

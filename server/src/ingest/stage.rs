@@ -1053,6 +1053,7 @@ fn json_error(e: &serde_json::Error, record: Option<u64>) -> Staged {
             code: ErrorCode::BadFile,
             reason: format!("the JSON is not valid: {e}"),
             hint: JSON_HINT.into(),
+            message_vi: String::new(),
         }],
         ..Staged::default()
     }
