@@ -136,17 +136,18 @@ impl Shared {
             };
             // Widths grow with the size: the share of `base` at which the widest line fits.
             let mut needed = base * 1.35 + shaper.width(yoy, base, Weight::SemiBold);
-            let target = match info
-                .and_then(|i| i.target.as_ref())
-                .map(|t| t.kind.as_str())
-            {
-                Some("annual_total") => Some("Lũy kế đạt 000,0% kế hoạch năm"),
-                Some("growth") => Some("Kế hoạch tăng 00,0% (+00,0 điểm %)"),
-                Some("level") => Some("Kế hoạch: 000,00 %"),
+            let target = match info.and_then(|i| Some((i.target.as_ref()?, &i.unit))) {
+                Some((t, _)) if t.kind == "annual_total" => {
+                    Some("Lũy kế đạt 000,0% kế hoạch năm".to_owned())
+                }
+                Some((t, _)) if t.kind == "growth" => {
+                    Some("Kế hoạch tăng 00,0% (+00,0 điểm %)".to_owned())
+                }
+                Some((t, unit)) if t.kind == "level" => Some(format!("Kế hoạch: 000,00 {unit}")),
                 _ => None,
             };
             if let Some(t) = target {
-                needed = needed.max(shaper.width(t, base, Weight::Regular));
+                needed = needed.max(shaper.width(&t, base, Weight::Regular));
             }
             let note = if needed > inner.w && needed > 0.0 {
                 base * inner.w / needed
