@@ -302,6 +302,37 @@ async fn every_row_error_is_reported_with_row_column_and_hint_and_nothing_is_sto
     assert_eq!(server.state.store.version(), 0);
 }
 
+/// In a wide table a row's unit and period cells serve every value of the row: a wrong one is
+/// one problem of its cell, said once, not once per indicator column. Problems of different
+/// cells of one row are each said.
+#[tokio::test]
+async fn a_wrong_cell_shared_by_a_wide_row_is_one_error() {
+    let (_dir, server) = empty_server().await;
+    let csv = "Mã đơn vị;Kỳ;VM02;VM03;NS01\n\
+               79x;Tháng 8/2025;1;2;3\n\
+               79;Tháng 13/2025;1;2;3\n\
+               7x;Tháng 14/2025;1;abc;3\n";
+    let (status, report) = server
+        .upload("filename=rong.csv", "text/csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(status, 422, "{report}");
+    let listed = serde_json::to_string_pretty(&report["errors"]).unwrap();
+    for (code, row, column) in [
+        ("unknown_unit", 2, "A"),
+        ("bad_period", 3, "B"),
+        // A unit is judged against its period (which structure, 2024 or 2025): with a bad
+        // period it is not judged yet.
+        ("bad_period", 4, "B"),
+        ("not_a_number", 4, "D"),
+    ] {
+        assert!(
+            has_error(&report, code, row, Some(column)),
+            "{code} at {column}{row}: {listed}"
+        );
+    }
+    assert_eq!(report["errors_total"], 4, "{listed}");
+}
+
 #[tokio::test]
 async fn unknown_column_header_is_named_with_a_suggestion() {
     let (_dir, server) = empty_server().await;

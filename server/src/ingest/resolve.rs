@@ -40,6 +40,9 @@ pub const MAX_VALUES: usize = 16_000_000;
 
 type Problem = (ErrorCode, String, String);
 
+/// A problem's cell (column, field) and kind.
+type CellProblem = (Option<String>, Option<String>, ErrorCode);
+
 /// The problem of an upload past [`MAX_VALUES`].
 fn too_many_values() -> Problem {
     (
@@ -213,6 +216,9 @@ pub struct Resolver<'a> {
     last_slab: Option<((u16, i32), u32)>,
     /// Valid values kept so far (at most [`MAX_VALUES`]).
     kept: usize,
+    /// The problems said for the current row, by cell and kind: a wrong unit or period is one
+    /// problem of its cell, not one for every value of a wide row.
+    row_problems: (u64, Vec<CellProblem>),
     out: Resolution,
 }
 
@@ -280,6 +286,7 @@ impl<'a> Resolver<'a> {
             slab_of: HashMap::default(),
             last_slab: None,
             kept: 0,
+            row_problems: (0, Vec::new()),
             out,
         }
     }
@@ -427,6 +434,18 @@ impl<'a> Resolver<'a> {
         value: Option<&str>,
         (code, reason, hint): Problem,
     ) {
+        let (at, said) = &mut self.row_problems;
+        if *at != row {
+            *at = row;
+            said.clear();
+        }
+        if said
+            .iter()
+            .any(|(c, f, k)| *c == column && *f == field && *k == code)
+        {
+            return;
+        }
+        said.push((column.clone(), field.clone(), code));
         self.out.errors_total += 1;
         if self.out.errors.len() < MAX_LISTED {
             self.out.errors.push(RowError {
