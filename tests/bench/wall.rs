@@ -412,7 +412,7 @@ fn latency_bench(args: &Args, gpu: &Gpu, layout: &Layout) -> anyhow::Result<Late
         .enable_all()
         .build()?;
     // The wall's own feed, as `dieuhanh-wall run` has it: every scene's views.
-    let views = scene::subscriptions(layout, live::now_ms());
+    let views = scene::subscriptions(layout, &RoomState::default(), live::now_ms());
     let n_views = views.len();
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let (events_tx, events) = mpsc::channel();

@@ -94,7 +94,7 @@ fn start_feed(
     std::sync::mpsc::Receiver<Event>,
     tokio::sync::mpsc::UnboundedSender<LiveCommand>,
 ) {
-    let views = scene::subscriptions(layout, dieuhanh_wall::live::now_ms());
+    let views = scene::subscriptions(layout, &RoomState::default(), dieuhanh_wall::live::now_ms());
     let (events_tx, events) = std::sync::mpsc::channel();
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
     let url = dieuhanh_wall::live::live_url(&format!("http://{addr}"), None).unwrap();
@@ -138,7 +138,10 @@ async fn an_accepted_upload_shows_in_the_walls_next_frame() {
     upload(&server, &[(&c[0], 10), (&c[1], 20)]).await;
 
     let layout = kpi_layout(dir.path());
-    assert_eq!(scene::subscriptions(&layout, 0).len(), 1);
+    assert_eq!(
+        scene::subscriptions(&layout, &RoomState::default(), 0).len(),
+        1
+    );
     // The wall's live feed, exactly as `run` drives it.
     let (feed, events, commands) = start_feed(server.addr, &layout);
     let mut data = WallData::default();
@@ -231,6 +234,72 @@ fn check_accepts_the_example_layouts_and_points_at_errors() {
     assert!(err.contains("XH99"), "{err}");
 }
 
+/// A presenter's focus on a province retargets the nation's KPI tile: the wall must then hold
+/// that province's figures, so its views follow the focus. With the views of the plain layout
+/// the tile had nothing to show (the bug); with the focused views it shows the province's sum.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_presenters_focus_brings_the_focused_units_figures_to_the_wall() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let hcm = communes_of(&server, "79");
+    let hn = communes_of(&server, "01");
+    upload(&server, &[(&hcm[0], 10), (&hcm[1], 20), (&hn[0], 7)]).await;
+    let layout = kpi_layout(dir.path());
+    let scene = &layout.scenes[0];
+    let url = format!("http://{}", server.addr);
+    let focused = RoomState {
+        focus_unit: Some("79".into()),
+        ..RoomState::default()
+    };
+    let shown = |views: Vec<(String, dieuhanh_protocol::live::View)>| {
+        let url = url.clone();
+        let focused = focused.clone();
+        let layout = &layout;
+        async move {
+            let file = dieuhanh_wall::live::fetch(&url, None, &views, Duration::from_secs(20))
+                .await
+                .expect("snapshot");
+            let mut data = WallData::default();
+            for m in &file.messages {
+                data.apply(m, file.taken_at_ms);
+            }
+            let ctx = widgets::Ctx {
+                layout,
+                scene,
+                data: &data,
+                room: &focused,
+                now_ms: file.taken_at_ms,
+            };
+            let f = widgets::kpi::facts(&ctx, &scene.panels[1]);
+            (f.subtitle, f.value)
+        }
+    };
+    let now = dieuhanh_wall::live::now_ms();
+    let (subtitle, value) = shown(scene::subscriptions(&layout, &RoomState::default(), now)).await;
+    assert_eq!(
+        (subtitle.as_str(), value),
+        ("79 · Tháng 8/2025", None),
+        "the plain views hold neither the name nor a figure of Hồ Chí Minh"
+    );
+    let (subtitle, value) = shown(scene::subscriptions(&layout, &focused, now)).await;
+    assert_eq!(subtitle, "Hồ Chí Minh · Tháng 8/2025");
+    assert_eq!(
+        value.as_deref(),
+        Some("30"),
+        "Hồ Chí Minh's communes: 10 + 20"
+    );
+    // A presenter's period moves the range too: a fixed August panel asked for July.
+    let july = RoomState {
+        period: Some(dieuhanh_protocol::period::Period::parse("2025-07").unwrap()),
+        ..focused.clone()
+    };
+    let views = scene::subscriptions(&layout, &july, now);
+    let dieuhanh_protocol::live::Periods::Range { to, .. } = &views[0].1.periods else {
+        panic!("{views:?}");
+    };
+    assert_eq!(to.id(), "2025-07");
+}
+
 #[test]
 fn render_previews_a_layout_from_the_shipped_demo_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -264,6 +333,46 @@ fn render_previews_a_layout_from_the_shipped_demo_data() {
         badge_pixels < 20_000,
         "{badge_pixels} pixels of badge orange"
     );
+}
+
+/// `render` shows what a presenter would: a focus (by code or name), a ministry, a period; a
+/// wrong one is refused with what to write.
+#[test]
+fn render_takes_a_presenters_focus_ministry_and_period_and_names_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let render = |extra: &[&str]| {
+        Command::new(wall_bin())
+            .arg("render")
+            .arg(assets_dir().join("layouts/desk.toml"))
+            .arg("--out")
+            .arg(dir.path().join("x.png"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let ok = render(&[
+        "--focus",
+        "Hà Nội",
+        "--agency",
+        "BTC",
+        "--period",
+        "Tháng 9/2026",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    for (args, says) in [
+        (["--focus", "99x"], "no such unit"),
+        (["--agency", "BTX"], "did you mean BTC?"),
+        (["--period", "Tháng 13/2026"], "--period"),
+    ] {
+        let out = render(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }
 
 #[test]

@@ -177,7 +177,7 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
 
     let (events_tx, events) = std::sync::mpsc::channel();
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
-    let views = scene::subscriptions(&layout, live::now_ms());
+    let views = scene::subscriptions(&layout, &RoomState::default(), live::now_ms());
     let room = layout.room.clone();
     let wake_proxy = proxy.clone();
     std::thread::Builder::new()
@@ -446,11 +446,20 @@ impl App {
             }
         }
         for state in self.controls.due(live::now_ms()) {
+            let before = (self.room.focus_unit.clone(), self.room.period);
             self.room.merge(&state);
             if let Some(name) = &state.scene
                 && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
             {
                 self.scene = idx;
+            }
+            // A new focus or period asks for figures the panels' views may not hold.
+            if before != (self.room.focus_unit.clone(), self.room.period) {
+                let _ = self.commands.send(Command::SetViews(scene::subscriptions(
+                    &self.layout,
+                    &self.room,
+                    live::now_ms(),
+                )));
             }
         }
     }
@@ -472,6 +481,7 @@ impl App {
                     .unwrap_or(0);
                 let _ = self.commands.send(Command::SetViews(scene::subscriptions(
                     &new,
+                    &self.room,
                     live::now_ms(),
                 )));
                 self.layout = new;

@@ -63,6 +63,17 @@ enum Cmd {
         /// Scale the wall into WIDTHxHEIGHT (e.g. 1920x1080, the conference feed).
         #[arg(long, value_parser = parse_size)]
         size: Option<[u32; 2]>,
+        /// Focus on a unit, as a presenter would: its code or name (79, "Hà Nội"). KPI tiles,
+        /// charts and tables of the nation then show that unit.
+        #[arg(long)]
+        focus: Option<String>,
+        /// Filter on a ministry, as a presenter would (e.g. BTC): other ministries' panels step
+        /// back.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Show this period, as a presenter would ("Tháng 7/2025", 2025-Q3, ...).
+        #[arg(long)]
+        period: Option<String>,
     },
     /// Save the server's data for every panel of the layouts as a snapshot file.
     Snapshot {
@@ -126,12 +137,56 @@ fn broad_views(cat: &Catalogue, now_ms: i64) -> Vec<(String, dieuhanh_protocol::
                 top: None,
                 line: 0,
             };
-            scene::view_of(&panel_like, now_ms).map(|mut v| {
+            scene::view_of(&panel_like, &RoomState::default(), now_ms).map(|mut v| {
                 v.units = vec!["VN".into()];
                 (format!("all:{}", ind.code), v)
             })
         })
         .collect()
+}
+
+/// The presenter's state `render` was asked to show; an unknown unit, ministry or period is
+/// named with what to write instead.
+fn presenter_state(
+    cat: &Catalogue,
+    focus: Option<String>,
+    agency: Option<String>,
+    period: Option<String>,
+) -> Result<RoomState, String> {
+    let focus_unit = match focus {
+        None => None,
+        Some(f) => match cat.unit(f.trim()).or_else(|| cat.unit_named(&f)) {
+            Some(u) => Some(u.code.clone()),
+            None => {
+                return Err(format!(
+                    "--focus {f:?}: no such unit; give its official code (79 for Hồ Chí Minh, \
+                     5 digits for a commune) or its name as written in GET /api/units"
+                ));
+            }
+        },
+    };
+    if let Some(a) = &agency
+        && cat.agency(a).is_none()
+    {
+        let hint = cat
+            .suggest_agency(a)
+            .map_or(String::new(), |s| format!(" (did you mean {s}?)"));
+        return Err(format!(
+            "--agency {a:?}: no such ministry{hint}; the codes are those of GET /api/agencies"
+        ));
+    }
+    let period = match period {
+        None => None,
+        Some(p) => Some(
+            dieuhanh_protocol::period::Period::parse(&p).map_err(|e| format!("--period: {e}"))?,
+        ),
+    };
+    Ok(RoomState {
+        scene: None,
+        focus_unit,
+        agency,
+        period,
+    })
 }
 
 fn parse_size(s: &str) -> Result<[u32; 2], String> {
@@ -189,6 +244,9 @@ fn real_main() -> anyhow::Result<ExitCode> {
             snapshot: snap,
             now_ms,
             size,
+            focus,
+            agency,
+            period,
         } => {
             let layout = match layout::load(&file, &cat) {
                 Ok(l) => l,
@@ -197,9 +255,16 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            let room = match presenter_state(&cat, focus, agency, period) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
             let data = match (&server, &snap) {
                 (Some(url), _) => {
-                    let views = scene::subscriptions(&layout, live::now_ms());
+                    let views = scene::subscriptions(&layout, &room, live::now_ms());
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;
@@ -241,15 +306,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             };
             for sc in scenes {
                 let started = std::time::Instant::now();
-                let image = dieuhanh_wall::render_scene(
-                    &gpu,
-                    &layout,
-                    sc,
-                    &data,
-                    &RoomState::default(),
-                    now,
-                    size,
-                )?;
+                let image =
+                    dieuhanh_wall::render_scene(&gpu, &layout, sc, &data, &room, now, size)?;
                 let path = if all {
                     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
                     out.with_file_name(format!("{stem}-{}.png", sc.name))
@@ -290,7 +348,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     }
                 };
                 let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("layout");
-                for (id, v) in scene::subscriptions(&layout, live::now_ms()) {
+                for (id, v) in scene::subscriptions(&layout, &RoomState::default(), live::now_ms())
+                {
                     views.push((format!("{stem}:{id}"), v));
                 }
             }

@@ -3,7 +3,7 @@
 //! image, one output's window, or the conference feed scaled to 1920×1080).
 
 use dieuhanh_protocol::live::{Periods, RoomState, View};
-use dieuhanh_protocol::period::Frequency;
+use dieuhanh_protocol::period::{Frequency, Period};
 
 use crate::data::WallData;
 use crate::draw::DisplayList;
@@ -12,28 +12,38 @@ use crate::render::ScreenMap;
 use crate::render::text::TextShaper;
 use crate::widgets::{self, Ctx, current_period, periods_back};
 
-/// The view a panel subscribes to, or `None` for panels that need no data of their own
-/// (header, a ticker of every change).
-pub fn view_of(panel: &Panel, now_ms: i64) -> Option<View> {
+/// The view a panel subscribes to in `room`'s state, or `None` for panels that need no data of
+/// their own (header, a ticker of every change). A presenter's focus retargets the panels that
+/// follow it ([`widgets::follows_focus`]) and a presenter's period moves every panel's range to
+/// end there, so the wall has the figures it is then asked to show.
+pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
     if panel.indicators.is_empty() || matches!(panel.widget, WidgetKind::Header) {
         return None;
     }
     let (last, n) = match panel.period {
-        PeriodSpec::Fixed(p) => (p, panel.history.max(1)),
-        // Up to the current period: the latest with a value is found on the wall.
-        PeriodSpec::Latest(f) => (
-            current_period(f, now_ms),
-            panel.history.max(1) + latest_slack(f),
-        ),
+        PeriodSpec::Fixed(p) => (room.period.unwrap_or(p), panel.history.max(1)),
+        // Up to the current period (or the presenter's): the latest with a value is found on
+        // the wall.
+        PeriodSpec::Latest(f) => {
+            let end = match room.period.map(|p| p.last_month()) {
+                Some(Period::Month { year, month }) => Period::containing(f, year, month),
+                _ => current_period(f, now_ms),
+            };
+            (end, panel.history.max(1) + latest_slack(f))
+        }
     };
     let periods = periods_back(last, n);
     let (from, to) = (periods[0], *periods.last().unwrap_or(&last));
+    let unit = match &room.focus_unit {
+        Some(f) if widgets::follows_focus(panel) => f.clone(),
+        _ => panel.unit.clone(),
+    };
     Some(View {
         indicators: panel.indicators.clone(),
         units: if panel.children.is_some() {
             Vec::new()
         } else {
-            vec![panel.unit.clone()]
+            vec![unit]
         },
         children_of: panel.children.as_ref().map(|_| panel.unit.clone()),
         level: panel.children.clone(),
@@ -51,12 +61,14 @@ fn latest_slack(f: Frequency) -> u32 {
     }
 }
 
-/// Subscription ids: `scene/panel-index`, stable while the layout is.
-pub fn subscriptions(layout: &Layout, now_ms: i64) -> Vec<(String, View)> {
+/// Every panel's view in `room`'s state. Subscription ids: `scene/panel-index`, stable while
+/// the layout is; a view that changes (the presenter focused a province) is subscribed again
+/// under its id.
+pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(String, View)> {
     let mut out = Vec::new();
     for scene in &layout.scenes {
         for (i, panel) in scene.panels.iter().enumerate() {
-            if let Some(v) = view_of(panel, now_ms) {
+            if let Some(v) = view_of(panel, room, now_ms) {
                 out.push((format!("{}/{i}", scene.name), v));
             }
         }

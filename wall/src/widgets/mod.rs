@@ -49,18 +49,10 @@ impl Ctx<'_> {
         self.layout.wall.text_px(size)
     }
 
-    /// The unit a panel shows, after the presenter's focus (single-unit panels follow it).
+    /// The unit a panel shows, after the presenter's focus.
     pub fn unit_of<'p>(&'p self, panel: &'p Panel) -> &'p str {
-        match (
-            &self.room.focus_unit,
-            panel.children.is_none(),
-            panel.widget,
-        ) {
-            (
-                Some(f),
-                true,
-                WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table,
-            ) => f,
+        match &self.room.focus_unit {
+            Some(f) if follows_focus(panel) => f,
             _ => &panel.unit,
         }
     }
@@ -118,6 +110,16 @@ impl Ctx<'_> {
         }
         1.0 - age as f32 / HIGHLIGHT_MS as f32
     }
+}
+
+/// Whether a presenter's focus on a unit retargets `panel`: single-unit KPI tiles, charts and
+/// tables do; rankings of a unit's children, tickers and headers keep their own.
+pub fn follows_focus(panel: &Panel) -> bool {
+    panel.children.is_none()
+        && matches!(
+            panel.widget,
+            WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table
+        )
 }
 
 /// Draws every panel of the scene.
