@@ -144,6 +144,7 @@ struct App {
     data: WallData,
     room: RoomState,
     controls: Controls,
+    subscribed: scene::Subscribed,
     events: std::sync::mpsc::Receiver<Event>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
     gpu: Option<Gpu>,
@@ -177,7 +178,8 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
 
     let (events_tx, events) = std::sync::mpsc::channel();
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
-    let views = scene::subscriptions(&layout, &RoomState::default(), live::now_ms());
+    let subscribed = scene::Subscribed::new(&layout, &RoomState::default(), live::now_ms());
+    let views = subscribed.views().to_vec();
     let room = layout.room.clone();
     let wake_proxy = proxy.clone();
     std::thread::Builder::new()
@@ -236,6 +238,7 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
         data: WallData::default(),
         room: RoomState::default(),
         controls: Controls::default(),
+        subscribed,
         events,
         commands,
         gpu: None,
@@ -445,6 +448,7 @@ impl App {
                 },
             }
         }
+        let mut room_changed = false;
         for state in self.controls.due(live::now_ms()) {
             let before = (self.room.focus_unit.clone(), self.room.period);
             self.room.merge(&state);
@@ -454,13 +458,15 @@ impl App {
                 self.scene = idx;
             }
             // A new focus or period asks for figures the panels' views may not hold.
-            if before != (self.room.focus_unit.clone(), self.room.period) {
-                let _ = self.commands.send(Command::SetViews(scene::subscriptions(
-                    &self.layout,
-                    &self.room,
-                    live::now_ms(),
-                )));
-            }
+            room_changed |= before != (self.room.focus_unit.clone(), self.room.period);
+        }
+        let now = live::now_ms();
+        if let Some(views) = self
+            .subscribed
+            .refresh(&self.layout, &self.room, now, room_changed)
+        {
+            tracing::info!(views = views.len(), "views moved (room or calendar)");
+            let _ = self.commands.send(Command::SetViews(views));
         }
     }
 
@@ -479,11 +485,12 @@ impl App {
                 self.scene = scene_name
                     .and_then(|n| new.scenes.iter().position(|s| s.name == n))
                     .unwrap_or(0);
-                let _ = self.commands.send(Command::SetViews(scene::subscriptions(
-                    &new,
-                    &self.room,
-                    live::now_ms(),
-                )));
+                if let Some(views) = self
+                    .subscribed
+                    .refresh(&new, &self.room, live::now_ms(), true)
+                {
+                    let _ = self.commands.send(Command::SetViews(views));
+                }
                 self.layout = new;
                 self.layout_error = None;
                 let mut screens: Vec<_> = self.windows.drain().collect();

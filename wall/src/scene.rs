@@ -76,6 +76,54 @@ pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(Str
     out
 }
 
+/// The views a running wall has asked the server for, kept in step with its layout, its room and
+/// the calendar. "Latest" panels look back from the current period: when a month (or quarter,
+/// or year) turns, their ranges must move forward, or a wall left running would never see the
+/// new period's reports.
+#[derive(Debug, Clone)]
+pub struct Subscribed {
+    views: Vec<(String, View)>,
+    checked_at_ms: i64,
+}
+
+/// How often a running wall checks whether the calendar moved its views.
+pub const VIEWS_CHECK_MS: i64 = 60_000;
+
+impl Subscribed {
+    pub fn new(layout: &Layout, room: &RoomState, now_ms: i64) -> Subscribed {
+        Subscribed {
+            views: subscriptions(layout, room, now_ms),
+            checked_at_ms: now_ms,
+        }
+    }
+
+    /// The views asked for.
+    pub fn views(&self) -> &[(String, View)] {
+        &self.views
+    }
+
+    /// The views to ask for now, when they differ from those asked for: at once when `changed`
+    /// (a new layout or room state), else at most every [`VIEWS_CHECK_MS`].
+    pub fn refresh(
+        &mut self,
+        layout: &Layout,
+        room: &RoomState,
+        now_ms: i64,
+        changed: bool,
+    ) -> Option<Vec<(String, View)>> {
+        if !changed && now_ms - self.checked_at_ms < VIEWS_CHECK_MS {
+            return None;
+        }
+        self.checked_at_ms = now_ms;
+        let views = subscriptions(layout, room, now_ms);
+        if views == self.views {
+            return None;
+        }
+        self.views = views.clone();
+        Some(views)
+    }
+}
+
 /// Builds the display list of `scene` at `now_ms`.
 pub fn compose(
     layout: &Layout,
@@ -159,6 +207,58 @@ mod tests {
 
     use super::*;
     use crate::catalogue::{Catalogue, assets_dir};
+
+    /// A wall left running follows the calendar: when the month turns its "latest" views move
+    /// forward (checked once a minute), and a room change is followed at once.
+    #[test]
+    fn a_running_walls_views_move_with_the_calendar_and_the_room() {
+        let cat = Catalogue::load(&assets_dir()).unwrap();
+        let layout =
+            crate::layout::load(&assets_dir().join("layouts/desk.toml"), &cat).expect("layout");
+        // 15 October 2026 and 20 November 2026, 14:00 in Vietnam.
+        let oct = 1_792_047_600_000;
+        let nov = oct + 36 * 86_400_000;
+        let room = RoomState::default();
+        let mut subscribed = Subscribed::new(&layout, &room, oct);
+        let ends = |views: &[(String, View)]| -> Vec<String> {
+            views
+                .iter()
+                .filter_map(|(_, v)| match &v.periods {
+                    Periods::Range { to, .. } => Some(to.id()),
+                    Periods::List(_) => None,
+                })
+                .collect()
+        };
+        assert!(ends(subscribed.views()).contains(&"2026-10".to_owned()));
+        assert_eq!(
+            subscribed.refresh(&layout, &room, oct + 30_000, false),
+            None,
+            "not checked again within a minute"
+        );
+        assert_eq!(
+            subscribed.refresh(&layout, &room, oct + VIEWS_CHECK_MS, false),
+            None,
+            "the same month: nothing to ask"
+        );
+        let moved = subscribed
+            .refresh(&layout, &room, nov, false)
+            .expect("the month turned");
+        assert!(
+            ends(&moved).contains(&"2026-11".to_owned()),
+            "{:?}",
+            ends(&moved)
+        );
+        assert!(!ends(&moved).contains(&"2026-10".to_owned()));
+        // A presenter's focus is followed at once, within the minute.
+        let focused = RoomState {
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        };
+        let views = subscribed
+            .refresh(&layout, &focused, nov + 1, true)
+            .expect("the focus moved the KPI tiles' views");
+        assert!(views.iter().any(|(_, v)| v.units == ["79"]));
+    }
 
     /// The shipped layout `text` with a few random edits a technician's hand or a bad merge
     /// could make: a line dropped, doubled or moved, a number or a text changed, the file cut.
