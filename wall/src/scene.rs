@@ -21,7 +21,10 @@ pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
         return None;
     }
     let (last, n) = match panel.period {
-        PeriodSpec::Fixed(p) => (room.period.unwrap_or(p), panel.history.max(1)),
+        PeriodSpec::Fixed(p) => (
+            room.period.map_or(p, |r| widgets::stood_for(p, r)),
+            panel.history.max(1),
+        ),
         // Up to the current period (or the presenter's): the latest with a value is found on
         // the wall.
         PeriodSpec::Latest(f) => {

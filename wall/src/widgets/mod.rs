@@ -61,7 +61,7 @@ impl Ctx<'_> {
     /// value of the panel's frequency (the presenter's period caps it).
     pub fn period_of(&self, panel: &Panel, indicator: &str, unit: &str) -> Option<Period> {
         match panel.period {
-            PeriodSpec::Fixed(p) => Some(self.room.period.unwrap_or(p)),
+            PeriodSpec::Fixed(p) => Some(self.room.period.map_or(p, |r| stood_for(p, r))),
             PeriodSpec::Latest(f) => {
                 if let Some(p) = self.room.period
                     && p.frequency() == Some(f)
@@ -109,6 +109,24 @@ impl Ctx<'_> {
             return 0.0;
         }
         1.0 - age as f32 / HIGHLIGHT_MS as f32
+    }
+}
+
+/// The period of `fixed`'s kind that a presenter's period `chosen` stands for: `chosen` itself
+/// when of that kind, else the last period of that kind ended by `chosen`'s end ("Tháng 9/2026"
+/// on a quarterly panel: "Quý III/2026"; "Tháng 8/2026": "Quý II/2026").
+pub fn stood_for(fixed: Period, chosen: Period) -> Period {
+    let Some(f) = fixed.frequency().filter(|f| chosen.frequency() != Some(*f)) else {
+        return chosen;
+    };
+    let Period::Month { year, month } = chosen.last_month() else {
+        return chosen;
+    };
+    let c = Period::containing(f, year, month);
+    if c.last_month() == chosen.last_month() {
+        c
+    } else {
+        c.previous()
     }
 }
 
@@ -391,6 +409,17 @@ pub fn periods_back(last: Period, n: u32) -> Vec<Period> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_presenters_period_stands_for_the_last_ended_period_of_a_fixed_panels_kind() {
+        let p = |s: &str| Period::parse(s).unwrap();
+        assert_eq!(stood_for(p("2025-Q3"), p("2026-09")), p("2026-Q3"));
+        assert_eq!(stood_for(p("2025-Q3"), p("2026-08")), p("2026-Q2"));
+        assert_eq!(stood_for(p("2025"), p("2026-09")), p("2025"));
+        assert_eq!(stood_for(p("2025"), p("2026-12")), p("2026"));
+        assert_eq!(stood_for(p("2025-07"), p("2026-Q3")), p("2026-09"));
+        assert_eq!(stood_for(p("2025-07"), p("2026-02")), p("2026-02"));
+    }
 
     fn info(unit: &str, hib: Option<bool>) -> IndicatorInfo {
         IndicatorInfo {
