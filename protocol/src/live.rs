@@ -173,7 +173,8 @@ pub struct Cell {
     pub p: Period,
     #[serde(serialize_with = "crate::number::tidy_json::opt")]
     pub v: Option<f64>,
-    /// Reporting units behind the value and expected (absent for deltas and reported values).
+    /// Reporting units behind the value and expected (absent for a value of one unit, and for
+    /// a value no longer served).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub c: Option<[u32; 2]>,
 }

@@ -45,6 +45,8 @@ pub struct CellChange {
     pub uid: u32,
     pub period: Period,
     pub value: Option<f64>,
+    /// Reporting units behind the new value and expected ([`Slot::coverage`]).
+    pub coverage: Option<[u32; 2]>,
 }
 
 /// What a recompute changed.
@@ -637,7 +639,7 @@ fn diff(
     for p in periods {
         let (a, b) = (old.get(p).unwrap_or(&empty), new.get(p).unwrap_or(&empty));
         let (mut i, mut j) = (0, 0);
-        let mut emit = |uid: u32, value: Option<f64>| {
+        let mut emit = |uid: u32, slot: Option<&Slot>| {
             *count += 1;
             if let Some(listed) = listed.as_deref_mut()
                 && listed.len() < MAX_LISTED_CHANGES
@@ -646,15 +648,21 @@ fn diff(
                     indicator: code.to_owned(),
                     uid,
                     period: *p,
-                    value,
+                    value: slot.map(|s| s.value),
+                    coverage: slot.and_then(Slot::coverage),
                 });
             }
         };
         while i < a.len() || j < b.len() {
             match (a.uids.get(i), b.uids.get(j)) {
                 (Some(&ua), Some(&ub)) if ua == ub => {
-                    if a.slots[i].value.to_bits() != b.slots[j].value.to_bits() {
-                        emit(ub, Some(b.slots[j].value));
+                    // A unit reporting late can leave a total as it was (a zero) while the
+                    // number of units behind it moves: that is a change a wall shows too.
+                    let (was, now) = (&a.slots[i], &b.slots[j]);
+                    if was.value.to_bits() != now.value.to_bits()
+                        || was.coverage() != now.coverage()
+                    {
+                        emit(ub, Some(now));
                     }
                     i += 1;
                     j += 1;
@@ -664,7 +672,7 @@ fn diff(
                     i += 1;
                 }
                 (Some(_), Some(&ub)) => {
-                    emit(ub, Some(b.slots[j].value));
+                    emit(ub, Some(&b.slots[j]));
                     j += 1;
                 }
                 (Some(&ua), None) => {
@@ -672,7 +680,7 @@ fn diff(
                     i += 1;
                 }
                 (None, Some(&ub)) => {
-                    emit(ub, Some(b.slots[j].value));
+                    emit(ub, Some(&b.slots[j]));
                     j += 1;
                 }
                 (None, None) => break,

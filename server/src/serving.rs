@@ -27,6 +27,12 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// The reporting units behind an aggregated value and those expected, as the live push
+    /// writes them (`None` for a value of one unit).
+    pub fn coverage(&self) -> Option<[u32; 2]> {
+        (self.n_expected > 1).then_some([u32::from(self.n_units), u32::from(self.n_expected)])
+    }
+
     pub fn reported(value: f64) -> Slot {
         Slot {
             value,

@@ -174,6 +174,23 @@ async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
         }
         other => panic!("{other:?}"),
     }
+    // A delta says how many units are behind a total, as a snapshot does: the same numbers.
+    let coverage = |cells: &[dieuhanh_protocol::live::Cell], u: &str| {
+        cells
+            .iter()
+            .find(|x| x.u == u && x.p == AUG)
+            .and_then(|x| x.c)
+    };
+    let nation = coverage(&cells, "VN").expect("the nation's coverage in the snapshot");
+    assert!(nation[1] > 3000 && nation[0] == 2, "{nation:?}");
+    upload(&server, &[(c[2].clone(), 5)]).await;
+    match wall.next().await {
+        ServerMessage::Delta { cells, .. } => {
+            assert_eq!(coverage(&cells, "VN"), Some([3, nation[1]]), "{cells:?}");
+            assert_eq!(coverage(&cells, &c[2]), None, "a commune's own value");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -27,6 +27,19 @@ pub struct CellValue {
     pub previous: Option<f64>,
 }
 
+/// The share of its units a total must stand for to be shown as a panel's latest period.
+pub const LATEST_MIN_COVERAGE: f64 = 0.8;
+
+impl CellValue {
+    /// Whether the value stands for at least [`LATEST_MIN_COVERAGE`] of its units (a value of
+    /// one unit always does).
+    pub fn mostly_in(&self) -> bool {
+        self.coverage.is_none_or(|[got, expected]| {
+            expected == 0 || f64::from(got) >= LATEST_MIN_COVERAGE * f64::from(expected)
+        })
+    }
+}
+
 /// One change for the ticker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -115,6 +128,35 @@ impl WallData {
             })
             .filter(|p| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
             .max_by_key(|p| (p.last_month().month_index(), p.len_months()))
+    }
+
+    /// The latest period a panel shows by default: the newest whose value stands for most of
+    /// its units. The first reports of a month make a national total of one province or two;
+    /// shown as the latest figure it would read as a collapse (and its growth on last year as
+    /// one). Such a period waits until [`LATEST_MIN_COVERAGE`] of the units are in; a value of
+    /// one unit, or of units that never all report, is shown as it comes.
+    pub fn latest_shown_period(
+        &self,
+        indicator: &str,
+        unit: &str,
+        frequency: Option<Frequency>,
+        at_most: Option<Period>,
+    ) -> Option<Period> {
+        let newest = self.latest_period(indicator, unit, frequency, at_most)?;
+        let series = self.cells.get(indicator)?.get(unit)?;
+        let mut candidates: Vec<Period> = series
+            .keys()
+            .copied()
+            .filter(|p| p.frequency().is_some() && p.frequency() == newest.frequency())
+            .filter(|p| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
+            .collect();
+        candidates.sort_by_key(|p| std::cmp::Reverse(p.last_month().month_index()));
+        Some(
+            candidates
+                .into_iter()
+                .find(|p| series.get(p).is_some_and(CellValue::mostly_in))
+                .unwrap_or(newest),
+        )
     }
 
     /// Units at `level` under `parent` (any depth), by name.

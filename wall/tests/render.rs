@@ -1004,6 +1004,81 @@ fn a_kpi_tile_says_its_figure_period_and_comparison_in_vietnamese() {
     assert_eq!(colour, theme::GOOD);
 }
 
+/// The first reports of a month make a national total of a province or two: the KPI tile keeps
+/// the last month that most units have reported, says how far the new one has got, and moves
+/// on once 80 % are in. The totals' coverage arrives with the deltas.
+#[test]
+fn a_kpi_tile_waits_for_most_units_before_showing_a_new_month() {
+    let layout = load_layout("desk.toml");
+    let (mut data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let (i, panel) = scene
+        .panels
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.widget == layout::WidgetKind::Kpi && p.indicators == ["NS01"])
+        .expect("the budget revenue tile");
+    let room = RoomState::default();
+    let facts = |data: &WallData| {
+        let ctx = widgets::Ctx {
+            layout: &layout,
+            scene,
+            data,
+            room: &room,
+            now_ms: taken,
+        };
+        widgets::kpi::facts(&ctx, panel)
+    };
+    let shown = facts(&data);
+    let month = shown.period.expect("a period");
+    let next = month.next();
+    let push = |data: &mut WallData, v: f64, got: u32| {
+        let version = data.version + 1;
+        data.apply(
+            &ServerMessage::Delta {
+                id: "t".into(),
+                from_version: version - 1,
+                version,
+                cells: vec![Cell {
+                    i: "NS01".into(),
+                    u: "VN".into(),
+                    p: next,
+                    v: Some(v),
+                    c: Some([got, 34]),
+                }],
+            },
+            taken,
+        );
+    };
+    push(&mut data, 3_000.0, 1);
+    let early = facts(&data);
+    assert_eq!(
+        early.period,
+        Some(month),
+        "one province in: the last month stays"
+    );
+    assert_eq!(early.value, shown.value);
+    assert_eq!(
+        early.coverage.as_deref(),
+        Some(format!("{}: 1/34 đơn vị đã báo cáo", next.label_vi()).as_str())
+    );
+    let list = compose(&layout, scene, &data, taken, &room);
+    let texts: Vec<&str> = list.texts[list.panels[i].texts.clone()]
+        .iter()
+        .map(|t| t.key.text.as_str())
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.ends_with("1/34 đơn vị đã báo cáo")),
+        "{texts:?}"
+    );
+    push(&mut data, 200_000.0, 28);
+    assert_eq!(
+        facts(&data).period,
+        Some(next),
+        "28 of 34 in: the new month shows"
+    );
+}
+
 /// The demo snapshot shipped for previews is sample data: however old, no panel is badged stale,
 /// and the header says the figures are samples, so a preview image cannot pass for the
 /// country's figures.

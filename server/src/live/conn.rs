@@ -54,7 +54,7 @@ struct Sub {
     sent: i64,
     /// Latest version folded in (into `pending`, or covered by `shared`).
     seen: i64,
-    pending: HashMap<(u16, Period, u32), Option<f64>>,
+    pending: HashMap<(u16, Period, u32), super::CellNow>,
     /// The delta from `sent` to `seen` as another connection on this view made it. Should a
     /// later event find no shared text, the events it covers are taken from the journal.
     shared: Option<Utf8Bytes>,
@@ -370,12 +370,12 @@ fn take_delta(
             let cells: Vec<Cell> = sub
                 .pending
                 .drain()
-                .map(|((n, p, u), v)| Cell {
+                .map(|((n, p, u), (v, c))| Cell {
                     i: serving.code(n).to_owned(),
                     u: sub.plan.code(u).to_owned(),
                     p,
                     v,
-                    c: None,
+                    c,
                 })
                 .collect();
             let msg = ServerMessage::Delta {

@@ -102,8 +102,12 @@ impl Default for LiveConfig {
 /// Fewest connections worth a fanout task of their own.
 const FANOUT_PART_MIN: usize = 128;
 
+/// A served value as a change leaves it: the value (`None`: no longer served) and, for an
+/// aggregated one, the reporting units behind it and expected.
+pub type CellNow = (Option<f64>, Option<[u32; 2]>);
+
 /// Changed values by (indicator number, period), each list sorted by unit.
-pub type ChangesByKey = HashMap<(u16, Period), Vec<(u32, Option<f64>)>>;
+pub type ChangesByKey = HashMap<(u16, Period), Vec<(u32, CellNow)>>;
 
 /// A change as connections consume it: changed values by (indicator number, period), each
 /// list sorted by unit, so a view intersects it in a few lookups.
@@ -122,7 +126,9 @@ impl LiveEvent {
             let mut m = ChangesByKey::new();
             for c in cells.iter() {
                 if let Some(n) = index.number(&c.indicator) {
-                    m.entry((n, c.period)).or_default().push((c.uid, c.value));
+                    m.entry((n, c.period))
+                        .or_default()
+                        .push((c.uid, (c.value, c.coverage)));
                 }
             }
             for list in m.values_mut() {

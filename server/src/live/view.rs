@@ -171,8 +171,7 @@ pub fn snapshot(plan: &ViewPlan, index: &ServingIndex) -> Vec<Cell> {
                             u: plan.code(u).to_owned(),
                             p: *p,
                             v: Some(s.value),
-                            c: (s.n_expected > 1)
-                                .then_some([u32::from(s.n_units), u32::from(s.n_expected)]),
+                            c: s.coverage(),
                         });
                     }
                 }
@@ -186,7 +185,7 @@ pub fn snapshot(plan: &ViewPlan, index: &ServingIndex) -> Vec<Cell> {
 pub fn touched(
     plan: &ViewPlan,
     event: &LiveEvent,
-    into: &mut HashMap<(u16, Period, u32), Option<f64>>,
+    into: &mut HashMap<(u16, Period, u32), super::CellNow>,
 ) -> bool {
     let Some(by_key) = &event.by_key else {
         return false;

@@ -11,7 +11,7 @@ use super::{
     periods_back, yoy,
 };
 use crate::draw::{Color, DisplayList, TextStyle, theme};
-use crate::layout::{Panel, Rect, TextSize, WidgetKind};
+use crate::layout::{Panel, PeriodSpec, Rect, TextSize, WidgetKind};
 use crate::render::text::{TextShaper, Weight};
 
 /// What the tile says, decided apart from drawing so tests can read it.
@@ -68,15 +68,31 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
         ));
     }
     out.target = target_text(ctx, info, code, unit, p, current);
-    if let Some([got, expected]) = ctx.data.get(code, unit, p).and_then(|c| c.coverage)
+    let reported = |got: u32, expected: u32| {
+        format!(
+            "{}/{} đơn vị đã báo cáo",
+            format_vi(f64::from(got), 0),
+            format_vi(f64::from(expected), 0)
+        )
+    };
+    // A newer period still coming in is not shown yet (see WallData::latest_shown_period):
+    // the tile says how far its reports have got.
+    let newer = match panel.period {
+        PeriodSpec::Latest(f) => ctx
+            .data
+            .latest_period(code, unit, Some(f), ctx.room.period)
+            .filter(|n| *n != p),
+        PeriodSpec::Fixed(_) => None,
+    };
+    if let Some(n) = newer
+        && let Some([got, expected]) = ctx.data.get(code, unit, n).and_then(|c| c.coverage)
+    {
+        out.coverage = Some(format!("{}: {}", n.label_vi(), reported(got, expected)));
+    } else if let Some([got, expected]) = ctx.data.get(code, unit, p).and_then(|c| c.coverage)
         && expected > 0
         && got < expected
     {
-        out.coverage = Some(format!(
-            "{}/{} đơn vị đã báo cáo",
-            format_vi(got as f64, 0),
-            format_vi(expected as f64, 0)
-        ));
+        out.coverage = Some(reported(got, expected));
     }
     out
 }

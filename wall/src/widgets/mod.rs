@@ -69,7 +69,7 @@ impl Ctx<'_> {
                     return Some(p);
                 }
                 self.data
-                    .latest_period(indicator, unit, Some(f), self.room.period)
+                    .latest_shown_period(indicator, unit, Some(f), self.room.period)
             }
         }
     }
