@@ -1350,4 +1350,11 @@ fn a_presenters_ministry_filter_dims_other_ministries_panels_and_focus_retargets
         .unwrap();
     let f = widgets::kpi::facts(&ctx, kpi);
     assert!(f.subtitle.starts_with("Hà Nội"), "{}", f.subtitle);
+    // The header says what the wall is showing now.
+    scene::compose(&layout, scene, &data, &room, taken, &mut shaper, &mut list);
+    let title = format!("{} · Hà Nội", scene.title);
+    assert!(
+        list.texts.iter().any(|t| t.key.text == title),
+        "{title:?} in the header"
+    );
 }

@@ -68,6 +68,24 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let big = ctx.text_px(panel.text).min(r.h * 0.55);
     let small = ctx.text_px(TextSize::Small).min(r.h * 0.28);
     let title = panel.title.as_deref().unwrap_or(&ctx.scene.title);
+    // What a presenter chose is the wall's subject now: the room reads it in the title.
+    let chosen: Vec<String> = [
+        ctx.room
+            .focus_unit
+            .as_deref()
+            .map(|u| ctx.data.unit_name(u).to_owned()),
+        ctx.room.agency.clone(),
+        ctx.room.period.map(|p| p.label_vi()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let title = if chosen.is_empty() {
+        title.to_owned()
+    } else {
+        format!("{title} · {}", chosen.join(" · "))
+    };
+    let title = title.as_str();
     let right = r.x + r.w - pad;
     let clock = date_time(ctx.now_ms);
     let ck = shaper.key(&clock, big * 0.8, Weight::SemiBold);
