@@ -90,13 +90,16 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let clock = date_time(ctx.now_ms);
     let ck = shaper.key(&clock, big * 0.8, Weight::SemiBold);
     let clock_w = shaper.measure(&ck)[0];
+    let (status_text, colour) = status(ctx);
+    // The status line under the clock (a disc and its text) can be the wider of the two.
+    let status_w = shaper.width(&status_text, small, Weight::Regular) + small;
     list.text(
         shaper,
         title,
         r.x + pad,
         r.y + (r.h - stripe - big * 1.25) / 2.0,
         TextStyle::new(big, Weight::Bold, theme::TEXT),
-        Some((r.w - clock_w - 3.0 * pad).max(r.w * 0.3)),
+        Some((r.w - clock_w.max(status_w) - 3.0 * pad).max(r.w * 0.3)),
     );
     list.text(
         shaper,
@@ -106,10 +109,9 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         TextStyle::new(big * 0.8, Weight::SemiBold, theme::TEXT).align(Align::Right),
         None,
     );
-    let (text, colour) = status(ctx);
     let s = list.text(
         shaper,
-        &text,
+        &status_text,
         right,
         r.y + pad * 0.5 + big * 1.05,
         TextStyle::new(small, Weight::Regular, colour).align(Align::Right),
