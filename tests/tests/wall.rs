@@ -452,6 +452,115 @@ async fn run_opens_a_window_per_output_and_one_for_the_conference_feed_under_xvf
     assert!(spread > 20.0, "a flat picture (spread {spread:.1})");
 }
 
+/// `run` follows its room: a wall joining a room whose presenter has focused Hồ Chí Minh asks
+/// the server for Hồ Chí Minh's figures and draws them. The proof: the re-subscription in the
+/// wall's log, and its last frame's KPI tile equal to the library's drawing of Hồ Chí Minh's
+/// figures (30, against the nation's 807 on the unfocused wall).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_follows_a_presenters_focus_under_xvfb() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let hcm = communes_of(&server, "79");
+    let hn = communes_of(&server, "01");
+    // Hồ Chí Minh 30, the nation 30 + 777: the two tiles cannot look alike.
+    upload(&server, &[(&hcm[0], 10), (&hcm[1], 20), (&hn[0], 777)]).await;
+    let layout = dir.path().join("kpi.toml");
+    let with_room = KPI_LAYOUT.replacen("[wall]\n", "[wall]\nroom = \"phong-hop\"\n", 1);
+    assert_ne!(with_room, KPI_LAYOUT);
+    std::fs::write(&layout, with_room).unwrap();
+    let url = format!("http://{}", server.addr);
+    let run = |shots: PathBuf| {
+        let (bin, layout, url) = (wall_bin(), layout.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new("xvfb-run")
+                .args(["-a", "-s", "-screen 0 1280x800x24"])
+                .arg(bin)
+                .arg("run")
+                .arg(&layout)
+                .args(["--server", &url, "--windowed", "--exit-after-frames", "300"])
+                .arg("--capture")
+                .arg(&shots)
+                .env_remove("WAYLAND_DISPLAY")
+                .output()
+                .expect("xvfb-run (apt install xvfb xauth; scripts/test installs it)")
+        })
+    };
+    let plain = run(dir.path().join("plain")).await.unwrap();
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    server.state.live.control(
+        "phong-hop",
+        &RoomState {
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        },
+        server.state.store.version(),
+    );
+    let focused = run(dir.path().join("focused")).await.unwrap();
+    let stderr = String::from_utf8_lossy(&focused.stderr);
+    assert!(focused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("views moved"),
+        "the wall asked again: {stderr}"
+    );
+    // The focused wall's tile is what the library draws from Hồ Chí Minh's figures (the
+    // header, with its clock, left out); the unfocused wall's is not.
+    let focus = RoomState {
+        focus_unit: Some("79".into()),
+        ..RoomState::default()
+    };
+    let wall_layout = kpi_layout(dir.path());
+    let now = dieuhanh_wall::live::now_ms();
+    let views = scene::subscriptions(&wall_layout, &focus, now);
+    let file = dieuhanh_wall::live::fetch(&url, None, &views, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let mut data = WallData::default();
+    for m in &file.messages {
+        data.apply(m, now);
+    }
+    data.feed = Feed::Live { since_ms: now };
+    let gpu = Gpu::headless().expect("a Vulkan adapter");
+    let want = render_scene(
+        &gpu,
+        &wall_layout,
+        &wall_layout.scenes[0],
+        &data,
+        &focus,
+        now,
+        None,
+    )
+    .unwrap();
+    let tile_diff = |shot: &Image| {
+        let rows = (want.height / 4)..want.height;
+        let mut far = 0usize;
+        for y in rows.clone() {
+            for x in 0..want.width {
+                let (p, q) = (shot.pixel(x, y), want.pixel(x, y));
+                if (0..3).any(|c| p[c].abs_diff(q[c]) > 32) {
+                    far += 1;
+                }
+            }
+        }
+        far as f64 / f64::from(rows.len() as u32 * want.width)
+    };
+    let focused_shot = Image::read_png(&dir.path().join("focused/man-hinh.png")).unwrap();
+    let plain_shot = Image::read_png(&dir.path().join("plain/man-hinh.png")).unwrap();
+    assert!(
+        tile_diff(&focused_shot) < 0.002,
+        "the focused wall's tile is not Hồ Chí Minh's: {:.4} of its pixels differ",
+        tile_diff(&focused_shot)
+    );
+    assert!(
+        tile_diff(&plain_shot) > 0.01,
+        "the unfocused wall's tile looks focused: {:.4}",
+        tile_diff(&plain_shot)
+    );
+}
+
 /// Mean brightness of an `nx` × `ny` grid of blocks: pictures of one scene at two sizes agree.
 fn blocks(image: &Image, nx: u32, ny: u32) -> Vec<f64> {
     let mut out = Vec::new();
