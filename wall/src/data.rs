@@ -109,6 +109,27 @@ impl WallData {
         self.get(indicator, unit, period).map(|c| c.value)
     }
 
+    /// The periods of `frequency` (or of any kind) at or before `at_most` with a value, with it.
+    fn periods_within(
+        &self,
+        indicator: &str,
+        unit: &str,
+        frequency: Option<Frequency>,
+        at_most: Option<Period>,
+    ) -> impl Iterator<Item = (Period, &CellValue)> {
+        self.cells
+            .get(indicator)
+            .and_then(|u| u.get(unit))
+            .into_iter()
+            .flatten()
+            .filter(move |(p, _)| match frequency {
+                Some(f) => p.frequency() == Some(f),
+                None => p.frequency().is_some(),
+            })
+            .filter(move |(p, _)| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
+            .map(|(p, c)| (*p, c))
+    }
+
     /// The latest period of `frequency` (or any kind) at or before `at_most` with a value.
     pub fn latest_period(
         &self,
@@ -117,16 +138,8 @@ impl WallData {
         frequency: Option<Frequency>,
         at_most: Option<Period>,
     ) -> Option<Period> {
-        self.cells
-            .get(indicator)?
-            .get(unit)?
-            .keys()
-            .copied()
-            .filter(|p| match frequency {
-                Some(f) => p.frequency() == Some(f),
-                None => p.frequency().is_some(),
-            })
-            .filter(|p| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
+        self.periods_within(indicator, unit, frequency, at_most)
+            .map(|(p, _)| p)
             .max_by_key(|p| (p.last_month().month_index(), p.len_months()))
     }
 
@@ -143,20 +156,12 @@ impl WallData {
         at_most: Option<Period>,
     ) -> Option<Period> {
         let newest = self.latest_period(indicator, unit, frequency, at_most)?;
-        let series = self.cells.get(indicator)?.get(unit)?;
-        let mut candidates: Vec<Period> = series
-            .keys()
-            .copied()
-            .filter(|p| p.frequency().is_some() && p.frequency() == newest.frequency())
-            .filter(|p| at_most.is_none_or(|m| p.last_month() <= m.last_month()))
-            .collect();
-        candidates.sort_by_key(|p| std::cmp::Reverse(p.last_month().month_index()));
-        Some(
-            candidates
-                .into_iter()
-                .find(|p| series.get(p).is_some_and(CellValue::mostly_in))
-                .unwrap_or(newest),
-        )
+        let shown = self
+            .periods_within(indicator, unit, newest.frequency(), at_most)
+            .filter(|(_, c)| c.mostly_in())
+            .map(|(p, _)| p)
+            .max_by_key(|p| p.last_month().month_index());
+        Some(shown.unwrap_or(newest))
     }
 
     /// Units at `level` under `parent` (any depth), by name.

@@ -617,19 +617,14 @@ fn ranked_bars_name_the_provinces_that_have_not_reported_until_they_do() {
     assert!(runs.contains(&note), "{note:?} in {runs:?}");
     assert!(!runs.contains(name), "{name} is not ranked yet: {runs:?}");
     // Its report arrives: it is ranked, and the note goes.
-    let version = data.version + 1;
-    data.apply(
-        &ServerMessage::Delta {
-            id: "t".into(),
-            from_version: version - 1,
-            version,
-            cells: vec![Cell {
-                i: "NS01".into(),
-                u: code.clone(),
-                p: period,
-                v: Some(1234.0),
-                c: None,
-            }],
+    one_cell_delta(
+        &mut data,
+        Cell {
+            i: "NS01".into(),
+            u: code.clone(),
+            p: period,
+            v: Some(1234.0),
+            c: None,
         },
         taken,
     );
@@ -638,6 +633,20 @@ fn ranked_bars_name_the_provinces_that_have_not_reported_until_they_do() {
     assert!(
         !runs.iter().any(|t| t.starts_with("Chưa báo cáo")),
         "{runs:?}"
+    );
+}
+
+/// Applies a delta of one cell, at the version after the data's.
+fn one_cell_delta(data: &mut WallData, cell: Cell, at_ms: i64) {
+    let version = data.version + 1;
+    data.apply(
+        &ServerMessage::Delta {
+            id: "t".into(),
+            from_version: version - 1,
+            version,
+            cells: vec![cell],
+        },
+        at_ms,
     );
 }
 
@@ -1033,22 +1042,14 @@ fn a_kpi_tile_waits_for_most_units_before_showing_a_new_month() {
     let month = shown.period.expect("a period");
     let next = month.next();
     let push = |data: &mut WallData, v: f64, got: u32| {
-        let version = data.version + 1;
-        data.apply(
-            &ServerMessage::Delta {
-                id: "t".into(),
-                from_version: version - 1,
-                version,
-                cells: vec![Cell {
-                    i: "NS01".into(),
-                    u: "VN".into(),
-                    p: next,
-                    v: Some(v),
-                    c: Some([got, 34]),
-                }],
-            },
-            taken,
-        );
+        let cell = Cell {
+            i: "NS01".into(),
+            u: "VN".into(),
+            p: next,
+            v: Some(v),
+            c: Some([got, 34]),
+        };
+        one_cell_delta(data, cell, taken);
     };
     push(&mut data, 3_000.0, 1);
     let early = facts(&data);
