@@ -89,6 +89,22 @@ async fn csv_in_vietnamese_format_is_accepted_and_ancestors_are_reaggregated_at_
     assert!((share["value"].as_f64().unwrap() - expected).abs() < 1e-9);
 }
 
+/// What the wide "KT-XH tháng 8" sheet (the .xlsx test's, the .xls fixture's) must leave: its
+/// three values, one empty cell skipped, Hà Nội's retail sales and the nation's exports.
+async fn the_wide_sheet_was_stored(server: &TestServer, report: &Value) {
+    assert_eq!(report["layout"], "wide");
+    assert_eq!(report["values_new"], 3);
+    assert_eq!(report["empty_cells_skipped"], 1);
+    assert_eq!(
+        figure(server, "TT05", "01", "2025-08").await["value"],
+        98_765.4
+    );
+    assert_eq!(
+        figure(server, "VM02", "VN", "2025-08").await["value"],
+        13_123.5
+    );
+}
+
 #[tokio::test]
 async fn wide_excel_sheet_with_title_rows_is_accepted() {
     let (_dir, server) = empty_server().await;
@@ -130,17 +146,7 @@ async fn wide_excel_sheet_with_title_rows_is_accepted() {
         )
         .await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!(report["layout"], "wide");
-    assert_eq!(report["values_new"], 3);
-    assert_eq!(report["empty_cells_skipped"], 1);
-    assert_eq!(
-        figure(&server, "TT05", "01", "2025-08").await["value"],
-        98_765.4
-    );
-    assert_eq!(
-        figure(&server, "VM02", "VN", "2025-08").await["value"],
-        13_123.5
-    );
+    the_wide_sheet_was_stored(&server, &report).await;
 }
 
 /// An Excel 97–2003 workbook (`fixtures/kt-xh-thang-8.xls`, written by `make-xls.py` with
@@ -174,17 +180,7 @@ async fn an_excel_97_2003_workbook_is_read_like_an_xlsx_one() {
         .await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["format"], "xls");
-    assert_eq!(report["layout"], "wide");
-    assert_eq!(report["values_new"], 3);
-    assert_eq!(report["empty_cells_skipped"], 1);
-    assert_eq!(
-        figure(&server, "TT05", "01", "2025-08").await["value"],
-        98_765.4
-    );
-    assert_eq!(
-        figure(&server, "VM02", "VN", "2025-08").await["value"],
-        13_123.5
-    );
+    the_wide_sheet_was_stored(&server, &report).await;
     // Renamed .xlsx, sent as one: read by what it is; the same values, nothing changes.
     let (status, report) = server
         .upload(

@@ -2,6 +2,7 @@
 //! of row-level errors and warnings, each saying where (row, column, field), what was found,
 //! why it is wrong and what to write instead.
 
+use dieuhanh_protocol::number::{Locale, NumberError, parse_number};
 use serde::{Deserialize, Serialize};
 
 /// At most this many errors (and, separately, warnings) are listed; the totals are exact.
@@ -98,9 +99,7 @@ impl RowError {
             message_vi: String::new(),
         }
     }
-}
 
-impl RowError {
     /// Writes [`RowError::message_vi`] from the other fields. Done once the report is complete,
     /// when rows read on another thread have their final numbers.
     pub fn say_in_vietnamese(&mut self) {
@@ -119,29 +118,21 @@ impl RowError {
         }
         let (what, todo) = match (self.code, self.value.as_deref()) {
             // The commonest slip: an English decimal point, read as thousands in Vietnam.
-            (ErrorCode::NotANumber, Some(v)) if english_decimal(v) => (
-                "dấu chấm ở đây không rõ nghĩa: trong cách viết Việt Nam dấu chấm phân cách \
+            (ErrorCode::NotANumber, Some(v))
+                if matches!(
+                    parse_number(v, Locale::Vi),
+                    Err(NumberError::AmbiguousSeparator { .. })
+                ) =>
+            {
+                (
+                    "dấu chấm ở đây không rõ nghĩa: trong cách viết Việt Nam dấu chấm phân cách \
                  hàng nghìn",
-                "Số thập phân viết bằng dấu phẩy, ví dụ 1,5; hoặc gửi tệp với locale=en",
-            ),
+                    "Số thập phân viết bằng dấu phẩy, ví dụ 1,5; hoặc gửi tệp với locale=en",
+                )
+            }
             (code, _) => code.vietnamese(),
         };
         self.message_vi = format!("{at}: {what}. {todo}.");
-    }
-}
-
-/// "1.5", "-12.75": digits, one '.', and other than three digits after it.
-fn english_decimal(v: &str) -> bool {
-    let v = v.trim().trim_start_matches(['-', '+']);
-    match v.split_once('.') {
-        Some((int, frac)) => {
-            !int.is_empty()
-                && int.chars().all(|c| c.is_ascii_digit())
-                && !frac.is_empty()
-                && frac.len() != 3
-                && frac.chars().all(|c| c.is_ascii_digit())
-        }
-        None => false,
     }
 }
 

@@ -115,23 +115,23 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             .iter()
             .map(|(name, _)| small + shaper.width(name, size, Weight::Regular))
             .collect();
-        let mut at = Vec::with_capacity(entries.len());
-        if widths.iter().all(|w| *w + small * 0.5 <= slot) {
-            at.extend((0..entries.len()).map(|i| (inner.x + slot * i as f32, 0.0, slot)));
-        } else {
+        // (left, line, room) of each entry.
+        let mut at: Vec<(f32, f32, f32)> = (0..entries.len())
+            .map(|i| (inner.x + slot * i as f32, 0.0, slot))
+            .collect();
+        if widths.iter().any(|w| *w + small * 0.5 > slot) {
+            let mut flow = Vec::with_capacity(entries.len());
             let (mut x, mut row) = (0.0_f32, 0.0_f32);
             for w in &widths {
                 if x > 0.0 && x + w + small * 0.5 > inner.w {
                     x = 0.0;
                     row += 1.0;
                 }
-                at.push((inner.x + x, row, inner.w - x));
+                flow.push((inner.x + x, row, inner.w - x));
                 x += w + small;
             }
-            if (row + 1.0) * line > inner.h * 0.2 {
-                at = (0..entries.len())
-                    .map(|i| (inner.x + slot * i as f32, 0.0, slot))
-                    .collect();
+            if (row + 1.0) * line <= inner.h * 0.2 {
+                at = flow;
             }
         }
         let mut rows = 0.0_f32;

@@ -62,7 +62,7 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
         && let Some((text, change)) = yoy(info, current, ly)
     {
         out.yoy = Some((
-            format!("{text} so với cùng kỳ"),
+            yoy_line(&text),
             (change != 0.0).then_some(change > 0.0),
             change_colour(info, change),
         ));
@@ -144,26 +144,21 @@ impl Shared {
             let base = note_px(ctx, p, inner);
             let code = p.indicators.first().map_or("", String::as_str);
             let info = ctx.data.indicators.get(code);
-            let rate = info.is_some_and(|i| i.unit.trim() == "%");
-            let yoy = if rate {
-                "+00,0 điểm % so với cùng kỳ"
-            } else {
-                "+000,0% so với cùng kỳ"
-            };
+            // The lines as the tile would write its widest figures: a fall of 199,9 % (or of
+            // 88,8 points for a rate), 888,8 % of the plan, a gap of 88,8 points.
+            let widest_yoy = [yoy(info, -0.999, 1.0), yoy(info, -88.8, 0.0)]
+                .into_iter()
+                .flatten()
+                .map(|(t, _)| yoy_line(&t))
+                .max_by_key(String::len)
+                .unwrap_or_default();
             // Widths grow with the size: the share of `base` at which the widest line fits.
-            let mut needed = base * 1.35 + shaper.width(yoy, base, Weight::SemiBold);
-            let target = match info.and_then(|i| Some((i.target.as_ref()?, &i.unit))) {
-                Some((t, _)) if t.kind == "annual_total" => {
-                    Some("Lũy kế đạt 000,0% kế hoạch năm".to_owned())
-                }
-                Some((t, _)) if t.kind == "growth" => {
-                    Some("Kế hoạch tăng 00,0% (+00,0 điểm %)".to_owned())
-                }
-                Some((t, unit)) if t.kind == "level" => Some(format!("Kế hoạch: 000,00 {unit}")),
-                _ => None,
-            };
-            if let Some(t) = target {
-                needed = needed.max(shaper.width(&t, base, Weight::Regular));
+            let mut needed = base * 1.35 + shaper.width(&widest_yoy, base, Weight::SemiBold);
+            if let Some(info) = info
+                && let Some(t) = &info.target
+                && let Some(line) = plan_line(info, &t.kind, (888.8, -88.8))
+            {
+                needed = needed.max(shaper.width(&line, base, Weight::Regular));
             }
             let note = if needed > inner.w && needed > 0.0 {
                 base * inner.w / needed
@@ -207,39 +202,53 @@ fn target_text(
     }
     let target = info?.target.as_ref()?;
     let plan = target.for_year(p.year())?;
-    match target.kind.as_str() {
+    let info = info?;
+    let figures = match target.kind.as_str() {
         "annual_total" => {
             let ytd = ctx.data.value(code, unit, p.ytd()).or(match p {
                 Period::Year { .. } => Some(current),
                 _ => None,
             })?;
-            (plan.abs() > 1e-12).then(|| {
-                format!(
-                    "Lũy kế đạt {} kế hoạch năm",
-                    format_percent_vi(ytd / plan * 100.0, 1, false)
-                )
-            })
+            if plan.abs() <= 1e-12 {
+                return None;
+            }
+            (ytd / plan * 100.0, 0.0)
         }
         "growth" => {
             let ly = ctx.data.value(code, unit, p.same_period_last_year())?;
-            let pct = (current / ly - 1.0) * 100.0;
-            let gap = pct - plan;
-            Some(format!(
-                "Kế hoạch tăng {} ({} điểm %)",
-                format_percent_vi(plan, 1, false),
-                signed(gap)
-            ))
+            (plan, (current / ly - 1.0) * 100.0 - plan)
         }
-        "level" => {
-            let decimals = info.map_or(1, |i| i.decimals as usize);
-            Some(format!(
-                "Kế hoạch: {} {}",
-                format_vi(plan, decimals),
-                info?.unit
-            ))
-        }
+        _ => (plan, 0.0),
+    };
+    plan_line(info, target.kind.as_str(), figures)
+}
+
+/// The plan line of a target of `kind`, from `(a, b)`: the year-to-date share of the annual
+/// plan (`annual_total`); the planned growth and the gap to it (`growth`); the planned level
+/// (`level`).
+fn plan_line(info: &IndicatorInfo, kind: &str, (a, b): (f64, f64)) -> Option<String> {
+    match kind {
+        "annual_total" => Some(format!(
+            "Lũy kế đạt {} kế hoạch năm",
+            format_percent_vi(a, 1, false)
+        )),
+        "growth" => Some(format!(
+            "Kế hoạch tăng {} ({} điểm %)",
+            format_percent_vi(a, 1, false),
+            signed(b)
+        )),
+        "level" => Some(format!(
+            "Kế hoạch: {} {}",
+            format_vi(a, info.decimals as usize),
+            info.unit
+        )),
         _ => None,
     }
+}
+
+/// "+5,2% so với cùng kỳ" from the change as [`yoy`] writes it.
+fn yoy_line(change: &str) -> String {
+    format!("{change} so với cùng kỳ")
 }
 
 fn signed(v: f64) -> String {
