@@ -27,7 +27,9 @@ struct VertexIn {
 
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
-    @location(0) color: vec4<f32>,
+    // Every shape is one colour a triangle: flat, the rasteriser neither interpolates it per
+    // pixel nor rounds it differently from one triangle to the next.
+    @location(0) @interpolate(flat) color: vec4<f32>,
 };
 
 fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {

@@ -1,13 +1,13 @@
-// Text of the wall: each text run is one coverage image in an R8 atlas (see render/glyphs.rs),
-// drawn as a quad in target pixels with a straight (non-premultiplied) sRGB colour. The quad maps
-// target pixels one to one onto atlas texels, so the texel is read as it is, unfiltered.
+// Text of the wall: each text run is one image in an RGBA atlas (see render/glyphs.rs), already
+// in its colour and premultiplied by its coverage, drawn as quads in target pixels that map
+// target pixels one to one onto atlas texels (each texel is read as it is, unfiltered) with
+// premultiplied blending. A plain target's fragment is nothing but that read: on a software
+// rasteriser every per-pixel operation is paid at 25 megapixels.
 
 struct Params {
     // Target size in pixels.
     target_size: vec2<f32>,
-    // 1 when the target is an sRGB format (the hardware encodes on write), else 0.
-    srgb_target: f32,
-    _pad: f32,
+    _pad: vec2<f32>,
 };
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -16,20 +16,12 @@ struct Params {
 struct VertexIn {
     @location(0) position: vec2<f32>,
     @location(1) texel: vec2<f32>,
-    @location(2) color: vec4<f32>,
 };
 
 struct VertexOut {
     @builtin(position) position: vec4<f32>,
     @location(0) texel: vec2<f32>,
-    @location(1) color: vec4<f32>,
 };
-
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    let low = c / 12.92;
-    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
-    return select(high, low, c <= vec3<f32>(0.04045));
-}
 
 @vertex
 fn vs_main(v: VertexIn) -> VertexOut {
@@ -42,17 +34,32 @@ fn vs_main(v: VertexIn) -> VertexOut {
         1.0,
     );
     out.texel = v.texel;
-    var rgb = v.color.rgb;
-    if (params.srgb_target > 0.5) {
-        rgb = srgb_to_linear(rgb);
-    }
-    out.color = vec4<f32>(rgb, v.color.a);
     return out;
+}
+
+// At a pixel centre the texel coordinate is n + 0.5: its floor is the texel.
+fn read(v: VertexOut) -> vec4<f32> {
+    return textureLoad(atlas, vec2<i32>(floor(v.texel)), 0);
 }
 
 @fragment
 fn fs_main(v: VertexOut) -> @location(0) vec4<f32> {
-    // At a pixel centre the texel coordinate is n + 0.5: its floor is the texel.
-    let coverage = textureLoad(atlas, vec2<i32>(floor(v.texel)), 0).r;
-    return vec4<f32>(v.color.rgb, v.color.a * coverage);
+    return read(v);
+}
+
+fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
+    let low = c / 12.92;
+    let high = pow((c + 0.055) / 1.055, vec3<f32>(2.4));
+    return select(high, low, c <= vec3<f32>(0.04045));
+}
+
+// An sRGB target expects linear values: the texel's sRGB colour is taken out of its premultiplied
+// form, decoded, and premultiplied again.
+@fragment
+fn fs_srgb(v: VertexOut) -> @location(0) vec4<f32> {
+    let t = read(v);
+    if (t.a <= 0.0) {
+        return vec4<f32>(0.0);
+    }
+    return vec4<f32>(srgb_to_linear(t.rgb / t.a) * t.a, t.a);
 }

@@ -1252,11 +1252,14 @@ fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
         .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
         .unwrap();
     let full = off2.capture(&gpu, &fresh).unwrap();
+    // Equal to the rounding: lavapipe writes some flat colours into a BGRA target one step
+    // apart depending on the triangle that covers them (a highlighted tile's red channel, 73 or
+    // 74), which no eye sees; a panel left out or drawn twice differs by far more.
     let differing = partial
         .pixels
         .chunks_exact(4)
         .zip(full.pixels.chunks_exact(4))
-        .filter(|(a, b)| a != b)
+        .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
         .count();
     assert_eq!(differing, 0, "the partial frame equals a full redraw");
 }

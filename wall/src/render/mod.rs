@@ -1,6 +1,6 @@
 //! How to draw: one wgpu device for every screen, a shape pipeline (`shaders/shape.wgsl`) and
 //! a text pass (`glyphs`, `shaders/text.wgsl`: each run rasterised once by cosmic-text into an
-//! atlas). [`Renderer::prepare`] uploads a frame's [`DisplayList`]: for each screen the
+//! atlas, in its colour). [`Renderer::prepare`] uploads a frame's [`DisplayList`]: for each screen the
 //! target shows, only the triangles that touch that screen, split into runs of opaque shapes
 //! (drawn without blending) and translucent ones; [`Renderer::render`] then draws them into any
 //! texture view — a window surface or an offscreen texture for PNGs and tests — moving each
@@ -214,7 +214,7 @@ impl Renderer {
                 device,
                 label,
                 &layout,
-                &shader,
+                (&shader, "fs_main"),
                 vertex.clone(),
                 format,
                 blend,
@@ -730,13 +730,13 @@ fn complement(bound: [f32; 4], holes: &[[f32; 4]]) -> Vec<[f32; 4]> {
     out
 }
 
-/// A pipeline drawing triangle lists of `vertex` with `shader`'s `vs_main` and `fs_main` into
-/// `format`, without multisampling or depth (shapes and text alike).
+/// A pipeline drawing triangle lists of `vertex` with a shader's `vs_main` and the given fragment
+/// entry point into `format`, without multisampling or depth (shapes and text alike).
 fn triangle_pipeline(
     device: &wgpu::Device,
     label: &str,
     layout: &wgpu::PipelineLayout,
-    shader: &wgpu::ShaderModule,
+    (shader, fragment): (&wgpu::ShaderModule, &str),
     vertex: wgpu::VertexBufferLayout<'_>,
     format: wgpu::TextureFormat,
     blend: Option<wgpu::BlendState>,
@@ -755,7 +755,7 @@ fn triangle_pipeline(
         multisample: wgpu::MultisampleState::default(),
         fragment: Some(wgpu::FragmentState {
             module: shader,
-            entry_point: Some("fs_main"),
+            entry_point: Some(fragment),
             compilation_options: Default::default(),
             targets: &[Some(wgpu::ColorTargetState {
                 format,
@@ -872,9 +872,10 @@ pub struct Offscreen {
     pub size: [u32; 2],
 }
 
-/// Offscreen targets hold sRGB-encoded RGBA bytes in a plain format (see the module doc), so
-/// PNG bytes come straight out.
-pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+/// Offscreen targets hold sRGB-encoded bytes in a plain format (see the module doc), in BGRA
+/// order as a window's surface does (lavapipe draws into it markedly faster than into RGBA);
+/// a capture swaps them to RGBA.
+pub const OFFSCREEN_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Bgra8Unorm;
 
 impl Offscreen {
     pub fn new(gpu: &Gpu, size: [u32; 2]) -> Result<Offscreen, RenderError> {
@@ -937,7 +938,7 @@ impl Offscreen {
                 label: Some("offscreen capture"),
             });
         renderer.render(&mut encoder, &self.view);
-        let pixels = copy_out(
+        let mut pixels = copy_out(
             gpu,
             encoder,
             &self.texture,
@@ -945,6 +946,7 @@ impl Offscreen {
             self.padded_row,
             self.size,
         )?;
+        bgra_to_rgba(&mut pixels);
         Ok(Image {
             width: self.size[0],
             height: self.size[1],
@@ -967,15 +969,19 @@ pub fn read_texture(gpu: &Gpu, texture: &wgpu::Texture) -> Result<Image, RenderE
         texture.format(),
         wgpu::TextureFormat::Bgra8Unorm | wgpu::TextureFormat::Bgra8UnormSrgb
     ) {
-        for px in pixels.chunks_exact_mut(4) {
-            px.swap(0, 2);
-        }
+        bgra_to_rgba(&mut pixels);
     }
     Ok(Image {
         width: size[0],
         height: size[1],
         pixels,
     })
+}
+
+fn bgra_to_rgba(pixels: &mut [u8]) {
+    for px in pixels.chunks_exact_mut(4) {
+        px.swap(0, 2);
+    }
 }
 
 /// A buffer to read back a `size` frame of 4-byte texels into, and its row pitch (rows padded
