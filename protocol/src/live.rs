@@ -118,7 +118,30 @@ pub struct RoomState {
     pub period: Option<Period>,
 }
 
+/// A field of a room's state that a presenter can clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomField {
+    Scene,
+    FocusUnit,
+    Agency,
+    Period,
+}
+
 impl RoomState {
+    /// Empties `fields`: the walls go back to what their layout shows (the whole country, every
+    /// ministry, the latest period).
+    pub fn clear(&mut self, fields: &[RoomField]) {
+        for f in fields {
+            match f {
+                RoomField::Scene => self.scene = None,
+                RoomField::FocusUnit => self.focus_unit = None,
+                RoomField::Agency => self.agency = None,
+                RoomField::Period => self.period = None,
+            }
+        }
+    }
+
     /// Applies the fields `change` sets.
     pub fn merge(&mut self, change: &RoomState) {
         if change.scene.is_some() {
@@ -156,10 +179,13 @@ pub enum ClientMessage {
     Join {
         room: String,
     },
-    /// Changes a room's control state (presenter tokens only).
+    /// Changes a room's control state (presenter tokens only): empties the fields in `clear`,
+    /// then sets those `state` sets.
     Control {
         room: String,
         state: RoomState,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        clear: Vec<RoomField>,
     },
 }
 
@@ -371,5 +397,20 @@ mod tests {
         });
         assert_eq!(s.scene.as_deref(), Some("tong-quan"));
         assert_eq!(s.focus_unit.as_deref(), Some("01"));
+        s.clear(&[RoomField::FocusUnit]);
+        assert_eq!(s.focus_unit, None, "back to the whole country");
+        assert_eq!(s.scene.as_deref(), Some("tong-quan"));
+        let m: ClientMessage = serde_json::from_str(
+            r#"{"type":"control","room":"r","state":{},"clear":["focus_unit","agency"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            m,
+            ClientMessage::Control {
+                room: "r".into(),
+                state: RoomState::default(),
+                clear: vec![RoomField::FocusUnit, RoomField::Agency],
+            }
+        );
     }
 }

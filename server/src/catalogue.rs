@@ -350,6 +350,16 @@ impl Catalogue {
             .find(|a| a.code.eq_ignore_ascii_case(code.trim()))
     }
 
+    /// The agency with this code or Vietnamese name (diacritics kept, case and spacing folded).
+    pub fn resolve_agency(&self, text: &str) -> Option<&Agency> {
+        self.agency(text).or_else(|| {
+            let key = crate::text::fold_key(text);
+            self.agencies
+                .iter()
+                .find(|a| crate::text::fold_key(&a.name) == key)
+        })
+    }
+
     pub fn regime(&self, code: &str) -> Option<&Regime> {
         self.regimes
             .iter()

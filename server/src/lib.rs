@@ -15,6 +15,7 @@
 //! - [`api`]: the HTTP API and its OpenAPI document.
 //! - [`text`]: Vietnamese text normalisation for matching.
 //! - [`watch`]: the `watch` command, a live feed printed for technicians.
+//! - [`present`]: the `present` command, a presenter's remote for a room of walls.
 
 pub mod aggregate;
 pub mod api;
@@ -24,6 +25,7 @@ pub mod events;
 pub mod hierarchy;
 pub mod ingest;
 pub mod live;
+pub mod present;
 pub mod query;
 pub mod serving;
 pub mod store;

@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use dieuhanh_protocol::live::{RoomField, RoomState};
 use dieuhanh_protocol::number::Locale;
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::api::{AppState, Limits};
@@ -28,6 +29,26 @@ struct Cli {
     memory_limit: String,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A presenter's choice that `present --clear` undoes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Clearable {
+    Scene,
+    Focus,
+    Agency,
+    Period,
+}
+
+impl From<Clearable> for RoomField {
+    fn from(c: Clearable) -> RoomField {
+        match c {
+            Clearable::Scene => RoomField::Scene,
+            Clearable::Focus => RoomField::FocusUnit,
+            Clearable::Agency => RoomField::Agency,
+            Clearable::Period => RoomField::Period,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -110,6 +131,42 @@ enum Command {
         /// Stop after this many snapshots and changes.
         #[arg(long)]
         count: Option<usize>,
+    },
+    /// Steer every wall of a room at once, as a presenter: switch the scene, focus a province or
+    /// commune, filter on a ministry, pick a period, or clear any of these (back to the whole
+    /// country, every ministry, the latest period). Needs a presenter token when the server
+    /// checks tokens.
+    ///
+    /// Example: dieuhanh-server present --room phong-hop --scene dia-phuong --focus "Hồ Chí Minh"
+    ///
+    /// Example: dieuhanh-server present --room phong-hop --agency BTC --period "Tháng 9/2026"
+    ///
+    /// Example: dieuhanh-server present --room phong-hop --clear focus --clear agency
+    Present {
+        /// The server's live endpoint.
+        #[arg(long, default_value = "ws://127.0.0.1:8080/live")]
+        url: String,
+        /// Presenter token, if the server requires one.
+        #[arg(long, env = "DIEUHANH_TOKEN")]
+        token: Option<String>,
+        /// The walls' room (`room = ...` in their layout file).
+        #[arg(long)]
+        room: String,
+        /// Scene name from the walls' layout.
+        #[arg(long)]
+        scene: Option<String>,
+        /// Unit to focus: code (79) or name (Hồ Chí Minh).
+        #[arg(long)]
+        focus: Option<String>,
+        /// Ministry to filter on: code (BTC) or name (Bộ Tài chính).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Period, e.g. 2026-09, 2026-Q3 or "Tháng 9/2026".
+        #[arg(long)]
+        period: Option<String>,
+        /// A choice to undo (repeatable): scene, focus, agency or period.
+        #[arg(long, value_enum)]
+        clear: Vec<Clearable>,
     },
     /// Generate the seeded demo data set into a database, or as upload-ready CSV files.
     ///
@@ -319,6 +376,42 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             rt.block_on(dieuhanh_server::watch::watch(&url, view, count))?;
+            Ok(())
+        }
+        Command::Present {
+            url,
+            token,
+            room,
+            scene,
+            focus,
+            agency,
+            period,
+            clear,
+        } => {
+            let period = period
+                .map(|p| Period::parse(&p).with_context(|| format!("--period {p}")))
+                .transpose()?;
+            let change = RoomState {
+                scene,
+                focus_unit: focus,
+                agency,
+                period,
+            };
+            if change == RoomState::default() && clear.is_empty() {
+                bail!("nothing to change: give --scene, --focus, --agency, --period or --clear");
+            }
+            let clear = clear.into_iter().map(RoomField::from).collect();
+            let url = match token {
+                Some(t) => format!("{url}?token={t}"),
+                None => url,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let done = rt.block_on(dieuhanh_server::present::present(
+                &url, &room, change, clear,
+            ))?;
+            println!("{}", dieuhanh_server::present::describe(&room, &done));
             Ok(())
         }
         Command::DemoData {

@@ -503,7 +503,7 @@ fn latency_bench(args: &Args, gpu: &Gpu, layout: &Layout) -> anyhow::Result<Late
                 Event::Connected => data.feed = Feed::Live { since_ms: now },
                 Event::Disconnected(reason) => bail!("the feed dropped: {reason}"),
                 Event::Message(m) => match *m {
-                    ServerMessage::Control { state, .. } => room.merge(&state),
+                    ServerMessage::Control { state, .. } => room = state,
                     ServerMessage::Error { code, message, .. } => {
                         bail!("the server refused a view: {code}: {message}")
                     }

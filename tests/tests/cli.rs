@@ -21,7 +21,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 fn help_names_every_command() {
     let (ok, out, _) = run(&["--help"]);
     assert!(ok);
-    for cmd in ["serve", "import", "demo-data"] {
+    for cmd in ["serve", "import", "watch", "present", "demo-data"] {
         assert!(out.contains(cmd), "{out}");
     }
     let (ok, out, _) = run(&["import", "--help"]);

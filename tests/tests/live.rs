@@ -15,11 +15,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use dieuhanh_protocol::live::{ClientMessage, Periods, RoomState, ServerMessage, View};
+use dieuhanh_protocol::live::{ClientMessage, Periods, RoomField, RoomState, ServerMessage, View};
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::hierarchy::{Era, Level};
 use dieuhanh_server::live::{Auth, LiveConfig, Role};
-use dieuhanh_tests::{TestServer, open_store};
+use dieuhanh_tests::{TestServer, open_store, server_bin};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -455,6 +455,7 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
             scene: Some("x".into()),
             ..RoomState::default()
         },
+        clear: vec![],
     })
     .await;
     match a.next().await {
@@ -470,6 +471,7 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
             focus_unit: Some("79".into()),
             ..RoomState::default()
         },
+        clear: vec![],
     })
     .await;
     let (ma, mb) = (a.next().await, b.next().await);
@@ -494,6 +496,151 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
     })
     .await;
     assert_eq!(late.next().await, mb);
+
+    // Back to the whole country: the presenter clears the focus; every wall gets the room's
+    // whole state without it, the scene kept.
+    p.send(&ClientMessage::Control {
+        room: "phong-hop".into(),
+        state: RoomState::default(),
+        clear: vec![RoomField::FocusUnit],
+    })
+    .await;
+    for w in [&mut a, &mut b, &mut late] {
+        match w.next().await {
+            ServerMessage::Control { state, .. } => {
+                assert_eq!(state.focus_unit, None, "the focus is cleared");
+                assert_eq!(state.scene.as_deref(), Some("tong-quan"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// Runs `dieuhanh-server present` against `server` (off the runtime's thread, which serves it).
+async fn present(server: &TestServer, token: &str, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(server_bin());
+    cmd.args(["present", "--url", &format!("ws://{}/live", server.addr)])
+        .args(["--token", token, "--room", "phong-hop"])
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
+    let _shared = MEMORY_GATE.read().await;
+    let presenter = "presenter-token-0123456789";
+    let auth = Auth::with(
+        &[
+            ("tuong-1", "wall-token-0123456789", Role::Wall),
+            ("dieu-phoi", presenter, Role::Presenter),
+        ],
+        &[],
+    );
+    let (_d, server) = server_with(LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    })
+    .await;
+    let mut wall = Client::connect(&server, Some("wall-token-0123456789")).await;
+    wall.send(&ClientMessage::Join {
+        room: "phong-hop".into(),
+    })
+    .await;
+
+    // Names as a presenter types them; the walls get codes.
+    let (ok, out, err) = present(
+        &server,
+        presenter,
+        &[
+            "--scene",
+            "tinh-thanh",
+            "--focus",
+            "Hồ Chí Minh",
+            "--agency",
+            "Bộ Tài chính",
+            "--period",
+            "Tháng 9/2026",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    for part in [
+        "Phòng phong-hop",
+        "cảnh: tinh-thanh",
+        "địa bàn: 79",
+        "bộ, ngành: BTC",
+        "kỳ: Tháng 9/2026",
+        "mọi màn hình áp dụng lúc",
+    ] {
+        assert!(out.contains(part), "{part:?} in {out}");
+    }
+    match wall.next().await {
+        ServerMessage::Control { state, .. } => assert_eq!(
+            state,
+            RoomState {
+                scene: Some("tinh-thanh".into()),
+                focus_unit: Some("79".into()),
+                agency: Some("BTC".into()),
+                period: Some(Period::parse("2026-09").unwrap()),
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // Back to the whole country and every ministry; the scene and the period stay.
+    let (ok, out, err) = present(
+        &server,
+        presenter,
+        &["--clear", "focus", "--clear", "agency"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("địa bàn: toàn quốc"), "{out}");
+    assert!(out.contains("bộ, ngành: tất cả"), "{out}");
+    match wall.next().await {
+        ServerMessage::Control { state, .. } => {
+            assert_eq!(state.focus_unit, None);
+            assert_eq!(state.agency, None);
+            assert_eq!(state.scene.as_deref(), Some("tinh-thanh"));
+            assert_eq!(state.period, Some(Period::parse("2026-09").unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A unit that does not exist is refused with what to give, and the room is unchanged.
+    let (ok, _, err) = present(&server, presenter, &["--focus", "Atlantis"]).await;
+    assert!(!ok);
+    assert!(err.contains("focus_unit \"Atlantis\""), "{err}");
+    assert!(err.contains("in force today"), "{err}");
+    let (ok, _, err) = present(&server, presenter, &["--agency", "Bộ Vui chơi"]).await;
+    assert!(!ok);
+    assert!(err.contains("BTC"), "the ministries are listed: {err}");
+    // A wall's token cannot steer.
+    let (ok, _, err) = present(&server, "wall-token-0123456789", &["--scene", "x"]).await;
+    assert!(!ok);
+    assert!(err.contains("only presenter tokens"), "{err}");
+    // Nothing of the refused changes reached the wall: its next message is the next real one.
+    let (ok, _, err) = present(&server, presenter, &["--clear", "period"]).await;
+    assert!(ok, "{err}");
+    match wall.next().await {
+        ServerMessage::Control { state, .. } => {
+            assert_eq!(state.period, None);
+            assert_eq!(state.focus_unit, None, "Atlantis never reached the room");
+            assert_eq!(
+                state.scene.as_deref(),
+                Some("tinh-thanh"),
+                "nor the wall's \"x\""
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -497,6 +497,7 @@ async fn run_follows_a_presenters_focus_under_xvfb() {
             focus_unit: Some("79".into()),
             ..RoomState::default()
         },
+        &[],
         server.state.store.version(),
     );
     let focused = run(dir.path().join("focused")).await.unwrap();

@@ -73,6 +73,30 @@ impl Controls {
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+
+    /// Applies the changes due at `now_ms` to `room`, oldest first. Each holds the room's whole
+    /// state, so it replaces `room`: a field the presenter cleared is absent and must go.
+    pub fn apply_due(&mut self, now_ms: i64, room: &mut RoomState) -> Applied {
+        let mut out = Applied::default();
+        for state in self.due(now_ms) {
+            let before = (room.focus_unit.clone(), room.period);
+            *room = state;
+            if room.scene.is_some() {
+                out.scene.clone_from(&room.scene);
+            }
+            out.views_moved |= before != (room.focus_unit.clone(), room.period);
+        }
+        out
+    }
+}
+
+/// What [`Controls::apply_due`] changed.
+#[derive(Debug, Default, PartialEq)]
+pub struct Applied {
+    /// The scene the last applied change names.
+    pub scene: Option<String>,
+    /// The focus or the period moved: the panels' views ask for other figures.
+    pub views_moved: bool,
 }
 
 /// Options of `run`.
@@ -444,18 +468,13 @@ impl App {
                 },
             }
         }
-        let mut room_changed = false;
-        for state in self.controls.due(live::now_ms()) {
-            let before = (self.room.focus_unit.clone(), self.room.period);
-            self.room.merge(&state);
-            if let Some(name) = &state.scene
-                && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
-            {
-                self.scene = idx;
-            }
-            // A new focus or period asks for figures the panels' views may not hold.
-            room_changed |= before != (self.room.focus_unit.clone(), self.room.period);
+        let applied = self.controls.apply_due(live::now_ms(), &mut self.room);
+        if let Some(name) = &applied.scene
+            && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
+        {
+            self.scene = idx;
         }
+        let room_changed = applied.views_moved;
         let now = live::now_ms();
         if let Some(views) = self
             .subscribed
@@ -806,5 +825,37 @@ mod tests {
         assert_eq!(c.due(1_000), vec![scene("a")]);
         assert_eq!(c.due(5_000), vec![scene("b")]);
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_cleared_focus_leaves_the_wall_and_moves_its_views() {
+        let mut c = Controls::default();
+        let mut room = RoomState::default();
+        let focused = RoomState {
+            scene: Some("tong-quan".into()),
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        };
+        c.push(1_000, focused.clone());
+        let a = c.apply_due(1_000, &mut room);
+        assert_eq!(room, focused);
+        assert_eq!(a.scene.as_deref(), Some("tong-quan"));
+        assert!(a.views_moved);
+        // The server's next state has no focus: the presenter cleared it.
+        c.push(
+            2_000,
+            RoomState {
+                scene: Some("tong-quan".into()),
+                ..RoomState::default()
+            },
+        );
+        let a = c.apply_due(2_000, &mut room);
+        assert_eq!(room.focus_unit, None, "back to the whole country");
+        assert!(a.views_moved, "the panels' views follow");
+        assert_eq!(
+            c.apply_due(3_000, &mut room),
+            Applied::default(),
+            "nothing due"
+        );
     }
 }

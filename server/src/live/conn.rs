@@ -121,6 +121,8 @@ struct Core {
     subs: HashMap<Arc<str>, Sub>,
     /// A room just joined, for the task to listen to.
     joined: Option<broadcast::Receiver<Arc<ServerMessage>>>,
+    /// The room this connection follows.
+    room: Option<String>,
     /// Messages were queued in the sink but not yet flushed to the socket.
     unflushed: bool,
 }
@@ -146,6 +148,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
                 sink,
                 subs: HashMap::new(),
                 joined: None,
+                room: None,
                 unflushed: false,
             }),
             inbox: std::sync::Mutex::new(Inbox::default()),
@@ -709,6 +712,7 @@ impl Core {
             ClientMessage::Join { room } => {
                 let (current, rx) = self.hub.join(&room);
                 self.joined = Some(rx);
+                self.room = Some(room);
                 if let Some(msg) = current {
                     self.send(&msg)
                         .await
@@ -716,7 +720,11 @@ impl Core {
                 }
                 Ok(())
             }
-            ClientMessage::Control { room, state } => {
+            ClientMessage::Control {
+                room,
+                mut state,
+                clear,
+            } => {
                 if self.role != Role::Presenter {
                     return self
                         .error(
@@ -727,8 +735,23 @@ impl Core {
                         )
                         .await;
                 }
-                let version = self.state.store.serving().version();
-                self.hub.control(&room, &state, version);
+                let store = &self.state.store;
+                if let Err(message) = super::settle_control(
+                    &mut state,
+                    store.catalogue(),
+                    store.hierarchy(),
+                    today_in_vietnam(),
+                ) {
+                    return self.error("bad_control", message, None).await;
+                }
+                let version = store.serving().version();
+                let msg = self.hub.control(&room, &state, &clear, version);
+                // A presenter's remote that does not follow the room learns what it set.
+                if self.room.as_deref() != Some(room.as_str()) {
+                    self.send(&msg)
+                        .await
+                        .map_err(|()| "send failed".to_string())?;
+                }
                 Ok(())
             }
         }

@@ -29,11 +29,13 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use dieuhanh_protocol::live::{RoomState, ServerMessage};
-use dieuhanh_protocol::period::Period;
+use dieuhanh_protocol::live::{RoomField, RoomState, ServerMessage};
+use dieuhanh_protocol::period::{CivilDate, Period};
 
 use crate::api::AppState;
+use crate::catalogue::Catalogue;
 use crate::events::Events;
+use crate::hierarchy::{Era, Hierarchy, Level};
 use crate::serving::ServingIndex;
 
 pub use auth::{Auth, Role};
@@ -204,6 +206,42 @@ pub struct Hub {
     rooms: Mutex<HashMap<String, Room>>,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
+}
+
+/// Checks a presenter's change against the catalogue and the units in force `today`, and writes
+/// the unit and the ministry by their codes (a presenter may type "Hồ Chí Minh" or "Bộ Tài
+/// chính"): a wall focused on a unit that does not exist would show nothing.
+pub fn settle_control(
+    state: &mut RoomState,
+    cat: &Catalogue,
+    h: &Hierarchy,
+    today: CivilDate,
+) -> Result<(), String> {
+    if let Some(u) = &state.focus_unit {
+        let unit = if u.trim().eq_ignore_ascii_case("VN") {
+            h.nation()
+        } else {
+            let levels = [Level::Province, Level::District, Level::Commune];
+            h.resolve(Era::at(today), &levels, u).map_err(|e| {
+                format!(
+                    "focus_unit {u:?}: {e}; give the code (79) or the name (Hồ Chí Minh) of a unit \
+                     in force today"
+                )
+            })?
+        };
+        state.focus_unit = Some(unit.code.clone());
+    }
+    if let Some(a) = &state.agency {
+        let agency = cat.resolve_agency(a).ok_or_else(|| {
+            let codes: Vec<&str> = cat.agencies.iter().map(|a| a.code.as_str()).collect();
+            format!(
+                "agency {a:?} is no ministry of the catalogue; give one of {}",
+                codes.join(", ")
+            )
+        })?;
+        state.agency = Some(agency.code.clone());
+    }
+    Ok(())
 }
 
 impl Hub {
@@ -411,8 +449,15 @@ impl Hub {
         (current, r.tx.subscribe())
     }
 
-    /// Applies a presenter's change to a room and broadcasts it to every wall in it.
-    pub fn control(&self, room: &str, change: &RoomState, data_version: i64) -> Arc<ServerMessage> {
+    /// Applies a presenter's change to a room (`clear` first, then what `change` sets) and
+    /// broadcasts the room's whole state to every wall in it.
+    pub fn control(
+        &self,
+        room: &str,
+        change: &RoomState,
+        clear: &[RoomField],
+        data_version: i64,
+    ) -> Arc<ServerMessage> {
         let apply_at_ms = now_ms() + self.config.control_delay.as_millis() as i64;
         let Ok(mut rooms) = self.rooms.lock() else {
             return Arc::new(ServerMessage::Error {
@@ -427,6 +472,7 @@ impl Hub {
             apply_at_ms: 0,
             tx: broadcast::channel(16).0,
         });
+        r.state.clear(clear);
         r.state.merge(change);
         r.version = data_version;
         r.apply_at_ms = apply_at_ms;

@@ -1,0 +1,135 @@
+//! `dieuhanh-server present`: a presenter's remote for a room of walls. It switches the scene,
+//! focuses a unit, filters on a ministry, picks a period, or clears any of them. It prints the
+//! room's resulting state and the moment at which every wall of the room applies it.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+use dieuhanh_protocol::live::{ClientMessage, RoomField, RoomState, ServerMessage};
+
+/// Why the room was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PresentError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("the server refused the change: {0}")]
+    Refused(String),
+    #[error(
+        "the server did not confirm the change within {0:?}; check that --url is the live \
+         endpoint (ws://HOST:PORT/live)"
+    )]
+    NoAnswer(Duration),
+}
+
+/// What the room looks like after the change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presented {
+    pub state: RoomState,
+    /// Server time (ms since the epoch) at which every wall applies it.
+    pub apply_at_ms: i64,
+}
+
+/// Sends one change of `room` to `url` (ws://host:port/live?token=… with a presenter token) and
+/// waits for the server's answer.
+pub async fn present(
+    url: &str,
+    room: &str,
+    change: RoomState,
+    clear: Vec<RoomField>,
+) -> Result<Presented, PresentError> {
+    let connect = |e: &dyn std::fmt::Display| PresentError::Connect {
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| connect(&e))?;
+    let msg = ClientMessage::Control {
+        room: room.to_owned(),
+        state: change,
+        clear,
+    };
+    let text = serde_json::to_string(&msg).map_err(|e| connect(&e))?;
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| connect(&e))?;
+    let wait = Duration::from_secs(10);
+    let answer = tokio::time::timeout(wait, async {
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            match serde_json::from_str::<ServerMessage>(t.as_str()) {
+                Ok(ServerMessage::Control {
+                    room: r,
+                    state,
+                    apply_at_ms,
+                    ..
+                }) if r == room => return Ok(Presented { state, apply_at_ms }),
+                Ok(ServerMessage::Error { message, .. }) => {
+                    return Err(PresentError::Refused(message));
+                }
+                _ => {}
+            }
+        }
+        Err(PresentError::Refused(
+            "the server closed the connection (is the token a presenter's?)".into(),
+        ))
+    })
+    .await
+    .map_err(|_| PresentError::NoAnswer(wait))?;
+    let _ = ws.close(None).await;
+    answer
+}
+
+/// The room's state in a line of Vietnamese, for the presenter's terminal.
+pub fn describe(room: &str, p: &Presented) -> String {
+    let s = &p.state;
+    let mut parts = vec![format!("Phòng {room}")];
+    parts.push(format!(
+        "cảnh: {}",
+        s.scene.as_deref().unwrap_or("(theo bố cục)")
+    ));
+    parts.push(format!(
+        "địa bàn: {}",
+        s.focus_unit.as_deref().unwrap_or("toàn quốc")
+    ));
+    parts.push(format!(
+        "bộ, ngành: {}",
+        s.agency.as_deref().unwrap_or("tất cả")
+    ));
+    parts.push(format!(
+        "kỳ: {}",
+        s.period.map_or("mới nhất".to_owned(), |p| p.label_vi())
+    ));
+    // Vietnam keeps UTC+7 all year.
+    let at = chrono::DateTime::from_timestamp_millis(p.apply_at_ms)
+        .zip(chrono::FixedOffset::east_opt(7 * 3600))
+        .map_or_else(
+            || p.apply_at_ms.to_string(),
+            |(t, vn)| t.with_timezone(&vn).format("%H:%M:%S%.3f").to_string(),
+        );
+    format!("{} · mọi màn hình áp dụng lúc {at}", parts.join(" · "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_room_is_described_in_vietnamese_with_vietnam_time() {
+        let p = Presented {
+            state: RoomState {
+                focus_unit: Some("79".into()),
+                ..RoomState::default()
+            },
+            // 2026-11-30 03:04:05.678 UTC
+            apply_at_ms: 1_796_007_845_678,
+        };
+        assert_eq!(
+            describe("phong-hop", &p),
+            "Phòng phong-hop · cảnh: (theo bố cục) · địa bàn: 79 · bộ, ngành: tất cả · kỳ: mới \
+             nhất · mọi màn hình áp dụng lúc 10:04:05.678"
+        );
+    }
+}
