@@ -368,13 +368,7 @@ fn main() -> anyhow::Result<()> {
                 comparisons: false,
                 at: None,
             };
-            let url = match token {
-                Some(t) => format!("{url}?token={t}"),
-                None => url,
-            };
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let (url, rt) = live_client(url, token)?;
             rt.block_on(dieuhanh_server::watch::watch(&url, view, count))?;
             Ok(())
         }
@@ -401,13 +395,7 @@ fn main() -> anyhow::Result<()> {
                 bail!("nothing to change: give --scene, --focus, --agency, --period or --clear");
             }
             let clear = clear.into_iter().map(RoomField::from).collect();
-            let url = match token {
-                Some(t) => format!("{url}?token={t}"),
-                None => url,
-            };
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let (url, rt) = live_client(url, token)?;
             let done = rt.block_on(dieuhanh_server::present::present(
                 &url, &room, change, clear,
             ))?;
@@ -512,4 +500,19 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The live endpoint with its token, and a runtime for a command-line client of it.
+fn live_client(
+    url: String,
+    token: Option<String>,
+) -> anyhow::Result<(String, tokio::runtime::Runtime)> {
+    let url = match token {
+        Some(t) => format!("{url}?token={t}"),
+        None => url,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((url, rt))
 }
