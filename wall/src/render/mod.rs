@@ -1092,6 +1092,86 @@ mod tests {
         image
     }
 
+    /// A window whose surface offers only an sRGB format still draws the wall's colours and
+    /// text: solid fills and the text's fully inked pixels come out as on a plain target (the
+    /// hardware encodes what the shaders give in linear terms); only antialiased edges differ,
+    /// blended in linear rather than sRGB space.
+    #[test]
+    fn an_srgb_target_draws_the_same_colours_and_text() {
+        let gpu = Gpu::headless().expect("a Vulkan adapter (lavapipe in CI)");
+        let mut shaper = TextShaper::new();
+        let list = lines(
+            &mut shaper,
+            &["Tổng thu ngân sách: 1.234.567,8 tỷ đồng".into()],
+            40.0,
+        );
+        let plain = draw(
+            &gpu,
+            &mut Renderer::new(&gpu, OFFSCREEN_FORMAT),
+            &mut shaper,
+            &list,
+        );
+        let format = wgpu::TextureFormat::Rgba8UnormSrgb;
+        let mut r = Renderer::new(&gpu, format);
+        let screens = [ScreenMap {
+            canvas: Rect::new(0.0, 0.0, 640.0, 480.0),
+            target: Rect::new(0.0, 0.0, 640.0, 480.0),
+        }];
+        r.prepare(
+            &gpu,
+            &mut shaper,
+            &list,
+            theme::BACKGROUND,
+            &screens,
+            [640, 480],
+        )
+        .unwrap();
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("srgb target"),
+            size: wgpu::Extent3d {
+                width: 640,
+                height: 480,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+            view_formats: &[],
+        });
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        r.render(&mut encoder, &view);
+        gpu.queue.submit(Some(encoder.finish()));
+        let srgb = read_texture(&gpu, &texture).unwrap();
+
+        let text = theme::TEXT.to_rgba8();
+        let panel = theme::PANEL.to_rgba8();
+        let near = |a: &[u8], b: [u8; 4]| a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 2);
+        let mut inked = 0;
+        for (p, q) in plain
+            .pixels
+            .chunks_exact(4)
+            .zip(srgb.pixels.chunks_exact(4))
+        {
+            // Exactly the colour on the plain target: a fill, or text fully inked (an edge
+            // pixel near the panel's colour comes out brighter when blended in linear space).
+            for colour in [text, panel] {
+                if p == colour {
+                    assert!(near(q, colour), "{q:?} where the plain target has {p:?}");
+                }
+            }
+            inked += usize::from(p == text);
+        }
+        assert!(
+            inked > 2_000,
+            "the text is drawn ({inked} fully inked pixels)"
+        );
+    }
+
     /// A long-running wall draws far more distinct text than its atlas holds: runs no longer
     /// drawn give their space back, a frame that needs more than the atlas grows it, and the
     /// same text draws the same pixels before and after.
