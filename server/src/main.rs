@@ -72,9 +72,10 @@ enum Command {
         /// Largest upload accepted, in MiB.
         #[arg(long, default_value_t = 512)]
         max_upload_mib: u64,
-        /// TOML file of live-push tokens and allowed origins; without it /live is open.
-        #[arg(long)]
-        live_auth: Option<PathBuf>,
+        /// TOML file of tokens (walls, presenters, reporters with their unit and ministries)
+        /// and allowed origins; without it /live and uploads are open to anyone.
+        #[arg(long = "auth", alias = "live-auth")]
+        auth_file: Option<PathBuf>,
         /// Also serve /echo with /live's WebSocket stack (for conformance tests).
         #[arg(long)]
         echo: bool,
@@ -214,7 +215,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             listen,
             max_upload_mib,
-            live_auth,
+            auth_file,
             echo,
         } => {
             let store = dieuhanh_server::open_store(&db, &assets, &options)
@@ -230,11 +231,16 @@ fn main() -> anyhow::Result<()> {
                 .join(".dieuhanh-spool");
             std::fs::create_dir_all(&spool_dir)
                 .with_context(|| format!("creating {}", spool_dir.display()))?;
-            let auth = match &live_auth {
-                Some(path) => Auth::load(path)?,
+            let auth = match &auth_file {
+                Some(path) => {
+                    let auth = Auth::load(path)?;
+                    check_grants(&auth, &store)
+                        .with_context(|| format!("in {}", path.display()))?;
+                    auth
+                }
                 None => {
                     tracing::warn!(
-                        "no --live-auth file: /live is open to every client that can reach it"
+                        "no --auth file: /live and uploads are open to every client that can reach them"
                     );
                     Auth::open()
                 }
@@ -305,6 +311,7 @@ fn main() -> anyhow::Result<()> {
                     unit: unit.clone(),
                     sheet: sheet.clone(),
                     submitter: Some("import".into()),
+                    scope: None,
                 };
                 let digest = file_digest(&file, &opts)?;
                 let version = store.version();
@@ -515,4 +522,33 @@ fn live_client(
         .enable_all()
         .build()?;
     Ok((url, rt))
+}
+
+/// Every reporter's unit is in force and every ministry is in the catalogue: a typo in the
+/// auth file is said at start, not when that reporter's first upload is refused.
+fn check_grants(auth: &Auth, store: &dieuhanh_server::store::Store) -> anyhow::Result<()> {
+    let h = store.hierarchy();
+    let cat = store.catalogue();
+    for g in auth.grants() {
+        if let Some(code) = &g.unit
+            && h.by_code(dieuhanh_server::hierarchy::Era::Since2025, code)
+                .is_none()
+        {
+            bail!(
+                "token {:?}: unit {code:?} is not a unit in force; give the official code of a \
+                 province (2 digits) or commune (5 digits) of today's structure",
+                g.name
+            );
+        }
+        for a in &g.agencies {
+            if cat.agency(a).is_none() {
+                bail!(
+                    "token {:?}: {a:?} is not a ministry of the catalogue (GET /api/agencies \
+                     lists them)",
+                    g.name
+                );
+            }
+        }
+    }
+    Ok(())
 }

@@ -82,6 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         unit: None,
         sheet: None,
         submitter: Some("bench".into()),
+        scope: None,
     };
     let serving = store.serving().clone();
     let ctx = ingest::Context {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
 use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
 use dieuhanh_tests::{TestServer, open_store};
 use serde_json::Value;
 
@@ -1034,4 +1035,121 @@ async fn query_routes_answer_odd_parameters_with_data_or_a_clear_error() {
         paths.len(),
         started.elapsed()
     );
+}
+
+/// POSTs `csv` with a token (none: no header).
+async fn upload_as(server: &TestServer, token: Option<&str>, csv: &str) -> (u16, Value) {
+    let mut r = server
+        .client
+        .post(server.url("/api/uploads?filename=bao-cao.csv"))
+        .header("content-type", "text/csv")
+        .body(csv.to_owned());
+    if let Some(t) = token {
+        r = r.header("authorization", format!("Bearer {t}"));
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_reporters_token_bounds_its_uploads_to_its_unit_and_ministries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let hcm = "reporter-hcm-0123456789";
+    let national = "reporter-gso-0123456789";
+    let auth = Auth::with(&[("tuong-1", "wall-token-0123456789", Role::Wall)], &[])
+        .grant(
+            hcm,
+            Grant {
+                name: "so-tai-chinh-hcm".into(),
+                role: Role::Reporter,
+                unit: Some("79".into()),
+                agencies: vec!["BTC".into()],
+            },
+        )
+        .grant(national, Grant::new("tong-cuc-thong-ke", Role::Reporter));
+    let live = LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    };
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    let c = communes_of(&server, "79");
+    let ok_rows = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;NS01;100\n";
+
+    // Without a token, or with a wall's, nothing is read.
+    let (status, body) = upload_as(&server, None, ok_rows).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("reporter's token")
+    );
+    let (status, body) = upload_as(&server, Some("wall-token-0123456789"), ok_rows).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wall's")
+    );
+
+    // Hồ Chí Minh's finance department: another province's row and another ministry's
+    // indicator are errors of the upload, and nothing is stored. Before the reform, Bình
+    // Dương (74) and Bà Rịa – Vũng Tàu (77), now part of Hồ Chí Minh, are within it.
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
+         79;Tháng 8/2025;NS01;100\n\
+         01;Tháng 8/2025;NS01;200\n\
+         {};Tháng 8/2025;XH02;5\n\
+         74;Tháng 3/2025;NS01;40\n\
+         77;Tháng 3/2025;NS01;30\n\
+         01;Tháng 3/2025;NS01;20\n",
+        c[0]
+    );
+    let (status, report) = upload_as(&server, Some(hcm), &csv).await;
+    assert_eq!(status, 422, "{report}");
+    assert_eq!(errors(&report).len(), 3, "{report}");
+    assert!(has_error(&report, "out_of_scope", 3, Some("A")), "{report}");
+    assert!(has_error(&report, "out_of_scope", 4, Some("C")), "{report}");
+    assert!(has_error(&report, "out_of_scope", 7, Some("A")), "{report}");
+    let said = errors(&report)
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(said.contains("so-tai-chinh-hcm"), "{said}");
+    assert!(said.contains("(79) and the units under it"), "{said}");
+    assert!(said.contains("XH02") && said.contains("BTP"), "{said}");
+    let (_, f) = server
+        .get("/api/figure?indicator=NS01&unit=79&period=2025-08")
+        .await;
+    assert!(f["value"].is_null(), "nothing stored: {f}");
+
+    // Its own rows go in, and the submission records who sent them.
+    let own = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
+               79;Tháng 8/2025;NS01;100\n\
+               74;Tháng 3/2025;NS01;40\n";
+    let (status, report) = upload_as(&server, Some(hcm), own).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["values_new"], 2);
+    let (_, sub) = server
+        .get(&format!("/api/uploads/{}", report["submission"]))
+        .await;
+    assert!(
+        sub["submitter"]
+            .as_str()
+            .unwrap()
+            .contains("so-tai-chinh-hcm"),
+        "{sub}"
+    );
+    // A national reporter without limits sends any unit's.
+    let (status, report) = upload_as(
+        &server,
+        Some(national),
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n01;Tháng 8/2025;NS01;200\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
 }

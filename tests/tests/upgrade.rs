@@ -158,6 +158,7 @@ fn a_schema_2_file_is_upgraded_with_its_history_and_takes_new_revisions() {
                 unit: None,
                 sheet: None,
                 submitter: None,
+                scope: None,
             },
             ingest::Body {
                 path: &csv,

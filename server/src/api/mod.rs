@@ -216,6 +216,12 @@ pub enum ApiError {
     /// 415: the upload's format cannot be told.
     #[error("{0}")]
     Unsupported(String),
+    /// 401: no token, or not a valid one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the token (or the browser's origin) does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 500: logged; the client gets a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -240,6 +246,8 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::Unsupported(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
                 (

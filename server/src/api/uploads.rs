@@ -14,11 +14,66 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
+use crate::hierarchy::Era;
 use crate::ingest::report::{UploadReport, UploadStatus};
-use crate::ingest::{self, Format, UploadOptions, parse_locale, today_in_vietnam};
+use crate::ingest::{self, Format, Scope, UploadOptions, parse_locale, today_in_vietnam};
+use crate::live::Role;
 use crate::store::DbContext;
 
 use super::{ApiError, AppState};
+
+/// Who sends an upload and what they may report. Open server: anyone, anything. Otherwise a
+/// reporter's token, whose unit and ministries bound the rows; its name joins the provenance.
+fn sender(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    submitter: Option<String>,
+) -> Result<(Option<Scope>, Option<String>), ApiError> {
+    let auth = &state.live.config.auth;
+    let grant = auth.check(headers, token).map_err(|r| match r.status {
+        StatusCode::FORBIDDEN => ApiError::Forbidden(r.message),
+        _ => ApiError::Unauthorized(format!("{}; uploads need a reporter's token", r.message)),
+    })?;
+    if auth.is_open() {
+        return Ok((None, submitter));
+    }
+    if grant.role != Role::Reporter {
+        return Err(ApiError::Forbidden(format!(
+            "token {:?} is a {}'s; uploads need a reporter's token",
+            grant.name,
+            match grant.role {
+                Role::Wall => "wall",
+                Role::Presenter => "presenter",
+                Role::Reporter => "reporter",
+            }
+        )));
+    }
+    let h = state.store.hierarchy();
+    let unit =
+        match &grant.unit {
+            None => None,
+            Some(code) => Some(h.by_code(Era::Since2025, code).map(|u| u.uid).ok_or_else(
+                || {
+                    ApiError::Internal(format!(
+                        "token {:?} names unit {code:?}, which is not in force",
+                        grant.name
+                    ))
+                },
+            )?),
+        };
+    let who = format!("token {:?}", grant.name);
+    let submitter = Some(match submitter {
+        Some(s) => format!("{s} ({who})"),
+        None => who.clone(),
+    });
+    let scope = Scope {
+        who,
+        unit,
+        agencies: grant.agencies.clone(),
+    };
+    Ok((Some(scope), submitter))
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,8 +95,10 @@ pub struct UploadParams {
     unit: Option<String>,
     /// Excel sheet name; the first sheet by default.
     sheet: Option<String>,
-    /// Who sends it, for provenance.
+    /// Who sends it, for provenance (with a token, the token's name is recorded beside it).
     submitter: Option<String>,
+    /// A reporter's token, when the server checks tokens (or send `Authorization: Bearer …`).
+    token: Option<String>,
 }
 
 /// Uploads a report. The body is the file itself (`--data-binary @file.csv`): JSON
@@ -49,12 +106,15 @@ pub struct UploadParams {
 /// header row; long: Mã đơn vị, Kỳ, Chỉ tiêu, Giá trị; or wide: one column per indicator) or
 /// Excel .xlsx or .xls (the same tables; title rows above the header are skipped). All or nothing:
 /// any error rejects the whole upload with the list of errors (422). Sending the same bytes
-/// again changes nothing.
+/// again changes nothing. When the server checks tokens, a reporter's token is required, and
+/// rows outside its unit or ministries are errors (`out_of_scope`).
 #[utoipa::path(post, path = "/api/uploads", tag = "uploads", params(UploadParams),
     request_body(content = String, description = "The file", content_type = "text/csv"),
     responses(
         (status = 200, description = "Accepted, unchanged or duplicate", body = UploadReport),
         (status = 422, description = "Rejected: nothing stored", body = UploadReport),
+        (status = 401, description = "No valid token", body = super::ErrorBody),
+        (status = 403, description = "Not a reporter's token, or origin refused", body = super::ErrorBody),
         (status = 413, body = super::ErrorBody),
         (status = 415, body = super::ErrorBody)))]
 pub async fn upload(
@@ -87,6 +147,7 @@ pub async fn upload(
                 .ok_or_else(|| ApiError::BadRequest(format!("locale {l:?} is not vi or en")))
         })
         .transpose()?;
+    let (scope, submitter) = sender(&state, &headers, p.token.as_deref(), p.submitter)?;
     let opts = UploadOptions {
         format,
         filename: p.filename,
@@ -94,7 +155,8 @@ pub async fn upload(
         period: p.period,
         unit: p.unit,
         sheet: p.sheet,
-        submitter: p.submitter,
+        submitter,
+        scope,
     };
     let span = tracing::info_span!("upload", format = format.as_str(), filename = ?opts.filename);
     async move {

@@ -104,6 +104,21 @@ pub struct UploadOptions {
     pub sheet: Option<String>,
     /// Who sent it (for provenance).
     pub submitter: Option<String>,
+    /// What the sender may report (from its token); no limits when absent.
+    pub scope: Option<Scope>,
+}
+
+/// What an upload's sender may report: units at and under one unit, indicators of some
+/// ministries. Rows outside it are errors of the upload, like an unknown unit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    /// Who, as said in errors (the token's name).
+    pub who: String,
+    /// The unit (id, 2025 structure) at and under which it reports; its 2024 predecessors are
+    /// under it too. Everywhere when absent.
+    pub unit: Option<u32>,
+    /// Ministry codes whose indicators it reports; all when empty.
+    pub agencies: Vec<String>,
 }
 
 /// Failures of the ingest machinery itself (not of the upload's content).
@@ -358,10 +373,11 @@ fn stage_and_store(
         opts.period.clone().or(meta.period),
         opts.unit.clone().or(meta.unit),
     );
-    let mut resolver = resolve::Resolver::new(cat, h, locale, today, defaults.clone());
+    let scope = opts.scope.as_ref();
+    let mut resolver = resolve::Resolver::new(cat, h, locale, today, defaults.clone(), scope);
     let staged = if opts.format == Format::Csv {
         // A large CSV is read in two halves on two threads, then merged.
-        let mut later = resolve::Resolver::new(cat, h, locale, today, defaults);
+        let mut later = resolve::Resolver::new(cat, h, locale, today, defaults, scope);
         let staged = stage::stage_csv_halves(&mut resolver, &mut later, cat, body.path)?;
         resolver.absorb(later);
         staged

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     TooLarge,
     /// Warning: the value moved far from the previous period's.
     Outlier,
+    /// The sender's token does not cover this unit or this ministry's indicator.
+    OutOfScope,
 }
 
 /// One problem, located as precisely as the format allows.
@@ -217,6 +219,11 @@ impl ErrorCode {
             ErrorCode::Outlier => (
                 "số liệu chênh lệch lớn so với kỳ trước (cảnh báo: số liệu vẫn được nhận)",
                 "Kiểm tra lại; nếu sai, gửi bản sửa",
+            ),
+            ErrorCode::OutOfScope => (
+                "tài khoản gửi báo cáo không có quyền báo cáo cho đơn vị hoặc chỉ tiêu này",
+                "Gửi bằng tài khoản của đơn vị, bộ ngành phụ trách; hoặc đề nghị quản trị hệ \
+                 thống mở rộng quyền",
             ),
         }
     }

@@ -20,9 +20,9 @@ use crate::catalogue::{Aggregation, Catalogue};
 use crate::hierarchy::{Era, Hierarchy, Level, ResolveError};
 use crate::store::facts::period_no;
 
-use super::IngestError;
 use super::report::{ErrorCode, MAX_LISTED, RowError, column_letter};
 use super::stage::{RawRow, RawValue, RowSink};
+use super::{IngestError, Scope};
 
 /// Where the unit, period and indicator of a row sit, and the headers, for error locations.
 #[derive(Debug, Clone, Default)]
@@ -194,6 +194,7 @@ impl<T> Earliest<T> {
 pub struct Resolver<'a> {
     cat: &'a Catalogue,
     h: &'a Hierarchy,
+    scope: Option<&'a Scope>,
     locale: Locale,
     today: CivilDate,
     roles: RoleColumns,
@@ -264,12 +265,14 @@ impl<'a> Resolver<'a> {
         locale: Locale,
         today: CivilDate,
         defaults: (Option<String>, Option<String>),
+        scope: Option<&'a Scope>,
     ) -> Self {
         let mut out = Resolution::default();
         out.disaggs.push(String::new());
         Resolver {
             cat,
             h,
+            scope,
             locale,
             today,
             roles: RoleColumns::default(),
@@ -329,6 +332,23 @@ impl<'a> Resolver<'a> {
                 ),
                 "upload its two parts; the ratio follows at every level".to_owned(),
             ))),
+            Some(ind) if !in_agencies(self.scope, &ind.agency) => {
+                let scope = self.scope.map(|s| (s.who.clone(), s.agencies.join(", ")));
+                let (who, agencies) = scope.unwrap_or_default();
+                Err(self.keep((
+                    ErrorCode::OutOfScope,
+                    format!(
+                        "{} \"{}\" is reported by {}; {who} may report only the indicators of \
+                         {agencies}",
+                        ind.code, ind.name_vi, ind.agency
+                    ),
+                    format!(
+                        "send it with a token of {}, or ask the administrator to add it to \
+                         {who}",
+                        ind.agency
+                    ),
+                )))
+            }
             Some(ind) => Ok(IndInfo {
                 no: cat
                     .indicators
@@ -400,7 +420,9 @@ impl<'a> Resolver<'a> {
         .into_iter()
         .filter(|l| mask & (1 << (*l as u8)) != 0)
         .collect();
-        let r = resolve_unit(self.h, era, &levels, raw).map_err(|p| self.keep(p));
+        let r = resolve_unit(self.h, era, &levels, raw)
+            .and_then(|uid| in_scope(self.h, self.scope, uid))
+            .map_err(|p| self.keep(p));
         self.units
             .entry((era, mask))
             .or_default()
@@ -909,6 +931,39 @@ fn example(freq: Frequency) -> Period {
         },
         Frequency::Year => Period::Year { year: 2025 },
     }
+}
+
+/// Whether a scope lets its sender report the indicators of `agency`.
+fn in_agencies(scope: Option<&Scope>, agency: &str) -> bool {
+    scope.is_none_or(|s| s.agencies.is_empty() || s.agencies.iter().any(|a| a == agency))
+}
+
+/// `uid` if the scope covers it: the scope's unit itself or any unit under it, of either
+/// structure.
+fn in_scope(h: &Hierarchy, scope: Option<&Scope>, uid: u32) -> Result<u32, Problem> {
+    let Some((who, top)) = scope.and_then(|s| Some((&s.who, s.unit?))) else {
+        return Ok(uid);
+    };
+    if uid == top || h.closure(uid).iter().any(|&(a, _)| a == top) {
+        return Ok(uid);
+    }
+    let name = |u: u32| {
+        h.unit(u).map_or_else(
+            || u.to_string(),
+            |u| format!("{} ({})", u.full_name, u.code),
+        )
+    };
+    Err((
+        ErrorCode::OutOfScope,
+        format!(
+            "{} is outside what {who} may report: {} and the units under it",
+            name(uid),
+            name(top)
+        ),
+        "send it with the token of that unit's reporter, or ask the administrator to widen \
+         this token's unit"
+            .into(),
+    ))
 }
 
 fn resolve_unit(

@@ -1,7 +1,7 @@
-//! Who may open `/live`: a token (query `?token=` or `Authorization: Bearer`) naming a role,
-//! and, for browsers, an `Origin` from the allowed list. Both are checked on the upgrade
-//! request; a refused client gets a JSON body saying why. Tokens live in a TOML file a
-//! technician edits:
+//! Who may open `/live` and send reports to `POST /api/uploads`: a token (query `?token=` or
+//! `Authorization: Bearer`) naming a role, and, for browsers, an `Origin` from the allowed list.
+//! Both are checked on the request; a refused client gets a JSON body saying why. Tokens live in
+//! a TOML file a technician edits:
 //!
 //! ```toml
 //! allowed_origins = ["https://tuong.dieuhanh.gov.vn"]
@@ -10,10 +10,17 @@
 //! name = "tuong-phong-hop-1"
 //! value = "…long random string…"
 //! role = "wall"          # wall: subscribe and follow rooms; presenter: also control rooms
+//!
+//! [[token]]
+//! name = "so-tai-chinh-hcm"
+//! value = "…"
+//! role = "reporter"      # reporter: upload reports (and follow views, as a wall)
+//! unit = "79"            # only for this unit and the units under it (all when absent)
+//! agencies = ["BTC"]     # only these ministries' indicators (all when absent)
 //! ```
 //!
-//! Without a file the push is open to anyone on the network (a warning is logged): fine on a
-//! desk, not in an operations centre.
+//! Without a file the push and uploads are open to anyone on the network (a warning is logged):
+//! fine on a desk, not in an operations centre.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -31,6 +38,33 @@ pub enum Role {
     Wall,
     /// Also change a room's control state.
     Presenter,
+    /// Upload reports within the token's unit and ministries; follow views as a wall does.
+    Reporter,
+}
+
+/// What one token allows, and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The token's name in the file (provenance of uploads, logs).
+    pub name: String,
+    pub role: Role,
+    /// A reporter's unit (2025 code): it reports for this unit and the units under it, its
+    /// predecessors of the 2024 structure included. Everywhere when absent.
+    pub unit: Option<String>,
+    /// A reporter's ministries (codes): only their indicators. All when empty.
+    pub agencies: Vec<String>,
+}
+
+impl Grant {
+    /// A token of `role` with no limits of unit or ministry.
+    pub fn new(name: &str, role: Role) -> Grant {
+        Grant {
+            name: name.to_owned(),
+            role,
+            unit: None,
+            agencies: Vec::new(),
+        }
+    }
 }
 
 /// Why the auth file could not be used.
@@ -51,10 +85,15 @@ struct File {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TokenEntry {
     name: String,
     value: String,
     role: Role,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    agencies: Vec<String>,
 }
 
 /// The configured tokens and origins.
@@ -62,7 +101,7 @@ struct TokenEntry {
 pub struct Auth {
     /// No tokens configured: everyone is a presenter.
     open: bool,
-    tokens: HashMap<String, (String, Role)>,
+    tokens: HashMap<String, Grant>,
     origins: Vec<String>,
 }
 
@@ -100,10 +139,22 @@ impl Auth {
             open: false,
             tokens: tokens
                 .iter()
-                .map(|(name, value, role)| ((*value).to_owned(), ((*name).to_owned(), *role)))
+                .map(|(name, value, role)| ((*value).to_owned(), Grant::new(name, *role)))
                 .collect(),
             origins: origins.iter().map(|o| (*o).to_owned()).collect(),
         }
+    }
+
+    /// Adds (or replaces) the token `value` with `grant`.
+    pub fn grant(mut self, value: &str, grant: Grant) -> Auth {
+        self.open = false;
+        self.tokens.insert(value.to_owned(), grant);
+        self
+    }
+
+    /// Every token's grant, for checking the file against the catalogue and the units.
+    pub fn grants(&self) -> impl Iterator<Item = &Grant> {
+        self.tokens.values()
     }
 
     /// Reads the TOML file.
@@ -127,7 +178,25 @@ impl Auth {
                     ),
                 });
             }
-            tokens.insert(t.value, (t.name, t.role));
+            if t.role != Role::Reporter && (t.unit.is_some() || !t.agencies.is_empty()) {
+                return Err(AuthError::Parse {
+                    path: path.display().to_string(),
+                    message: format!(
+                        "token {:?}: unit and agencies limit a reporter's uploads; a {:?} \
+                         token has none",
+                        t.name, t.role
+                    ),
+                });
+            }
+            tokens.insert(
+                t.value,
+                Grant {
+                    name: t.name,
+                    role: t.role,
+                    unit: t.unit,
+                    agencies: t.agencies,
+                },
+            );
         }
         Ok(Auth {
             open: false,
@@ -140,23 +209,28 @@ impl Auth {
         self.open
     }
 
-    /// Checks an upgrade request. Requests without `Origin` come from native clients (walls,
-    /// the `watch` command); with one, it must be allowed.
-    pub fn check(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<Role, Rejection> {
+    /// Checks a request's origin and token. Requests without `Origin` come from native clients
+    /// (walls, the `watch` command, systems uploading); with one, it must be allowed. Open: a
+    /// presenter without limits.
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<Grant, Rejection> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
             if !self.origins.iter().any(|o| o == origin) {
                 return Err(Rejection {
                     status: StatusCode::FORBIDDEN,
                     message: format!(
-                        "origin {origin:?} is not allowed to open /live; add it to \
-                         allowed_origins in the server's auth file"
+                        "origin {origin:?} is not allowed; add it to allowed_origins in the \
+                         server's auth file"
                     ),
                 });
             }
         }
         if self.open {
-            return Ok(Role::Presenter);
+            return Ok(Grant::new("open", Role::Presenter));
         }
         let bearer = headers
             .get(header::AUTHORIZATION)
@@ -165,19 +239,19 @@ impl Auth {
         let Some(token) = query_token.or(bearer) else {
             return Err(Rejection {
                 status: StatusCode::UNAUTHORIZED,
-                message: "a token is required: connect to /live?token=… or send \
+                message: "a token is required: add ?token=… (as /live?token=…) or send \
                           Authorization: Bearer …"
                     .into(),
             });
         };
         match self.tokens.get(token) {
-            Some((name, role)) => {
-                tracing::debug!(token = %name, ?role, "live token accepted");
-                Ok(*role)
+            Some(grant) => {
+                tracing::debug!(token = %grant.name, role = ?grant.role, "token accepted");
+                Ok(grant.clone())
             }
             None => Err(Rejection {
                 status: StatusCode::UNAUTHORIZED,
-                message: "the token is not valid; ask the technician for the wall's token".into(),
+                message: "the token is not valid; ask the technician for yours".into(),
             }),
         }
     }
@@ -203,7 +277,7 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(
-            auth.check(&h, Some("presenter-token-123456")).unwrap(),
+            auth.check(&h, Some("presenter-token-123456")).unwrap().role,
             Role::Presenter
         );
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
@@ -228,5 +302,37 @@ mod tests {
         )
         .unwrap();
         assert!(Auth::load(&p).unwrap_err().to_string().contains("shorter"));
+    }
+
+    #[test]
+    fn a_reporter_token_carries_its_unit_and_ministries() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("auth.toml");
+        std::fs::write(
+            &p,
+            "[[token]]\nname = \"so-tc-hcm\"\nvalue = \"reporter-token-123456\"\n\
+             role = \"reporter\"\nunit = \"79\"\nagencies = [\"BTC\"]\n",
+        )
+        .unwrap();
+        let auth = Auth::load(&p).unwrap();
+        let g = auth
+            .check(&HeaderMap::new(), Some("reporter-token-123456"))
+            .unwrap();
+        assert_eq!(g.role, Role::Reporter);
+        assert_eq!(g.unit.as_deref(), Some("79"));
+        assert_eq!(g.agencies, vec!["BTC".to_owned()]);
+        // Limits on a wall's token are a mistake in the file, said at start.
+        std::fs::write(
+            &p,
+            "[[token]]\nname = \"w\"\nvalue = \"wall-token-12345678\"\nrole = \"wall\"\n\
+             unit = \"79\"\n",
+        )
+        .unwrap();
+        assert!(
+            Auth::load(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("limit a reporter's uploads")
+        );
     }
 }

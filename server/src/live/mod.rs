@@ -38,7 +38,7 @@ use crate::events::Events;
 use crate::hierarchy::{Era, Hierarchy, Level};
 use crate::serving::ServingIndex;
 
-pub use auth::{Auth, Role};
+pub use auth::{Auth, Grant, Role};
 
 /// Limits and timings of the live push.
 #[derive(Debug, Clone)]
@@ -523,7 +523,7 @@ pub async fn live(
 ) -> Response {
     let hub = state.live.clone();
     let role = match hub.config.auth.check(&headers, q.token.as_deref()) {
-        Ok(role) => role,
+        Ok(grant) => grant.role,
         Err(rejection) => {
             match rejection.status.as_u16() {
                 403 => hub.metrics.rejected_origin.fetch_add(1, Ordering::Relaxed),
