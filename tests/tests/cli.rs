@@ -88,3 +88,32 @@ fn demo_csv_files_import_to_the_same_data_as_the_direct_demo_load() {
         assert!(same && close, "imported {x:?} vs direct {y:?}");
     }
 }
+
+#[test]
+fn a_reporter_token_naming_a_unit_not_in_force_stops_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("tokens.toml");
+    // 74 was Bình Dương, merged into Hồ Chí Minh (79) in 2025.
+    std::fs::write(
+        &auth,
+        "[[token]]\nname = \"so-tc-binh-duong\"\nvalue = \"reporter-token-0123456789\"\n\
+         role = \"reporter\"\nunit = \"74\"\n",
+    )
+    .unwrap();
+    let db = dir.path().join("d.duckdb");
+    let (ok, _, err) = run(&[
+        "serve",
+        "--db",
+        db.to_str().unwrap(),
+        "--auth",
+        auth.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("token \"so-tc-binh-duong\": unit \"74\" is not a unit in force"),
+        "{err}"
+    );
+    assert!(err.contains("tokens.toml"), "the file is named: {err}");
+}
