@@ -1122,9 +1122,15 @@ async fn a_reporters_token_bounds_its_uploads_to_its_unit_and_ministries() {
     assert!(said.contains("so-tai-chinh-hcm"), "{said}");
     assert!(said.contains("(79) and the units under it"), "{said}");
     assert!(said.contains("XH02") && said.contains("BTP"), "{said}");
-    let (_, f) = server
+    // Reading needs a token too, any role's.
+    let (status, _) = server
         .get("/api/figure?indicator=NS01&unit=79&period=2025-08")
         .await;
+    assert_eq!(status, 401);
+    let (status, f) = server
+        .get("/api/figure?indicator=NS01&unit=79&period=2025-08&token=wall-token-0123456789")
+        .await;
+    assert_eq!(status, 200, "{f}");
     assert!(f["value"].is_null(), "nothing stored: {f}");
 
     // Its own rows go in, and the submission records who sent them.
@@ -1134,9 +1140,13 @@ async fn a_reporters_token_bounds_its_uploads_to_its_unit_and_ministries() {
     let (status, report) = upload_as(&server, Some(hcm), own).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["values_new"], 2);
-    let (_, sub) = server
-        .get(&format!("/api/uploads/{}", report["submission"]))
+    let (status, sub) = server
+        .get(&format!(
+            "/api/uploads/{}?token={hcm}",
+            report["submission"]
+        ))
         .await;
+    assert_eq!(status, 200, "{sub}");
     assert!(
         sub["submitter"]
             .as_str()

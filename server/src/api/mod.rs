@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -81,14 +82,25 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(reference::router())
         .merge(figures::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            token_holders_only,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .merge(uploads::router().layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            upload_timeout,
-        )))
+        .merge(
+            uploads::router()
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    token_holders_only,
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    upload_timeout,
+                )),
+        )
         .route("/openapi.json", axum::routing::get(openapi_json))
         .route("/metrics", axum::routing::get(crate::live::metrics))
         .route("/health", axum::routing::get(health))
@@ -104,6 +116,31 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// Figures are for those with rights to them: when the server checks tokens, reading the API
+/// needs one (any role), as `/live` does. The document, health and metrics stay open; an
+/// upload (POST) checks for a reporter's token itself.
+async fn token_holders_only(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let auth = &state.live.config.auth;
+    if !auth.is_open() && request.method() != axum::http::Method::POST {
+        let token = Query::<TokenQuery>::try_from_uri(request.uri())
+            .ok()
+            .and_then(|q| q.0.token);
+        if let Err(r) = auth.check(request.headers(), token.as_deref()) {
+            return r.into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// axum answers a request its extractors refuse (a query parameter missing or malformed, a
