@@ -490,6 +490,10 @@ async fn openapi_document_lists_every_route() {
             "{p} missing from the OpenAPI document"
         );
     }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["token"]["scheme"], "bearer",
+        "the token a server with --auth asks for is described"
+    );
     let (status, err) = server.get("/api/nothing-here").await;
     assert_eq!(status, 404);
     assert!(err["error"]["message"].is_string());

@@ -234,9 +234,29 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         (name = "figures", description = "Drill-down by locality and by ministry"),
         (name = "uploads", description = "Report ingest"),
         (name = "meta", description = "Health and this document"),
-    )
+    ),
+    modifiers(&TokenScheme),
+    security(("token" = []))
 )]
 pub struct ApiDoc;
+
+/// The token a server started with `--auth` asks for (reporters' for uploads, any role's to
+/// read); a server without it is open.
+struct TokenScheme;
+
+impl utoipa::Modify for TokenScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some(
+            "A token from the server's --auth file (or ?token=): any role's to read, a \
+             reporter's to upload. Not needed when the server runs without --auth."
+                .into(),
+        );
+        components.add_security_scheme("token", SecurityScheme::Http(bearer));
+    }
+}
 
 /// Errors of the API, each mapped to a status and a JSON body.
 #[derive(Debug, thiserror::Error)]
