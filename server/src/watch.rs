@@ -93,8 +93,14 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
                     version = Some(v);
                     seen += 1;
                 }
-                ServerMessage::Control { room, state, .. } => {
-                    println!("# phòng {room}: {state:?}");
+                ServerMessage::Control {
+                    room,
+                    state,
+                    apply_at_ms,
+                    ..
+                } => {
+                    let p = crate::present::Presented { state, apply_at_ms };
+                    println!("# {}", crate::present::describe(&room, &p));
                 }
                 ServerMessage::Error { message, .. } => return Err(WatchError::Refused(message)),
             }
