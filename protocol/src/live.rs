@@ -118,6 +118,18 @@ pub struct RoomState {
     pub period: Option<Period>,
 }
 
+/// A `/live` URL with its token's value left out, to be printed or logged: an error message
+/// must not hand the token to whoever reads the terminal or the log.
+pub fn without_token(url: &str) -> String {
+    match url.split_once("token=") {
+        Some((head, tail)) => {
+            let rest = tail.find('&').map_or("", |i| &tail[i..]);
+            format!("{head}token=…{rest}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// A field of a room's state that a presenter can clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -382,6 +394,15 @@ mod tests {
             ])
         );
         assert!(list.comparisons);
+    }
+
+    #[test]
+    fn a_printed_url_keeps_its_token_secret() {
+        assert_eq!(
+            without_token("ws://h:8080/live?token=s3cret-value-123&x=1"),
+            "ws://h:8080/live?token=…&x=1"
+        );
+        assert_eq!(without_token("ws://h:8080/live"), "ws://h:8080/live");
     }
 
     #[test]

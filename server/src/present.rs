@@ -40,7 +40,7 @@ pub async fn present(
     clear: Vec<RoomField>,
 ) -> Result<Presented, PresentError> {
     let connect = |e: &dyn std::fmt::Display| PresentError::Connect {
-        url: url.to_owned(),
+        url: dieuhanh_protocol::live::without_token(url),
         message: e.to_string(),
     };
     let (mut ws, _) = tokio_tungstenite::connect_async(url)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use dieuhanh_protocol::live::{Cell, ClientMessage, ServerMessage, View};
+use dieuhanh_protocol::live::{Cell, ClientMessage, ServerMessage, View, without_token};
 use dieuhanh_protocol::number::format_vi_auto;
 
 /// Why watching stopped.
@@ -39,7 +39,7 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
             Ok(ok) => ok,
             Err(e) if version.is_none() => {
                 return Err(WatchError::Connect {
-                    url: url.to_owned(),
+                    url: without_token(url),
                     message: e.to_string(),
                 });
             }

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dieuhanh_protocol::live::{ClientMessage, ServerMessage, View};
+use dieuhanh_protocol::live::{ClientMessage, ServerMessage, View, without_token};
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -207,7 +207,7 @@ pub async fn fetch(
         let (ws, _) = tokio_tungstenite::connect_async(url.as_str())
             .await
             .map_err(|e| LiveError::Connect {
-                url: url.clone(),
+                url: without_token(&url),
                 message: e.to_string(),
             })?;
         let (mut tx, mut rx) = ws.split();
@@ -215,7 +215,7 @@ pub async fn fetch(
             tx.send(subscribe(id, view, None))
                 .await
                 .map_err(|e| LiveError::Connect {
-                    url: url.clone(),
+                    url: without_token(&url),
                     message: e.to_string(),
                 })?;
         }
@@ -225,12 +225,12 @@ pub async fn fetch(
         while !pending.is_empty() {
             let Some(msg) = rx.next().await else {
                 return Err(LiveError::Connect {
-                    url: url.clone(),
+                    url: without_token(&url),
                     message: "connection ended before every snapshot arrived".into(),
                 });
             };
             let msg = msg.map_err(|e| LiveError::Connect {
-                url: url.clone(),
+                url: without_token(&url),
                 message: e.to_string(),
             })?;
             let Message::Text(t) = msg else { continue };
