@@ -753,8 +753,8 @@ fn table_rows(ctx: &Ctx<'_>, panel: &Panel) -> Vec<[String; 4]> {
                 return [name, "—".into(), "—".into(), String::new()];
             };
             let v = ctx.data.value(code, &panel.unit, p);
-            let change = v
-                .zip(ctx.data.value(code, &panel.unit, p.same_period_last_year()))
+            let change = ctx
+                .compared(panel, code, &panel.unit, p)
                 .and_then(|(v, ly)| widgets::yoy(info, v, ly))
                 .map(|y| y.0)
                 .unwrap_or_default();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use dieuhanh_protocol::live::RoomState;
+use dieuhanh_protocol::live::{RoomState, View};
 use dieuhanh_server::live::LiveConfig;
 use dieuhanh_tests::{TestServer, open_store};
 use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
@@ -138,9 +138,10 @@ async fn an_accepted_upload_shows_in_the_walls_next_frame() {
     upload(&server, &[(&c[0], 10), (&c[1], 20)]).await;
 
     let layout = kpi_layout(dir.path());
+    // The tile's own view, and its provinces' for a like-for-like comparison with last year.
     assert_eq!(
         scene::subscriptions(&layout, &RoomState::default(), 0).len(),
-        1
+        2
     );
     // The wall's live feed, exactly as `run` drives it.
     let (feed, events, commands) = start_feed(server.addr, &layout);
@@ -275,7 +276,20 @@ async fn a_presenters_focus_brings_the_focused_units_figures_to_the_wall() {
         }
     };
     let now = dieuhanh_wall::live::now_ms();
-    let (subtitle, value) = shown(scene::subscriptions(&layout, &RoomState::default(), now)).await;
+    // The tiles' own views: their units views (for like-for-like comparisons) happen to hold
+    // every province of the nation.
+    let own = |views: Vec<(String, View)>| -> Vec<(String, View)> {
+        views
+            .into_iter()
+            .filter(|(id, _)| !id.contains("/units/"))
+            .collect()
+    };
+    let (subtitle, value) = shown(own(scene::subscriptions(
+        &layout,
+        &RoomState::default(),
+        now,
+    )))
+    .await;
     assert_eq!(
         (subtitle.as_str(), value),
         ("79 · Tháng 8/2025", None),

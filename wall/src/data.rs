@@ -164,6 +164,42 @@ impl WallData {
         Some(shown.unwrap_or(newest))
     }
 
+    /// A total of `unit` at `p` still missing some units' reports, and last year's, both over the
+    /// same units below it at `level`: those whose own value at `p` is complete and that had one
+    /// a year before. Last year's full total against this year's partial one would read as a
+    /// fall (or hide a rise) by the missing units' share: this is the like-for-like comparison.
+    /// With the number of units matched. `None` when the total is complete, or when fewer than
+    /// [`LATEST_MIN_COVERAGE`] of the units below can be matched (their cells not held, or too
+    /// many themselves incomplete).
+    pub fn matched(
+        &self,
+        indicator: &str,
+        unit: &str,
+        level: &str,
+        p: Period,
+    ) -> Option<(f64, f64, usize)> {
+        let [got, expected] = self.get(indicator, unit, p)?.coverage?;
+        if got >= expected {
+            return None;
+        }
+        let ly = p.same_period_last_year();
+        let below = self.children(unit, level);
+        let complete = |c: &CellValue| c.coverage.is_none_or(|[g, e]| g >= e);
+        let (mut now, mut before, mut n) = (0.0, 0.0, 0usize);
+        for u in &below {
+            if let (Some(a), Some(b)) = (
+                self.get(indicator, &u.code, p).filter(|c| complete(c)),
+                self.get(indicator, &u.code, ly).filter(|c| complete(c)),
+            ) {
+                now += a.value;
+                before += b.value;
+                n += 1;
+            }
+        }
+        let enough = n > 0 && n as f64 >= LATEST_MIN_COVERAGE * below.len() as f64;
+        enough.then_some((now, before, n))
+    }
+
     /// Units at `level` under `parent` (any depth), by name.
     pub fn children(&self, parent: &str, level: &str) -> Vec<&UnitInfo> {
         let mut out: Vec<&UnitInfo> = self
@@ -339,5 +375,85 @@ mod tests {
         assert_eq!(d.changes.len(), 1);
         assert_eq!(d.version, 4);
         assert_eq!(d.latest_period("VM02", "VN", None, None), Some(p));
+    }
+
+    /// Ten provinces: nine have reported this October, all ten did last year.
+    fn ten_provinces_one_late() -> (WallData, Period) {
+        let mut cells = Vec::new();
+        let mut units = vec![UnitInfo {
+            code: "VN".into(),
+            name: "Cả nước".into(),
+            level: "nation".into(),
+            parent: None,
+        }];
+        for k in 1..=10u32 {
+            let code = format!("{k:02}");
+            units.push(UnitInfo {
+                code: code.clone(),
+                name: format!("Tỉnh {k}"),
+                level: "province".into(),
+                parent: Some("VN".into()),
+            });
+            // Last year 100 each; this year 110 each, except the tenth, not in yet.
+            cells.push(cell("NS01", &code, "2025-10", Some(100.0)));
+            if k < 10 {
+                cells.push(cell("NS01", &code, "2026-10", Some(110.0)));
+            }
+        }
+        let mut nation = cell("NS01", "VN", "2026-10", Some(990.0));
+        nation.c = Some([9, 10]);
+        let mut last_year = cell("NS01", "VN", "2025-10", Some(1000.0));
+        last_year.c = Some([10, 10]);
+        cells.extend([nation, last_year]);
+        let mut d = WallData::default();
+        d.apply(
+            &ServerMessage::Snapshot {
+                id: "a".into(),
+                version: 1,
+                reason: "subscribe".into(),
+                indicators: vec![],
+                units,
+                periods: vec![],
+                cells,
+            },
+            0,
+        );
+        (d, Period::parse("2026-10").unwrap())
+    }
+
+    #[test]
+    fn a_total_missing_a_unit_is_compared_with_the_same_units_a_year_before() {
+        let (mut d, p) = ten_provinces_one_late();
+        // 990 against 1,000 would read as a 1 % fall; the same nine units rose by 10 %.
+        let (now, before, n) = d.matched("NS01", "VN", "province", p).unwrap();
+        assert_eq!((now, before, n), (990.0, 900.0, 9));
+        // Once the tenth is in, the total is compared as it is.
+        d.apply(
+            &ServerMessage::Delta {
+                id: "a".into(),
+                from_version: 1,
+                version: 2,
+                cells: vec![cell("NS01", "10", "2026-10", Some(110.0)), {
+                    let mut c = cell("NS01", "VN", "2026-10", Some(1100.0));
+                    c.c = Some([10, 10]);
+                    c
+                }],
+            },
+            1,
+        );
+        assert_eq!(d.matched("NS01", "VN", "province", p), None);
+    }
+
+    #[test]
+    fn too_few_matched_units_leave_the_comparison_as_it_is() {
+        let (mut d, p) = ten_provinces_one_late();
+        // Only two provinces' cells held (a wall whose units view has not arrived yet, say).
+        for k in 3..=10 {
+            let code = format!("{k:02}");
+            if let Some(u) = d.cells.get_mut("NS01").and_then(|m| m.get_mut(&code)) {
+                u.clear();
+            }
+        }
+        assert_eq!(d.matched("NS01", "VN", "province", p), None);
     }
 }

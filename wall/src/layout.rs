@@ -521,6 +521,9 @@ pub struct Panel {
     pub text: TextSize,
     /// Bars only: show the top N.
     pub top: Option<u32>,
+    /// Those of its indicators whose values add up the hierarchy (aggregation `sum`): a total
+    /// still missing some units is compared with the same units a year before.
+    pub additive: Vec<String>,
     /// 1-based line of its `[[scene.panel]]` header.
     pub line: usize,
 }

@@ -56,6 +56,61 @@ pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
     })
 }
 
+/// The level a unit's total is made of, read from its official code: the nation's provinces, a
+/// province's communes (the 2025 structure has no districts); a commune has none.
+pub fn child_level(unit: &str) -> Option<&'static str> {
+    if unit.eq_ignore_ascii_case("VN") {
+        Some("province")
+    } else if unit.len() == 2 {
+        Some("commune")
+    } else {
+        None
+    }
+}
+
+/// What a KPI tile or an indicator table of totals that add up needs besides its own view to
+/// compare like for like while some units have not reported ([`WallData::matched`]): the units
+/// below its unit, at the newest periods it may show, and (the view's comparisons) a year
+/// before.
+pub fn matched_view(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
+    let compares = match panel.widget {
+        WidgetKind::Kpi => panel.additive.first() == panel.indicators.first(),
+        WidgetKind::Table => panel.children.is_none(),
+        _ => false,
+    };
+    if !compares || panel.additive.is_empty() {
+        return None;
+    }
+    let own = view_of(panel, room, now_ms)?;
+    let unit = own.units.first()?.clone();
+    let level = child_level(&unit)?;
+    let Periods::Range { from, to } = own.periods else {
+        return None;
+    };
+    let newest = match panel.period {
+        PeriodSpec::Latest(f) => latest_slack(f) + 1,
+        PeriodSpec::Fixed(_) => 1,
+    };
+    let from = periods_back(to, newest)
+        .first()
+        .copied()
+        .unwrap_or(from)
+        .max(from);
+    Some(View {
+        indicators: if panel.widget == WidgetKind::Kpi {
+            own.indicators.first().cloned().into_iter().collect()
+        } else {
+            panel.additive.clone()
+        },
+        units: Vec::new(),
+        children_of: Some(unit),
+        level: Some(level.to_owned()),
+        periods: Periods::Range { from, to },
+        comparisons: true,
+        at: None,
+    })
+}
+
 /// Reports arrive after their period ends: reach back far enough that "latest" finds one.
 fn latest_slack(f: Frequency) -> u32 {
     match f {
@@ -64,16 +119,39 @@ fn latest_slack(f: Frequency) -> u32 {
     }
 }
 
-/// Every panel's view in `room`'s state. Subscription ids: `scene/panel-index`, stable while
-/// the layout is; a view that changes (the presenter focused a province) is subscribed again
-/// under its id.
+/// Every panel's view in `room`'s state, and each scene's units views for like-for-like
+/// comparisons ([`matched_view`]), those of one unit, level and periods merged into one (a row
+/// of KPI tiles asks for the same provinces: one view, not one a tile, under the server's limit
+/// on views). Subscription ids: `scene/panel-index` and `scene/units/n`, stable while the layout
+/// and the room are; a view that changes (the presenter focused a province) is subscribed
+/// again under its id.
 pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(String, View)> {
     let mut out = Vec::new();
     for scene in &layout.scenes {
+        let mut units: Vec<View> = Vec::new();
         for (i, panel) in scene.panels.iter().enumerate() {
             if let Some(v) = view_of(panel, room, now_ms) {
                 out.push((format!("{}/{i}", scene.name), v));
             }
+            let Some(v) = matched_view(panel, room, now_ms) else {
+                continue;
+            };
+            let same = |u: &&mut View| {
+                u.children_of == v.children_of && u.level == v.level && u.periods == v.periods
+            };
+            match units.iter_mut().find(same) {
+                Some(u) => {
+                    for code in v.indicators {
+                        if !u.indicators.contains(&code) {
+                            u.indicators.push(code);
+                        }
+                    }
+                }
+                None => units.push(v),
+            }
+        }
+        for (k, v) in units.into_iter().enumerate() {
+            out.push((format!("{}/units/{k}", scene.name), v));
         }
     }
     out
@@ -210,6 +288,30 @@ mod tests {
 
     use super::*;
     use crate::catalogue::{Catalogue, assets_dir};
+
+    /// The server takes at most 64 views a connection (its default `max_views`): every shipped
+    /// layout, focused on a province or not, asks for fewer, units views included (the 4×3
+    /// national wall: 48).
+    #[test]
+    fn every_shipped_layout_asks_for_fewer_views_than_the_server_takes() {
+        let cat = Catalogue::load(&assets_dir()).unwrap();
+        let focused = RoomState {
+            focus_unit: Some("79".into()),
+            ..RoomState::default()
+        };
+        for name in ["desk", "room", "national"] {
+            let file = assets_dir().join(format!("layouts/{name}.toml"));
+            let layout = crate::layout::load(&file, &cat).expect("layout");
+            for room in [RoomState::default(), focused.clone()] {
+                let views = subscriptions(&layout, &room, 1_792_047_600_000);
+                assert!(views.len() <= 64, "{name}: {} views", views.len());
+                assert!(
+                    views.iter().any(|(id, _)| id.contains("/units/")),
+                    "{name} compares like for like"
+                );
+            }
+        }
+    }
 
     /// A wall left running follows the calendar: when the month turns its "latest" views move
     /// forward (checked once a minute), and a room change is followed at once.

@@ -1080,6 +1080,94 @@ fn a_kpi_tile_waits_for_most_units_before_showing_a_new_month() {
     );
 }
 
+/// The demo's October has 33 of 34 provinces in: Thái Nguyên, a large exporter, is late. Its
+/// national exports against last October's 34 provinces would read as a growth far below the
+/// plan; the tile compares the same 33 provinces in both years, and its plan line the same
+/// growth. A figure that does not add up (the consumer price index) is compared as it is.
+#[test]
+fn a_total_missing_a_province_is_compared_with_the_same_provinces_a_year_before() {
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let scene = &layout.scenes[0];
+    let room = RoomState::default();
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &room,
+        now_ms: taken,
+    };
+    let tile = |code: &str| {
+        let panel = scene
+            .panels
+            .iter()
+            .find(|p| p.widget == layout::WidgetKind::Kpi && p.indicators == [code])
+            .expect("the tile");
+        (panel, widgets::kpi::facts(&ctx, panel))
+    };
+    let (_, exports) = tile("VM02");
+    let p = exports.period.expect("a month");
+    let ly = p.same_period_last_year();
+    let [got, expected] = data.get("VM02", "VN", p).unwrap().coverage.unwrap();
+    assert!(got < expected, "a province is late in the demo");
+    // The same provinces, summed here from their own cells.
+    let (mut now, mut before) = (0.0, 0.0);
+    for u in data.children("VN", "province") {
+        if let (Some(a), Some(b)) = (
+            data.value("VM02", &u.code, p),
+            data.value("VM02", &u.code, ly),
+        ) {
+            now += a;
+            before += b;
+        }
+    }
+    let like_for_like = (now / before - 1.0) * 100.0;
+    let naive = (data.value("VM02", "VN", p).unwrap() / data.value("VM02", "VN", ly).unwrap()
+        - 1.0)
+        * 100.0;
+    assert!(
+        like_for_like - naive > 2.0,
+        "{like_for_like} against {naive}"
+    );
+    let (yoy, ..) = exports.yoy.expect("a comparison");
+    let said = format!(
+        "+{} so với cùng kỳ",
+        dieuhanh_protocol::number::format_percent_vi(like_for_like, 1, false)
+    );
+    assert_eq!(yoy, said);
+    let plan_growth = data.indicators["VM02"]
+        .target
+        .as_ref()
+        .and_then(|t| t.for_year(p.year()))
+        .expect("a growth plan");
+    let gap = like_for_like - plan_growth;
+    let plan = exports.target.expect("the plan line");
+    assert!(
+        plan.contains(&dieuhanh_protocol::number::format_vi(gap.abs(), 1)),
+        "the plan line holds the same growth: {plan} ({gap})"
+    );
+    // The scene's units view is what brings those provinces to a running wall.
+    let views = scene::subscriptions(&layout, &room, taken);
+    let units: Vec<_> = views
+        .iter()
+        .filter(|(id, _)| id.starts_with(&format!("{}/units/", scene.name)))
+        .map(|(_, v)| v)
+        .collect();
+    let with = |code: &str| {
+        units
+            .iter()
+            .find(|v| v.indicators.iter().any(|i| i == code))
+    };
+    let exports_units = with("VM02").expect("a units view with the exports");
+    assert_eq!(exports_units.children_of.as_deref(), Some("VN"));
+    assert_eq!(exports_units.level.as_deref(), Some("province"));
+    assert!(exports_units.comparisons, "last year's too");
+    // The price index does not add up: in no units view, the comparison as held.
+    let (_, cpi) = tile("VM01");
+    assert!(with("VM01").is_none());
+    assert!(cpi.yoy.is_some());
+}
+
 /// The demo snapshot shipped for previews is sample data: however old, no panel is badged stale,
 /// and the header says the figures are samples, so a preview image cannot pass for the
 /// country's figures.

@@ -905,6 +905,15 @@ impl<'a> Ctx<'a> {
                 cells[3] as f32,
             )
         });
+        let additive = indicators
+            .iter()
+            .filter(|(code, _)| {
+                cat.indicators
+                    .get(code)
+                    .is_some_and(|i| i.aggregation == "sum")
+            })
+            .map(|(code, _)| code.clone())
+            .collect();
         let panel = Panel {
             widget,
             rect,
@@ -918,6 +927,7 @@ impl<'a> Ctx<'a> {
             title,
             text: text.unwrap_or_else(|| widget.default_text()),
             top,
+            additive,
             line,
         };
         (Some(cells), Some(panel))

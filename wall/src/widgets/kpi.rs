@@ -58,8 +58,9 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
     };
     out.value = Some(figure(info, v));
     let current = ctx.data.value(code, unit, p).unwrap_or(v);
-    if let Some(ly) = ctx.data.value(code, unit, p.same_period_last_year())
-        && let Some((text, change)) = yoy(info, current, ly)
+    let compared = ctx.compared(panel, code, unit, p);
+    if let Some((now, before)) = compared
+        && let Some((text, change)) = yoy(info, now, before)
     {
         out.yoy = Some((
             yoy_line(&text),
@@ -67,7 +68,7 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
             change_colour(info, change),
         ));
     }
-    out.target = target_text(ctx, info, code, unit, p, current);
+    out.target = target_text(ctx, info, code, unit, p, current, compared);
     let reported = |got: u32, expected: u32| {
         format!(
             "{}/{} đơn vị đã báo cáo",
@@ -195,6 +196,7 @@ fn target_text(
     unit: &str,
     p: Period,
     current: f64,
+    compared: Option<(f64, f64)>,
 ) -> Option<String> {
     // Plans are national; a province's figure is not held against them.
     if unit != "VN" {
@@ -214,9 +216,10 @@ fn target_text(
             }
             (ytd / plan * 100.0, 0.0)
         }
+        // The growth the tile's comparison line shows (like for like while units are missing).
         "growth" => {
-            let ly = ctx.data.value(code, unit, p.same_period_last_year())?;
-            (plan, (current / ly - 1.0) * 100.0 - plan)
+            let (now, before) = compared?;
+            (plan, (now / before - 1.0) * 100.0 - plan)
         }
         _ => (plan, 0.0),
     };

@@ -49,6 +49,23 @@ impl Ctx<'_> {
         self.layout.wall.text_px(size)
     }
 
+    /// `unit`'s value of `code` at `p` and a year before, as a comparison with last year reads
+    /// them. While some units below have not reported, a total that adds up is compared over
+    /// the same units in both years ([`WallData::matched`]); otherwise as held.
+    pub fn compared(&self, panel: &Panel, code: &str, unit: &str, p: Period) -> Option<(f64, f64)> {
+        let matched = crate::scene::child_level(unit)
+            .filter(|_| panel.additive.iter().any(|a| a == code))
+            .and_then(|level| self.data.matched(code, unit, level, p));
+        match matched {
+            Some((now, before, _)) => Some((now, before)),
+            None => self.data.value(code, unit, p).zip(self.data.value(
+                code,
+                unit,
+                p.same_period_last_year(),
+            )),
+        }
+    }
+
     /// The unit a panel shows, after the presenter's focus.
     pub fn unit_of<'p>(&'p self, panel: &'p Panel) -> &'p str {
         match &self.room.focus_unit {

@@ -62,11 +62,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                     continue;
                 };
                 let v = ctx.shown_value(code, unit, p);
-                let cmp = match (
-                    ctx.data.value(code, unit, p),
-                    ctx.data.value(code, unit, p.same_period_last_year()),
-                ) {
-                    (Some(now), Some(ly)) => yoy(info, now, ly)
+                let cmp = match ctx.compared(panel, code, unit, p) {
+                    Some((now, ly)) => yoy(info, now, ly)
                         .map(|(t, d)| (t, change_colour(info, d)))
                         .unwrap_or(("—".into(), theme::MUTED)),
                     _ => ("—".into(), theme::MUTED),
