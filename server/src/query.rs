@@ -81,12 +81,18 @@ pub struct Figure {
     /// Value of the same period last year.
     #[serde(serialize_with = "tidy_json::opt")]
     pub last_year: Option<f64>,
-    /// % change vs the same period last year (so với cùng kỳ năm trước).
+    /// % change vs the same period last year (so với cùng kỳ năm trước). While a total that
+    /// adds up still misses some units (`coverage`), over the same units in both years.
     #[serde(serialize_with = "tidy_json::opt")]
     pub yoy_pct: Option<f64>,
-    /// Difference vs the same period last year (percentage points for rates).
+    /// Difference vs the same period last year (percentage points for rates); over the same
+    /// units as `yoy_pct`.
     #[serde(serialize_with = "tidy_json::opt")]
     pub yoy_diff: Option<f64>,
+    /// The units `yoy_pct` compares in both years, when the total misses some: those complete
+    /// now that had a value a year before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub yoy_units: Option<u32>,
     /// Year-to-date value (lũy kế) up to the end of this period, for sub-year periods.
     #[serde(serialize_with = "tidy_json::opt")]
     pub ytd: Option<f64>,
@@ -128,6 +134,7 @@ pub fn figure(
     unit: u32,
     period: &Period,
     cells: &HashMap<String, Cell>,
+    matched: Option<(f64, f64, u32)>,
 ) -> Figure {
     let [p, ly, ytd, ytd_ly] = figure_periods(period);
     let get = |q: &Period| cells.get(&q.id()).copied();
@@ -135,6 +142,13 @@ pub fn figure(
     let last = get(&ly);
     let value = cur.map(|c| c.value);
     let last_year = last.map(|c| c.value);
+    // Compared like for like while the total misses some units (see `like_for_like`).
+    let partial = cur.is_some_and(|c| c.n_units < c.n_expected);
+    let matched = matched.filter(|_| partial && ind.aggregation == Aggregation::Sum);
+    let (now, before) = match matched {
+        Some((a, b, _)) => (Some(a), Some(b)),
+        None => (value, last_year),
+    };
     let pct = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b != 0.0 => Some((a / b - 1.0) * 100.0),
         _ => None,
@@ -151,8 +165,8 @@ pub fn figure(
     } else {
         (None, None)
     };
-    let yoy_pct = pct(value, last_year);
-    let yoy_diff = match (value, last_year) {
+    let yoy_pct = pct(now, before);
+    let yoy_diff = match (now, before) {
         (Some(a), Some(b)) => Some(a - b),
         _ => None,
     };
@@ -187,6 +201,7 @@ pub fn figure(
         last_year,
         yoy_pct,
         yoy_diff,
+        yoy_units: matched.map(|m| m.2),
         ytd: ytd_v,
         ytd_last_year: ytd_ly_v,
         ytd_yoy_pct: pct(ytd_v, ytd_ly_v),
@@ -194,6 +209,60 @@ pub fn figure(
         value_text: value.map(|v| format_vi(v, ind.decimals as usize)),
         yoy_text,
     }
+}
+
+/// A total at `p` still missing some units, and last year's, both summed over the same
+/// `children`: those complete at `p` that had a complete value a year before, with their number.
+/// Last year's full total against this year's partial one would read as a fall (or hide a rise)
+/// by the missing units' share. `None` when fewer than 80 % of the children can be matched (the
+/// wall's rule, `WallData::matched`).
+pub fn like_for_like(
+    children: &[u32],
+    p: &Period,
+    get: impl Fn(u32, &Period) -> Option<Cell>,
+) -> Option<(f64, f64, u32)> {
+    let ly = p.same_period_last_year();
+    let complete = |c: &Cell| c.n_units >= c.n_expected;
+    let (mut now, mut before, mut n) = (0.0, 0.0, 0u32);
+    for &u in children {
+        if let (Some(a), Some(b)) = (get(u, p).filter(complete), get(u, &ly).filter(complete)) {
+            now += a.value;
+            before += b.value;
+            n += 1;
+        }
+    }
+    (n > 0 && f64::from(n) >= 0.8 * children.len() as f64).then_some((now, before, n))
+}
+
+/// The units a total of `uid` at `p` adds up from, one level down, in the structure of `p`.
+fn parts<'h>(h: &'h Hierarchy, uid: u32, p: &Period) -> &'h [u32] {
+    let era = Era::of_period(p);
+    let level = match h.unit(uid).map(|u| u.level) {
+        Some(Level::Nation) => Level::Province,
+        Some(Level::Province) if era == Era::Since2025 => Level::Commune,
+        Some(Level::Province) => Level::District,
+        Some(Level::District) => Level::Commune,
+        _ => return &[],
+    };
+    h.descendants(uid, level, era)
+}
+
+/// [`like_for_like`] of `uid`'s total from the index, when it misses some units (a few cells
+/// read only then).
+fn matched_in_index(
+    index: &ServingIndex,
+    h: &Hierarchy,
+    ind: &Indicator,
+    uid: u32,
+    p: &Period,
+    cur: Option<&Cell>,
+) -> Option<(f64, f64, u32)> {
+    if ind.aggregation != Aggregation::Sum || cur.is_none_or(|c| c.n_units >= c.n_expected) {
+        return None;
+    }
+    let children = parts(h, uid, p);
+    let cells = index.read(&ind.code, children, &[*p, p.same_period_last_year()]);
+    like_for_like(children, p, |u, q| cells.get(&(u, q.id())).copied())
 }
 
 /// The calendar month (1–12) a period starts in.
@@ -497,12 +566,17 @@ pub fn breakdown_with(
             .filter_map(|p| cells.get(&(uid, p.id())).map(|c| (p.id(), *c)))
             .collect()
     };
-    let parent_figure = figure(ind, parent.uid, &q.period, &per_unit(parent.uid));
+    // The parent's comparison with last year, like for like over these children while it
+    // misses some.
+    let matched = like_for_like(&children, &q.period, |u, p| {
+        cells.get(&(u, p.id())).copied()
+    });
+    let parent_figure = figure(ind, parent.uid, &q.period, &per_unit(parent.uid), matched);
     let mut rows: Vec<BreakdownRow> = children
         .iter()
         .filter_map(|&uid| h.unit(uid))
         .map(|u| {
-            let f = figure(ind, u.uid, &q.period, &per_unit(u.uid));
+            let f = figure(ind, u.uid, &q.period, &per_unit(u.uid), None);
             let share = match (ind.aggregation, f.value, parent_figure.value) {
                 (Aggregation::Sum, Some(v), Some(p)) if p != 0.0 => Some(v / p * 100.0),
                 _ => None,
@@ -614,7 +688,13 @@ pub fn series(
         .iter()
         .map(|p| SeriesPoint {
             period: PeriodRef::of(p),
-            figure: figure(ind, u.uid, p, &by_period),
+            figure: figure(
+                ind,
+                u.uid,
+                p,
+                &by_period,
+                matched_in_index(index, h, ind, u.uid, p, by_period.get(&p.id())),
+            ),
         })
         .collect();
     Ok(Series {
@@ -870,6 +950,7 @@ pub struct IndicatorFigure {
 
 pub fn latest_figures(
     index: &ServingIndex,
+    h: &Hierarchy,
     indicators: &[&Indicator],
     uid: u32,
 ) -> Vec<IndicatorFigure> {
@@ -881,7 +962,8 @@ pub fn latest_figures(
                 let cells = index.read(&ind.code, &[uid], &figure_periods(p));
                 let by: HashMap<String, Cell> =
                     cells.into_iter().map(|((_, p), c)| (p, c)).collect();
-                Some(figure(ind, uid, p, &by))
+                let matched = matched_in_index(index, h, ind, uid, p, by.get(&p.id()));
+                Some(figure(ind, uid, p, &by, matched))
             }
             None => None,
         };

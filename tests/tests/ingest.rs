@@ -1167,3 +1167,72 @@ async fn a_reporters_token_bounds_its_uploads_to_its_unit_and_ministries() {
     .await;
     assert_eq!(status, 200, "{report}");
 }
+
+/// Hà Nội has not reported October yet: the nation's total is 33 provinces', and its
+/// comparison with last October is made over the same 33, in the figure, the breakdown's
+/// parent and the ministry's drill-down alike.
+#[tokio::test]
+async fn a_total_missing_a_province_is_compared_with_the_same_provinces_a_year_before() {
+    let (_dir, server) = empty_server().await;
+    let h = server.state.store.hierarchy();
+    let provinces: Vec<String> = h
+        .descendants(h.nation().uid, Level::Province, Era::Since2025)
+        .iter()
+        .map(|&u| h.unit(u).unwrap().code.clone())
+        .collect();
+    assert_eq!(provinces.len(), 34);
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for code in &provinces {
+        // Hà Nội was the largest last year; every province rose 10 %.
+        let last: u32 = if code == "01" { 1000 } else { 100 };
+        csv.push_str(&format!("{code};Tháng 10/2025;NS01;{last}\n"));
+        if code != "01" {
+            csv.push_str(&format!("{code};Tháng 10/2026;NS01;{}\n", last / 10 * 11));
+        }
+    }
+    let (status, report) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+
+    let f = figure(&server, "NS01", "VN", "2026-10").await;
+    assert_eq!(f["coverage"]["reported"], 33);
+    assert_eq!(
+        f["last_year"], 4300.0,
+        "last year's full total is still given"
+    );
+    let yoy = f["yoy_pct"].as_f64().unwrap();
+    assert!((yoy - 10.0).abs() < 1e-9, "like for like: {f}");
+    assert_eq!(f["yoy_units"], 33);
+    assert_eq!(f["yoy_text"], "+10,0%");
+    // Against last year's 34 it would read as a fall of 15,6 %.
+    let (_, b) = server
+        .get("/api/breakdown?indicator=NS01&period=2026-10")
+        .await;
+    let parent = &b["parent_figure"];
+    assert!(
+        (parent["yoy_pct"].as_f64().unwrap() - 10.0).abs() < 1e-9,
+        "{b}"
+    );
+    let (_, agency) = server.get("/api/agencies/BTC").await;
+    let ns01 = agency["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["indicator"]["code"] == "NS01")
+        .unwrap();
+    assert_eq!(ns01["figure"]["yoy_units"], 33, "{ns01}");
+
+    // Once Hà Nội is in, the total is compared as it is.
+    let (status, _) = server
+        .upload(
+            "",
+            "text/csv",
+            "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n01;Tháng 10/2026;NS01;1100\n"
+                .as_bytes()
+                .to_vec(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let f = figure(&server, "NS01", "VN", "2026-10").await;
+    assert!((f["yoy_pct"].as_f64().unwrap() - 10.0).abs() < 1e-9);
+    assert!(f.get("yoy_units").is_none(), "{f}");
+}

@@ -245,7 +245,12 @@ pub async fn agency(
         .iter()
         .filter(|i| i.agency == agency.code)
         .collect();
-    let figures = query::latest_figures(state.store.serving(), &inds, NATION_UID);
+    let figures = query::latest_figures(
+        state.store.serving(),
+        state.store.hierarchy(),
+        &inds,
+        NATION_UID,
+    );
     Ok(Json(AgencyDetail {
         agency,
         indicators: figures,
