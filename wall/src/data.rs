@@ -84,6 +84,10 @@ pub struct WallData {
     pub feed: Feed,
     /// Data version per subscription id, for resuming.
     pub versions: HashMap<String, i64>,
+    /// (ancestor, level) → the codes of the units at that level under it (any depth), sorted:
+    /// bars, tables and like-for-like comparisons ask every frame. Rebuilt when a snapshot
+    /// brings units.
+    below: HashMap<(String, String), Vec<String>>,
 }
 
 impl Default for WallData {
@@ -96,6 +100,7 @@ impl Default for WallData {
             changes: VecDeque::new(),
             feed: Feed::Connecting,
             versions: HashMap::new(),
+            below: HashMap::new(),
         }
     }
 }
@@ -200,27 +205,43 @@ impl WallData {
         enough.then_some((now, before, n))
     }
 
-    /// Units at `level` under `parent` (any depth), by name.
+    /// Units at `level` under `parent` (any depth), by code.
     pub fn children(&self, parent: &str, level: &str) -> Vec<&UnitInfo> {
-        let mut out: Vec<&UnitInfo> = self
-            .units
-            .values()
-            .filter(|u| u.level == level && self.is_under(&u.code, parent))
-            .collect();
-        out.sort_by(|a, b| a.code.cmp(&b.code));
-        out
+        self.below
+            .get(&(parent.to_owned(), level.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|c| self.units.get(c))
+            .collect()
     }
 
-    fn is_under(&self, code: &str, ancestor: &str) -> bool {
-        let mut at = self.units.get(code).and_then(|u| u.parent.as_deref());
-        for _ in 0..4 {
-            match at {
-                Some(p) if p == ancestor => return true,
-                Some(p) => at = self.units.get(p).and_then(|u| u.parent.as_deref()),
-                None => return ancestor == "VN",
+    /// Files every unit under each of its ancestors (the nation, "VN", above all).
+    fn index_units(&mut self) {
+        let mut below: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for u in self.units.values() {
+            let mut at = u.parent.as_deref();
+            let mut reached_nation = false;
+            // Four levels at most: a commune, its district, its province, the nation.
+            for _ in 0..4 {
+                let Some(p) = at else { break };
+                reached_nation |= p == "VN";
+                below
+                    .entry((p.to_owned(), u.level.clone()))
+                    .or_default()
+                    .push(u.code.clone());
+                at = self.units.get(p).and_then(|a| a.parent.as_deref());
+            }
+            if !reached_nation && u.code != "VN" {
+                below
+                    .entry(("VN".to_owned(), u.level.clone()))
+                    .or_default()
+                    .push(u.code.clone());
             }
         }
-        false
+        for codes in below.values_mut() {
+            codes.sort();
+        }
+        self.below = below;
     }
 
     pub fn unit_name<'a>(&'a self, code: &'a str) -> &'a str {
@@ -243,6 +264,9 @@ impl WallData {
                 }
                 for u in units {
                     self.units.insert(u.code.clone(), u.clone());
+                }
+                if !units.is_empty() {
+                    self.index_units();
                 }
                 for c in cells {
                     self.set(c, None, *version);
