@@ -136,7 +136,7 @@ enum Command {
     /// Steer every wall of a room at once, as a presenter: switch the scene, focus a province or
     /// commune, filter on a ministry, pick a period, or clear any of these (back to the whole
     /// country, every ministry, the latest period). Needs a presenter token when the server
-    /// checks tokens.
+    /// checks tokens. With nothing to change, says what the room shows now.
     ///
     /// Example: dieuhanh-server present --room phong-hop --scene dia-phuong --focus "Hồ Chí Minh"
     ///
@@ -398,11 +398,20 @@ fn main() -> anyhow::Result<()> {
                 agency,
                 period,
             };
-            if change == RoomState::default() && clear.is_empty() {
-                bail!("nothing to change: give --scene, --focus, --agency, --period or --clear");
-            }
-            let clear = clear.into_iter().map(RoomField::from).collect();
+            let clear: Vec<RoomField> = clear.into_iter().map(RoomField::from).collect();
             let (url, rt) = live_client(url, token)?;
+            // Nothing to change: say what the room shows now.
+            if change == RoomState::default() && clear.is_empty() {
+                let now = rt.block_on(dieuhanh_server::present::current(&url, &room))?;
+                match now {
+                    Some(p) => println!("{}", dieuhanh_server::present::describe(&room, &p)),
+                    None => println!(
+                        "Phòng {room}: chưa có lựa chọn nào của người điều khiển; các màn hình \
+                         theo bố cục"
+                    ),
+                }
+                return Ok(());
+            }
             let done = rt.block_on(dieuhanh_server::present::present(
                 &url, &room, change, clear,
             ))?;

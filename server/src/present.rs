@@ -82,6 +82,48 @@ pub async fn present(
     answer
 }
 
+/// What `room` shows now: the state a presenter last set, or `None` when none has.
+pub async fn current(url: &str, room: &str) -> Result<Option<Presented>, PresentError> {
+    let connect = |e: &dyn std::fmt::Display| PresentError::Connect {
+        url: dieuhanh_protocol::live::without_token(url),
+        message: e.to_string(),
+    };
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| connect(&e))?;
+    let join = ClientMessage::Join {
+        room: room.to_owned(),
+    };
+    let text = serde_json::to_string(&join).map_err(|e| connect(&e))?;
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| connect(&e))?;
+    // A room with a state answers a join at once; the welcome comes first.
+    let wait = Duration::from_secs(2);
+    let answer = tokio::time::timeout(wait, async {
+        while let Some(Ok(m)) = ws.next().await {
+            let Message::Text(t) = m else { continue };
+            match serde_json::from_str::<ServerMessage>(t.as_str()) {
+                Ok(ServerMessage::Control {
+                    room: r,
+                    state,
+                    apply_at_ms,
+                    ..
+                }) if r == room => return Ok(Some(Presented { state, apply_at_ms })),
+                Ok(ServerMessage::Error { message, .. }) => {
+                    return Err(PresentError::Refused(message));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    })
+    .await
+    .unwrap_or(Ok(None));
+    let _ = ws.close(None).await;
+    answer
+}
+
 /// The room's state in a line of Vietnamese, for the presenter's terminal.
 pub fn describe(room: &str, p: &Presented) -> String {
     let s = &p.state;

@@ -554,6 +554,11 @@ async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
     })
     .await;
 
+    // Asked what the room shows before anyone chose: the layout's own.
+    let (ok, out, err) = present(&server, presenter, &[]).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("chưa có lựa chọn nào"), "{out}");
+
     // Names as a presenter types them; the walls get codes.
     let (ok, out, err) = present(
         &server,
@@ -593,6 +598,14 @@ async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
         ),
         other => panic!("{other:?}"),
     }
+
+    // Anyone in the room may ask what it shows now (a wall's token too).
+    let (ok, out, err) = present(&server, "wall-token-0123456789", &[]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("địa bàn: 79") && out.contains("cảnh: tinh-thanh"),
+        "{out}"
+    );
 
     // Back to the whole country and every ministry; the scene and the period stay.
     let (ok, out, err) = present(
