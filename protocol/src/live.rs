@@ -13,6 +13,10 @@ use crate::period::{Frequency, Period};
 /// Version of this protocol; a server refuses clients that ask for another.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The most views a server takes on one connection unless configured otherwise: a wall's
+/// layout must ask for no more.
+pub const DEFAULT_MAX_VIEWS: usize = 64;
+
 /// What a view covers: indicators × units × periods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct View {

@@ -17,8 +17,8 @@ pub enum PresentError {
     #[error("the server refused the change: {0}")]
     Refused(String),
     #[error(
-        "the server did not confirm the change within {0:?}; check that --url is the live \
-         endpoint (ws://HOST:PORT/live)"
+        "the server did not confirm the change (it closed the connection, or said nothing \
+         within {0:?}); check that --url is the live endpoint (ws://HOST:PORT/live)"
     )]
     NoAnswer(Duration),
 }
@@ -39,51 +39,34 @@ pub async fn present(
     change: RoomState,
     clear: Vec<RoomField>,
 ) -> Result<Presented, PresentError> {
-    let connect = |e: &dyn std::fmt::Display| PresentError::Connect {
-        url: dieuhanh_protocol::live::without_token(url),
-        message: e.to_string(),
-    };
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .map_err(|e| connect(&e))?;
     let msg = ClientMessage::Control {
         room: room.to_owned(),
         state: change,
         clear,
     };
-    let text = serde_json::to_string(&msg).map_err(|e| connect(&e))?;
-    ws.send(Message::text(text))
-        .await
-        .map_err(|e| connect(&e))?;
     let wait = Duration::from_secs(10);
-    let answer = tokio::time::timeout(wait, async {
-        while let Some(Ok(m)) = ws.next().await {
-            let Message::Text(t) = m else { continue };
-            match serde_json::from_str::<ServerMessage>(t.as_str()) {
-                Ok(ServerMessage::Control {
-                    room: r,
-                    state,
-                    apply_at_ms,
-                    ..
-                }) if r == room => return Ok(Presented { state, apply_at_ms }),
-                Ok(ServerMessage::Error { message, .. }) => {
-                    return Err(PresentError::Refused(message));
-                }
-                _ => {}
-            }
-        }
-        Err(PresentError::Refused(
-            "the server closed the connection (is the token a presenter's?)".into(),
-        ))
-    })
-    .await
-    .map_err(|_| PresentError::NoAnswer(wait))?;
-    let _ = ws.close(None).await;
-    answer
+    ask(url, room, &msg, wait)
+        .await?
+        .ok_or(PresentError::NoAnswer(wait))
 }
 
-/// What `room` shows now: the state a presenter last set, or `None` when none has.
+/// What `room` shows now: the state a presenter last set, or `None` when none has (a room
+/// with a state answers a join at once).
 pub async fn current(url: &str, room: &str) -> Result<Option<Presented>, PresentError> {
+    let msg = ClientMessage::Join {
+        room: room.to_owned(),
+    };
+    ask(url, room, &msg, Duration::from_secs(2)).await
+}
+
+/// Sends `msg` and waits up to `wait` for `room`'s state; `None` if the server closed the
+/// connection or said nothing by then.
+async fn ask(
+    url: &str,
+    room: &str,
+    msg: &ClientMessage,
+    wait: Duration,
+) -> Result<Option<Presented>, PresentError> {
     let connect = |e: &dyn std::fmt::Display| PresentError::Connect {
         url: dieuhanh_protocol::live::without_token(url),
         message: e.to_string(),
@@ -91,15 +74,10 @@ pub async fn current(url: &str, room: &str) -> Result<Option<Presented>, Present
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .map_err(|e| connect(&e))?;
-    let join = ClientMessage::Join {
-        room: room.to_owned(),
-    };
-    let text = serde_json::to_string(&join).map_err(|e| connect(&e))?;
+    let text = serde_json::to_string(msg).map_err(|e| connect(&e))?;
     ws.send(Message::text(text))
         .await
         .map_err(|e| connect(&e))?;
-    // A room with a state answers a join at once; the welcome comes first.
-    let wait = Duration::from_secs(2);
     let answer = tokio::time::timeout(wait, async {
         while let Some(Ok(m)) = ws.next().await {
             let Message::Text(t) = m else { continue };

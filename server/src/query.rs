@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use duckdb::{Connection, params};
 use serde::Serialize;
 
+use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::number::{format_percent_vi, format_vi, tidy_json};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
@@ -142,7 +143,7 @@ pub fn figure(
     let last = get(&ly);
     let value = cur.map(|c| c.value);
     let last_year = last.map(|c| c.value);
-    // Compared like for like while the total misses some units (see `like_for_like`).
+    // Compared like for like while the total misses some units (`compare::like_for_like`).
     let partial = cur.is_some_and(|c| c.n_units < c.n_expected);
     let matched = matched.filter(|_| partial && ind.aggregation == Aggregation::Sum);
     let (now, before) = match matched {
@@ -211,27 +212,9 @@ pub fn figure(
     }
 }
 
-/// A total at `p` still missing some units, and last year's, both summed over the same
-/// `children`: those complete at `p` that had a complete value a year before, with their number.
-/// Last year's full total against this year's partial one would read as a fall (or hide a rise)
-/// by the missing units' share. `None` when fewer than 80 % of the children can be matched (the
-/// wall's rule, `WallData::matched`).
-pub fn like_for_like(
-    children: &[u32],
-    p: &Period,
-    get: impl Fn(u32, &Period) -> Option<Cell>,
-) -> Option<(f64, f64, u32)> {
-    let ly = p.same_period_last_year();
-    let complete = |c: &Cell| c.n_units >= c.n_expected;
-    let (mut now, mut before, mut n) = (0.0, 0.0, 0u32);
-    for &u in children {
-        if let (Some(a), Some(b)) = (get(u, p).filter(complete), get(u, &ly).filter(complete)) {
-            now += a.value;
-            before += b.value;
-            n += 1;
-        }
-    }
-    (n > 0 && f64::from(n) >= 0.8 * children.len() as f64).then_some((now, before, n))
+/// A unit's value when its own figure is complete (a like-for-like comparison sums only those).
+fn complete(c: Option<&Cell>) -> Option<f64> {
+    c.filter(|c| c.n_units >= c.n_expected).map(|c| c.value)
 }
 
 /// The units a total of `uid` at `p` adds up from, one level down, in the structure of `p`.
@@ -262,7 +245,9 @@ fn matched_in_index(
     }
     let children = parts(h, uid, p);
     let cells = index.read(&ind.code, children, &[*p, p.same_period_last_year()]);
-    like_for_like(children, p, |u, q| cells.get(&(u, q.id())).copied())
+    let value = |u: u32, q: &Period| complete(cells.get(&(u, q.id())));
+    let ly = p.same_period_last_year();
+    like_for_like(children.iter().map(|&u| (value(u, p), value(u, &ly))))
 }
 
 /// The calendar month (1–12) a period starts in.
@@ -568,9 +553,13 @@ pub fn breakdown_with(
     };
     // The parent's comparison with last year, like for like over these children while it
     // misses some.
-    let matched = like_for_like(&children, &q.period, |u, p| {
-        cells.get(&(u, p.id())).copied()
-    });
+    let value = |u: u32, p: &Period| complete(cells.get(&(u, p.id())));
+    let ly = q.period.same_period_last_year();
+    let matched = like_for_like(
+        children
+            .iter()
+            .map(|&u| (value(u, &q.period), value(u, &ly))),
+    );
     let parent_figure = figure(ind, parent.uid, &q.period, &per_unit(parent.uid), matched);
     let mut rows: Vec<BreakdownRow> = children
         .iter()

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::live::{Cell, IndicatorInfo, ServerMessage, UnitInfo};
 use dieuhanh_protocol::period::{Frequency, Period};
 
@@ -170,39 +171,31 @@ impl WallData {
     }
 
     /// A total of `unit` at `p` still missing some units' reports, and last year's, both over the
-    /// same units below it at `level`: those whose own value at `p` is complete and that had one
-    /// a year before. Last year's full total against this year's partial one would read as a
-    /// fall (or hide a rise) by the missing units' share: this is the like-for-like comparison.
-    /// With the number of units matched. `None` when the total is complete, or when fewer than
-    /// [`LATEST_MIN_COVERAGE`] of the units below can be matched (their cells not held, or too
-    /// many themselves incomplete).
+    /// same units below it at `level`, with their number ([`like_for_like`], the rule the
+    /// server's figures follow too). `None` when the total is complete, or when too few units
+    /// below can be matched (their cells not held, or themselves incomplete).
     pub fn matched(
         &self,
         indicator: &str,
         unit: &str,
         level: &str,
         p: Period,
-    ) -> Option<(f64, f64, usize)> {
+    ) -> Option<(f64, f64, u32)> {
         let [got, expected] = self.get(indicator, unit, p)?.coverage?;
         if got >= expected {
             return None;
         }
         let ly = p.same_period_last_year();
-        let below = self.children(unit, level);
-        let complete = |c: &CellValue| c.coverage.is_none_or(|[g, e]| g >= e);
-        let (mut now, mut before, mut n) = (0.0, 0.0, 0usize);
-        for u in &below {
-            if let (Some(a), Some(b)) = (
-                self.get(indicator, &u.code, p).filter(|c| complete(c)),
-                self.get(indicator, &u.code, ly).filter(|c| complete(c)),
-            ) {
-                now += a.value;
-                before += b.value;
-                n += 1;
-            }
-        }
-        let enough = n > 0 && n as f64 >= LATEST_MIN_COVERAGE * below.len() as f64;
-        enough.then_some((now, before, n))
+        let value = |u: &str, q: Period| {
+            self.get(indicator, u, q)
+                .filter(|c| c.coverage.is_none_or(|[g, e]| g >= e))
+                .map(|c| c.value)
+        };
+        like_for_like(
+            self.children(unit, level)
+                .iter()
+                .map(|u| (value(&u.code, p), value(&u.code, ly))),
+        )
     }
 
     /// Units at `level` under `parent` (any depth), by code.

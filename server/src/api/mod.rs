@@ -82,25 +82,19 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(reference::router())
         .merge(figures::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            token_holders_only,
-        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .merge(
-            uploads::router()
-                .layer(axum::middleware::from_fn_with_state(
-                    state.clone(),
-                    token_holders_only,
-                ))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    upload_timeout,
-                )),
-        )
+        .merge(uploads::router().layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            upload_timeout,
+        )))
+        // Every route above; the document, health and metrics below stay open.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            token_holders_only,
+        ))
         .route("/openapi.json", axum::routing::get(openapi_json))
         .route("/metrics", axum::routing::get(crate::live::metrics))
         .route("/health", axum::routing::get(health))

@@ -35,7 +35,7 @@ use dieuhanh_protocol::period::{CivilDate, Period};
 use crate::api::AppState;
 use crate::catalogue::Catalogue;
 use crate::events::Events;
-use crate::hierarchy::{Era, Hierarchy, Level};
+use crate::hierarchy::Hierarchy;
 use crate::serving::ServingIndex;
 
 pub use auth::{Auth, Grant, Role};
@@ -91,7 +91,7 @@ impl Default for LiveConfig {
             max_write_buffer_bytes: 40 << 20,
             journal_versions: 1024,
             journal_cells: 1_000_000,
-            max_views: 64,
+            max_views: dieuhanh_protocol::live::DEFAULT_MAX_VIEWS,
             max_view_cells: 200_000,
             control_delay: Duration::from_millis(250),
             inbox_capacity: 256,
@@ -218,17 +218,12 @@ pub fn settle_control(
     today: CivilDate,
 ) -> Result<(), String> {
     if let Some(u) = &state.focus_unit {
-        let unit = if u.trim().eq_ignore_ascii_case("VN") {
-            h.nation()
-        } else {
-            let levels = [Level::Province, Level::District, Level::Commune];
-            h.resolve(Era::at(today), &levels, u).map_err(|e| {
-                format!(
-                    "focus_unit {u:?}: {e}; give the code (79) or the name (Hồ Chí Minh) of a unit \
-                     in force today"
-                )
-            })?
-        };
+        let unit = crate::query::find_unit(h, u, today).map_err(|e| {
+            format!(
+                "focus_unit {u:?}: {e}; give the code (79) or the name (Hồ Chí Minh) of a unit in \
+                 force today"
+            )
+        })?;
         state.focus_unit = Some(unit.code.clone());
     }
     if let Some(a) = &state.agency {
