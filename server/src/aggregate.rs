@@ -553,13 +553,21 @@ fn temporal(ind: &Indicator, year: i32, bases: &[Period], slabs: &YearSlabs) -> 
                 continue;
             }
             let (mut sum, mut count, mut latest) = (0.0, 0usize, 0.0);
-            let (mut n_units, mut n_expected, mut restated) = (u16::MAX, 0u16, true);
+            let (mut n_units, mut n_expected, mut restated) = (0u16, 0u16, true);
             for s in part.iter().flatten() {
                 sum += s.value;
                 count += 1;
                 latest = s.value;
-                n_units = n_units.min(s.n_units);
-                n_expected = n_expected.max(s.n_expected);
+                // The coverage of the least covered sub-period (the latest of equals). Not the
+                // fewest units against the most expected: across the 2025 reform a year's
+                // months count different units (2 old provinces restated, then 1 new), and
+                // every month complete must read as complete.
+                if count == 1
+                    || u32::from(s.n_units) * u32::from(n_expected)
+                        <= u32::from(n_units) * u32::from(s.n_expected)
+                {
+                    (n_units, n_expected) = (s.n_units, s.n_expected);
+                }
                 restated &= s.kind == CellKind::Restated;
             }
             let value = match ind.temporal {

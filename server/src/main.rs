@@ -400,11 +400,15 @@ fn main() -> anyhow::Result<()> {
             };
             let clear: Vec<RoomField> = clear.into_iter().map(RoomField::from).collect();
             let (url, rt) = live_client(url, token)?;
+            let names = || dieuhanh_server::present::Names::load(&dieuhanh_server::assets_dir());
             // Nothing to change: say what the room shows now.
             if change == RoomState::default() && clear.is_empty() {
                 let now = rt.block_on(dieuhanh_server::present::current(&url, &room))?;
                 match now {
-                    Some(p) => println!("{}", dieuhanh_server::present::describe(&room, &p)),
+                    Some(p) => println!(
+                        "{}",
+                        dieuhanh_server::present::describe(&room, &p, &names())
+                    ),
                     None => println!(
                         "Phòng {room}: chưa có lựa chọn nào của người điều khiển; các màn hình \
                          theo bố cục"
@@ -415,7 +419,10 @@ fn main() -> anyhow::Result<()> {
             let done = rt.block_on(dieuhanh_server::present::present(
                 &url, &room, change, clear,
             ))?;
-            println!("{}", dieuhanh_server::present::describe(&room, &done));
+            println!(
+                "{}",
+                dieuhanh_server::present::describe(&room, &done, &names())
+            );
             Ok(())
         }
         Command::DemoData {

@@ -2,12 +2,16 @@
 //! focuses a unit, filters on a ministry, picks a period, or clears any of them. It prints the
 //! room's resulting state and the moment at which every wall of the room applies it.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use dieuhanh_protocol::live::{ClientMessage, RoomField, RoomState, ServerMessage};
+
+use crate::catalogue::Catalogue;
+use crate::hierarchy::{Era, Hierarchy};
 
 /// Why the room was not changed.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +106,48 @@ async fn ask(
     answer
 }
 
+/// What a presenter reads instead of codes: the names of units (today's structure) and
+/// ministries, from the assets the server serves.
+pub struct Names {
+    pub hierarchy: Option<Hierarchy>,
+    pub catalogue: Option<Catalogue>,
+}
+
+impl Names {
+    /// From the assets folder; a part that cannot be read leaves its codes as they are (the
+    /// change itself went through the server, which checked them).
+    pub fn load(assets: &Path) -> Names {
+        let hierarchy = Hierarchy::load(assets)
+            .inspect_err(|e| tracing::warn!(error = %e, "unit names unavailable"))
+            .ok();
+        let catalogue = Catalogue::load(&assets.join("catalogue/catalogue.toml"))
+            .inspect_err(|e| tracing::warn!(error = %e, "ministry names unavailable"))
+            .ok();
+        Names {
+            hierarchy,
+            catalogue,
+        }
+    }
+
+    /// "Thành phố Hồ Chí Minh (79)", or the code alone.
+    fn unit(&self, code: &str) -> String {
+        self.hierarchy
+            .as_ref()
+            .and_then(|h| h.by_code(Era::Since2025, code))
+            .map_or_else(|| code.to_owned(), |u| format!("{} ({code})", u.full_name))
+    }
+
+    /// "Bộ Tài chính (BTC)", or the code alone.
+    fn agency(&self, code: &str) -> String {
+        self.catalogue
+            .as_ref()
+            .and_then(|c| c.agency(code))
+            .map_or_else(|| code.to_owned(), |a| format!("{} ({code})", a.name))
+    }
+}
+
 /// The room's state in a line of Vietnamese, for the presenter's terminal.
-pub fn describe(room: &str, p: &Presented) -> String {
+pub fn describe(room: &str, p: &Presented, names: &Names) -> String {
     let s = &p.state;
     let mut parts = vec![format!("Phòng {room}")];
     parts.push(format!(
@@ -112,11 +156,15 @@ pub fn describe(room: &str, p: &Presented) -> String {
     ));
     parts.push(format!(
         "địa bàn: {}",
-        s.focus_unit.as_deref().unwrap_or("toàn quốc")
+        s.focus_unit
+            .as_deref()
+            .map_or("toàn quốc".to_owned(), |u| names.unit(u))
     ));
     parts.push(format!(
         "bộ, ngành: {}",
-        s.agency.as_deref().unwrap_or("tất cả")
+        s.agency
+            .as_deref()
+            .map_or("tất cả".to_owned(), |a| names.agency(a))
     ));
     parts.push(format!(
         "kỳ: {}",
@@ -137,8 +185,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_room_is_described_in_vietnamese_with_vietnam_time() {
-        let p = Presented {
+    fn the_room_is_described_in_vietnamese_with_vietnam_time_and_names() {
+        let mut p = Presented {
             state: RoomState {
                 focus_unit: Some("79".into()),
                 ..RoomState::default()
@@ -146,10 +194,19 @@ mod tests {
             // 2026-11-30 03:04:05.678 UTC
             apply_at_ms: 1_796_007_845_678,
         };
+        let names = Names::load(&crate::assets_dir());
         assert_eq!(
-            describe("phong-hop", &p),
-            "Phòng phong-hop · cảnh: (theo bố cục) · địa bàn: 79 · bộ, ngành: tất cả · kỳ: mới \
-             nhất · mọi màn hình áp dụng lúc 10:04:05.678"
+            describe("phong-hop", &p, &names),
+            "Phòng phong-hop · cảnh: (theo bố cục) · địa bàn: Thành phố Hồ Chí Minh (79) · bộ, \
+             ngành: tất cả · kỳ: mới nhất · mọi màn hình áp dụng lúc 10:04:05.678"
         );
+        p.state.agency = Some("BTC".into());
+        assert!(describe("phong-hop", &p, &names).contains("bộ, ngành: Bộ Tài chính (BTC)"));
+        // Without the assets, the codes.
+        let none = Names {
+            hierarchy: None,
+            catalogue: None,
+        };
+        assert!(describe("phong-hop", &p, &none).contains("địa bàn: 79 · bộ, ngành: BTC"));
     }
 }

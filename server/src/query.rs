@@ -99,8 +99,13 @@ pub struct Figure {
     pub ytd: Option<f64>,
     #[serde(serialize_with = "tidy_json::opt")]
     pub ytd_last_year: Option<f64>,
+    /// % change of `ytd` vs last year's; like `yoy_pct`, over the same units in both years while
+    /// the year-to-date total misses some.
     #[serde(serialize_with = "tidy_json::opt")]
     pub ytd_yoy_pct: Option<f64>,
+    /// The units `ytd_yoy_pct` compares, when the year-to-date total misses some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ytd_yoy_units: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetStatus>,
     /// Vietnamese-formatted value, e.g. "1.234.567,8".
@@ -135,7 +140,7 @@ pub fn figure(
     unit: u32,
     period: &Period,
     cells: &HashMap<String, Cell>,
-    matched: Option<(f64, f64, u32)>,
+    matched: Matched,
 ) -> Figure {
     let [p, ly, ytd, ytd_ly] = figure_periods(period);
     let get = |q: &Period| cells.get(&q.id()).copied();
@@ -144,8 +149,11 @@ pub fn figure(
     let value = cur.map(|c| c.value);
     let last_year = last.map(|c| c.value);
     // Compared like for like while the total misses some units (`compare::like_for_like`).
-    let partial = cur.is_some_and(|c| c.n_units < c.n_expected);
-    let matched = matched.filter(|_| partial && ind.aggregation == Aggregation::Sum);
+    let partial = |c: Option<Cell>| {
+        c.is_some_and(|c| c.n_units < c.n_expected) && ind.aggregation == Aggregation::Sum
+    };
+    let ytd_matched = matched.ytd.filter(|_| partial(get(&ytd)));
+    let matched = matched.period.filter(|_| partial(cur));
     let (now, before) = match matched {
         Some((a, b, _)) => (Some(a), Some(b)),
         None => (value, last_year),
@@ -165,6 +173,11 @@ pub fn figure(
         (get(&ytd).map(|c| c.value), get(&ytd_ly).map(|c| c.value))
     } else {
         (None, None)
+    };
+    let ytd_matched = ytd_matched.filter(|_| has_ytd);
+    let ytd_yoy_pct = match ytd_matched {
+        Some((a, b, _)) => pct(Some(a), Some(b)),
+        None => pct(ytd_v, ytd_ly_v),
     };
     let yoy_pct = pct(now, before);
     let yoy_diff = match (now, before) {
@@ -188,7 +201,7 @@ pub fn figure(
             } else {
                 None
             }),
-            pct(ytd_v, ytd_ly_v).or(yoy_pct),
+            ytd_yoy_pct.or(yoy_pct),
         )
     });
     Figure {
@@ -205,7 +218,8 @@ pub fn figure(
         yoy_units: matched.map(|m| m.2),
         ytd: ytd_v,
         ytd_last_year: ytd_ly_v,
-        ytd_yoy_pct: pct(ytd_v, ytd_ly_v),
+        ytd_yoy_pct,
+        ytd_yoy_units: ytd_matched.map(|m| m.2),
         target,
         value_text: value.map(|v| format_vi(v, ind.decimals as usize)),
         yoy_text,
@@ -230,24 +244,51 @@ fn parts<'h>(h: &'h Hierarchy, uid: u32, p: &Period) -> &'h [u32] {
     h.descendants(uid, level, era)
 }
 
-/// [`like_for_like`] of `uid`'s total from the index, when it misses some units (a few cells
-/// read only then).
+/// A total's like-for-like comparisons ([`like_for_like`]) over the units below it: of its
+/// period, and of its year-to-date. Each is `None` when that total is complete, or too few
+/// units match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Matched {
+    pub period: Option<(f64, f64, u32)>,
+    pub ytd: Option<(f64, f64, u32)>,
+}
+
+impl Matched {
+    /// From the cells of the units below a total, keyed by unit and period id.
+    fn of(children: &[u32], p: &Period, cells: &CellMap) -> Matched {
+        let value = |u: u32, q: &Period| complete(cells.get(&(u, q.id())));
+        let over = |q: Period| {
+            let ly = q.same_period_last_year();
+            like_for_like(children.iter().map(|&u| (value(u, &q), value(u, &ly))))
+        };
+        Matched {
+            period: over(*p),
+            ytd: over(p.ytd()),
+        }
+    }
+}
+
+/// [`Matched`] of `uid`'s totals from the index, when one misses some units (a few cells
+/// read only then); `by_period` holds `uid`'s own cells.
 fn matched_in_index(
     index: &ServingIndex,
     h: &Hierarchy,
     ind: &Indicator,
     uid: u32,
     p: &Period,
-    cur: Option<&Cell>,
-) -> Option<(f64, f64, u32)> {
-    if ind.aggregation != Aggregation::Sum || cur.is_none_or(|c| c.n_units >= c.n_expected) {
-        return None;
+    by_period: &HashMap<String, Cell>,
+) -> Matched {
+    let partial = |q: &Period| {
+        by_period
+            .get(&q.id())
+            .is_some_and(|c| c.n_units < c.n_expected)
+    };
+    if ind.aggregation != Aggregation::Sum || !(partial(p) || partial(&p.ytd())) {
+        return Matched::default();
     }
     let children = parts(h, uid, p);
-    let cells = index.read(&ind.code, children, &[*p, p.same_period_last_year()]);
-    let value = |u: u32, q: &Period| complete(cells.get(&(u, q.id())));
-    let ly = p.same_period_last_year();
-    like_for_like(children.iter().map(|&u| (value(u, p), value(u, &ly))))
+    let cells = index.read(&ind.code, children, &figure_periods(p));
+    Matched::of(children, p, &cells)
 }
 
 /// The calendar month (1–12) a period starts in.
@@ -551,21 +592,15 @@ pub fn breakdown_with(
             .filter_map(|p| cells.get(&(uid, p.id())).map(|c| (p.id(), *c)))
             .collect()
     };
-    // The parent's comparison with last year, like for like over these children while it
+    // The parent's comparisons with last year, like for like over these children while it
     // misses some.
-    let value = |u: u32, p: &Period| complete(cells.get(&(u, p.id())));
-    let ly = q.period.same_period_last_year();
-    let matched = like_for_like(
-        children
-            .iter()
-            .map(|&u| (value(u, &q.period), value(u, &ly))),
-    );
+    let matched = Matched::of(&children, &q.period, &cells);
     let parent_figure = figure(ind, parent.uid, &q.period, &per_unit(parent.uid), matched);
     let mut rows: Vec<BreakdownRow> = children
         .iter()
         .filter_map(|&uid| h.unit(uid))
         .map(|u| {
-            let f = figure(ind, u.uid, &q.period, &per_unit(u.uid), None);
+            let f = figure(ind, u.uid, &q.period, &per_unit(u.uid), Matched::default());
             let share = match (ind.aggregation, f.value, parent_figure.value) {
                 (Aggregation::Sum, Some(v), Some(p)) if p != 0.0 => Some(v / p * 100.0),
                 _ => None,
@@ -682,7 +717,7 @@ pub fn series(
                 u.uid,
                 p,
                 &by_period,
-                matched_in_index(index, h, ind, u.uid, p, by_period.get(&p.id())),
+                matched_in_index(index, h, ind, u.uid, p, &by_period),
             ),
         })
         .collect();
@@ -951,7 +986,7 @@ pub fn latest_figures(
                 let cells = index.read(&ind.code, &[uid], &figure_periods(p));
                 let by: HashMap<String, Cell> =
                     cells.into_iter().map(|((_, p), c)| (p, c)).collect();
-                let matched = matched_in_index(index, h, ind, uid, p, by.get(&p.id()));
+                let matched = matched_in_index(index, h, ind, uid, p, &by);
                 Some(figure(ind, uid, p, &by, matched))
             }
             None => None,

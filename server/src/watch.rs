@@ -58,6 +58,7 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
         if ws.send(Message::text(text)).await.is_err() {
             continue;
         }
+        let mut names = None;
         while let Some(Ok(msg)) = ws.next().await {
             let Message::Text(t) = msg else { continue };
             let Ok(m) = serde_json::from_str::<ServerMessage>(t.as_str()) else {
@@ -100,7 +101,10 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
                     ..
                 } => {
                     let p = crate::present::Presented { state, apply_at_ms };
-                    println!("# {}", crate::present::describe(&room, &p));
+                    // Read once, at the first room message: a data feed never needs them.
+                    let names = names
+                        .get_or_insert_with(|| crate::present::Names::load(&crate::assets_dir()));
+                    println!("# {}", crate::present::describe(&room, &p, names));
                 }
                 ServerMessage::Error { message, .. } => return Err(WatchError::Refused(message)),
             }

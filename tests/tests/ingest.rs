@@ -1236,3 +1236,83 @@ async fn a_total_missing_a_province_is_compared_with_the_same_provinces_a_year_b
     assert!((f["yoy_pct"].as_f64().unwrap() - 10.0).abs() < 1e-9);
     assert!(f.get("yoy_units").is_none(), "{f}");
 }
+
+/// Hà Nội has not reported February's exports: the nation's year-to-date adds 34 provinces'
+/// January to 33 provinces' February. Its growth, and the export plan's verdict with it, is
+/// judged over the 33 provinces with both months in both years; against last year's whole
+/// total it would read as a missed plan.
+#[tokio::test]
+async fn a_year_to_date_missing_a_province_is_compared_like_for_like_and_held_to_the_plan() {
+    let (_dir, server) = empty_server().await;
+    let h = server.state.store.hierarchy();
+    let codes = |era| -> Vec<String> {
+        h.descendants(h.nation().uid, Level::Province, era)
+            .iter()
+            .map(|&u| h.unit(u).unwrap().code.clone())
+            .collect()
+    };
+    // Last year in the 63 provinces of the time; Hà Nội (01) the largest.
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for month in [1, 2] {
+        for code in codes(Era::Before2025) {
+            let v = if code == "01" { 1000 } else { 100 };
+            csv.push_str(&format!("{code};Tháng {month}/2025;VM02;{v}\n"));
+        }
+    }
+    let (status, report) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    // This year every one of today's 34 provinces rose 10 % on its restated figure.
+    let (status, b) = server
+        .get("/api/breakdown?indicator=VM02&period=2025-01")
+        .await;
+    assert_eq!(status, 200, "{b}");
+    let rows = b["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 34);
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for r in rows {
+        let code = r["unit"]["code"].as_str().unwrap();
+        // Sums of hundreds: a rise of 10 % is a whole number.
+        let v = (r["value"].as_f64().unwrap() * 1.1).round() as i64;
+        csv.push_str(&format!("{code};Tháng 1/2026;VM02;{v}\n"));
+        if code != "01" {
+            csv.push_str(&format!("{code};Tháng 2/2026;VM02;{v}\n"));
+        }
+    }
+    let (status, report) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+
+    let f = figure(&server, "VM02", "VN", "2026-02").await;
+    let (ytd, before) = (
+        f["ytd"].as_f64().unwrap(),
+        f["ytd_last_year"].as_f64().unwrap(),
+    );
+    assert!(
+        (ytd / before - 1.0) * 100.0 < 8.0,
+        "the totals alone would miss the plan: {f}"
+    );
+    let growth = f["ytd_yoy_pct"].as_f64().unwrap();
+    assert!((growth - 10.0).abs() < 1e-6, "like for like: {f}");
+    assert_eq!(f["ytd_yoy_units"], 33, "{f}");
+    // The 2026 plan is +8 % exports: on track.
+    let t = &f["target"];
+    assert_eq!(t["kind"], "growth", "{f}");
+    assert!((t["actual"].as_f64().unwrap() - 10.0).abs() < 1e-6, "{f}");
+    assert_eq!(t["on_track"], true, "{f}");
+    // The breakdown's parent says the same.
+    let (_, b) = server
+        .get("/api/breakdown?indicator=VM02&period=2026-02")
+        .await;
+    let parent = &b["parent_figure"];
+    assert!(
+        (parent["ytd_yoy_pct"].as_f64().unwrap() - 10.0).abs() < 1e-6,
+        "{b}"
+    );
+    assert_eq!(parent["target"]["on_track"], true, "{b}");
+    // January is complete everywhere: nothing to match there.
+    let f = figure(&server, "VM02", "VN", "2026-01").await;
+    assert!(f.get("ytd_yoy_units").is_none(), "{f}");
+    assert!(
+        (f["ytd_yoy_pct"].as_f64().unwrap() - 10.0).abs() < 1e-6,
+        "{f}"
+    );
+}

@@ -579,8 +579,8 @@ async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
     for part in [
         "Phòng phong-hop",
         "cảnh: tinh-thanh",
-        "địa bàn: 79",
-        "bộ, ngành: BTC",
+        "địa bàn: Thành phố Hồ Chí Minh (79)",
+        "bộ, ngành: Bộ Tài chính (BTC)",
         "kỳ: Tháng 9/2026",
         "mọi màn hình áp dụng lúc",
     ] {
@@ -603,7 +603,7 @@ async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
     let (ok, out, err) = present(&server, "wall-token-0123456789", &[]).await;
     assert!(ok, "{err}");
     assert!(
-        out.contains("địa bàn: 79") && out.contains("cảnh: tinh-thanh"),
+        out.contains("địa bàn: Thành phố Hồ Chí Minh (79)") && out.contains("cảnh: tinh-thanh"),
         "{out}"
     );
 

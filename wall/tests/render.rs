@@ -1135,16 +1135,75 @@ fn a_total_missing_a_province_is_compared_with_the_same_provinces_a_year_before(
         dieuhanh_protocol::number::format_percent_vi(like_for_like, 1, false)
     );
     assert_eq!(yoy, said);
+    // The year's plan is held against the growth since January, over the same provinces too.
     let plan_growth = data.indicators["VM02"]
         .target
         .as_ref()
         .and_then(|t| t.for_year(p.year()))
         .expect("a growth plan");
-    let gap = like_for_like - plan_growth;
-    let plan = exports.target.expect("the plan line");
+    let (ytd, ytd_ly) = (p.ytd(), ly.ytd());
+    let (mut now, mut before) = (0.0, 0.0);
+    for u in data.children("VN", "province") {
+        if let (Some(a), Some(b)) = (
+            data.value("VM02", &u.code, ytd),
+            data.value("VM02", &u.code, ytd_ly),
+        ) {
+            now += a;
+            before += b;
+        }
+    }
+    let so_far = (now / before - 1.0) * 100.0;
+    let naive_so_far =
+        (data.value("VM02", "VN", ytd).unwrap() / data.value("VM02", "VN", ytd_ly).unwrap() - 1.0)
+            * 100.0;
     assert!(
-        plan.contains(&dieuhanh_protocol::number::format_vi(gap.abs(), 1)),
-        "the plan line holds the same growth: {plan} ({gap})"
+        so_far - naive_so_far > 0.1,
+        "{so_far} against {naive_so_far}"
+    );
+    let Period::Month { month, .. } = p else {
+        panic!("a month: {p:?}")
+    };
+    let percent = |v| dieuhanh_protocol::number::format_percent_vi(v, 1, true);
+    assert_eq!(
+        exports.target.as_deref(),
+        Some(
+            format!(
+                "{month} tháng {}, kế hoạch {}",
+                percent(so_far),
+                percent(plan_growth)
+            )
+            .as_str()
+        ),
+        "the plan line holds the growth since January, like for like"
+    );
+    // Prices: a ceiling, on the average since January as it stands.
+    let (_, cpi) = tile("VM01");
+    let Some(Period::Month { month, year }) = cpi.period else {
+        panic!("a month: {:?}", cpi.period)
+    };
+    let cpi_ytd = Period::YearToDate { year, month };
+    let cpi_so_far = (data.value("VM01", "VN", cpi_ytd).unwrap()
+        / data
+            .value("VM01", "VN", cpi_ytd.same_period_last_year())
+            .unwrap()
+        - 1.0)
+        * 100.0;
+    let cpi_plan = data.indicators["VM01"]
+        .target
+        .as_ref()
+        .unwrap()
+        .for_year(year)
+        .unwrap();
+    assert_eq!(
+        cpi.target.as_deref(),
+        Some(
+            format!(
+                "{month} tháng {}, kế hoạch ≤ {}",
+                percent(cpi_so_far),
+                percent(cpi_plan)
+            )
+            .as_str()
+        )
     );
     // The scene's units view is what brings those provinces to a running wall.
     let views = scene::subscriptions(&layout, &room, taken);
@@ -1448,5 +1507,53 @@ fn a_presenters_ministry_filter_dims_other_ministries_panels_and_focus_retargets
     assert!(
         list.texts.iter().any(|t| t.key.text == title),
         "{title:?} in the header"
+    );
+}
+
+/// Every KPI tile of every example scene writes each line it has to say: the comparison with
+/// last year, the plan, and how many units have reported while some have not. A short figure
+/// drawn large once pushed a tile's coverage line off its bottom, so a leader read a total
+/// missing a province as complete.
+#[test]
+fn every_kpi_tile_writes_its_comparisons_plan_and_coverage() {
+    let (data, taken) = demo();
+    let room = RoomState::default();
+    let mut missing = Vec::new();
+    let mut lines = 0;
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for sc in &layout.scenes {
+            let ctx = widgets::Ctx {
+                layout: &layout,
+                scene: sc,
+                data: &data,
+                room: &room,
+                now_ms: taken,
+            };
+            let list = compose(&layout, sc, &data, taken, &room);
+            for (i, panel) in sc.panels.iter().enumerate() {
+                if panel.widget != layout::WidgetKind::Kpi {
+                    continue;
+                }
+                let f = widgets::kpi::facts(&ctx, panel);
+                let drawn: Vec<&str> = list.texts[list.panels[i].texts.clone()]
+                    .iter()
+                    .map(|t| t.key.text.as_str())
+                    .collect();
+                let said = [f.yoy.map(|(t, ..)| t), f.target, f.coverage];
+                for line in said.into_iter().flatten() {
+                    lines += 1;
+                    if !drawn.contains(&line.as_str()) {
+                        missing.push(format!("{file}/{}/{}: {line:?}", sc.name, f.title));
+                    }
+                }
+            }
+        }
+    }
+    assert!(lines > 50, "{lines}");
+    assert!(
+        missing.is_empty(),
+        "lines not drawn:\n{}",
+        missing.join("\n")
     );
 }

@@ -68,7 +68,7 @@ pub fn facts(ctx: &Ctx<'_>, panel: &Panel) -> KpiFacts {
             change_colour(info, change),
         ));
     }
-    out.target = target_text(ctx, info, code, unit, p, current, compared);
+    out.target = target_text(ctx, panel, info, code, unit, p, current);
     let reported = |got: u32, expected: u32| {
         format!(
             "{}/{} đơn vị đã báo cáo",
@@ -157,7 +157,7 @@ impl Shared {
             let mut needed = base * 1.35 + shaper.width(&widest_yoy, base, Weight::SemiBold);
             if let Some(info) = info
                 && let Some(t) = &info.target
-                && let Some(line) = plan_line(info, &t.kind, (888.8, -88.8))
+                && let Some(line) = plan_line(info, &t.kind, "11 tháng", (-888.8, 888.8))
             {
                 needed = needed.max(shaper.width(&line, base, Weight::Regular));
             }
@@ -191,12 +191,12 @@ fn note_px(ctx: &Ctx<'_>, panel: &Panel, inner: Rect) -> f32 {
 
 fn target_text(
     ctx: &Ctx<'_>,
+    panel: &Panel,
     info: Option<&IndicatorInfo>,
     code: &str,
     unit: &str,
     p: Period,
     current: f64,
-    compared: Option<(f64, f64)>,
 ) -> Option<String> {
     // Plans are national; a province's figure is not held against them.
     if unit != "VN" {
@@ -216,29 +216,56 @@ fn target_text(
             }
             (ytd / plan * 100.0, 0.0)
         }
-        // The growth the tile's comparison line shows (like for like while units are missing).
+        // A year's planned growth is held against the growth so far this year ("9 tháng"),
+        // like for like while units are missing; a figure not rolled up over the year,
+        // against its own period's.
         "growth" => {
-            let (now, before) = compared?;
-            (plan, (now / before - 1.0) * 100.0 - plan)
+            let so_far = match p {
+                Period::Year { .. } => p,
+                _ => p.ytd(),
+            };
+            let (span, (now, before)) = match ctx.compared(panel, code, unit, so_far) {
+                Some(c) => (span_of(so_far), c),
+                None => ("Kỳ này".to_owned(), ctx.compared(panel, code, unit, p)?),
+            };
+            if before.abs() <= 1e-12 {
+                return None;
+            }
+            return plan_line(info, "growth", &span, ((now / before - 1.0) * 100.0, plan));
         }
         _ => (plan, 0.0),
     };
-    plan_line(info, target.kind.as_str(), figures)
+    plan_line(info, target.kind.as_str(), "", figures)
+}
+
+/// How a growth line names the months it covers: "9 tháng", "Tháng 1", "Cả năm".
+fn span_of(so_far: Period) -> String {
+    match so_far {
+        Period::YearToDate { month: 1, .. } => "Tháng 1".to_owned(),
+        Period::YearToDate { month, .. } if month < 12 => format!("{month} tháng"),
+        _ => "Cả năm".to_owned(),
+    }
 }
 
 /// The plan line of a target of `kind`, from `(a, b)`: the year-to-date share of the annual
-/// plan (`annual_total`); the planned growth and the gap to it (`growth`); the planned level
-/// (`level`).
-fn plan_line(info: &IndicatorInfo, kind: &str, (a, b): (f64, f64)) -> Option<String> {
+/// plan (`annual_total`); the growth over `span` and the planned growth (`growth`); the
+/// planned level (`level`).
+fn plan_line(info: &IndicatorInfo, kind: &str, span: &str, (a, b): (f64, f64)) -> Option<String> {
     match kind {
         "annual_total" => Some(format!(
             "Lũy kế đạt {} kế hoạch năm",
             format_percent_vi(a, 1, false)
         )),
+        // "9 tháng +13,2%, kế hoạch +12,0%"; a ceiling where a rise is bad news (prices).
         "growth" => Some(format!(
-            "Kế hoạch tăng {} ({} điểm %)",
-            format_percent_vi(a, 1, false),
-            signed(b)
+            "{span} {}, kế hoạch {}{}",
+            format_percent_vi(a, 1, true),
+            if info.higher_is_better == Some(false) {
+                "≤ "
+            } else {
+                ""
+            },
+            format_percent_vi(b, 1, true)
         )),
         "level" => Some(format!(
             "Kế hoạch: {} {}",
@@ -252,11 +279,6 @@ fn plan_line(info: &IndicatorInfo, kind: &str, (a, b): (f64, f64)) -> Option<Str
 /// "+5,2% so với cùng kỳ" from the change as [`yoy`] writes it.
 fn yoy_line(change: &str) -> String {
     format!("{change} so với cùng kỳ")
-}
-
-fn signed(v: f64) -> String {
-    let s = format_vi(v, 1);
-    if v > 0.0 { format!("+{s}") } else { s }
 }
 
 /// Draws the tile; `shared` is what the scene's tiles share ([`Shared::measure`]).
@@ -322,14 +344,27 @@ pub fn draw(
     } else {
         shaper.measure(&unit_key)[0] + medium * 0.4
     };
-    // The comparison with last year is the tile's point: the figure gives up size so that its
-    // line always fits under it (a tight tile, or headings moved under a stale badge).
+    // The comparisons with last year and the plan are the tile's point, and a total still
+    // missing reports must say so: the figure gives up size so that every line fits under it
+    // (a tight tile, a short figure drawn large, or headings moved under a stale badge).
     let bottom = inner.y + inner.h;
-    let below = if f.yoy.is_some() {
-        note * 0.2 + note * 1.25
-    } else {
-        0.0
+    let mut height = |text: &str, size: f32, weight: Weight| {
+        shaper.measure(&shaper.key(text, size, weight))[1].max(size * 1.25)
     };
+    let yoy_h = f
+        .yoy
+        .as_ref()
+        .map_or(0.0, |(t, ..)| height(t, note, Weight::SemiBold));
+    let target_h = f
+        .target
+        .as_ref()
+        .map_or(0.0, |t| height(t, note, Weight::Regular));
+    let coverage_h = f
+        .coverage
+        .as_ref()
+        .map_or(0.0, |t| height(t, note * 0.85, Weight::Regular));
+    let lines = yoy_h + target_h + coverage_h;
+    let below = if lines > 0.0 { note * 0.2 + lines } else { 0.0 };
     let room = bottom - y - below;
     let mut big = big;
     // Line heights come out in whole pixels: a step or two more may be needed.
@@ -362,7 +397,7 @@ pub fn draw(
     y = v.y + v.h + note * 0.2;
 
     if let Some((text, up, colour)) = &f.yoy
-        && y + note * 1.25 <= inner.y + inner.h
+        && y + yoy_h <= bottom
     {
         let arrow = note * 0.9;
         match up {
@@ -394,7 +429,7 @@ pub fn draw(
         y = t.y + t.h;
     }
     if let Some(text) = &f.target
-        && y + note * 1.25 <= bottom
+        && y + target_h <= bottom
     {
         let t = list.text(
             shaper,
@@ -407,7 +442,7 @@ pub fn draw(
         y = t.y + t.h;
     }
     if let Some(text) = &f.coverage
-        && y + note * 1.25 <= bottom
+        && y + coverage_h <= bottom
     {
         let t = list.text(
             shaper,
