@@ -10,7 +10,7 @@ use duckdb::{Connection, params};
 use serde::Serialize;
 
 use dieuhanh_protocol::compare::like_for_like;
-use dieuhanh_protocol::number::{format_percent_vi, format_vi, tidy_json};
+use dieuhanh_protocol::number::{format_percent_vi, format_vi, format_vi_auto, tidy_json};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::catalogue::{Aggregation, Catalogue, Indicator, TargetKind};
@@ -370,7 +370,7 @@ fn target_status(
             text: format!(
                 "mục tiêu {} {} {}",
                 if higher { "≥" } else { "≤" },
-                format_vi(target, ind.decimals.max(1) as usize),
+                format_vi_auto(target),
                 ind.unit
             ),
         },

@@ -3,7 +3,7 @@
 //! the plan; how many units have reported; a sparkline of the recent periods.
 
 use dieuhanh_protocol::live::IndicatorInfo;
-use dieuhanh_protocol::number::{format_percent_vi, format_vi};
+use dieuhanh_protocol::number::{format_percent_vi, format_vi, format_vi_auto};
 use dieuhanh_protocol::period::Period;
 
 use super::{
@@ -260,19 +260,26 @@ fn plan_line(info: &IndicatorInfo, kind: &str, span: &str, (a, b): (f64, f64)) -
         "growth" => Some(format!(
             "{span} {}, kế hoạch {}{}",
             format_percent_vi(a, 1, true),
-            if info.higher_is_better == Some(false) {
-                "≤ "
-            } else {
-                ""
-            },
+            ceiling(info),
             format_percent_vi(b, 1, true)
         )),
+        // "Kế hoạch: 10 %"; "Kế hoạch: ≤ 60 %" for a ceiling (public debt).
         "level" => Some(format!(
-            "Kế hoạch: {} {}",
-            format_vi(a, info.decimals as usize),
+            "Kế hoạch: {}{} {}",
+            ceiling(info),
+            format_vi_auto(a),
             info.unit
         )),
         _ => None,
+    }
+}
+
+/// "≤ " before a plan that is a ceiling: where a rise is bad news.
+fn ceiling(info: &IndicatorInfo) -> &'static str {
+    if info.higher_is_better == Some(false) {
+        "≤ "
+    } else {
+        ""
     }
 }
 
@@ -511,5 +518,54 @@ fn sparkline(
     list.polyline(&pts, width, theme::SERIES[0]);
     if let Some(&last) = pts.last() {
         list.disc(last, width * 1.6, theme::ACCENT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(higher_is_better: Option<bool>) -> IndicatorInfo {
+        IndicatorInfo {
+            code: "X".into(),
+            name: "X".into(),
+            unit: "%".into(),
+            decimals: 2,
+            higher_is_better,
+            frequency: None,
+            agency: None,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_plan_reads_as_a_ceiling_where_a_rise_is_bad_news() {
+        // Public debt: at most 60 % of GDP; growth: 10 %, not "10,00".
+        assert_eq!(
+            plan_line(&info(Some(false)), "level", "", (60.0, 0.0)).as_deref(),
+            Some("Kế hoạch: ≤ 60 %")
+        );
+        assert_eq!(
+            plan_line(&info(Some(true)), "level", "", (10.0, 0.0)).as_deref(),
+            Some("Kế hoạch: 10 %")
+        );
+        // Prices: growth since January against a ceiling.
+        assert_eq!(
+            plan_line(&info(Some(false)), "growth", "9 tháng", (3.91, 4.5)).as_deref(),
+            Some("9 tháng +3,9%, kế hoạch ≤ +4,5%")
+        );
+        assert_eq!(
+            plan_line(&info(Some(true)), "growth", "Cả năm", (-1.25, 8.0)).as_deref(),
+            Some("Cả năm -1,3%, kế hoạch +8,0%")
+        );
+    }
+
+    #[test]
+    fn a_growth_line_names_the_months_it_covers() {
+        let ytd = |month| Period::YearToDate { year: 2026, month };
+        assert_eq!(span_of(ytd(1)), "Tháng 1");
+        assert_eq!(span_of(ytd(9)), "9 tháng");
+        assert_eq!(span_of(ytd(12)), "Cả năm");
+        assert_eq!(span_of(Period::Year { year: 2025 }), "Cả năm");
     }
 }
