@@ -19,6 +19,7 @@
 
 pub mod aggregate;
 pub mod api;
+pub mod approval;
 pub mod catalogue;
 pub mod demo;
 pub mod events;

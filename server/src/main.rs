@@ -72,7 +72,8 @@ enum Command {
         /// Largest upload accepted, in MiB.
         #[arg(long, default_value_t = 512)]
         max_upload_mib: u64,
-        /// TOML file of tokens (walls, presenters, reporters with their unit and ministries)
+        /// TOML file of tokens (walls, presenters, reporters and approvers with their unit and
+        /// ministries)
         /// and allowed origins; without it /live and uploads are open to anyone.
         #[arg(long = "auth", alias = "live-auth")]
         auth_file: Option<PathBuf>,
@@ -540,8 +541,8 @@ fn live_client(
     Ok((url, rt))
 }
 
-/// Every reporter's unit is in force and every ministry is in the catalogue: a typo in the
-/// auth file is said at start, not when that reporter's first upload is refused.
+/// Every reporter's and approver's unit is in force and every ministry is in the catalogue: a
+/// typo in the auth file is said at start, not when that token is first refused.
 fn check_grants(auth: &Auth, store: &dieuhanh_server::store::Store) -> anyhow::Result<()> {
     let h = store.hierarchy();
     let cat = store.catalogue();

@@ -1017,6 +1017,23 @@ pub struct RegimeStatus {
     /// Units that have not reported; "late" once the deadline has passed.
     pub missing: Vec<UnitRef>,
     pub missing_total: usize,
+    /// Of the units that reported, those whose report is approved as it stands.
+    pub approved: usize,
+    /// Units that reported whose report awaits approval, or changed since it (first 500).
+    pub awaiting_approval: Vec<crate::approval::BelowState>,
+    pub awaiting_approval_total: usize,
+    /// The report of the unit asked under (the nation by default), which adds theirs up.
+    pub parent_report: ParentReport,
+}
+
+/// Where the report of the unit a status is asked under stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ParentReport {
+    pub unit: UnitRef,
+    pub state: crate::approval::ReportState,
+    /// Its latest approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::Approval>,
 }
 
 pub fn regime_status(
@@ -1040,36 +1057,36 @@ pub fn regime_status(
         )));
     }
     let era = Era::of_period(period);
+    let anc = match parent {
+        Some(code) => find_unit(h, code, period.end_date())?,
+        None => h.nation(),
+    };
     let expected: Vec<u32> = if r.level == Level::Nation {
         vec![NATION_UID]
     } else {
-        let anc = match parent {
-            Some(code) => find_unit(h, code, period.end_date())?.uid,
-            None => NATION_UID,
-        };
-        h.descendants(anc, r.level, era).to_vec()
+        h.descendants(anc.uid, r.level, era).to_vec()
     };
-    let inds = r
-        .indicators
-        .iter()
-        .map(|c| format!("'{}'", c.replace('\'', "")))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut stmt = conn
-        .prepare(&format!(
-            "SELECT DISTINCT uid FROM current_obs
-             WHERE ind IN (SELECT id FROM indicator_ids WHERE code IN ({inds})) AND pid = ?"
-        ))
-        .ctx("reading who reported")?;
-    let rows = stmt
-        .query_map([period_no(period)], |r| r.get::<_, u32>(0))
-        .ctx("reading who reported")?;
-    let reported: std::collections::HashSet<u32> =
-        rows.collect::<Result<_, _>>().ctx("reading who reported")?;
+    let reports = crate::approval::Reports::load(conn, h, r, *period)?;
     let missing: Vec<u32> = expected
         .iter()
         .copied()
-        .filter(|u| !reported.contains(u))
+        .filter(|&u| reports.version(u).is_none())
+        .collect();
+    let awaiting: Vec<crate::approval::BelowState> = expected
+        .iter()
+        .filter_map(|&u| {
+            let state = reports.state(u);
+            let waits = matches!(
+                state,
+                crate::approval::ReportState::AwaitingApproval
+                    | crate::approval::ReportState::ChangedSinceApproval
+            );
+            Some(crate::approval::BelowState {
+                unit: UnitRef::of(h.unit(u)?),
+                state,
+            })
+            .filter(|_| waits)
+        })
         .collect();
     let deadline = period.end_date().add_days(i32::from(r.deadline_days));
     Ok(RegimeStatus {
@@ -1088,5 +1105,13 @@ pub fn regime_status(
             .filter_map(|&u| h.unit(u))
             .map(UnitRef::of)
             .collect(),
+        approved: expected.len() - missing.len() - awaiting.len(),
+        awaiting_approval_total: awaiting.len(),
+        awaiting_approval: awaiting.into_iter().take(500).collect(),
+        parent_report: ParentReport {
+            unit: UnitRef::of(anc),
+            state: reports.state(anc.uid),
+            approval: reports.approval(anc.uid).cloned(),
+        },
     })
 }

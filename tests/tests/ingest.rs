@@ -484,6 +484,7 @@ async fn openapi_document_lists_every_route() {
         "/api/provenance",
         "/api/uploads",
         "/api/regimes/{code}/status",
+        "/api/approvals",
     ] {
         assert!(
             paths.contains_key(p),

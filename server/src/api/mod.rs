@@ -3,6 +3,7 @@
 //! lives in [`app`] so tests drive it without a socket; errors are JSON with a message that says
 //! what was wrong and what to send instead.
 
+pub mod approvals;
 pub mod figures;
 pub mod reference;
 pub mod uploads;
@@ -86,6 +87,10 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .merge(approvals::router().layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        )))
         .merge(uploads::router().layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             upload_timeout,
@@ -117,9 +122,27 @@ struct TokenQuery {
     token: Option<String>,
 }
 
+/// The unit (2025 structure) a reporter's or approver's token is limited to; `None`: all.
+fn grant_unit(state: &AppState, grant: &crate::live::Grant) -> Result<Option<u32>, ApiError> {
+    let Some(code) = &grant.unit else {
+        return Ok(None);
+    };
+    state
+        .store
+        .hierarchy()
+        .by_code(crate::hierarchy::Era::Since2025, code)
+        .map(|u| Some(u.uid))
+        .ok_or_else(|| {
+            ApiError::Internal(format!(
+                "token {:?} names unit {code:?}, which is not in force",
+                grant.name
+            ))
+        })
+}
+
 /// Figures are for those with rights to them: when the server checks tokens, reading the API
 /// needs one (any role), as `/live` does. The document, health and metrics stay open; an
-/// upload (POST) checks for a reporter's token itself.
+/// upload or an approval (POST) checks for its own role's token itself.
 async fn token_holders_only(
     State(state): State<AppState>,
     request: axum::extract::Request,
@@ -221,12 +244,14 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
         reference::domains, reference::indicators, reference::indicator, reference::regimes,
         reference::regime_status,
         figures::breakdown, figures::series, figures::figure, figures::provenance,
-        uploads::upload, uploads::submission, crate::live::metrics,
+        uploads::upload, uploads::submission, approvals::approve, approvals::history,
+        crate::live::metrics,
     ),
     tags(
         (name = "reference", description = "Units, agencies, indicators, regimes"),
         (name = "figures", description = "Drill-down by locality and by ministry"),
         (name = "uploads", description = "Report ingest"),
+        (name = "approvals", description = "Approving reports and sending them up"),
         (name = "meta", description = "Health and this document"),
     ),
     modifiers(&TokenScheme),
@@ -245,7 +270,8 @@ impl utoipa::Modify for TokenScheme {
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
         bearer.description = Some(
             "A token from the server's --auth file (or ?token=): any role's to read, a \
-             reporter's to upload. Not needed when the server runs without --auth."
+             reporter's to upload, an approver's to approve. Not needed when the server runs \
+             without --auth."
                 .into(),
         );
         components.add_security_scheme("token", SecurityScheme::Http(bearer));
@@ -273,6 +299,9 @@ pub enum ApiError {
     /// 403: the token (or the browser's origin) does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// 409: the request does not fit the state of things (nothing reported to approve).
+    #[error("{0}")]
+    Conflict(String),
     /// 500: logged; the client gets a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -295,6 +324,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             ApiError::Unsupported(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),

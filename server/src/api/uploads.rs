@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 
-use crate::hierarchy::Era;
 use crate::ingest::report::{UploadReport, UploadStatus};
 use crate::ingest::{self, Format, Scope, UploadOptions, parse_locale, today_in_vietnam};
 use crate::live::Role;
@@ -42,26 +41,10 @@ fn sender(
         return Err(ApiError::Forbidden(format!(
             "token {:?} is a {}'s; uploads need a reporter's token",
             grant.name,
-            match grant.role {
-                Role::Wall => "wall",
-                Role::Presenter => "presenter",
-                Role::Reporter => "reporter",
-            }
+            grant.role.as_str()
         )));
     }
-    let h = state.store.hierarchy();
-    let unit =
-        match &grant.unit {
-            None => None,
-            Some(code) => Some(h.by_code(Era::Since2025, code).map(|u| u.uid).ok_or_else(
-                || {
-                    ApiError::Internal(format!(
-                        "token {:?} names unit {code:?}, which is not in force",
-                        grant.name
-                    ))
-                },
-            )?),
-        };
+    let unit = super::grant_unit(state, &grant)?;
     let who = format!("token {:?}", grant.name);
     let submitter = Some(match submitter {
         Some(s) => format!("{s} ({who})"),

@@ -17,6 +17,12 @@
 //! role = "reporter"      # reporter: upload reports (and follow views, as a wall)
 //! unit = "79"            # only for this unit and the units under it (all when absent)
 //! agencies = ["BTC"]     # only these ministries' indicators (all when absent)
+//!
+//! [[token]]
+//! name = "ubnd-hcm-duyet"
+//! value = "…"
+//! role = "approver"      # approver: approve reports and send them up (POST /api/approvals)
+//! unit = "79"            # limits as a reporter's: this unit's reports and those under it
 //! ```
 //!
 //! Without a file the push and uploads are open to anyone on the network (a warning is logged):
@@ -40,6 +46,21 @@ pub enum Role {
     Presenter,
     /// Upload reports within the token's unit and ministries; follow views as a wall does.
     Reporter,
+    /// Approve reports within the token's unit and ministries and send them up; follow views
+    /// as a wall does.
+    Approver,
+}
+
+impl Role {
+    /// As written in the auth file and in refusals.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Wall => "wall",
+            Role::Presenter => "presenter",
+            Role::Reporter => "reporter",
+            Role::Approver => "approver",
+        }
+    }
 }
 
 /// What one token allows, and whose it is.
@@ -48,10 +69,12 @@ pub struct Grant {
     /// The token's name in the file (provenance of uploads, logs).
     pub name: String,
     pub role: Role,
-    /// A reporter's unit (2025 code): it reports for this unit and the units under it, its
-    /// predecessors of the 2024 structure included. Everywhere when absent.
+    /// A reporter's or approver's unit (2025 code): it reports for (approves) this unit and
+    /// the units under it, its predecessors of the 2024 structure included. Everywhere when
+    /// absent.
     pub unit: Option<String>,
-    /// A reporter's ministries (codes): only their indicators. All when empty.
+    /// A reporter's or approver's ministries (codes): only their indicators (regimes). All
+    /// when empty.
     pub agencies: Vec<String>,
 }
 
@@ -178,13 +201,15 @@ impl Auth {
                     ),
                 });
             }
-            if t.role != Role::Reporter && (t.unit.is_some() || !t.agencies.is_empty()) {
+            let limited = matches!(t.role, Role::Reporter | Role::Approver);
+            if !limited && (t.unit.is_some() || !t.agencies.is_empty()) {
                 return Err(AuthError::Parse {
                     path: path.display().to_string(),
                     message: format!(
-                        "token {:?}: unit and agencies limit a reporter's uploads; a {:?} \
-                         token has none",
-                        t.name, t.role
+                        "token {:?}: unit and agencies limit a reporter's uploads or an \
+                         approver's approvals; a {} token has none",
+                        t.name,
+                        t.role.as_str()
                     ),
                 });
             }
@@ -332,7 +357,7 @@ mod tests {
             Auth::load(&p)
                 .unwrap_err()
                 .to_string()
-                .contains("limit a reporter's uploads")
+                .contains("limit a reporter's uploads or an approver's approvals")
         );
     }
 }

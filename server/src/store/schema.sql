@@ -74,3 +74,18 @@ CREATE TABLE IF NOT EXISTS superseded (
     submission    BIGINT NOT NULL,
     by_submission BIGINT NOT NULL
 );
+
+-- Approvals of reports up the hierarchy: the person responsible for a unit reviewed a regime's
+-- report of a period (the unit's own values, or the totals of the units under it) and sent it
+-- up. Append-only. An approval covers the report as it stood at `version` (the data version of
+-- its newest value): a later correction leaves it standing but no longer current.
+CREATE TABLE IF NOT EXISTS approvals (
+    id          BIGINT PRIMARY KEY,
+    regime      VARCHAR NOT NULL,
+    uid         INTEGER NOT NULL,      -- units.uid, in the structure of the period
+    pid         INTEGER NOT NULL,
+    version     BIGINT NOT NULL,
+    approved_at TIMESTAMP NOT NULL,    -- UTC
+    approver    VARCHAR NOT NULL,
+    note        VARCHAR
+);

@@ -1,0 +1,291 @@
+//! Approving reports up the hierarchy over real HTTP into a real DuckDB file: a commune's
+//! approver approves its own report, the province's approves the province's and is told which
+//! communes are not approved, each token only within its unit and ministries, a correction
+//! after approval calls for approval again, and a report with nothing in it is not approved.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, open_store};
+use serde_json::{Value, json};
+
+const REPORTER: &str = "reporter-cao-bang-0123";
+const COMMUNE_APPROVER: &str = "approver-commune-0123";
+const PROVINCE_APPROVER: &str = "approver-cao-bang-0123";
+const WALL: &str = "wall-token-0123456789";
+
+async fn post(server: &TestServer, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut r = server.client.post(server.url("/api/approvals")).json(&body);
+    if let Some(t) = token {
+        r = r.header("authorization", format!("Bearer {t}"));
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &TestServer, path: &str) -> Value {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, body) = server.get(&format!("{path}{sep}token={WALL}")).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+async fn upload(server: &TestServer, csv: &str) -> Value {
+    let r = server
+        .client
+        .post(server.url("/api/uploads?filename=ho-tich.csv"))
+        .header("content-type", "text/csv")
+        .header("authorization", format!("Bearer {REPORTER}"))
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    r.json().await.unwrap()
+}
+
+fn message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let h = store.hierarchy().clone();
+    // Cao Bằng (04) and its communes in today's structure.
+    let province = h.by_code(Era::Since2025, "04").unwrap();
+    let communes: Vec<String> = h
+        .descendants(province.uid, Level::Commune, Era::Since2025)
+        .iter()
+        .map(|&u| h.unit(u).unwrap().code.clone())
+        .collect();
+    let (c1, c2, c3) = (&communes[0], &communes[1], &communes[2]);
+    let limited = |name: &str, role, unit: &str, agencies: &[&str]| Grant {
+        name: name.into(),
+        role,
+        unit: Some(unit.into()),
+        agencies: agencies.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    let auth = Auth::with(&[("tuong", WALL, Role::Wall)], &[])
+        .grant(
+            REPORTER,
+            limited("so-tu-phap-cao-bang", Role::Reporter, "04", &["BTP"]),
+        )
+        .grant(
+            COMMUNE_APPROVER,
+            limited("ubnd-xa-duyet", Role::Approver, c1, &[]),
+        )
+        .grant(
+            PROVINCE_APPROVER,
+            limited("ubnd-cao-bang-duyet", Role::Approver, "04", &["BTP"]),
+        );
+    let live = LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    };
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    let ask = |unit: &str| json!({"regime": "BC-HT", "unit": unit, "period": "Tháng 10/2026", "approver": "Nguyễn Văn An"});
+
+    // Two communes report their civil registration for October.
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for c in [c1, c2] {
+        for ind in ["XH02", "XH03", "XH04"] {
+            csv.push_str(&format!("{c};Tháng 10/2026;{ind};12\n"));
+        }
+    }
+    upload(&server, &csv).await;
+    let status = get(
+        &server,
+        "/api/regimes/BC-HT/status?period=2026-10&parent=04",
+    )
+    .await;
+    assert_eq!(status["reported"], 2, "{status}");
+    assert_eq!(status["awaiting_approval_total"], 2, "{status}");
+    assert_eq!(status["approved"], 0);
+    assert_eq!(status["parent_report"]["state"], "awaiting_approval");
+
+    // Only an approver's token, within its unit, approves.
+    let (code, body) = post(&server, None, ask(c1)).await;
+    assert_eq!(code, 401, "{body}");
+    for token in [WALL, REPORTER] {
+        let (code, body) = post(&server, Some(token), ask(c1)).await;
+        assert_eq!(code, 403, "{body}");
+        assert!(message(&body).contains("approver's token"), "{body}");
+    }
+    for other in [c2.as_str(), "04"] {
+        let (code, body) = post(&server, Some(COMMUNE_APPROVER), ask(other)).await;
+        assert_eq!(code, 403, "{body}");
+        assert!(message(&body).contains("outside what"), "{body}");
+    }
+    // A province's approver answers for the Ministry of Justice's regimes only.
+    let (code, body) = post(
+        &server,
+        Some(PROVINCE_APPROVER),
+        json!({"regime": "BC-KTXH", "unit": "04", "period": "2026-10"}),
+    )
+    .await;
+    assert_eq!(code, 403, "{body}");
+    assert!(message(&body).contains("BTC"), "{body}");
+
+    // The commune approves its own report; approving it again records nothing.
+    let (code, first) = post(&server, Some(COMMUNE_APPROVER), ask(c1)).await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["recorded"], true);
+    assert_eq!(first["below_expected"], 0);
+    assert!(
+        first["approval"]["approver"]
+            .as_str()
+            .unwrap()
+            .contains("Nguyễn Văn An (token \"ubnd-xa-duyet\")"),
+        "{first}"
+    );
+    assert!(
+        first["message_vi"]
+            .as_str()
+            .unwrap()
+            .starts_with("Đã duyệt")
+    );
+    let (code, again) = post(&server, Some(COMMUNE_APPROVER), ask(c1)).await;
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(again["recorded"], false);
+    assert_eq!(again["approval"]["id"], first["approval"]["id"]);
+
+    // The province sends its report up, told which communes are not approved.
+    let (code, sent) = post(&server, Some(PROVINCE_APPROVER), ask("04")).await;
+    assert_eq!(code, 200, "{sent}");
+    assert_eq!(sent["recorded"], true);
+    assert_eq!(sent["below_expected"], communes.len());
+    assert_eq!(
+        sent["below_not_approved_total"],
+        communes.len() - 1,
+        "{sent}"
+    );
+    let states: Vec<(&str, &str)> = sent["below_not_approved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["unit"]["code"].as_str().unwrap(),
+                b["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        states.contains(&(c2.as_str(), "awaiting_approval")),
+        "{states:?}"
+    );
+    assert!(
+        states.contains(&(c3.as_str(), "not_reported")),
+        "{states:?}"
+    );
+    assert!(!states.iter().any(|(c, _)| c == c1), "{states:?}");
+    assert!(
+        sent["message_vi"].as_str().unwrap().contains("Lưu ý"),
+        "{sent}"
+    );
+
+    let status = get(
+        &server,
+        "/api/regimes/BC-HT/status?period=2026-10&parent=04",
+    )
+    .await;
+    assert_eq!(status["approved"], 1, "{status}");
+    assert_eq!(status["awaiting_approval_total"], 1);
+    assert_eq!(status["awaiting_approval"][0]["unit"]["code"], c2.as_str());
+    assert_eq!(status["parent_report"]["state"], "approved");
+    assert_eq!(
+        status["parent_report"]["approval"]["id"],
+        sent["approval"]["id"]
+    );
+
+    // A correction in the first commune: its report and the province's change since approval.
+    let report = upload(
+        &server,
+        &format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{c1};Tháng 10/2026;XH02;13\n"),
+    )
+    .await;
+    assert_eq!(report["values_revised"], 1, "{report}");
+    let c1_now = get(
+        &server,
+        &format!("/api/approvals?regime=BC-HT&unit={c1}&period=Tháng 10/2026"),
+    )
+    .await;
+    assert_eq!(c1_now["state"], "changed_since_approval", "{c1_now}");
+    assert_eq!(c1_now["approvals"].as_array().unwrap().len(), 1);
+    assert!(c1_now["version"].as_i64().unwrap() > first["approval"]["version"].as_i64().unwrap());
+    let status = get(
+        &server,
+        "/api/regimes/BC-HT/status?period=2026-10&parent=04",
+    )
+    .await;
+    assert_eq!(
+        status["parent_report"]["state"], "changed_since_approval",
+        "{status}"
+    );
+    assert_eq!(status["awaiting_approval_total"], 2);
+    let (code, again) = post(&server, Some(COMMUNE_APPROVER), ask(c1)).await;
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(
+        again["recorded"], true,
+        "approved again after the correction"
+    );
+    let c1_now = get(
+        &server,
+        &format!("/api/approvals?regime=BC-HT&unit={c1}&period=2026-10"),
+    )
+    .await;
+    assert_eq!(c1_now["state"], "approved");
+    assert_eq!(c1_now["approvals"].as_array().unwrap().len(), 2);
+
+    // Nothing to approve where nothing came in; requests that name the wrong things.
+    let (code, body) = post(&server, Some(PROVINCE_APPROVER), ask(c3)).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(message(&body).contains("nothing to approve"), "{body}");
+    for (bad, want) in [
+        (
+            json!({"regime": "BC-HT", "unit": "04", "period": "2026-Q3"}),
+            400,
+        ),
+        (
+            json!({"regime": "BC-XX", "unit": "04", "period": "2026-10"}),
+            404,
+        ),
+        (
+            json!({"regime": "BC-HT", "unit": "99999", "period": "2026-10"}),
+            404,
+        ),
+        (
+            json!({"regime": "BC-HT", "unit": "04", "period": "tháng mười"}),
+            400,
+        ),
+    ] {
+        let (code, body) = post(&server, Some(PROVINCE_APPROVER), bad.clone()).await;
+        assert_eq!(code, want, "{bad}: {body}");
+        assert!(!message(&body).is_empty(), "{body}");
+    }
+}
+
+/// A regime reported by provinces has no commune reports to approve.
+#[tokio::test]
+async fn a_unit_below_the_regimes_level_has_no_report_to_approve() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let server = TestServer::start(store, dir.path()).await;
+    let h = server.state.store.hierarchy();
+    let p = h.by_code(Era::Since2025, "04").unwrap().uid;
+    let commune = h
+        .unit(h.descendants(p, Level::Commune, Era::Since2025)[0])
+        .unwrap();
+    let (code, body) = post(
+        &server,
+        None,
+        json!({"regime": "BC-KTXH", "unit": commune.code, "period": "2026-10"}),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(message(&body).contains("below them"), "{body}");
+}
