@@ -289,3 +289,42 @@ async fn a_unit_below_the_regimes_level_has_no_report_to_approve() {
     assert_eq!(code, 400, "{body}");
     assert!(message(&body).contains("below them"), "{body}");
 }
+
+/// The demo data set reads as a system in use: the month before its latest has its civil
+/// registration reports approved from the communes up to the nation; of the latest, the
+/// communes have approved some of their own.
+#[tokio::test]
+async fn the_demo_has_its_past_reports_approved_and_its_latest_coming_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_owned();
+    // Off the runtime: loading the demo blocks.
+    let store = tokio::task::spawn_blocking(move || dieuhanh_tests::demo_store(&path, 3))
+        .await
+        .unwrap();
+    let server = TestServer::start(store, dir.path()).await;
+    let latest = dieuhanh_tests::demo_options(3).to;
+    let before = latest.previous();
+    let (_, past) = server
+        .get(&format!("/api/regimes/BC-HT/status?period={}", before.id()))
+        .await;
+    assert!(
+        past["reported"].as_u64().unwrap() > 3000,
+        "{}",
+        past["reported"]
+    );
+    assert_eq!(past["approved"], past["reported"]);
+    assert_eq!(past["parent_report"]["state"], "approved");
+    let period = latest.id();
+    let (_, now) = server
+        .get(&format!("/api/regimes/BC-HT/status?period={period}"))
+        .await;
+    let (approved, reported) = (
+        now["approved"].as_u64().unwrap(),
+        now["reported"].as_u64().unwrap(),
+    );
+    assert!(
+        approved > reported / 3 && approved < reported,
+        "{approved} of {reported}"
+    );
+    assert_eq!(now["parent_report"]["state"], "awaiting_approval");
+}
