@@ -406,7 +406,7 @@ pub fn approve(
         }
     };
     let below = reports.below(unit);
-    let not_approved: Vec<BelowState> = below
+    let mut not_approved: Vec<BelowState> = below
         .iter()
         .filter_map(|&u| {
             let state = reports.state(u);
@@ -418,6 +418,12 @@ pub fn approve(
             })?
         })
         .collect();
+    // Units that sent nothing first: they are what the report lacks.
+    not_approved.sort_by_key(|b| match b.state {
+        ReportState::NotReported => 0,
+        ReportState::ChangedSinceApproval => 1,
+        _ => 2,
+    });
     let mut message = format!(
         "{} báo cáo {} {} của {} ({}).",
         if recorded {

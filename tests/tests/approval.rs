@@ -183,6 +183,7 @@ async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
         "{states:?}"
     );
     assert!(!states.iter().any(|(c, _)| c == c1), "{states:?}");
+    assert_eq!(states[0].1, "not_reported", "what the report lacks first");
     assert!(
         sent["message_vi"].as_str().unwrap().contains("Lưu ý"),
         "{sent}"
