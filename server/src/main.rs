@@ -73,8 +73,8 @@ enum Command {
         #[arg(long, default_value_t = 512)]
         max_upload_mib: u64,
         /// TOML file of tokens (walls, presenters, reporters and approvers with their unit and
-        /// ministries)
-        /// and allowed origins; without it /live and uploads are open to anyone.
+        /// ministries) and allowed origins; without it the API, /live, uploads and approvals
+        /// are open to anyone.
         #[arg(long = "auth", alias = "live-auth")]
         auth_file: Option<PathBuf>,
         /// Also serve /echo with /live's WebSocket stack (for conformance tests).
