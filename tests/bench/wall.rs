@@ -723,6 +723,26 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
                 p["header"] = json!(["Chỉ tiêu", "Kỳ", "Giá trị", "So cùng kỳ"]);
                 p["rows"] = json!(table_rows(&ctx, panel));
             }
+            // The browser page draws the reports as the table they are.
+            WidgetKind::Reports => {
+                p["kind"] = json!("table");
+                p["title"] = json!(panel.title.clone().unwrap_or_default());
+                p["header"] = json!(["Chế độ báo cáo", "Kỳ", "Đã báo cáo", "Tình trạng"]);
+                let rows: Vec<[String; 4]> = panel
+                    .regimes
+                    .iter()
+                    .map(|r| {
+                        let s = widgets::reports::standing(&ctx, r);
+                        [
+                            widgets::reports::short_name(&r.name),
+                            s.period.label_vi(),
+                            s.count,
+                            s.status,
+                        ]
+                    })
+                    .collect();
+                p["rows"] = json!(rows);
+            }
             WidgetKind::Ticker => {
                 let items: Vec<String> = ticker::items(&ctx, panel)
                     .into_iter()

@@ -84,12 +84,35 @@ pub struct IndicatorDef {
     pub reported_at: Option<Level>,
 }
 
-/// A reporting regime: who reports which indicators.
+/// A reporting regime as the catalogue writes it.
 #[derive(Debug, Clone, Deserialize)]
 struct RegimeDef {
+    code: String,
+    name: String,
+    agency: String,
     level: String,
+    frequency: Frequency,
+    deadline_days: u16,
     #[serde(default)]
     indicators: Vec<String>,
+}
+
+/// A reporting regime: who reports which indicators, how often, and by when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Regime {
+    /// Code, e.g. `BC-HT`.
+    pub code: String,
+    /// Vietnamese name, e.g. "Báo cáo thống kê hộ tịch".
+    pub name: String,
+    /// The ministry that owns it.
+    pub agency: String,
+    /// The level of the units that report.
+    pub level: Level,
+    pub frequency: Frequency,
+    /// Days after the end of a period by which its report is due.
+    pub deadline_days: u16,
+    /// Its indicators; the first stands for the whole report on the wall.
+    pub indicators: Vec<String>,
 }
 
 /// One agency (ministry or ministry-level body).
@@ -159,6 +182,8 @@ pub struct Catalogue {
     pub indicators: BTreeMap<String, IndicatorDef>,
     pub agencies: BTreeMap<String, AgencyDef>,
     pub units: BTreeMap<String, UnitDef>,
+    /// Reporting regimes, in the catalogue's order.
+    pub regimes: Vec<Regime>,
 }
 
 #[derive(Deserialize)]
@@ -192,11 +217,23 @@ impl Catalogue {
                 .map(|a| (a.code.clone(), a))
                 .collect(),
             units: BTreeMap::new(),
+            regimes: Vec::new(),
         };
         for r in &file.regime {
             let Some(level) = Level::parse(&r.level) else {
                 continue;
             };
+            if !r.indicators.is_empty() {
+                cat.regimes.push(Regime {
+                    code: r.code.clone(),
+                    name: r.name.clone(),
+                    agency: r.agency.clone(),
+                    level,
+                    frequency: r.frequency,
+                    deadline_days: r.deadline_days,
+                    indicators: r.indicators.clone(),
+                });
+            }
             for code in &r.indicators {
                 if let Some(ind) = cat.indicators.get_mut(code) {
                     // Finer levels sort higher (nation < province < district < commune).

@@ -373,11 +373,13 @@ pub enum WidgetKind {
     Ticker,
     /// Scene title, date and time, connection status.
     Header,
+    /// How the reporting regimes' latest due reports stand: reported, late, by how many days.
+    Reports,
 }
 
 impl WidgetKind {
     /// Every widget kind.
-    pub const ALL: [WidgetKind; 7] = [
+    pub const ALL: [WidgetKind; 8] = [
         WidgetKind::Kpi,
         WidgetKind::Line,
         WidgetKind::Area,
@@ -385,6 +387,7 @@ impl WidgetKind {
         WidgetKind::Table,
         WidgetKind::Ticker,
         WidgetKind::Header,
+        WidgetKind::Reports,
     ];
 
     /// The keyword used in layout files.
@@ -397,6 +400,7 @@ impl WidgetKind {
             WidgetKind::Table => "table",
             WidgetKind::Ticker => "ticker",
             WidgetKind::Header => "header",
+            WidgetKind::Reports => "reports",
         }
     }
 
@@ -411,9 +415,11 @@ impl WidgetKind {
         match self {
             WidgetKind::Kpi => TextSize::Huge,
             WidgetKind::Header | WidgetKind::Ticker => TextSize::Large,
-            WidgetKind::Line | WidgetKind::Area | WidgetKind::Bars | WidgetKind::Table => {
-                TextSize::Medium
-            }
+            WidgetKind::Line
+            | WidgetKind::Area
+            | WidgetKind::Bars
+            | WidgetKind::Table
+            | WidgetKind::Reports => TextSize::Medium,
         }
     }
 
@@ -424,7 +430,7 @@ impl WidgetKind {
             WidgetKind::Line | WidgetKind::Area => (1, 4),
             WidgetKind::Table => (1, 6),
             WidgetKind::Ticker => (0, usize::MAX),
-            WidgetKind::Header => (0, 0),
+            WidgetKind::Header | WidgetKind::Reports => (0, 0),
         }
     }
 }
@@ -524,6 +530,8 @@ pub struct Panel {
     /// Those of its indicators whose values add up the hierarchy (aggregation `sum`): a total
     /// still missing some units is compared with the same units a year before.
     pub additive: Vec<String>,
+    /// Reports only: the regimes shown (those of the panel's ministry, or all).
+    pub regimes: Vec<crate::catalogue::Regime>,
     /// 1-based line of its `[[scene.panel]]` header.
     pub line: usize,
 }

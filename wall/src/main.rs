@@ -136,6 +136,7 @@ fn broad_views(cat: &Catalogue, now_ms: i64) -> Vec<(String, dieuhanh_protocol::
                 text: layout::TextSize::Medium,
                 top: None,
                 additive: Vec::new(),
+                regimes: Vec::new(),
                 line: 0,
             };
             scene::view_of(&panel_like, &RoomState::default(), now_ms).map(|mut v| {

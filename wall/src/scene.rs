@@ -56,6 +56,64 @@ pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
     })
 }
 
+/// What a reports panel reads: for each frequency of its regimes, their first indicators'
+/// national totals over the last periods (the due one among them), and, for regimes of
+/// provinces, each province's (to name the late ones).
+pub fn report_views(panel: &Panel, now_ms: i64) -> Vec<View> {
+    if panel.widget != WidgetKind::Reports {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for f in Frequency::ALL {
+        let of_f: Vec<&crate::catalogue::Regime> =
+            panel.regimes.iter().filter(|r| r.frequency == f).collect();
+        if of_f.is_empty() {
+            continue;
+        }
+        // Back far enough for the longest deadline (90 days: a year's report, or a month's
+        // three months on).
+        let periods = periods_back(current_period(f, now_ms), latest_slack(f) + 2);
+        let range = Periods::Range {
+            from: periods[0],
+            to: *periods.last().unwrap_or(&periods[0]),
+        };
+        let first = |level: Option<crate::catalogue::Level>| -> Vec<String> {
+            let mut codes: Vec<String> = Vec::new();
+            for r in &of_f {
+                if level.is_none_or(|l| r.level == l)
+                    && let Some(c) = r.indicators.first()
+                    && !codes.contains(c)
+                {
+                    codes.push(c.clone());
+                }
+            }
+            codes
+        };
+        out.push(View {
+            indicators: first(None),
+            units: vec!["VN".into()],
+            children_of: None,
+            level: None,
+            periods: range.clone(),
+            comparisons: false,
+            at: None,
+        });
+        let provinces = first(Some(crate::catalogue::Level::Province));
+        if !provinces.is_empty() {
+            out.push(View {
+                indicators: provinces,
+                units: Vec::new(),
+                children_of: Some("VN".into()),
+                level: Some("province".into()),
+                periods: range,
+                comparisons: false,
+                at: None,
+            });
+        }
+    }
+    out
+}
+
 /// The level a unit's total is made of, read from its official code: the nation's provinces, a
 /// province's communes (the 2025 structure has no districts); a commune has none.
 pub fn child_level(unit: &str) -> Option<&'static str> {
@@ -136,6 +194,9 @@ pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(Str
         for (i, panel) in scene.panels.iter().enumerate() {
             if let Some(v) = view_of(panel, room, now_ms) {
                 out.push((format!("{}/{i}", scene.name), v));
+            }
+            for (k, v) in report_views(panel, now_ms).into_iter().enumerate() {
+                out.push((format!("{}/{i}/{k}", scene.name), v));
             }
             let Some(v) = matched_view(panel, room, now_ms) else {
                 continue;

@@ -347,6 +347,14 @@ fn national_kpi_comparisons_are_large_and_one_size_along_a_row() {
     let layout = load_layout("national.toml");
     let small = layout.wall.text_px(layout::TextSize::Small);
     for sc in &layout.scenes {
+        // A scene without tiles (the reports scene) has nothing to compare.
+        if !sc
+            .panels
+            .iter()
+            .any(|p| p.widget == layout::WidgetKind::Kpi)
+        {
+            continue;
+        }
         let list = compose(&layout, sc, &data, now, &RoomState::default());
         let mut sizes = Vec::new();
         for (i, panel) in sc.panels.iter().enumerate() {
@@ -1544,5 +1552,71 @@ fn every_kpi_tile_writes_its_comparisons_plan_and_coverage() {
         missing.is_empty(),
         "lines not drawn:\n{}",
         missing.join("\n")
+    );
+}
+
+/// The reports scene says, for each regime, the report that is due, how many units have sent
+/// it, and who is late: in the demo, Thái Nguyên has not sent October's provincial report, 20
+/// days after its deadline. A presenter's ministry leaves its regimes only.
+#[test]
+fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() {
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let scene = layout.scene("bao-cao").expect("the reports scene");
+    let i = scene
+        .panels
+        .iter()
+        .position(|p| p.widget == layout::WidgetKind::Reports)
+        .expect("a reports panel");
+    let texts = |room: &RoomState| -> Vec<String> {
+        let list = compose(&layout, scene, &data, taken, room);
+        list.texts[list.panels[i].texts.clone()]
+            .iter()
+            .map(|t| t.key.text.clone())
+            .collect()
+    };
+    let all = texts(&RoomState::default());
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &RoomState::default(),
+        now_ms: taken,
+    };
+    let ktxh = scene.panels[i]
+        .regimes
+        .iter()
+        .find(|r| r.code == "BC-KTXH")
+        .expect("the provinces' monthly report");
+    let s = widgets::reports::standing(&ctx, ktxh);
+    assert_eq!(s.count, "33/34 tỉnh");
+    assert!(!s.complete);
+    let (_, deadline) = widgets::reports::due(ktxh, taken);
+    assert!(
+        s.status.starts_with("Quá hạn ") && s.status.ends_with("thiếu Thái Nguyên"),
+        "{s:?} (due {deadline})"
+    );
+    assert!(all.contains(&s.status), "{all:?}");
+    assert!(
+        all.contains(&"Tình hình kinh tế - xã hội tháng của tỉnh".to_owned()),
+        "{all:?}"
+    );
+    // Civil registration is counted in communes, from the nation's total.
+    let ht = scene.panels[i]
+        .regimes
+        .iter()
+        .find(|r| r.code == "BC-HT")
+        .unwrap();
+    let s = widgets::reports::standing(&ctx, ht);
+    assert!(s.count.ends_with("/3.321 xã"), "{s:?}");
+    // The Ministry of Justice's regimes only: civil registration.
+    let btp = texts(&RoomState {
+        agency: Some("BTP".into()),
+        ..RoomState::default()
+    });
+    assert!(btp.contains(&"Thống kê hộ tịch".to_owned()), "{btp:?}");
+    assert!(
+        !btp.iter().any(|t| t.starts_with("Tình hình kinh tế")),
+        "{btp:?}"
     );
 }

@@ -914,6 +914,25 @@ impl<'a> Ctx<'a> {
             })
             .map(|(code, _)| code.clone())
             .collect();
+        let panel_agency = agency.clone();
+        if widget == WidgetKind::Reports
+            && let Some(a) = &agency
+            && !cat.regimes.iter().any(|r| r.agency == *a)
+        {
+            let owners: Vec<&str> = cat.regimes.iter().map(|r| r.agency.as_str()).collect();
+            let mut owners = owners;
+            owners.sort_unstable();
+            owners.dedup();
+            self.error(
+                t.get("agency").map_or(t.span.clone(), |v| v.span()),
+                format!("ministry `{a}` has no reporting regime to list"),
+                format!(
+                    "remove `agency` to list every regime, or name one of {}",
+                    owners.join(", ")
+                ),
+            );
+            return (Some(cells), None);
+        }
         let panel = Panel {
             widget,
             rect,
@@ -928,6 +947,15 @@ impl<'a> Ctx<'a> {
             text: text.unwrap_or_else(|| widget.default_text()),
             top,
             additive,
+            regimes: if widget == WidgetKind::Reports {
+                cat.regimes
+                    .iter()
+                    .filter(|r| panel_agency.as_ref().is_none_or(|a| r.agency == *a))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            },
             line,
         };
         (Some(cells), Some(panel))
@@ -1137,6 +1165,9 @@ impl<'a> Ctx<'a> {
                 let hint = match widget {
                     WidgetKind::Header => "remove `indicator`/`indicators`: the header shows the \
                                            scene title, the date and time and the connection"
+                        .to_owned(),
+                    WidgetKind::Reports => "remove `indicator`/`indicators`: the panel lists the \
+                                            reporting regimes (those of `agency`, or all)"
                         .to_owned(),
                     WidgetKind::Kpi | WidgetKind::Bars => {
                         "write one, e.g. `indicator = \"VM01\"`; \

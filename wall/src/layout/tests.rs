@@ -124,7 +124,19 @@ fn example_layouts_have_the_promised_shapes() {
     assert_eq!(room.scenes.len(), 3);
     let national = national();
     let names: Vec<&str> = national.scenes.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["tong-quan", "dia-phuong", "bo-nganh", "xa-hoi"]);
+    assert_eq!(
+        names,
+        ["tong-quan", "dia-phuong", "bo-nganh", "xa-hoi", "bao-cao"]
+    );
+    // The reports scene lists every regime of the catalogue.
+    let reports = national.scene("bao-cao").unwrap();
+    let regimes = reports
+        .panels
+        .iter()
+        .find(|p| p.widget == WidgetKind::Reports)
+        .map(|p| p.regimes.len());
+    assert_eq!(regimes, Some(cat().regimes.len()));
+    assert!(cat().regimes.len() >= 10);
     let overview = national.scene("tong-quan").unwrap();
     let kpis = overview
         .panels
@@ -766,4 +778,34 @@ fn unreadable_file_is_one_error_without_position() {
     assert_eq!(errors.0.len(), 1);
     assert_eq!(errors.0[0].line, 0);
     assert!(errors.to_string().contains("cannot read the layout file"));
+}
+
+#[test]
+fn a_reports_panel_lists_its_ministrys_regimes_and_names_no_indicators() {
+    let at = "widget = \"reports\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 2";
+    let all = parse_str(&with_panel(at)).unwrap();
+    let panel = |l: &Layout| l.scenes[0].panels[1].clone();
+    assert_eq!(panel(&all).regimes.len(), cat().regimes.len());
+    let justice = parse_str(&with_panel(&format!("{at}\nagency = \"BTP\""))).unwrap();
+    let codes: Vec<String> = panel(&justice)
+        .regimes
+        .iter()
+        .map(|r| r.code.clone())
+        .collect();
+    assert_eq!(codes, ["BC-HT"]);
+    // The Ministry of Defence owns no regime here: said, with those that do.
+    let e = expect_error(
+        &with_panel(&format!("{at}\nagency = \"BQP\"")),
+        "\"BQP\"",
+        "no reporting regime",
+    );
+    assert!(e.hint.contains("BTP"), "{}", e.hint);
+    // The base layout's tile names VM01 first.
+    let e = expect_error_nth(
+        &with_panel(&format!("{at}\nindicator = \"VM01\"")),
+        "\"VM01\"",
+        1,
+        "shows no indicators",
+    );
+    assert!(e.hint.contains("reporting regimes"), "{}", e.hint);
 }

@@ -15,6 +15,7 @@ pub mod bars;
 pub mod chart;
 pub mod header;
 pub mod kpi;
+pub mod reports;
 pub mod table;
 pub mod ticker;
 
@@ -169,6 +170,7 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
             WidgetKind::Table => table::draw(ctx, panel, shaper, list),
             WidgetKind::Ticker => ticker::draw(ctx, panel, shaper, list),
             WidgetKind::Header => header::draw(ctx, panel, shaper, list),
+            WidgetKind::Reports => reports::draw(ctx, panel, shaper, list),
         }
         stale_badge(ctx, panel, shaper, list);
         if outside_ministry(ctx, panel) {

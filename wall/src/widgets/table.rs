@@ -26,8 +26,6 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
     let top = t.y + t.h + head * 0.3;
 
-    // Rows of cells: first column text, then right-aligned figures with optional colours.
-    type Row = (String, Vec<(String, crate::draw::Color)>);
     let mut header: Vec<String> = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
     match &panel.children {
@@ -85,6 +83,35 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             }
         }
     }
+    rows_at(
+        shaper,
+        list,
+        inner,
+        top,
+        size_cap,
+        &header,
+        &rows,
+        panel.children.is_none(),
+    );
+}
+
+/// A row: its name, then right-aligned cells with their colours.
+pub type Row = (String, Vec<(String, crate::draw::Color)>);
+
+/// Draws `header` and `rows` from `top` down to the bottom of `inner`, striped, at most
+/// `size_cap` high: each cell column as wide as its widest cell (and its heading, when
+/// `headings_count`), the names taking what is left, at least two fifths.
+#[allow(clippy::too_many_arguments)]
+pub fn rows_at(
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+    inner: Rect,
+    top: f32,
+    size_cap: f32,
+    header: &[String],
+    rows: &[Row],
+    headings_count: bool,
+) {
     let avail = inner.y + inner.h - top;
     let n = rows.len() + 1;
     let row_h = (avail / n as f32).min(size_cap * 1.5);
@@ -101,8 +128,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                 .filter_map(|(_, cells)| cells.get(c - 1))
                 .map(|(text, _)| shaper.width(text, size * 0.9, Weight::SemiBold))
                 .fold(0.0_f32, f32::max);
-            let heading = match (&panel.children, header.get(c)) {
-                (None, Some(h)) => shaper.width(h, size * 0.85, Weight::SemiBold),
+            let heading = match header.get(c) {
+                Some(h) if headings_count => shaper.width(h, size * 0.85, Weight::SemiBold),
                 _ => 0.0,
             };
             content.max(heading) + pad

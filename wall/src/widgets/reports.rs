@@ -1,0 +1,256 @@
+//! Reports: how each reporting regime's latest due report stands — the period whose deadline
+//! has passed, how many units have reported it, and whether it is complete or late and by how
+//! many days, with the late provinces named. Leaders read who has not reported without asking.
+//! A regime is read from its first indicator's national total and its coverage.
+
+use dieuhanh_protocol::number::format_vi;
+use dieuhanh_protocol::period::{CivilDate, Period};
+
+use super::{Ctx, current_period, panel_frame, panel_title, table, vietnam_time};
+use crate::catalogue::{Level, Regime};
+use crate::draw::{Color, DisplayList, TextStyle, theme};
+use crate::layout::{Panel, TextSize};
+use crate::render::text::{TextShaper, Weight};
+
+/// Late units named on a row before the rest are counted.
+const NAMED: usize = 2;
+
+/// Where one regime's due report stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standing {
+    /// The latest period whose deadline has passed.
+    pub period: Period,
+    /// "33/34 tỉnh", "Đã gửi", "Chưa có báo cáo".
+    pub count: String,
+    /// "Đủ", "Quá hạn 20 ngày · thiếu Thái Nguyên".
+    pub status: String,
+    pub complete: bool,
+}
+
+/// Today in Vietnam.
+fn today(now_ms: i64) -> CivilDate {
+    let ((year, month, day), ..) = vietnam_time(now_ms);
+    CivilDate {
+        year,
+        month: month as u8,
+        day: day as u8,
+    }
+}
+
+/// The latest period of `r` whose report was due before `today`, and its deadline.
+pub fn due(r: &Regime, now_ms: i64) -> (Period, CivilDate) {
+    let today = today(now_ms);
+    let mut p = current_period(r.frequency, now_ms);
+    loop {
+        let deadline = p.end_date().add_days(i32::from(r.deadline_days));
+        if today > deadline {
+            return (p, deadline);
+        }
+        p = p.previous();
+    }
+}
+
+/// How `r`'s due report stands in the wall's data.
+pub fn standing(ctx: &Ctx<'_>, r: &Regime) -> Standing {
+    let (period, deadline) = due(r, ctx.now_ms);
+    let late_days = deadline.days_until(today(ctx.now_ms));
+    let code = r.indicators.first().map_or("", String::as_str);
+    let cell = ctx.data.get(code, "VN", period);
+    let noun = super::bars::level_vi(r.level.as_str());
+    let late = format!("Quá hạn {late_days} ngày");
+    if r.level == Level::Nation {
+        return match cell {
+            Some(_) => Standing {
+                period,
+                count: "Đã gửi".into(),
+                status: "Đủ".into(),
+                complete: true,
+            },
+            None => Standing {
+                period,
+                count: "Chưa gửi".into(),
+                status: late,
+                complete: false,
+            },
+        };
+    }
+    // A regime of provinces: the provinces holding a value of it, the late ones named. Its
+    // indicators may have national figures of their own, so the nation's total cannot tell.
+    let provinces = if r.level == Level::Province {
+        ctx.data.children("VN", "province")
+    } else {
+        Vec::new()
+    };
+    let missing: Vec<&str> = provinces
+        .iter()
+        .filter(|u| ctx.data.get(code, &u.code, period).is_none())
+        .map(|u| u.name.as_str())
+        .collect();
+    let (got, expected) = if provinces.is_empty() {
+        // Communes: the nation's total counts them.
+        match cell.and_then(|c| c.coverage) {
+            Some([got, expected]) => (got, expected),
+            None => (0, 0),
+        }
+    } else {
+        let n = provinces.len() as u32;
+        (n - missing.len() as u32, n)
+    };
+    let count = if expected > 0 {
+        format!(
+            "{}/{} {noun}",
+            format_vi(f64::from(got), 0),
+            format_vi(f64::from(expected), 0)
+        )
+    } else if cell.is_some() {
+        "Đã gửi".into()
+    } else {
+        "Chưa có báo cáo".into()
+    };
+    let complete = if expected > 0 {
+        got >= expected
+    } else {
+        cell.is_some()
+    };
+    let status = if complete {
+        "Đủ".into()
+    } else if missing.is_empty() {
+        late
+    } else {
+        let mut named = missing
+            .iter()
+            .take(NAMED)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if missing.len() > NAMED {
+            named.push_str(&format!(" và {} {noun} khác", missing.len() - NAMED));
+        }
+        format!("{late} · thiếu {named}")
+    };
+    Standing {
+        period,
+        count,
+        status,
+        complete,
+    }
+}
+
+/// A regime's name without the "Báo cáo" every name starts with (the column says it):
+/// "Thống kê hộ tịch".
+pub fn short_name(name: &str) -> String {
+    let rest = name.strip_prefix("Báo cáo ").unwrap_or(name);
+    let mut chars = rest.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => name.to_owned(),
+    }
+}
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let inner = panel_frame(panel, list);
+    let head = ctx.text_px(TextSize::Medium).min(inner.h * 0.08);
+    let title = panel
+        .title
+        .clone()
+        .unwrap_or_else(|| "Tình hình thực hiện chế độ báo cáo".to_owned());
+    let style = TextStyle::new(head, Weight::SemiBold, theme::TEXT);
+    let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
+    let top = t.y + t.h + head * 0.3;
+    // A presenter's ministry: its regimes only.
+    let shown: Vec<&Regime> = panel
+        .regimes
+        .iter()
+        .filter(|r| ctx.room.agency.as_ref().is_none_or(|a| r.agency == *a))
+        .collect();
+    if shown.is_empty() {
+        list.text(
+            shaper,
+            "Bộ, ngành này không có chế độ báo cáo trên bảng",
+            inner.x,
+            top,
+            TextStyle::new(head, Weight::Regular, theme::MUTED),
+            Some(inner.w),
+        );
+        return;
+    }
+    let header: Vec<String> = ["Chế độ báo cáo", "Kỳ", "Đã báo cáo", "Tình trạng"]
+        .map(String::from)
+        .to_vec();
+    let rows: Vec<table::Row> = shown
+        .iter()
+        .map(|r| {
+            let s = standing(ctx, r);
+            let colour: Color = if s.complete { theme::GOOD } else { theme::BAD };
+            (
+                short_name(&r.name),
+                vec![
+                    (s.period.label_vi(), theme::MUTED),
+                    (s.count, theme::TEXT),
+                    (s.status, colour),
+                ],
+            )
+        })
+        .collect();
+    table::rows_at(
+        shaper,
+        list,
+        inner,
+        top,
+        ctx.text_px(panel.text),
+        &header,
+        &rows,
+        true,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dieuhanh_protocol::period::Frequency;
+
+    fn regime(frequency: Frequency, deadline_days: u16) -> Regime {
+        Regime {
+            code: "BC-X".into(),
+            name: "Báo cáo tình hình kinh tế - xã hội tháng của tỉnh".into(),
+            agency: "BTC".into(),
+            level: Level::Province,
+            frequency,
+            deadline_days,
+            indicators: vec!["NS01".into()],
+        }
+    }
+
+    /// Milliseconds at noon, Vietnam time, of a day.
+    fn noon(year: i32, month: u8, day: u8) -> i64 {
+        let d = CivilDate { year, month, day };
+        (CivilDate {
+            year: 1970,
+            month: 1,
+            day: 1,
+        }
+        .days_until(d)
+            * 86_400
+            + 5 * 3600)
+            * 1000
+    }
+
+    #[test]
+    fn the_due_report_is_the_latest_whose_deadline_has_passed() {
+        let month = regime(Frequency::Month, 10);
+        let p = |s: &str| Period::parse(s).unwrap();
+        // October is due on 10 November: on the 30th it is late, on the 5th September is due.
+        assert_eq!(due(&month, noon(2026, 11, 30)).0, p("2026-10"));
+        assert_eq!(due(&month, noon(2026, 11, 10)).0, p("2026-09"));
+        assert_eq!(due(&month, noon(2026, 11, 11)).0, p("2026-10"));
+        let year = regime(Frequency::Year, 90);
+        assert_eq!(due(&year, noon(2026, 3, 31)).0, p("2024"));
+        assert_eq!(due(&year, noon(2026, 4, 1)).0, p("2025"));
+    }
+
+    #[test]
+    fn a_regimes_name_loses_its_common_first_words() {
+        assert_eq!(short_name("Báo cáo thống kê hộ tịch"), "Thống kê hộ tịch");
+        assert_eq!(short_name("Niên giám"), "Niên giám");
+    }
+}
