@@ -1601,6 +1601,30 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         all.contains(&"Tình hình kinh tế - xã hội tháng của tỉnh".to_owned()),
         "{all:?}"
     );
+    // Thái Nguyên's report arrives: the row reads complete at the next frame.
+    let mut data = data.clone();
+    let (p, _) = widgets::reports::due(ktxh, taken);
+    one_cell_delta(
+        &mut data,
+        Cell {
+            i: ktxh.indicators[0].clone(),
+            u: "19".into(),
+            p,
+            v: Some(1.0),
+            c: None,
+        },
+        taken,
+    );
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &RoomState::default(),
+        now_ms: taken,
+    };
+    let s = widgets::reports::standing(&ctx, ktxh);
+    assert_eq!((s.count.as_str(), s.status.as_str()), ("34/34 tỉnh", "Đủ"));
+    assert!(s.complete);
     // Civil registration is counted in communes, from the nation's total.
     let ht = scene.panels[i]
         .regimes
