@@ -424,18 +424,20 @@ pub fn approve(
         ReportState::ChangedSinceApproval => 1,
         _ => 2,
     });
-    let mut message = format!(
-        "{} báo cáo {} {} của {} ({}).",
-        if recorded {
-            "Đã duyệt"
-        } else {
-            "Đã duyệt từ trước, không có số liệu mới:"
-        },
+    // "Báo cáo thống kê hộ tịch (BC-HT) Tháng 10/2026 của Tỉnh Cao Bằng (04)"
+    let report = format!(
+        "{} ({}) {} của {} ({})",
+        regime.name,
         regime.code,
         period.label_vi(),
         unit.full_name,
         unit.code
     );
+    let mut message = if recorded {
+        format!("Đã duyệt và gửi lên: {report}.")
+    } else {
+        format!("{report} đã được duyệt trước đây và không có số liệu mới: không duyệt lại.")
+    };
     if !not_approved.is_empty() {
         message.push_str(&format!(
             " Lưu ý: {}/{} đơn vị cấp dưới chưa được duyệt ({}).",

@@ -146,11 +146,19 @@ async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
         first["message_vi"]
             .as_str()
             .unwrap()
-            .starts_with("Đã duyệt")
+            .starts_with("Đã duyệt và gửi lên: Báo cáo thống kê hộ tịch (BC-HT) Tháng 10/2026"),
+        "{first}"
     );
     let (code, again) = post(&server, Some(COMMUNE_APPROVER), ask(c1)).await;
     assert_eq!(code, 200, "{again}");
     assert_eq!(again["recorded"], false);
+    assert!(
+        again["message_vi"]
+            .as_str()
+            .unwrap()
+            .ends_with("không duyệt lại."),
+        "{again}"
+    );
     assert_eq!(again["approval"]["id"], first["approval"]["id"]);
 
     // The province sends its report up, told which communes are not approved.
