@@ -732,7 +732,7 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
                     .regimes
                     .iter()
                     .map(|r| {
-                        let s = widgets::reports::standing(&ctx, r);
+                        let s = widgets::reports::standing(&ctx, r, &panel.unit);
                         [
                             widgets::reports::short_name(&r.name),
                             s.period.label_vi(),

@@ -57,12 +57,18 @@ pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
 }
 
 /// What a reports panel reads: for each frequency of its regimes, their first indicators'
-/// national totals over the last periods (the due one among them), and, for regimes of
-/// provinces, each province's (to name the late ones).
-pub fn report_views(panel: &Panel, now_ms: i64) -> Vec<View> {
+/// totals of its unit (the nation, or the province a presenter focused) over the last periods
+/// (the due one among them), and, on the nation, each province's for the regimes of provinces
+/// (to name the late ones).
+pub fn report_views(panel: &Panel, room: &RoomState, now_ms: i64) -> Vec<View> {
     if panel.widget != WidgetKind::Reports {
         return Vec::new();
     }
+    let unit = match &room.focus_unit {
+        Some(f) if widgets::follows_focus(panel) => f.clone(),
+        _ => panel.unit.clone(),
+    };
+    let nation = unit.eq_ignore_ascii_case("VN");
     let mut out = Vec::new();
     for f in Frequency::ALL {
         let of_f: Vec<&crate::catalogue::Regime> =
@@ -91,7 +97,7 @@ pub fn report_views(panel: &Panel, now_ms: i64) -> Vec<View> {
         };
         out.push(View {
             indicators: first(None),
-            units: vec!["VN".into()],
+            units: vec![unit.clone()],
             children_of: None,
             level: None,
             periods: range.clone(),
@@ -99,7 +105,7 @@ pub fn report_views(panel: &Panel, now_ms: i64) -> Vec<View> {
             at: None,
         });
         let provinces = first(Some(crate::catalogue::Level::Province));
-        if !provinces.is_empty() {
+        if nation && !provinces.is_empty() {
             out.push(View {
                 indicators: provinces,
                 units: Vec::new(),
@@ -195,7 +201,7 @@ pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(Str
             if let Some(v) = view_of(panel, room, now_ms) {
                 out.push((format!("{}/{i}", scene.name), v));
             }
-            for (k, v) in report_views(panel, now_ms).into_iter().enumerate() {
+            for (k, v) in report_views(panel, room, now_ms).into_iter().enumerate() {
                 out.push((format!("{}/{i}/{k}", scene.name), v));
             }
             let Some(v) = matched_view(panel, room, now_ms) else {

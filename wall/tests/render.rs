@@ -1588,7 +1588,7 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         .iter()
         .find(|r| r.code == "BC-KTXH")
         .expect("the provinces' monthly report");
-    let s = widgets::reports::standing(&ctx, ktxh);
+    let s = widgets::reports::standing(&ctx, ktxh, "VN");
     assert_eq!(s.count, "33/34 tỉnh");
     assert!(!s.complete);
     let (_, deadline) = widgets::reports::due(ktxh, taken);
@@ -1622,7 +1622,7 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         room: &RoomState::default(),
         now_ms: taken,
     };
-    let s = widgets::reports::standing(&ctx, ktxh);
+    let s = widgets::reports::standing(&ctx, ktxh, "VN");
     assert_eq!((s.count.as_str(), s.status.as_str()), ("34/34 tỉnh", "Đủ"));
     assert!(s.complete);
     // Civil registration is counted in communes, from the nation's total.
@@ -1631,8 +1631,37 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         .iter()
         .find(|r| r.code == "BC-HT")
         .unwrap();
-    let s = widgets::reports::standing(&ctx, ht);
+    let s = widgets::reports::standing(&ctx, ht, "VN");
     assert!(s.count.ends_with("/3.321 xã"), "{s:?}");
+    // A presenter's focus on Hồ Chí Minh: its own reports and its communes', not the
+    // ministries' national ones; its views follow.
+    let hcm = RoomState {
+        focus_unit: Some("79".into()),
+        ..RoomState::default()
+    };
+    let focused = texts(&hcm);
+    assert!(
+        focused
+            .iter()
+            .any(|t| t.starts_with("Kỳ báo cáo đã đến hạn · ") && t.ends_with("Hồ Chí Minh")),
+        "{focused:?}"
+    );
+    assert!(
+        focused.iter().any(|t| t.ends_with("/168 xã")),
+        "{focused:?}"
+    );
+    assert!(focused.contains(&"Đã gửi".to_owned()), "{focused:?}");
+    assert!(
+        !focused.iter().any(|t| t.starts_with("Chỉ tiêu quốc gia")),
+        "{focused:?}"
+    );
+    let views = scene::subscriptions(&layout, &hcm, taken);
+    assert!(
+        views
+            .iter()
+            .any(|(id, v)| id.starts_with(&format!("bao-cao/{i}/")) && v.units == ["79"]),
+        "{views:?}"
+    );
     // The Ministry of Justice's regimes only: civil registration.
     let btp = texts(&RoomState {
         agency: Some("BTP".into()),

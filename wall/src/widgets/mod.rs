@@ -149,12 +149,17 @@ pub fn stood_for(fixed: Period, chosen: Period) -> Period {
 }
 
 /// Whether a presenter's focus on a unit retargets `panel`: single-unit KPI tiles, charts and
-/// tables do; rankings of a unit's children, tickers and headers keep their own.
+/// tables do, and the reports (a province's own and its communes'); rankings of a unit's
+/// children, tickers and headers keep their own.
 pub fn follows_focus(panel: &Panel) -> bool {
     panel.children.is_none()
         && matches!(
             panel.widget,
-            WidgetKind::Kpi | WidgetKind::Line | WidgetKind::Area | WidgetKind::Table
+            WidgetKind::Kpi
+                | WidgetKind::Line
+                | WidgetKind::Area
+                | WidgetKind::Table
+                | WidgetKind::Reports
         )
 }
 

@@ -50,15 +50,32 @@ pub fn due(r: &Regime, now_ms: i64) -> (Period, CivilDate) {
     }
 }
 
-/// How `r`'s due report stands in the wall's data.
-pub fn standing(ctx: &Ctx<'_>, r: &Regime) -> Standing {
+/// The level of a unit, read from its official code.
+fn level_of(unit: &str) -> Level {
+    match unit.len() {
+        _ if unit.eq_ignore_ascii_case("VN") => Level::Nation,
+        2 => Level::Province,
+        3 => Level::District,
+        _ => Level::Commune,
+    }
+}
+
+/// Whether `unit` has a report of its own, or a total of reports, in regime `r`: a province has
+/// none in a ministry's national regime.
+pub fn concerns(r: &Regime, unit: &str) -> bool {
+    level_of(unit) <= r.level
+}
+
+/// How `r`'s due report stands for `unit` in the wall's data: the unit's own (a unit of the
+/// regime's level), or the units under it.
+pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
     let (period, deadline) = due(r, ctx.now_ms);
     let late_days = deadline.days_until(today(ctx.now_ms));
     let code = r.indicators.first().map_or("", String::as_str);
-    let cell = ctx.data.get(code, "VN", period);
+    let cell = ctx.data.get(code, unit, period);
     let noun = super::bars::level_vi(r.level.as_str());
     let late = format!("Quá hạn {late_days} ngày");
-    if r.level == Level::Nation {
+    if level_of(unit) >= r.level {
         return match cell {
             Some(_) => Standing {
                 period,
@@ -76,7 +93,7 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime) -> Standing {
     }
     // A regime of provinces: the provinces holding a value of it, the late ones named. Its
     // indicators may have national figures of their own, so the nation's total cannot tell.
-    let provinces = if r.level == Level::Province {
+    let provinces = if r.level == Level::Province && level_of(unit) == Level::Nation {
         ctx.data.children("VN", "province")
     } else {
         Vec::new()
@@ -87,10 +104,10 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime) -> Standing {
         .map(|u| u.name.as_str())
         .collect();
     let (got, expected) = if provinces.is_empty() {
-        // Communes: the nation's total counts them.
+        // Communes: the total counts them.
         match cell.and_then(|c| c.coverage) {
             Some([got, expected]) => (got, expected),
-            None => (0, 0),
+            None => (0, ctx.data.children(unit, r.level.as_str()).len() as u32),
         }
     } else {
         let n = provinces.len() as u32;
@@ -150,10 +167,17 @@ pub fn short_name(name: &str) -> String {
 pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
     let inner = panel_frame(panel, list);
     let head = ctx.text_px(TextSize::Medium).min(inner.h * 0.08);
+    let unit = ctx.unit_of(panel);
     let title = panel
         .title
         .clone()
         .unwrap_or_else(|| "Tình hình thực hiện chế độ báo cáo".to_owned());
+    // A presenter's focus on a province: its own reports and its communes'.
+    let title = if level_of(unit) == Level::Nation {
+        title
+    } else {
+        format!("{title} · {}", ctx.data.unit_name(unit))
+    };
     let style = TextStyle::new(head, Weight::SemiBold, theme::TEXT);
     let t = panel_title(ctx, panel, shaper, list, &title, inner, style);
     let top = t.y + t.h + head * 0.3;
@@ -162,6 +186,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         .regimes
         .iter()
         .filter(|r| ctx.room.agency.as_ref().is_none_or(|a| r.agency == *a))
+        .filter(|r| concerns(r, unit))
         .collect();
     if shown.is_empty() {
         list.text(
@@ -180,7 +205,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let rows: Vec<table::Row> = shown
         .iter()
         .map(|r| {
-            let s = standing(ctx, r);
+            let s = standing(ctx, r, unit);
             let colour: Color = if s.complete { theme::GOOD } else { theme::BAD };
             (
                 short_name(&r.name),
