@@ -62,6 +62,30 @@ pub struct Approval {
     pub note: Option<String>,
 }
 
+/// An approval as stored, before it is named by its regime, unit and period.
+struct Recorded {
+    id: i64,
+    version: i64,
+    approved_at: String,
+    approver: String,
+    note: Option<String>,
+}
+
+impl Approval {
+    fn of(regime: &Regime, unit: &Unit, period: &Period, r: Recorded) -> Approval {
+        Approval {
+            id: r.id,
+            regime: regime.code.clone(),
+            unit: UnitRef::of(unit),
+            period: PeriodRef::of(period),
+            version: r.version,
+            approved_at: r.approved_at,
+            approver: r.approver,
+            note: r.note,
+        }
+    }
+}
+
 /// What `POST /api/approvals` asks.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ApproveRequest {
@@ -177,12 +201,14 @@ impl<'a> Reports<'a> {
         let rows = stmt
             .query_map(params![regime.code, pid], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
                     r.get::<_, u32>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, Option<String>>(5)?,
+                    Recorded {
+                        id: r.get(0)?,
+                        version: r.get(2)?,
+                        approved_at: r.get(3)?,
+                        approver: r.get(4)?,
+                        note: r.get(5)?,
+                    },
                 ))
             })
             .ctx("reading the approvals")?
@@ -190,22 +216,7 @@ impl<'a> Reports<'a> {
             .ctx("reading the approvals")?;
         let approvals = rows
             .into_iter()
-            .filter_map(|(id, uid, version, at, approver, note)| {
-                let unit = h.unit(uid)?;
-                Some((
-                    uid,
-                    Approval {
-                        id,
-                        regime: regime.code.clone(),
-                        unit: UnitRef::of(unit),
-                        period: PeriodRef::of(&period),
-                        version,
-                        approved_at: at,
-                        approver,
-                        note,
-                    },
-                ))
-            })
+            .filter_map(|(uid, r)| Some((uid, Approval::of(regime, h.unit(uid)?, &period, r))))
             .collect();
         Ok(Reports {
             h,
@@ -390,19 +401,14 @@ pub fn approve(
                 )
                 .ctx("recording the approval")?;
             tx.commit().ctx("committing the approval")?;
-            (
-                Approval {
-                    id,
-                    regime: regime.code.clone(),
-                    unit: UnitRef::of(unit),
-                    period: PeriodRef::of(&period),
-                    version,
-                    approved_at: at,
-                    approver,
-                    note,
-                },
-                true,
-            )
+            let row = Recorded {
+                id,
+                version,
+                approved_at: at,
+                approver,
+                note,
+            };
+            (Approval::of(regime, unit, &period, row), true)
         }
     };
     let below = reports.below(unit);
@@ -486,16 +492,14 @@ pub fn history(
         .ctx("reading the approvals")?;
     let rows = stmt
         .query_map(params![regime.code, unit.uid, period_no(period)], |r| {
-            Ok(Approval {
+            let row = Recorded {
                 id: r.get(0)?,
-                regime: regime.code.clone(),
-                unit: UnitRef::of(unit),
-                period: PeriodRef::of(period),
                 version: r.get(1)?,
                 approved_at: r.get(2)?,
                 approver: r.get(3)?,
                 note: r.get(4)?,
-            })
+            };
+            Ok(Approval::of(regime, unit, period, row))
         })
         .ctx("reading the approvals")?;
     rows.collect::<Result<Vec<_>, _>>()

@@ -1576,13 +1576,15 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
             .collect()
     };
     let all = texts(&RoomState::default());
-    let ctx = widgets::Ctx {
+    let whole = RoomState::default();
+    let ctx_of = |data| widgets::Ctx {
         layout: &layout,
         scene,
-        data: &data,
-        room: &RoomState::default(),
+        data,
+        room: &whole,
         now_ms: taken,
     };
+    let ctx = ctx_of(&data);
     let ktxh = scene.panels[i]
         .regimes
         .iter()
@@ -1615,14 +1617,7 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         },
         taken,
     );
-    let ctx = widgets::Ctx {
-        layout: &layout,
-        scene,
-        data: &data,
-        room: &RoomState::default(),
-        now_ms: taken,
-    };
-    let s = widgets::reports::standing(&ctx, ktxh, "VN");
+    let s = widgets::reports::standing(&ctx_of(&data), ktxh, "VN");
     assert_eq!((s.count.as_str(), s.status.as_str()), ("34/34 tỉnh", "Đủ"));
     assert!(s.complete);
     // Civil registration is counted in communes, from the nation's total.
