@@ -362,7 +362,7 @@ mod tests {
 
     /// A server takes at most [`dieuhanh_protocol::live::DEFAULT_MAX_VIEWS`] views a connection unless configured
     /// otherwise: every shipped layout, focused on a province or not, asks for no more, units
-    /// views included (the 4×3 national wall: 48 of 64).
+    /// views included (the 4×3 national wall: 55 of 64, its reports scene 7 of them).
     #[test]
     fn every_shipped_layout_asks_for_fewer_views_than_the_server_takes() {
         let cat = Catalogue::load(&assets_dir()).unwrap();
