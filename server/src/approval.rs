@@ -15,6 +15,7 @@ use dieuhanh_protocol::period::Period;
 
 use crate::catalogue::{Catalogue, Regime};
 use crate::hierarchy::{Era, Hierarchy, Level, Unit};
+use crate::ingest::Scope;
 use crate::query::{PeriodRef, UnitRef, find_unit};
 use crate::store::facts::period_no;
 use crate::store::{DbContext, StoreError};
@@ -125,16 +126,6 @@ pub struct ApprovalOutcome {
     pub message_vi: String,
 }
 
-/// Who approves: a token's name and the unit and ministries it answers for.
-#[derive(Debug, Clone)]
-pub struct Approver {
-    pub who: String,
-    /// The unit (2025 structure) at and under which it approves; everywhere when absent.
-    pub unit: Option<u32>,
-    /// Ministries whose regimes it approves; all when empty.
-    pub agencies: Vec<String>,
-}
-
 /// Why an approval was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
@@ -156,7 +147,6 @@ pub enum ApprovalError {
 pub struct Reports<'a> {
     h: &'a Hierarchy,
     regime: &'a Regime,
-    period: Period,
     era: Era,
     versions: HashMap<u32, i64>,
     approvals: HashMap<u32, Approval>,
@@ -170,12 +160,7 @@ impl<'a> Reports<'a> {
         period: Period,
     ) -> Result<Reports<'a>, StoreError> {
         let pid = period_no(&period);
-        let codes = regime
-            .indicators
-            .iter()
-            .map(|c| format!("'{}'", c.replace('\'', "")))
-            .collect::<Vec<_>>()
-            .join(",");
+        let codes = crate::store::sql_codes(&regime.indicators);
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT o.uid, max(s.version) FROM current_obs o
@@ -221,7 +206,6 @@ impl<'a> Reports<'a> {
         Ok(Reports {
             h,
             regime,
-            period,
             era: Era::of_period(&period),
             versions,
             approvals,
@@ -275,10 +259,6 @@ impl<'a> Reports<'a> {
         self.h
             .descendants(unit.uid, next.min(self.regime.level), self.era)
     }
-
-    pub fn period(&self) -> &Period {
-        &self.period
-    }
 }
 
 /// The regime, period and unit an approval names, checked against each other and the approver.
@@ -286,7 +266,7 @@ fn resolve<'c, 'h>(
     cat: &'c Catalogue,
     h: &'h Hierarchy,
     req: &ApproveRequest,
-    by: &Approver,
+    by: &Scope,
 ) -> Result<(&'c Regime, Period, &'h Unit), ApprovalError> {
     let regime = cat.regime(&req.regime).ok_or_else(|| {
         ApprovalError::NotFound(format!(
@@ -354,7 +334,7 @@ pub fn approve(
     cat: &Catalogue,
     h: &Hierarchy,
     req: &ApproveRequest,
-    by: &Approver,
+    by: &Scope,
 ) -> Result<ApprovalOutcome, ApprovalError> {
     let (regime, period, unit) = resolve(cat, h, req, by)?;
     let tx = conn.transaction().ctx("starting an approval")?;

@@ -901,18 +901,12 @@ pub fn provenance(
             })],
             _ => period.months().iter().map(period_no).collect(),
         };
-        let list = |v: &[String]| {
-            v.iter()
-                .map(|s| format!("'{}'", s.replace('\'', "")))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         let from = format!(
             "FROM current_obs o JOIN submissions s ON s.id = o.submission
              WHERE o.ind IN (SELECT id FROM indicator_ids WHERE code IN ({}))
                AND o.pid IN ({}) AND o.disagg = 0
                AND (o.uid = ? OR o.uid IN (SELECT uid FROM unit_closure WHERE ancestor = ?))",
-            list(&parts),
+            crate::store::sql_codes(&parts),
             subperiods
                 .iter()
                 .map(i32::to_string)

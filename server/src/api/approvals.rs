@@ -2,14 +2,15 @@
 //! sends it up; `GET /api/approvals` shows where a report stands and every approval it had.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
 
-use crate::approval::{self, Approval, ApprovalError, ApprovalOutcome, ApproveRequest, Approver};
+use crate::approval::{self, Approval, ApprovalError, ApprovalOutcome, ApproveRequest};
 use crate::approval::{ReportState, Reports};
+use crate::ingest::Scope;
 use crate::live::Role;
 
 use super::{ApiError, AppState, period_param};
@@ -38,35 +39,13 @@ pub struct TokenParam {
 
 /// Who approves: an approver's token, whose unit and ministries bound what it may approve.
 /// An open server lets anyone approve anything.
-fn approver(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: Option<&str>,
-) -> Result<Approver, ApiError> {
-    let auth = &state.live.config.auth;
-    let grant = auth.check(headers, token).map_err(|r| match r.status {
-        StatusCode::FORBIDDEN => ApiError::Forbidden(r.message),
-        _ => ApiError::Unauthorized(format!("{}; approvals need an approver's token", r.message)),
-    })?;
-    if auth.is_open() {
-        return Ok(Approver {
-            who: "open server".into(),
-            unit: None,
-            agencies: Vec::new(),
-        });
-    }
-    if grant.role != Role::Approver {
-        return Err(ApiError::Forbidden(format!(
-            "token {:?} is a {}'s; approvals need an approver's token",
-            grant.name,
-            grant.role.as_str()
-        )));
-    }
-    Ok(Approver {
-        who: format!("token {:?}", grant.name),
-        unit: super::grant_unit(state, &grant)?,
-        agencies: grant.agencies.clone(),
-    })
+fn approver(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> Result<Scope, ApiError> {
+    let needs = "approvals need an approver's token";
+    let scope = super::token_scope(state, headers, token, Role::Approver, needs)?;
+    Ok(scope.unwrap_or_else(|| Scope {
+        who: "open server".into(),
+        ..Scope::default()
+    }))
 }
 
 /// Approves a regime's report of a period for a unit, and sends it up. The report is the unit's

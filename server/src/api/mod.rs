@@ -122,22 +122,52 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-/// The unit (2025 structure) a reporter's or approver's token is limited to; `None`: all.
-fn grant_unit(state: &AppState, grant: &crate::live::Grant) -> Result<Option<u32>, ApiError> {
-    let Some(code) = &grant.unit else {
+/// What the token of a write (an upload, an approval) allows: `None` on an open server
+/// (anyone, anything); else, when the token's role is `role`, its name with the unit and
+/// ministries that bound it. `needs` ends each refusal: "uploads need a reporter's token".
+fn token_scope(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    token: Option<&str>,
+    role: crate::live::Role,
+    needs: &str,
+) -> Result<Option<crate::ingest::Scope>, ApiError> {
+    let auth = &state.live.config.auth;
+    let grant = auth.check(headers, token).map_err(|r| match r.status {
+        StatusCode::FORBIDDEN => ApiError::Forbidden(r.message),
+        _ => ApiError::Unauthorized(format!("{}; {needs}", r.message)),
+    })?;
+    if auth.is_open() {
         return Ok(None);
+    }
+    if grant.role != role {
+        return Err(ApiError::Forbidden(format!(
+            "token {:?} is a {}'s; {needs}",
+            grant.name,
+            grant.role.as_str()
+        )));
+    }
+    let unit = match &grant.unit {
+        None => None,
+        Some(code) => Some(
+            state
+                .store
+                .hierarchy()
+                .by_code(crate::hierarchy::Era::Since2025, code)
+                .map(|u| u.uid)
+                .ok_or_else(|| {
+                    ApiError::Internal(format!(
+                        "token {:?} names unit {code:?}, which is not in force",
+                        grant.name
+                    ))
+                })?,
+        ),
     };
-    state
-        .store
-        .hierarchy()
-        .by_code(crate::hierarchy::Era::Since2025, code)
-        .map(|u| Some(u.uid))
-        .ok_or_else(|| {
-            ApiError::Internal(format!(
-                "token {:?} names unit {code:?}, which is not in force",
-                grant.name
-            ))
-        })
+    Ok(Some(crate::ingest::Scope {
+        who: format!("token {:?}", grant.name),
+        unit,
+        agencies: grant.agencies,
+    }))
 }
 
 /// Figures are for those with rights to them: when the server checks tokens, reading the API

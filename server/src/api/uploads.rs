@@ -29,32 +29,14 @@ fn sender(
     token: Option<&str>,
     submitter: Option<String>,
 ) -> Result<(Option<Scope>, Option<String>), ApiError> {
-    let auth = &state.live.config.auth;
-    let grant = auth.check(headers, token).map_err(|r| match r.status {
-        StatusCode::FORBIDDEN => ApiError::Forbidden(r.message),
-        _ => ApiError::Unauthorized(format!("{}; uploads need a reporter's token", r.message)),
-    })?;
-    if auth.is_open() {
+    let needs = "uploads need a reporter's token";
+    let Some(scope) = super::token_scope(state, headers, token, Role::Reporter, needs)? else {
         return Ok((None, submitter));
-    }
-    if grant.role != Role::Reporter {
-        return Err(ApiError::Forbidden(format!(
-            "token {:?} is a {}'s; uploads need a reporter's token",
-            grant.name,
-            grant.role.as_str()
-        )));
-    }
-    let unit = super::grant_unit(state, &grant)?;
-    let who = format!("token {:?}", grant.name);
-    let submitter = Some(match submitter {
-        Some(s) => format!("{s} ({who})"),
-        None => who.clone(),
-    });
-    let scope = Scope {
-        who,
-        unit,
-        agencies: grant.agencies.clone(),
     };
+    let submitter = Some(match submitter {
+        Some(s) => format!("{s} ({})", scope.who),
+        None => scope.who.clone(),
+    });
     Ok((Some(scope), submitter))
 }
 

@@ -108,8 +108,9 @@ pub struct UploadOptions {
     pub scope: Option<Scope>,
 }
 
-/// What an upload's sender may report: units at and under one unit, indicators of some
-/// ministries. Rows outside it are errors of the upload, like an unknown unit.
+/// What a token's holder may report or approve: units at and under one unit, indicators
+/// (regimes) of some ministries. An upload's rows outside it are errors of the upload, like an
+/// unknown unit; an approval outside it is refused.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scope {
     /// Who, as said in errors (the token's name).

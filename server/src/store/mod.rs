@@ -57,6 +57,16 @@ impl<T> DbContext<T> for Result<T, duckdb::Error> {
 
 pub const SCHEMA_VERSION: &str = "3";
 
+/// Catalogue codes as an SQL list (`'NS01','VM02'`) for `IN (...)`; a quote in a code is
+/// dropped, so no code can end the string.
+pub fn sql_codes<'c>(codes: impl IntoIterator<Item = &'c String>) -> String {
+    codes
+        .into_iter()
+        .map(|c| format!("'{}'", c.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Options for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
