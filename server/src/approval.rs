@@ -261,8 +261,9 @@ impl<'a> Reports<'a> {
     }
 }
 
-/// The regime, period and unit an approval names, checked against each other and the approver.
-fn resolve<'c, 'h>(
+/// The regime, period and unit an approval names, checked against each other and the approver
+/// (a default `Scope`, without limits, to look at a report rather than approve it).
+pub fn resolve<'c, 'h>(
     cat: &'c Catalogue,
     h: &'h Hierarchy,
     req: &ApproveRequest,

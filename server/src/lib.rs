@@ -13,6 +13,7 @@
 //! - [`live`]: the WebSocket push to walls: views, snapshots, deltas, resume, rooms.
 //! - [`demo`]: the seeded demo data set.
 //! - [`api`]: the HTTP API and its OpenAPI document.
+//! - [`desk`]: pages for people: reporters send files and read their errors, approvers approve.
 //! - [`text`]: Vietnamese text normalisation for matching.
 //! - [`watch`]: the `watch` command, a live feed printed for technicians.
 //! - [`present`]: the `present` command, a presenter's remote for a room of walls.
@@ -22,6 +23,7 @@ pub mod api;
 pub mod approval;
 pub mod catalogue;
 pub mod demo;
+pub mod desk;
 pub mod events;
 pub mod hierarchy;
 pub mod ingest;

@@ -39,7 +39,11 @@ pub struct TokenParam {
 
 /// Who approves: an approver's token, whose unit and ministries bound what it may approve.
 /// An open server lets anyone approve anything.
-fn approver(state: &AppState, headers: &HeaderMap, token: Option<&str>) -> Result<Scope, ApiError> {
+pub(crate) fn approver(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+) -> Result<Scope, ApiError> {
     let needs = "approvals need an approver's token";
     let scope = super::token_scope(state, headers, token, Role::Approver, needs)?;
     Ok(scope.unwrap_or_else(|| Scope {

@@ -112,6 +112,7 @@ pub fn app(state: AppState) -> Router {
             .route("/", axum::routing::get(crate::live::echo));
     }
     root.nest("/api", api)
+        .merge(crate::desk::router(&state, !state.live.config.echo))
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -125,7 +126,7 @@ struct TokenQuery {
 /// What the token of a write (an upload, an approval) allows: `None` on an open server
 /// (anyone, anything); else, when the token's role is `role`, its name with the unit and
 /// ministries that bound it. `needs` ends each refusal: "uploads need a reporter's token".
-fn token_scope(
+pub(crate) fn token_scope(
     state: &AppState,
     headers: &axum::http::HeaderMap,
     token: Option<&str>,
@@ -349,24 +350,41 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
-            ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
-            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
-            ApiError::Unsupported(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
-            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m.clone()),
-            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client may read: an internal error is logged here and not shown.
+    pub fn public_message(&self) -> String {
+        match self {
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the server failed to answer; the error is in its log".to_owned(),
-                )
+                "the server failed to answer; the error is in its log".to_owned()
             }
-        };
+            ApiError::NotFound(m)
+            | ApiError::BadRequest(m)
+            | ApiError::Conflict(m)
+            | ApiError::TooLarge(m)
+            | ApiError::Unsupported(m)
+            | ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m) => m.clone(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = (self.status(), self.public_message());
         let body = ErrorBody {
             error: ErrorDetail {
                 status: status.as_u16(),

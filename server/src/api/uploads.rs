@@ -1,6 +1,7 @@
 //! Upload routes: `POST /api/uploads` streams the body to a spool file (bounded by
 //! `Limits::max_upload_bytes`, hashing as it goes), then ingests it on the writer connection
-//! and publishes the change; `GET /api/uploads/{id}` shows a past submission.
+//! and publishes the change (`receive`, shared with the reporters' page); `GET /api/uploads/{id}`
+//! shows a past submission.
 
 use std::io::Write;
 
@@ -23,7 +24,7 @@ use super::{ApiError, AppState};
 
 /// Who sends an upload and what they may report. Open server: anyone, anything. Otherwise a
 /// reporter's token, whose unit and ministries bound the rows; its name joins the provenance.
-fn sender(
+pub(crate) fn sender(
     state: &AppState,
     headers: &HeaderMap,
     token: Option<&str>,
@@ -123,9 +124,30 @@ pub async fn upload(
         submitter,
         scope,
     };
-    let span = tracing::info_span!("upload", format = format.as_str(), filename = ?opts.filename);
+    let report = receive(&state, opts, body.into_data_stream()).await?;
+    let code = match report.status {
+        UploadStatus::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    };
+    Ok((code, Json(report)))
+}
+
+/// Receives one upload, whichever door it came through (the API's body, the reporters' page's
+/// form): spools the bytes, ingests them on the writer connection, publishes the change and
+/// waits for the walls to have it. Rejections by validation are a report, not an error.
+pub(crate) async fn receive<S, E>(
+    state: &AppState,
+    opts: UploadOptions,
+    data: S,
+) -> Result<UploadReport, ApiError>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let span =
+        tracing::info_span!("upload", format = opts.format.as_str(), filename = ?opts.filename);
     async move {
-        let (spool, digest, bytes) = spool(&state, &opts, body).await?;
+        let (spool, digest, bytes) = spool(state, &opts, data).await?;
         tracing::info!(bytes, "body spooled");
         let store = state.store.clone();
         let events = state.events.clone();
@@ -182,22 +204,22 @@ pub async fn upload(
             ms = report.elapsed_ms,
             "upload done"
         );
-        let code = match report.status {
-            UploadStatus::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::OK,
-        };
-        Ok((code, Json(report)))
+        Ok(report)
     }
     .instrument(span)
     .await
 }
 
 /// Streams the body into a spool file, counting and hashing; refuses past the limit.
-async fn spool(
+async fn spool<S, E>(
     state: &AppState,
     opts: &UploadOptions,
-    body: Body,
-) -> Result<(tempfile::NamedTempFile, String, u64), ApiError> {
+    data: S,
+) -> Result<(tempfile::NamedTempFile, String, u64), ApiError>
+where
+    S: futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
+    E: std::fmt::Display,
+{
     let limit = state.limits.max_upload_bytes;
     let dir = state.limits.spool_dir.clone();
     let file = tempfile::Builder::new()
@@ -222,7 +244,7 @@ async fn spool(
         .as_bytes(),
     );
     let mut total: u64 = 0;
-    let mut stream = body.into_data_stream();
+    let mut stream = std::pin::pin!(data);
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|e| ApiError::BadRequest(format!("the upload broke off: {e}")))?;

@@ -118,6 +118,12 @@ impl RowError {
             let cut = if shown.len() < v.len() { "…" } else { "" };
             at.push_str(&format!(" “{shown}{cut}”"));
         }
+        self.message_vi = format!("{at}: {}", self.advice_vi());
+    }
+
+    /// What is wrong and what to do, in Vietnamese, without saying where: "không đọc được số.
+    /// Ghi số theo kiểu Việt Nam, …". The reporters' page shows it beside the row and column.
+    pub fn advice_vi(&self) -> String {
         let (what, todo) = match (self.code, self.value.as_deref()) {
             // The commonest slip: an English decimal point, read as thousands in Vietnam.
             (ErrorCode::NotANumber, Some(v))
@@ -134,7 +140,7 @@ impl RowError {
             }
             (code, _) => code.vietnamese(),
         };
-        self.message_vi = format!("{at}: {what}. {todo}.");
+        format!("{what}. {todo}.")
     }
 }
 

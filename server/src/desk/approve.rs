@@ -1,0 +1,364 @@
+//! `/duyet-bao-cao`: an approver chooses a regime's report (which regime, which unit, which
+//! period), sees where it stands — its state, each unit below with its own, every approval it
+//! had — and approves it up. Looking needs any token; approving, an approver's.
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use maud::{Markup, html};
+use serde::Deserialize;
+use tracing::Instrument;
+
+use dieuhanh_protocol::period::Period;
+
+use crate::api::approvals::approver;
+use crate::api::{ApiError, AppState};
+use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
+use crate::hierarchy::Level;
+use crate::ingest::{Scope, today_in_vietnam};
+
+use super::{APPROVE_PATH, Page, bounded, count, page, refusal, vietnam_time};
+
+/// The form's fields (all optional, so that a half-filled form is answered by the page).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Fields {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    regime: Option<String>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    period: Option<String>,
+    #[serde(default)]
+    approver: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    /// "xem" to look, "duyet" to approve.
+    #[serde(default)]
+    action: Option<String>,
+}
+
+impl Fields {
+    fn tidy(self) -> Result<Fields, ApiError> {
+        let b = |name: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
+            v.map(|v| bounded(name, v)).transpose().map(Option::flatten)
+        };
+        Ok(Fields {
+            token: b("token", self.token)?,
+            regime: b("regime", self.regime)?,
+            unit: b("unit", self.unit)?,
+            period: b("period", self.period)?,
+            approver: b("approver", self.approver)?,
+            note: b("note", self.note)?,
+            action: b("action", self.action)?,
+        })
+    }
+
+    fn request(&self) -> Result<ApproveRequest, ApiError> {
+        let need = |v: &Option<String>, what: &str| {
+            v.clone()
+                .ok_or_else(|| ApiError::BadRequest(format!("choose the {what}")))
+        };
+        Ok(ApproveRequest {
+            regime: need(&self.regime, "regime")?,
+            unit: self.unit.clone().unwrap_or_else(|| "VN".into()),
+            period: need(&self.period, "period")?,
+            approver: self.approver.clone(),
+            note: self.note.clone(),
+        })
+    }
+}
+
+/// Where one report stands, as the page shows it.
+struct Standing {
+    /// "Báo cáo thống kê hộ tịch (BC-HT) · Tháng 10/2026 · Tỉnh Cao Bằng (04)"
+    title: String,
+    regime: String,
+    period: String,
+    state: ReportState,
+    version: Option<i64>,
+    history: Vec<Approval>,
+    /// "xã", "tỉnh": what the units below are.
+    below_kind: &'static str,
+    /// Code, name and state of each unit below, those short of approval first.
+    below: Vec<(String, String, ReportState)>,
+}
+
+pub(super) async fn form(State(state): State<AppState>, Query(f): Query<Fields>) -> Page {
+    let f = match f.tidy() {
+        Ok(f) => f,
+        Err(e) => return Page(e.status(), render(&state, &Fields::default(), None)),
+    };
+    // An open server shows a report picked by a link at once; otherwise the token comes first.
+    let standing = if state.live.config.auth.is_open() && f.regime.is_some() && f.period.is_some() {
+        Some(look(&state, &f).await)
+    } else {
+        None
+    };
+    let (status, notice) = match &standing {
+        Some(Err(e)) => (e.status(), Some(refusal("Không xem được.", e))),
+        _ => (StatusCode::OK, None),
+    };
+    let standing = standing.and_then(Result::ok);
+    Page(status, render(&state, &f, Some((notice, standing))))
+}
+
+pub(super) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Page {
+    let f = match f.tidy() {
+        Ok(f) => f,
+        Err(e) => {
+            let notice = refusal("Chưa làm được.", &e);
+            return Page(
+                e.status(),
+                render(&state, &Fields::default(), Some((Some(notice), None))),
+            );
+        }
+    };
+    let headers = super::own_origin_removed(&headers);
+    let mut status = StatusCode::OK;
+    let mut notice = None;
+    if f.action.as_deref() == Some("duyet") {
+        match approve(&state, &headers, &f).await {
+            Ok(message) => {
+                notice = Some(html! { div.box.ok role="status" { (message) } });
+            }
+            Err(e) => {
+                status = e.status();
+                notice = Some(refusal("Chưa duyệt được.", &e));
+            }
+        }
+    }
+    // Looking needs a token of any role, as reading the API does.
+    let seen = match state.live.config.auth.check(&headers, f.token.as_deref()) {
+        Ok(_) => look(&state, &f).await,
+        Err(r) if r.status == StatusCode::FORBIDDEN => Err(ApiError::Forbidden(r.message)),
+        Err(r) => Err(ApiError::Unauthorized(r.message)),
+    };
+    let standing = match seen {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // An approval's refusal already says what is wrong.
+            if notice.is_none() {
+                status = e.status();
+                notice = Some(refusal("Không xem được.", &e));
+            }
+            None
+        }
+    };
+    let f = Fields { token: None, ..f };
+    Page(status, render(&state, &f, Some((notice, standing))))
+}
+
+async fn approve(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<String, ApiError> {
+    let by = approver(state, headers, f.token.as_deref())?;
+    let req = f.request()?;
+    let span = tracing::info_span!("approval", regime = %req.regime, unit = %req.unit,
+        period = %req.period, by = %by.who, from = "page");
+    let cat = state.store.catalogue().clone();
+    let h = state.store.hierarchy().clone();
+    let out = state
+        .store
+        .write(move |conn| approval::approve(conn, &cat, &h, &req, &by).map_err(ApiError::from))
+        .instrument(span)
+        .await?;
+    Ok(out.message_vi)
+}
+
+async fn look(state: &AppState, f: &Fields) -> Result<Standing, ApiError> {
+    let req = f.request()?;
+    let cat = state.store.catalogue().clone();
+    let h = state.store.hierarchy().clone();
+    state
+        .store
+        .read(move |conn| {
+            let (regime, period, unit) = approval::resolve(&cat, &h, &req, &Scope::default())?;
+            let reports = Reports::load(conn, &h, regime, period)?;
+            let below_ids = reports.below(unit);
+            let below_kind = below_ids
+                .first()
+                .and_then(|&u| h.unit(u))
+                .map_or("đơn vị", |u| level_noun(u.level));
+            let mut below: Vec<(String, String, ReportState)> = below_ids
+                .iter()
+                .filter_map(|&u| {
+                    let b = h.unit(u)?;
+                    Some((b.code.clone(), b.full_name.clone(), reports.state(u)))
+                })
+                .collect();
+            below.sort_by(|a, b| (rank(a.2), &a.0).cmp(&(rank(b.2), &b.0)));
+            Ok::<_, ApiError>(Standing {
+                title: format!(
+                    "{} ({}) · {} · {} ({})",
+                    regime.name,
+                    regime.code,
+                    period.label_vi(),
+                    unit.full_name,
+                    unit.code
+                ),
+                regime: regime.code.clone(),
+                period: period.id(),
+                state: reports.state(unit.uid),
+                version: reports.version(unit.uid),
+                history: approval::history(conn, regime, unit, &period)?,
+                below_kind,
+                below,
+            })
+        })
+        .await
+}
+
+/// Units that sent nothing first: they are what the report lacks; then those to approve.
+fn rank(s: ReportState) -> u8 {
+    match s {
+        ReportState::NotReported => 0,
+        ReportState::ChangedSinceApproval => 1,
+        ReportState::AwaitingApproval => 2,
+        ReportState::Approved => 3,
+    }
+}
+
+fn level_noun(level: Level) -> &'static str {
+    match level {
+        Level::Nation => "toàn quốc",
+        Level::Province => "tỉnh",
+        Level::District => "huyện",
+        Level::Commune => "xã",
+    }
+}
+
+fn state_class(s: ReportState) -> &'static str {
+    match s {
+        ReportState::NotReported => "st-not_reported",
+        ReportState::AwaitingApproval => "st-awaiting_approval",
+        ReportState::Approved => "st-approved",
+        ReportState::ChangedSinceApproval => "st-changed_since_approval",
+    }
+}
+
+fn render(
+    state: &AppState,
+    f: &Fields,
+    shown: Option<(Option<Markup>, Option<Standing>)>,
+) -> Markup {
+    let open = state.live.config.auth.is_open();
+    let cat = state.store.catalogue();
+    let (notice, standing) = shown.unwrap_or((None, None));
+    page(
+        "Duyệt báo cáo",
+        html! {
+            @if let Some(n) = notice { (n) }
+            @if let Some(s) = &standing { (standing_view(s)) }
+            form method="post" action=(APPROVE_PATH) {
+                @if !open {
+                    label for="token" { "Mã truy cập " small { "(token; để duyệt: token của người duyệt)" } }
+                    input #token type="password" name="token" required autocomplete="current-password";
+                }
+                label for="regime" { "Chế độ báo cáo" }
+                select #regime name="regime" required {
+                    @for r in &cat.regimes {
+                        option value=(r.code) selected[f.regime.as_deref() == Some(r.code.as_str())] {
+                            (r.code) " — " (r.name)
+                        }
+                    }
+                }
+                label for="unit" { "Mã đơn vị " small { "(tỉnh: 2 chữ số, xã: 5 chữ số; để trống: toàn quốc)" } }
+                input #unit type="text" name="unit" value=[f.unit.as_deref()];
+                label for="period" { "Kỳ báo cáo " small { "(ví dụ Tháng 10/2026, Quý III/2026, Năm 2025)" } }
+                input #period type="text" name="period" required value=[f.period.as_deref()];
+                label for="approver" { "Người duyệt " small { "(họ tên, chức vụ)" } }
+                input #approver type="text" name="approver" value=[f.approver.as_deref()];
+                label for="note" { "Ghi chú gửi cấp trên" }
+                textarea #note name="note" rows="2" { (f.note.as_deref().unwrap_or("")) }
+                // Enter in a field presses the first button: looking, never approving.
+                button.second type="submit" name="action" value="xem" { "Xem tình hình" }
+                button type="submit" name="action" value="duyet" { "Duyệt và gửi lên" }
+            }
+            h2 { "Các chế độ báo cáo" }
+            (regimes(state))
+        },
+    )
+}
+
+fn standing_view(s: &Standing) -> Markup {
+    let counts = |st: ReportState| s.below.iter().filter(|b| b.2 == st).count() as u64;
+    let link = |unit: &str| {
+        format!(
+            "{APPROVE_PATH}?regime={}&unit={}&period={}",
+            s.regime, unit, s.period
+        )
+    };
+    html! {
+        h2 { (s.title) }
+        p {
+            "Tình trạng: " span class=(state_class(s.state)) { (s.state.label_vi()) }
+            @if let Some(v) = s.version { " · số liệu mới nhất: phiên bản " (v) }
+        }
+        @if !s.below.is_empty() {
+            p {
+                "Cấp dưới: " (count(s.below.len() as u64)) " " (s.below_kind) " — "
+                (count(counts(ReportState::Approved))) " đã duyệt, "
+                (count(counts(ReportState::AwaitingApproval))) " chờ duyệt, "
+                (count(counts(ReportState::ChangedSinceApproval))) " có số liệu mới sau khi duyệt, "
+                (count(counts(ReportState::NotReported))) " chưa báo cáo."
+            }
+            table {
+                thead { tr { th { "Mã" } th { "Đơn vị" } th { "Tình trạng" } } }
+                tbody {
+                    @for (code, name, st) in &s.below {
+                        tr {
+                            td { a href=(link(code)) { (code) } }
+                            td { (name) }
+                            td class=(state_class(*st)) { (st.label_vi()) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !s.history.is_empty() {
+            h3 { "Các lần duyệt" }
+            table {
+                thead { tr { th { "Thời gian" } th { "Người duyệt" } th { "Phiên bản số liệu" } th { "Ghi chú" } } }
+                tbody {
+                    @for a in &s.history {
+                        tr {
+                            td { (vietnam_time(&a.approved_at)) }
+                            td { (a.approver) }
+                            td.num { (a.version) }
+                            td { (a.note.as_deref().unwrap_or("")) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every regime with the period being reported now (the latest that has ended) and its
+/// deadline, each a link that fills the form.
+fn regimes(state: &AppState) -> Markup {
+    let cat = state.store.catalogue();
+    let today = today_in_vietnam();
+    html! {
+        table {
+            thead { tr { th { "Mã" } th { "Báo cáo" } th { "Bộ, ngành" } th { "Cấp báo cáo" } th { "Kỳ gần nhất" } th { "Hạn gửi" } } }
+            tbody {
+                @for r in &cat.regimes {
+                    @let period = Period::containing(r.frequency, today.year, today.month).previous();
+                    @let due = period.end_date().add_days(i32::from(r.deadline_days));
+                    tr {
+                        td { (r.code) }
+                        td { a href=(format!("{APPROVE_PATH}?regime={}&period={}", r.code, period.id())) { (r.name) } }
+                        td { (cat.agency(&r.agency).map_or(r.agency.as_str(), |a| a.name.as_str())) }
+                        td { (r.level.label_vi()) }
+                        td { (period.label_vi()) }
+                        td { (format!("{:02}/{:02}/{}", due.day, due.month, due.year)) }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Pages for people, beside the API: a reporter in a commune, province or ministry sends a CSV,
+//! Excel or JSON file from a browser and reads what was wrong, row by row, in Vietnamese
+//! ([`upload`], `/gui-bao-cao`); an approver sees where a report stands, unit by unit below, and
+//! approves it up ([`approve`], `/duyet-bao-cao`). Plain HTML forms rendered here, no script:
+//! they work in any office browser, and they go through the same ingest, token checks and
+//! approval rules as `POST /api/uploads` and `POST /api/approvals`.
+
+mod approve;
+mod upload;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::api::{ApiError, AppState};
+
+/// Where the reporters' page is.
+pub const UPLOAD_PATH: &str = "/gui-bao-cao";
+/// Where the approvers' page is.
+pub const APPROVE_PATH: &str = "/duyet-bao-cao";
+
+/// The pages' routes. `home` is false when `/` belongs to the conformance echo.
+pub fn router(state: &AppState, home: bool) -> Router<AppState> {
+    let limits = &state.limits;
+    let uploads = Router::new()
+        .route(UPLOAD_PATH, get(upload::form).post(upload::submit))
+        // The form's file is bounded by the upload limit while it is spooled, as the API's body
+        // is; axum's default 2 MB would refuse ordinary workbooks.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.upload_timeout,
+        ));
+    let mut r = Router::new()
+        .route(APPROVE_PATH, get(approve::form).post(approve::submit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .merge(uploads);
+    if home {
+        r = r.route("/", get(home_page));
+    }
+    r
+}
+
+/// An HTML page with its status.
+pub(crate) struct Page(StatusCode, Markup);
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut res = (self.0, self.1.into_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        // Forms carry tokens: no caching, no framing by other sites, no scripts at all, and
+        // forms post only here.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                 frame-ancestors 'none'",
+            ),
+        );
+        res
+    }
+}
+
+const CSS: &str = "
+body{font-family:'Be Vietnam Pro',system-ui,'Segoe UI',Roboto,Arial,sans-serif;margin:0;
+ color:#1b2430;background:#f4f6f9;font-size:17px;line-height:1.5}
+header{background:#a51d24;color:#fff;padding:.6rem 1.5rem}
+header a{color:#fff;text-decoration:none;margin-right:1.5rem;font-weight:600}
+main{max-width:72rem;margin:0 auto;padding:1rem 1.5rem 3rem}
+h1{font-size:1.7rem;margin:.8rem 0}h2{font-size:1.25rem;margin:1.5rem 0 .5rem}
+form{background:#fff;border:1px solid #d5dbe3;border-radius:6px;padding:1rem 1.2rem}
+label{display:block;margin:.6rem 0 .2rem;font-weight:600}
+label small{font-weight:400;color:#5a6573}
+input,select,textarea{font:inherit;padding:.35rem .5rem;width:100%;max-width:34rem;
+ box-sizing:border-box;border:1px solid #9aa5b1;border-radius:4px}
+button{font:inherit;font-weight:600;margin:1rem .6rem 0 0;padding:.5rem 1.4rem;
+ border-radius:4px;border:1px solid #a51d24;background:#a51d24;color:#fff;cursor:pointer}
+button.second{background:#fff;color:#a51d24}
+.box{border-radius:6px;padding:.8rem 1.1rem;margin:1rem 0;border:1px solid}
+.ok{background:#e8f5ea;border-color:#4f9a5a}.bad{background:#fdecec;border-color:#c0392b}
+.warn{background:#fff6e0;border-color:#d39b16}
+table{border-collapse:collapse;background:#fff;width:100%;margin:.5rem 0}
+th,td{border:1px solid #d5dbe3;padding:.3rem .55rem;text-align:left;vertical-align:top}
+th{background:#eef1f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.st-approved{color:#2e7d32;font-weight:600}.st-not_reported{color:#c0392b;font-weight:600}
+.st-awaiting_approval{color:#9a6700;font-weight:600}
+.st-changed_since_approval{color:#9a6700;font-weight:600}
+.hint{color:#5a6573;font-size:.92rem}
+";
+
+/// The frame of every page: the header's links, the title, the body.
+pub(crate) fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="vi" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Điều hành" }
+                style { (PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    nav {
+                        a href="/" { "Hệ thống điều hành" }
+                        a href=(UPLOAD_PATH) { "Gửi báo cáo" }
+                        a href=(APPROVE_PATH) { "Duyệt báo cáo" }
+                    }
+                }
+                main {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+async fn home_page() -> Page {
+    Page(
+        StatusCode::OK,
+        page(
+            "Hệ thống điều hành",
+            html! {
+                p { "Số liệu báo cáo và chỉ tiêu kinh tế – xã hội của các bộ, ngành, tỉnh và xã, \
+                     tổng hợp theo các cấp hành chính và hiển thị trên màn hình điều hành." }
+                h2 { a href=(UPLOAD_PATH) { "Gửi báo cáo" } }
+                p { "Gửi tệp CSV, Excel (.xlsx, .xls) hoặc JSON. Hệ thống kiểm tra từng dòng: \
+                     tệp có lỗi thì không lưu gì và chỉ ra từng lỗi ở dòng, cột nào, sửa thế nào." }
+                h2 { a href=(APPROVE_PATH) { "Duyệt báo cáo" } }
+                p { "Xem tình hình báo cáo của đơn vị và các đơn vị cấp dưới, duyệt và gửi báo \
+                     cáo lên cấp trên." }
+                p.hint { "Kết nối hệ thống: " a href="/api/openapi.json" { "tài liệu API (OpenAPI)" } "." }
+            },
+        ),
+    )
+}
+
+/// A browser posts a page's form with an `Origin` header: the pages' own origin (the host the
+/// browser asked for) is let through, and any other goes to the auth file's list, as for the
+/// API, so another site cannot post these forms with a visitor's browser.
+pub(crate) fn own_origin_removed(headers: &HeaderMap) -> HeaderMap {
+    let mut h = headers.clone();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if let (Some(host), Some(origin)) = (host, origin) {
+        let bare = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        if bare == Some(host) {
+            h.remove(header::ORIGIN);
+        }
+    }
+    h
+}
+
+/// A refusal on a page: what went wrong in Vietnamese first, the server's own words after.
+pub(crate) fn refusal(lead: &str, e: &ApiError) -> Markup {
+    let what = match e {
+        ApiError::Unauthorized(_) => {
+            "Cần mã truy cập (token) hợp lệ. Xin mã của mình từ cán bộ kỹ thuật của hệ thống."
+        }
+        ApiError::Forbidden(_) => "Mã truy cập này không có quyền làm việc này.",
+        ApiError::TooLarge(_) => {
+            "Tệp quá lớn: chia thành nhiều tệp nhỏ hơn (theo kỳ hoặc theo tỉnh) rồi gửi từng tệp."
+        }
+        ApiError::Unsupported(_) => {
+            "Không nhận ra loại tệp: chọn tệp .csv, .xlsx, .xls hoặc .json."
+        }
+        ApiError::NotFound(_) => "Không tìm thấy điều được hỏi.",
+        ApiError::Conflict(_) => "Chưa làm được với tình trạng hiện tại.",
+        ApiError::BadRequest(_) => "Thông tin gửi lên chưa đúng.",
+        ApiError::Internal(_) => "Máy chủ gặp lỗi; lỗi đã được ghi vào nhật ký của máy chủ.",
+    };
+    html! {
+        div.box.bad role="alert" {
+            strong { (lead) } " " (what)
+            br;
+            span.hint { (e.public_message()) }
+        }
+    }
+}
+
+/// "1.234.567": counts as Vietnamese write them.
+pub(crate) fn count(n: impl Into<u64>) -> String {
+    dieuhanh_protocol::number::format_vi(n.into() as f64, 0)
+}
+
+/// "30/11/2026 14:05", Vietnam's time, from a stored UTC stamp ("2026-11-30T07:05:00Z").
+pub(crate) fn vietnam_time(utc: &str) -> String {
+    chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%SZ")
+        .map(|t| {
+            (t + chrono::Duration::hours(7))
+                .format("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| utc.to_owned())
+}
+
+/// Reads a short text field of a form, refusing more than a few KiB (a name, a code, a note).
+pub(crate) fn bounded(name: &str, text: String) -> Result<Option<String>, ApiError> {
+    if text.len() > 4096 {
+        return Err(ApiError::BadRequest(format!(
+            "field {name} is longer than 4 KiB"
+        )));
+    }
+    let t = text.trim();
+    Ok((!t.is_empty()).then(|| t.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_own_origin_passes_and_another_does_not() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("10.0.0.5:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:8080"),
+        );
+        assert!(own_origin_removed(&h).get(header::ORIGIN).is_none());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(own_origin_removed(&h).get(header::ORIGIN).is_some());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://10.0.0.5:8081"),
+        );
+        assert!(own_origin_removed(&h).get(header::ORIGIN).is_some());
+    }
+
+    #[test]
+    fn times_are_shown_in_vietnam() {
+        assert_eq!(vietnam_time("2026-11-30T20:05:00Z"), "01/12/2026 03:05");
+        assert_eq!(count(1_234_567u64), "1.234.567");
+    }
+}

@@ -1,0 +1,385 @@
+//! The pages for people, over real HTTP into a real DuckDB file, posted as a browser posts them:
+//! each form is read off its page (action, encoding, fields in order) and sent back filled in.
+//! A reporter's file with mistakes is refused with a row-by-row table and nothing stored; a
+//! good one is stored and re-sending it changes nothing; tokens and foreign origins are checked
+//! as the API checks them; an approver sees the units below and approves from the page.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+use dieuhanh_server::hierarchy::{Era, Level};
+use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, open_store};
+use reqwest::multipart;
+
+const REPORTER: &str = "reporter-cao-bang-0123";
+const APPROVER: &str = "approver-cao-bang-0123";
+const WALL: &str = "wall-token-0123456789";
+
+/// A form as a browser sees it: where it posts, how, and its fields' names in page order.
+struct PageForm {
+    action: String,
+    enctype: Option<String>,
+    fields: Vec<(String, String)>,
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].to_owned())
+}
+
+/// The page's one form: `(name, type)` of each input, select and textarea, in order.
+fn read_form(html: &str) -> PageForm {
+    let start = html.find("<form").expect("a form on the page");
+    let end = html[start..].find("</form>").unwrap() + start;
+    let form = &html[start..end];
+    let head = &form[..form.find('>').unwrap()];
+    let mut fields = Vec::new();
+    let mut rest = form;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let tag = &rest[..rest.find('>').unwrap_or(rest.len())];
+        let kind = tag.split([' ', '/']).next().unwrap_or("");
+        if matches!(kind, "input" | "select" | "textarea")
+            && let Some(name) = attr(tag, "name")
+        {
+            let ty = attr(tag, "type").unwrap_or_else(|| kind.to_owned());
+            fields.push((name, ty));
+        }
+    }
+    PageForm {
+        action: attr(head, "action").unwrap(),
+        enctype: attr(head, "enctype"),
+        fields,
+    }
+}
+
+async fn page(server: &TestServer, path: &str) -> (u16, String) {
+    let r = server.client.get(server.url(path)).send().await.unwrap();
+    let status = r.status().as_u16();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{path}"
+    );
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"),
+        "{path}"
+    );
+    (status, r.text().await.unwrap())
+}
+
+async fn version(server: &TestServer) -> i64 {
+    let (_, body) = server.get(&format!("/api/health?token={WALL}")).await;
+    body["version"].as_i64().unwrap()
+}
+
+fn server_auth(h: &dieuhanh_server::hierarchy::Hierarchy) -> (LiveConfig, Vec<String>) {
+    let province = h.by_code(Era::Since2025, "04").unwrap();
+    let communes: Vec<String> = h
+        .descendants(province.uid, Level::Commune, Era::Since2025)
+        .iter()
+        .map(|&u| h.unit(u).unwrap().code.clone())
+        .collect();
+    let limited = |name: &str, role, unit: &str| Grant {
+        name: name.into(),
+        role,
+        unit: Some(unit.into()),
+        agencies: vec!["BTP".into()],
+    };
+    let auth = Auth::with(&[("tuong", WALL, Role::Wall)], &["https://allowed.example"])
+        .grant(
+            REPORTER,
+            limited("so-tu-phap-cao-bang", Role::Reporter, "04"),
+        )
+        .grant(
+            APPROVER,
+            limited("ubnd-cao-bang-duyet", Role::Approver, "04"),
+        );
+    (
+        LiveConfig {
+            auth,
+            ..LiveConfig::default()
+        },
+        communes,
+    )
+}
+
+/// Fills the upload form read off the page: `values` by field name, the file last as the
+/// page has it.
+async fn send_file(
+    server: &TestServer,
+    form: &PageForm,
+    values: &[(&str, &str)],
+    file: (&str, &str, Vec<u8>),
+    origin: Option<&str>,
+) -> (u16, String) {
+    let mut parts = multipart::Form::new();
+    for (name, ty) in &form.fields {
+        if ty == "file" {
+            let (filename, mime, bytes) = file.clone();
+            parts = parts.part(
+                name.clone(),
+                multipart::Part::bytes(bytes)
+                    .file_name(filename.to_owned())
+                    .mime_str(mime)
+                    .unwrap(),
+            );
+        } else {
+            let v = values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or("", |(_, v)| *v);
+            parts = parts.text(name.clone(), v.to_owned());
+        }
+    }
+    let mut r = server
+        .client
+        .post(server.url(&form.action))
+        .multipart(parts);
+    if let Some(o) = origin {
+        r = r.header("origin", o);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnamese() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let (live, communes) = server_auth(&store.hierarchy().clone());
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    let own = format!("http://{}", server.addr);
+
+    let (code, html) = page(&server, "/gui-bao-cao").await;
+    assert_eq!(code, 200);
+    let form = read_form(&html);
+    assert_eq!(form.action, "/gui-bao-cao");
+    assert_eq!(form.enctype.as_deref(), Some("multipart/form-data"));
+    let names: Vec<&str> = form.fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "token",
+            "submitter",
+            "period",
+            "unit",
+            "sheet",
+            "locale",
+            "file"
+        ],
+        "the options come before the file, which is read as it streams"
+    );
+    let (home_code, home) = page(&server, "/").await;
+    assert_eq!(home_code, 200);
+    assert!(home.contains("href=\"/gui-bao-cao\"") && home.contains("href=\"/duyet-bao-cao\""));
+
+    // A file with three mistakes and markup in a cell: refused, each mistake in a row of the
+    // table, the markup shown as text, nothing stored.
+    let before = version(&server).await;
+    let c1 = &communes[0];
+    let bad = format!(
+        "Mã đơn vị;Chỉ tiêu;Giá trị\n{c1};XH02;1.5\n<script>alert(1)</script>;XH03;12\n{c1};XX99;4\n"
+    );
+    let fill = [
+        ("token", REPORTER),
+        ("period", "Tháng 10/2026"),
+        ("submitter", "Lê Thị Hoa"),
+    ];
+    let (code, html) = send_file(
+        &server,
+        &form,
+        &fill,
+        ("ho-tich.csv", "text/csv", bad.clone().into_bytes()),
+        Some(&own),
+    )
+    .await;
+    assert_eq!(code, 422, "{html}");
+    assert!(html.contains("Chưa nhận báo cáo: tệp có 3 lỗi."), "{html}");
+    assert!(html.contains("Không giá trị nào được lưu"));
+    assert!(!html.contains("<script>alert"), "cell text is escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    for (row, col, advice) in [
+        ("2", "C", "dấu chấm ở đây không rõ nghĩa"),
+        ("3", "A", "không có đơn vị hành chính với mã hoặc tên này"),
+        ("4", "B", "không có chỉ tiêu với mã hoặc tên này"),
+    ] {
+        let cells = format!("<td class=\"num\">{row}</td><td>{col}</td>");
+        let at = html
+            .find(&cells)
+            .unwrap_or_else(|| panic!("row {row}: {html}"));
+        let line = &html[at..at + html[at..].find("</tr>").unwrap()];
+        assert!(line.contains(advice), "row {row}: {line}");
+    }
+    assert_eq!(version(&server).await, before, "nothing stored");
+    // The form comes back filled in, without the token.
+    assert!(html.contains("value=\"Tháng 10/2026\""));
+    assert!(!html.contains(REPORTER));
+
+    // Without a token, with another site's origin, or with a wall's token: refused, saying why.
+    let good = format!("Mã đơn vị;Chỉ tiêu;Giá trị\n{c1};XH02;12\n{c1};XH03;1.234\n");
+    let csv = || {
+        (
+            "ho-tich.csv",
+            "application/vnd.ms-excel",
+            good.clone().into_bytes(),
+        )
+    };
+    let (code, html) = send_file(&server, &form, &[], csv(), None).await;
+    assert_eq!(code, 401, "{html}");
+    assert!(html.contains("Cần mã truy cập (token) hợp lệ"), "{html}");
+    let (code, html) = send_file(&server, &form, &fill, csv(), Some("https://evil.example")).await;
+    assert_eq!(code, 403, "{html}");
+    let (code, html) = send_file(&server, &form, &[("token", WALL)], csv(), None).await;
+    assert_eq!(code, 403, "{html}");
+    assert!(html.contains("không có quyền"), "{html}");
+    assert_eq!(version(&server).await, before);
+
+    // The good file, labelled as Windows labels a .csv: stored, then re-sending changes nothing.
+    let (code, html) = send_file(&server, &form, &fill, csv(), Some(&own)).await;
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("Đã nhận báo cáo."), "{html}");
+    assert!(html.contains("2 giá trị mới"), "{html}");
+    let after = version(&server).await;
+    assert!(after > before);
+    let (_, figure) = server
+        .get(&format!(
+            "/api/figure?indicator=XH03&unit={c1}&period=2026-10&token={WALL}"
+        ))
+        .await;
+    assert_eq!(figure["value"], 1234.0, "{figure}");
+    let (code, html) = send_file(
+        &server,
+        &form,
+        &fill,
+        csv(),
+        Some("https://allowed.example"),
+    )
+    .await;
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("Tệp này đã được nhận trước đây"), "{html}");
+    assert_eq!(version(&server).await, after);
+}
+
+#[tokio::test]
+async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let (live, communes) = server_auth(&store.hierarchy().clone());
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    let (c1, c2) = (&communes[0], &communes[1]);
+    let csv = format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{c1};Tháng 10/2026;XH02;12\n");
+    let r = server
+        .client
+        .post(server.url("/api/uploads?filename=ho-tich.csv"))
+        .header("content-type", "text/csv")
+        .header("authorization", format!("Bearer {REPORTER}"))
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // The regimes table links each regime's latest period into the form.
+    let (code, html) = page(&server, "/duyet-bao-cao").await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("href=\"/duyet-bao-cao?regime=BC-HT&amp;period="),
+        "{html}"
+    );
+    let form = read_form(&html);
+    assert_eq!(form.action, "/duyet-bao-cao");
+    let names: Vec<&str> = form.fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["token", "regime", "unit", "period", "approver", "note"]
+    );
+    let (code, html) = page(
+        &server,
+        "/duyet-bao-cao?regime=BC-HT&unit=04&period=2026-10",
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert!(html.contains("<option value=\"BC-HT\" selected>"), "{html}");
+    assert!(!html.contains("Tình trạng:"), "no token, nothing shown");
+
+    let post = |token: &'static str, action: &'static str, unit: &str| {
+        let fields = [
+            ("token", token),
+            ("regime", "BC-HT"),
+            ("unit", unit),
+            ("period", "Tháng 10/2026"),
+            ("approver", "Nguyễn Văn An"),
+            ("note", "Số liệu đã đối chiếu <b>đủ</b>"),
+            ("action", action),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let req = server
+            .client
+            .post(server.url("/duyet-bao-cao"))
+            .form(&fields);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // A wall's token may look: the province's report and its communes, the one that sent its
+    // report awaiting approval, the others not reported.
+    let (code, html) = post(WALL, "xem", "04").await;
+    assert_eq!(code, 200, "{html}");
+    assert!(
+        html.contains("Báo cáo thống kê hộ tịch (BC-HT) · Tháng 10/2026 · Tỉnh Cao Bằng (04)"),
+        "{html}"
+    );
+    let n = communes.len();
+    assert!(
+        html.contains(&format!("Cấp dưới: {n} xã — 0 đã duyệt, 1 chờ duyệt, 0 có số liệu mới sau khi duyệt, {} chưa báo cáo.", n - 1)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("unit={c2}&amp;period=2026-10\">{c2}</a>")),
+        "{html}"
+    );
+    // Not approve.
+    let (code, html) = post(WALL, "duyet", "04").await;
+    assert_eq!(code, 403, "{html}");
+    assert!(html.contains("Chưa duyệt được."), "{html}");
+    let (code, html) = post(APPROVER, "duyet", "01").await;
+    assert_eq!(code, 403, "{html}");
+    assert!(html.contains("outside what"), "{html}");
+
+    // The province's approver approves: recorded, with the note, shown as text.
+    let (code, html) = post(APPROVER, "duyet", "04").await;
+    assert_eq!(code, 200, "{html}");
+    assert!(
+        html.contains("Đã duyệt và gửi lên: Báo cáo thống kê hộ tịch (BC-HT) Tháng 10/2026"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Tình trạng: <span class=\"st-approved\">đã duyệt</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Nguyễn Văn An (token &quot;ubnd-cao-bang-duyet&quot;)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Số liệu đã đối chiếu &lt;b&gt;đủ&lt;/b&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains(APPROVER));
+    let (_, history) = server
+        .get(&format!(
+            "/api/approvals?regime=BC-HT&unit=04&period=2026-10&token={WALL}"
+        ))
+        .await;
+    assert_eq!(history["state"], "approved", "{history}");
+    assert_eq!(history["approvals"].as_array().unwrap().len(), 1);
+}
