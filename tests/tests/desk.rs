@@ -266,6 +266,43 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
     assert_eq!(code, 200, "{html}");
     assert!(html.contains("Tệp này đã được nhận trước đây"), "{html}");
     assert_eq!(version(&server).await, after);
+
+    // A workbook with its table on the second sheet, named on the form.
+    let c2 = &communes[1];
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet()
+        .set_name("Ghi chú")
+        .unwrap()
+        .write_string(0, 0, "Số liệu ở trang sau")
+        .unwrap();
+    let sheet = book.add_worksheet().set_name("Hộ tịch").unwrap();
+    sheet.write_string(0, 0, "Mã đơn vị").unwrap();
+    sheet.write_string(0, 1, "XH02").unwrap();
+    sheet.write_string(1, 0, c2.as_str()).unwrap();
+    sheet.write_number(1, 1, 7).unwrap();
+    let xlsx = book.save_to_buffer().unwrap();
+    let fill = [
+        ("token", REPORTER),
+        ("period", "Tháng 10/2026"),
+        ("sheet", "Hộ tịch"),
+    ];
+    let file = ("ho-tich.xlsx", "application/octet-stream", xlsx);
+    let (code, html) = send_file(&server, &form, &fill, file, Some(&own)).await;
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("1 giá trị mới"), "{html}");
+    assert!(html.contains("Tệp xlsx"), "{html}");
+
+    // The codes a reporter writes are listed, a province's communes on asking.
+    let (code, html) = page(&server, "/danh-muc?tinh=04").await;
+    assert_eq!(code, 200);
+    assert!(html.contains("<td>XH02</td>"), "{html}");
+    assert!(html.contains(&format!("<td>{c1}</td>")), "{html}");
+    assert!(
+        html.contains("Các xã, phường của Tỉnh Cao Bằng (04)"),
+        "{html}"
+    );
+    let (code, _) = page(&server, "/danh-muc?tinh=99").await;
+    assert_eq!(code, 404);
 }
 
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! Pages for people, beside the API: a reporter in a commune, province or ministry sends a CSV,
 //! Excel or JSON file from a browser and reads what was wrong, row by row, in Vietnamese
 //! ([`upload`], `/gui-bao-cao`); an approver sees where a report stands, unit by unit below, and
-//! approves it up ([`approve`], `/duyet-bao-cao`). Plain HTML forms rendered here, no script:
+//! approves it up ([`approve`], `/duyet-bao-cao`); the codes to write in a file are listed
+//! ([`catalogue`], `/danh-muc`). Plain HTML forms rendered here, no script:
 //! they work in any office browser, and they go through the same ingest, token checks and
 //! approval rules as `POST /api/uploads` and `POST /api/approvals`.
 
 mod approve;
+mod catalogue;
 mod upload;
 
 use axum::Router;
@@ -22,6 +24,8 @@ use crate::api::{ApiError, AppState};
 pub const UPLOAD_PATH: &str = "/gui-bao-cao";
 /// Where the approvers' page is.
 pub const APPROVE_PATH: &str = "/duyet-bao-cao";
+/// Where the indicators' and units' codes are listed.
+pub const CATALOGUE_PATH: &str = "/danh-muc";
 
 /// The pages' routes. `home` is false when `/` belongs to the conformance echo.
 pub fn router(state: &AppState, home: bool) -> Router<AppState> {
@@ -37,6 +41,7 @@ pub fn router(state: &AppState, home: bool) -> Router<AppState> {
         ));
     let mut r = Router::new()
         .route(APPROVE_PATH, get(approve::form).post(approve::submit))
+        .route(CATALOGUE_PATH, get(catalogue::show))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
@@ -122,6 +127,7 @@ pub(crate) fn page(title: &str, body: Markup) -> Markup {
                         a href="/" { "Hệ thống điều hành" }
                         a href=(UPLOAD_PATH) { "Gửi báo cáo" }
                         a href=(APPROVE_PATH) { "Duyệt báo cáo" }
+                        a href=(CATALOGUE_PATH) { "Danh mục" }
                     }
                 }
                 main {
@@ -147,6 +153,8 @@ async fn home_page() -> Page {
                 h2 { a href=(APPROVE_PATH) { "Duyệt báo cáo" } }
                 p { "Xem tình hình báo cáo của đơn vị và các đơn vị cấp dưới, duyệt và gửi báo \
                      cáo lên cấp trên." }
+                h2 { a href=(CATALOGUE_PATH) { "Danh mục chỉ tiêu và đơn vị" } }
+                p { "Mã và tên các chỉ tiêu, kỳ báo cáo, cấp gửi số liệu; mã các tỉnh và xã." }
                 p.hint { "Kết nối hệ thống: " a href="/api/openapi.json" { "tài liệu API (OpenAPI)" } "." }
             },
         ),

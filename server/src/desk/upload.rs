@@ -11,7 +11,7 @@ use crate::api::{ApiError, AppState};
 use crate::ingest::report::{RowError, UploadReport, UploadStatus};
 use crate::ingest::{Format, UploadOptions, parse_locale};
 
-use super::{Page, UPLOAD_PATH, bounded, count, page, refusal};
+use super::{CATALOGUE_PATH, Page, UPLOAD_PATH, bounded, count, page, refusal};
 
 /// What the form holds besides the file, kept to fill the form again.
 #[derive(Debug, Default)]
@@ -176,6 +176,7 @@ fn render(state: &AppState, f: &Fields, outcome: Option<&Outcome>) -> Markup {
                     accept=".csv,.txt,.xlsx,.xls,.json,text/csv,application/json";
                 button type="submit" { "Gửi báo cáo" }
                 p.hint {
+                    "Mã chỉ tiêu và mã đơn vị: xem " a href=(CATALOGUE_PATH) { "danh mục" } ". "
                     "Bảng có dòng tiêu đề: các cột Mã đơn vị, Kỳ, Chỉ tiêu, Giá trị; hoặc mỗi chỉ \
                      tiêu một cột (mã như NS01 hoặc tên trong danh mục). Cả tệp được nhận, hoặc \
                      không dòng nào được lưu. Gửi lại đúng tệp đã gửi thì không có gì thay đổi."
