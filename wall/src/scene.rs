@@ -78,7 +78,11 @@ pub fn report_views(panel: &Panel, room: &RoomState, now_ms: i64) -> Vec<View> {
         }
         // Back far enough for the longest deadline (90 days: a year's report, or a month's
         // three months on).
-        let periods = periods_back(current_period(f, now_ms), latest_slack(f) + 2);
+        // A presenter's period: the reports of the period of this kind it stands for.
+        let periods = match room.period {
+            Some(c) => vec![widgets::stood_for(current_period(f, now_ms), c)],
+            None => periods_back(current_period(f, now_ms), latest_slack(f) + 2),
+        };
         let range = Periods::Range {
             from: periods[0],
             to: *periods.last().unwrap_or(&periods[0]),

@@ -1667,4 +1667,50 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
         !btp.iter().any(|t| t.starts_with("Tình hình kinh tế")),
         "{btp:?}"
     );
+    // A presenter's period: the month before the one due, every province in, and the panel
+    // asks the server for that month; the month under way is not late but due later.
+    let sept = p.previous();
+    let chosen = RoomState {
+        period: Some(sept),
+        ..RoomState::default()
+    };
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene,
+        data: &data,
+        room: &chosen,
+        now_ms: taken,
+    };
+    let s = widgets::reports::standing(&ctx, ktxh, "VN");
+    assert_eq!(s.period, sept);
+    assert_eq!((s.count.as_str(), s.status.as_str()), ("34/34 tỉnh", "Đủ"));
+    assert!(texts(&chosen).contains(&sept.label_vi()));
+    let views = scene::subscriptions(&layout, &chosen, taken);
+    assert!(
+        views
+            .iter()
+            .any(|(id, v)| id.starts_with(&format!("bao-cao/{i}/"))
+                && v.periods
+                    == dieuhanh_protocol::live::Periods::Range {
+                        from: sept,
+                        to: sept
+                    }),
+        "{views:?}"
+    );
+    let now = widgets::current_period(dieuhanh_protocol::period::Frequency::Month, taken);
+    let ongoing = RoomState {
+        period: Some(now),
+        ..RoomState::default()
+    };
+    let s = widgets::reports::standing(
+        &widgets::Ctx {
+            room: &ongoing,
+            ..ctx
+        },
+        ktxh,
+        "VN",
+    );
+    assert_eq!(s.period, now);
+    assert!(!s.complete);
+    assert!(s.status.starts_with("Hạn gửi "), "{s:?}");
 }

@@ -1,6 +1,6 @@
 //! Reports: how each reporting regime's latest due report stands — the period whose deadline
-//! has passed, how many units have reported it, and whether it is complete or late and by how
-//! many days, with the late provinces named. Leaders read who has not reported without asking.
+//! has passed (or the one a presenter chose), how many units have reported it, and whether it
+//! is complete or late and by how many days, with the late provinces named. Leaders read who has not reported without asking.
 //! A regime is read from its first indicator's national total and its coverage.
 
 use dieuhanh_protocol::number::format_vi;
@@ -66,15 +66,36 @@ pub fn concerns(r: &Regime, unit: &str) -> bool {
     level_of(unit) <= r.level
 }
 
-/// How `r`'s due report stands for `unit` in the wall's data: the unit's own (a unit of the
-/// regime's level), or the units under it.
+/// The period of `r` a panel shows, and its deadline: the period of the regime's kind that a
+/// presenter's period stands for ("Tháng 9/2026" on a quarterly regime: "Quý III/2026"), else
+/// the latest whose deadline has passed.
+pub fn shown(r: &Regime, chosen: Option<Period>, now_ms: i64) -> (Period, CivilDate) {
+    match chosen {
+        Some(c) => {
+            let p = super::stood_for(current_period(r.frequency, now_ms), c);
+            (p, p.end_date().add_days(i32::from(r.deadline_days)))
+        }
+        None => due(r, now_ms),
+    }
+}
+
+/// How `r`'s report stands for `unit` in the wall's data — the one due, or the presenter's
+/// period's: the unit's own (a unit of the regime's level), or the units under it.
 pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
-    let (period, deadline) = due(r, ctx.now_ms);
+    let (period, deadline) = shown(r, ctx.room.period, ctx.now_ms);
     let late_days = deadline.days_until(today(ctx.now_ms));
     let code = r.indicators.first().map_or("", String::as_str);
     let cell = ctx.data.get(code, unit, period);
     let noun = super::bars::level_vi(r.level.as_str());
-    let late = format!("Quá hạn {late_days} ngày");
+    // A presenter's period may not be due yet: its deadline, not a lateness.
+    let late = if late_days > 0 {
+        format!("Quá hạn {late_days} ngày")
+    } else {
+        format!(
+            "Hạn gửi {:02}/{:02}/{}",
+            deadline.day, deadline.month, deadline.year
+        )
+    };
     if level_of(unit) >= r.level {
         return match cell {
             Some(_) => Standing {
@@ -206,7 +227,13 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         .iter()
         .map(|r| {
             let s = standing(ctx, r, unit);
-            let colour: Color = if s.complete { theme::GOOD } else { theme::BAD };
+            let colour: Color = if s.complete {
+                theme::GOOD
+            } else if s.status.starts_with("Hạn gửi") {
+                theme::MUTED
+            } else {
+                theme::BAD
+            };
             (
                 short_name(&r.name),
                 vec![
