@@ -118,8 +118,8 @@ async fn send_file(
     form: &PageForm,
     values: &[(&str, &str)],
     file: (&str, &str, Vec<u8>),
-    origin: Option<&str>,
-) -> (u16, String) {
+    headers: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
     let mut parts = multipart::Form::new();
     for (name, ty) in &form.fields {
         if ty == "file" {
@@ -143,11 +143,12 @@ async fn send_file(
         .client
         .post(server.url(&form.action))
         .multipart(parts);
-    if let Some(o) = origin {
-        r = r.header("origin", o);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
     }
     let r = r.send().await.unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+    let cookie = set_cookie(&r);
+    (r.status().as_u16(), r.text().await.unwrap(), cookie)
 }
 
 #[tokio::test]
@@ -193,12 +194,12 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
         ("period", "Tháng 10/2026"),
         ("submitter", "Lê Thị Hoa"),
     ];
-    let (code, html) = send_file(
+    let (code, html, _) = send_file(
         &server,
         &form,
         &fill,
         ("ho-tich.csv", "text/csv", bad.clone().into_bytes()),
-        Some(&own),
+        &[("origin", &own)],
     )
     .await;
     assert_eq!(code, 422, "{html}");
@@ -232,20 +233,30 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
             good.clone().into_bytes(),
         )
     };
-    let (code, html) = send_file(&server, &form, &[], csv(), None).await;
+    let (code, html, _) = send_file(&server, &form, &[], csv(), &[]).await;
     assert_eq!(code, 401, "{html}");
     assert!(html.contains("Cần mã truy cập (token) hợp lệ"), "{html}");
-    let (code, html) = send_file(&server, &form, &fill, csv(), Some("https://evil.example")).await;
+    let (code, html, _) = send_file(
+        &server,
+        &form,
+        &fill,
+        csv(),
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert_eq!(code, 403, "{html}");
-    let (code, html) = send_file(&server, &form, &[("token", WALL)], csv(), None).await;
+    let (code, html, _) = send_file(&server, &form, &[("token", WALL)], csv(), &[]).await;
     assert_eq!(code, 403, "{html}");
     assert!(html.contains("không có quyền"), "{html}");
     assert_eq!(version(&server).await, before);
 
     // The good file, labelled as Windows labels a .csv: stored, then re-sending changes nothing.
-    let (code, html) = send_file(&server, &form, &fill, csv(), Some(&own)).await;
+    let (code, html, kept) = send_file(&server, &form, &fill, csv(), &[("origin", &own)]).await;
     assert_eq!(code, 200, "{html}");
     assert!(html.contains("Đã nhận báo cáo."), "{html}");
+    assert!(html.contains("Đang dùng mã truy cập “so-tu-phap-cao-bang” (người báo cáo)"));
+    let kept = kept.expect("an accepted token is kept");
+    let pair = kept.split(';').next().unwrap().to_owned();
     assert!(html.contains("2 giá trị mới"), "{html}");
     let after = version(&server).await;
     assert!(after > before);
@@ -255,12 +266,12 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
         ))
         .await;
     assert_eq!(figure["value"], 1234.0, "{figure}");
-    let (code, html) = send_file(
+    let (code, html, _) = send_file(
         &server,
         &form,
         &fill,
         csv(),
-        Some("https://allowed.example"),
+        &[("origin", "https://allowed.example")],
     )
     .await;
     assert_eq!(code, 200, "{html}");
@@ -281,13 +292,11 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
     sheet.write_string(1, 0, c2.as_str()).unwrap();
     sheet.write_number(1, 1, 7).unwrap();
     let xlsx = book.save_to_buffer().unwrap();
-    let fill = [
-        ("token", REPORTER),
-        ("period", "Tháng 10/2026"),
-        ("sheet", "Hộ tịch"),
-    ];
+    // Sent with the token the browser kept: the field left empty.
+    let fill = [("period", "Tháng 10/2026"), ("sheet", "Hộ tịch")];
     let file = ("ho-tich.xlsx", "application/octet-stream", xlsx);
-    let (code, html) = send_file(&server, &form, &fill, file, Some(&own)).await;
+    let sent_with = [("origin", own.as_str()), ("cookie", pair.as_str())];
+    let (code, html, _) = send_file(&server, &form, &fill, file, &sent_with).await;
     assert_eq!(code, 200, "{html}");
     assert!(html.contains("1 giá trị mới"), "{html}");
     assert!(html.contains("Tệp xlsx"), "{html}");
@@ -364,12 +373,13 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
             .form(&fields);
         async move {
             let r = req.send().await.unwrap();
-            (r.status().as_u16(), r.text().await.unwrap())
+            let cookie = set_cookie(&r);
+            (r.status().as_u16(), r.text().await.unwrap(), cookie)
         }
     };
     // A wall's token may look: the province's report and its communes, the one that sent its
     // report awaiting approval, the others not reported.
-    let (code, html) = post(WALL, "xem", "04").await;
+    let (code, html, _) = post(WALL, "xem", "04").await;
     assert_eq!(code, 200, "{html}");
     assert!(
         html.contains("Báo cáo thống kê hộ tịch (BC-HT) · Tháng 10/2026 · Tỉnh Cao Bằng (04)"),
@@ -385,15 +395,15 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
         "{html}"
     );
     // Not approve.
-    let (code, html) = post(WALL, "duyet", "04").await;
+    let (code, html, _) = post(WALL, "duyet", "04").await;
     assert_eq!(code, 403, "{html}");
     assert!(html.contains("Chưa duyệt được."), "{html}");
-    let (code, html) = post(APPROVER, "duyet", "01").await;
+    let (code, html, _) = post(APPROVER, "duyet", "01").await;
     assert_eq!(code, 403, "{html}");
     assert!(html.contains("outside what"), "{html}");
 
     // The province's approver approves: recorded, with the note, shown as text.
-    let (code, html) = post(APPROVER, "duyet", "04").await;
+    let (code, html, _) = post(APPROVER, "duyet", "04").await;
     assert_eq!(code, 200, "{html}");
     assert!(
         html.contains("Đã duyệt và gửi lên: Báo cáo thống kê hộ tịch (BC-HT) Tháng 10/2026"),
@@ -419,4 +429,68 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
         .await;
     assert_eq!(history["state"], "approved", "{history}");
     assert_eq!(history["approvals"].as_array().unwrap().len(), 1);
+
+    // The browser keeps a token once accepted, and goes from the province to a commune by its
+    // link without typing it again; a refused token is not kept, a forged one not used.
+    let (_, _, refused) = post("not-a-token-at-all", "xem", "04").await;
+    assert_eq!(refused, None);
+    let (code, _, kept) = post(WALL, "xem", "04").await;
+    assert_eq!(code, 200);
+    let kept = kept.expect("the token is kept");
+    assert!(
+        kept.contains("HttpOnly") && kept.contains("SameSite=Strict"),
+        "{kept}"
+    );
+    assert!(!kept.contains(WALL), "kept encoded, not as typed: {kept}");
+    let pair = kept.split(';').next().unwrap().to_owned();
+    let commune = format!("/duyet-bao-cao?regime=BC-HT&unit={c1}&period=2026-10");
+    let (code, html) = page_with(&server, &commune, Some(&pair)).await;
+    assert_eq!(code, 200, "{html}");
+    assert!(
+        html.contains("· Tháng 10/2026 · ") && html.contains(&format!("({c1})</h2>")),
+        "{html}"
+    );
+    assert!(
+        html.contains("Tình trạng: <span class=\"st-awaiting_approval\">chờ duyệt</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Đang dùng mã truy cập “tuong” (màn hình)"),
+        "{html}"
+    );
+    assert_eq!(
+        read_form(&html).fields[0].0,
+        "token",
+        "another token may still be typed"
+    );
+    let (_, html) = page_with(&server, &commune, Some("dieuhanh_token=6e6f7065")).await;
+    assert!(
+        !html.contains("Tình trạng:") && !html.contains("Đang dùng"),
+        "{html}"
+    );
+    // Signing out forgets it.
+    let r = server
+        .client
+        .post(server.url("/thoat"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(set_cookie(&r).unwrap().contains("Max-Age=0"));
+}
+
+fn set_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+async fn page_with(server: &TestServer, path: &str, cookie: Option<&str>) -> (u16, String) {
+    let mut r = server.client.get(server.url(path));
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }

@@ -16,7 +16,7 @@ use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
 use crate::hierarchy::Level;
 use crate::ingest::{Scope, today_in_vietnam};
 
-use super::{APPROVE_PATH, Page, bounded, count, page, refusal, vietnam_time};
+use super::{APPROVE_PATH, Page, Visitor, bounded, count, page, refusal, vietnam_time};
 
 /// The form's fields (all optional, so that a half-filled form is answered by the page).
 #[derive(Debug, Default, Deserialize)]
@@ -84,14 +84,30 @@ struct Standing {
     below: Vec<(String, String, ReportState)>,
 }
 
-pub(super) async fn form(State(state): State<AppState>, Query(f): Query<Fields>) -> Page {
+pub(super) async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(f): Query<Fields>,
+) -> Page {
+    let visitor = Visitor::of(&state, &headers, None);
     let f = match f.tidy() {
         Ok(f) => f,
-        Err(e) => return Page(e.status(), render(&state, &Fields::default(), None)),
+        Err(e) => {
+            let notice = refusal("Chưa làm được.", &e);
+            let body = render(
+                &state,
+                &visitor,
+                &Fields::default(),
+                Some((Some(notice), None)),
+            );
+            return Page::new(e.status(), body);
+        }
     };
-    // An open server shows a report picked by a link at once; otherwise the token comes first.
-    let standing = if state.live.config.auth.is_open() && f.regime.is_some() && f.period.is_some() {
-        Some(look(&state, &f).await)
+    // A report picked by a link is shown at once to a browser that keeps a token (or on an
+    // open server); otherwise the token comes first.
+    let can_look = visitor.open || visitor.remembered.is_some();
+    let standing = if can_look && f.regime.is_some() && f.period.is_some() {
+        Some(seen(&state, &HeaderMap::new(), &visitor, &f).await)
     } else {
         None
     };
@@ -100,7 +116,10 @@ pub(super) async fn form(State(state): State<AppState>, Query(f): Query<Fields>)
         _ => (StatusCode::OK, None),
     };
     let standing = standing.and_then(Result::ok);
-    Page(status, render(&state, &f, Some((notice, standing))))
+    Page::new(
+        status,
+        render(&state, &visitor, &f, Some((notice, standing))),
+    )
 }
 
 pub(super) async fn submit(
@@ -111,18 +130,23 @@ pub(super) async fn submit(
     let f = match f.tidy() {
         Ok(f) => f,
         Err(e) => {
+            let visitor = Visitor::of(&state, &headers, None);
             let notice = refusal("Chưa làm được.", &e);
-            return Page(
-                e.status(),
-                render(&state, &Fields::default(), Some((Some(notice), None))),
+            let body = render(
+                &state,
+                &visitor,
+                &Fields::default(),
+                Some((Some(notice), None)),
             );
+            return Page::new(e.status(), body);
         }
     };
     let headers = super::own_origin_removed(&headers);
+    let visitor = Visitor::of(&state, &headers, f.token.clone());
     let mut status = StatusCode::OK;
     let mut notice = None;
     if f.action.as_deref() == Some("duyet") {
-        match approve(&state, &headers, &f).await {
+        match approve(&state, &headers, &visitor, &f).await {
             Ok(message) => {
                 notice = Some(html! { div.box.ok role="status" { (message) } });
             }
@@ -132,29 +156,58 @@ pub(super) async fn submit(
             }
         }
     }
-    // Looking needs a token of any role, as reading the API does.
-    let seen = match state.live.config.auth.check(&headers, f.token.as_deref()) {
-        Ok(_) => look(&state, &f).await,
-        Err(r) if r.status == StatusCode::FORBIDDEN => Err(ApiError::Forbidden(r.message)),
-        Err(r) => Err(ApiError::Unauthorized(r.message)),
-    };
-    let standing = match seen {
-        Ok(s) => Some(s),
+    let (standing, accepted) = match seen(&state, &headers, &visitor, &f).await {
+        Ok(s) => (Some(s), true),
         Err(e) => {
             // An approval's refusal already says what is wrong.
             if notice.is_none() {
                 status = e.status();
                 notice = Some(refusal("Không xem được.", &e));
             }
-            None
+            let accepted = !matches!(e, ApiError::Unauthorized(_) | ApiError::Forbidden(_));
+            (None, accepted)
         }
     };
     let f = Fields { token: None, ..f };
-    Page(status, render(&state, &f, Some((notice, standing))))
+    if accepted {
+        // The token was good: the browser keeps it for the next page.
+        let visitor = visitor.confirmed(&state);
+        let body = render(&state, &visitor, &f, Some((notice, standing)));
+        Page::new(status, body).remembering(&visitor)
+    } else {
+        Page::new(
+            status,
+            render(&state, &visitor, &f, Some((notice, standing))),
+        )
+    }
 }
 
-async fn approve(state: &AppState, headers: &HeaderMap, f: &Fields) -> Result<String, ApiError> {
-    let by = approver(state, headers, f.token.as_deref())?;
+/// A report's standing for a visitor whose token may read, as reading the API needs.
+async fn seen(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    f: &Fields,
+) -> Result<Standing, ApiError> {
+    match state
+        .live
+        .config
+        .auth
+        .check(headers, visitor.token.as_deref())
+    {
+        Ok(_) => look(state, f).await,
+        Err(r) if r.status == StatusCode::FORBIDDEN => Err(ApiError::Forbidden(r.message)),
+        Err(r) => Err(ApiError::Unauthorized(r.message)),
+    }
+}
+
+async fn approve(
+    state: &AppState,
+    headers: &HeaderMap,
+    visitor: &Visitor,
+    f: &Fields,
+) -> Result<String, ApiError> {
+    let by = approver(state, headers, visitor.token.as_deref())?;
     let req = f.request()?;
     let span = tracing::info_span!("approval", regime = %req.regime, unit = %req.unit,
         period = %req.period, by = %by.who, from = "page");
@@ -241,10 +294,10 @@ fn state_class(s: ReportState) -> &'static str {
 
 fn render(
     state: &AppState,
+    visitor: &Visitor,
     f: &Fields,
     shown: Option<(Option<Markup>, Option<Standing>)>,
 ) -> Markup {
-    let open = state.live.config.auth.is_open();
     let cat = state.store.catalogue();
     let (notice, standing) = shown.unwrap_or((None, None));
     page(
@@ -253,10 +306,7 @@ fn render(
             @if let Some(n) = notice { (n) }
             @if let Some(s) = &standing { (standing_view(s)) }
             form method="post" action=(APPROVE_PATH) {
-                @if !open {
-                    label for="token" { "Mã truy cập " small { "(token; để duyệt: token của người duyệt)" } }
-                    input #token type="password" name="token" required autocomplete="current-password";
-                }
+                (visitor.token_field("(token; để duyệt: token của người duyệt)"))
                 label for="regime" { "Chế độ báo cáo" }
                 select #regime name="regime" required {
                     @for r in &cat.regimes {
@@ -277,6 +327,7 @@ fn render(
                 button.second type="submit" name="action" value="xem" { "Xem tình hình" }
                 button type="submit" name="action" value="duyet" { "Duyệt và gửi lên" }
             }
+            (visitor.sign_out())
             h2 { "Các chế độ báo cáo" }
             (regimes(state))
         },

@@ -62,7 +62,7 @@ pub(super) async fn show(State(state): State<AppState>, Query(ask): Query<Ask>) 
             ("Các tỉnh, thành phố (từ 01/07/2025)".to_owned(), rows)
         }
     };
-    Page(
+    Page::new(
         status,
         page(
             "Danh mục chỉ tiêu và đơn vị",

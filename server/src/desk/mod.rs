@@ -19,6 +19,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{ApiError, AppState};
+use crate::live::{Grant, Role};
 
 /// Where the reporters' page is.
 pub const UPLOAD_PATH: &str = "/gui-bao-cao";
@@ -26,6 +27,8 @@ pub const UPLOAD_PATH: &str = "/gui-bao-cao";
 pub const APPROVE_PATH: &str = "/duyet-bao-cao";
 /// Where the indicators' and units' codes are listed.
 pub const CATALOGUE_PATH: &str = "/danh-muc";
+/// Where a browser forgets its token.
+pub const SIGN_OUT_PATH: &str = "/thoat";
 
 /// The pages' routes. `home` is false when `/` belongs to the conformance echo.
 pub fn router(state: &AppState, home: bool) -> Router<AppState> {
@@ -42,6 +45,7 @@ pub fn router(state: &AppState, home: bool) -> Router<AppState> {
     let mut r = Router::new()
         .route(APPROVE_PATH, get(approve::form).post(approve::submit))
         .route(CATALOGUE_PATH, get(catalogue::show))
+        .route(SIGN_OUT_PATH, axum::routing::post(sign_out))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
@@ -53,13 +57,51 @@ pub fn router(state: &AppState, home: bool) -> Router<AppState> {
     r
 }
 
-/// An HTML page with its status.
-pub(crate) struct Page(StatusCode, Markup);
+/// An HTML page with its status, and the token to remember in the browser (or forget).
+pub(crate) struct Page(StatusCode, Markup, Option<Remember>);
+
+/// What a page's answer does with the browser's cookie.
+pub(crate) enum Remember {
+    Token(String),
+    Forget,
+}
+
+impl Page {
+    pub(crate) fn new(status: StatusCode, body: Markup) -> Page {
+        Page(status, body, None)
+    }
+
+    /// Keeps `visitor`'s token in the browser once it has done what it was asked.
+    pub(crate) fn remembering(mut self, visitor: &Visitor) -> Page {
+        if let Some(t) = &visitor.token
+            && !visitor.open
+        {
+            self.2 = Some(Remember::Token(t.clone()));
+        }
+        self
+    }
+}
 
 impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let mut res = (self.0, self.1.into_string()).into_response();
         let h = res.headers_mut();
+        let cookie = match self.2 {
+            // For a working day; only to these pages' own site (SameSite=Strict: another
+            // site's page cannot post with it), never readable by a script (HttpOnly). Hex,
+            // so any token is a valid cookie value.
+            Some(Remember::Token(t)) => Some(format!(
+                "{COOKIE}={}; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict",
+                hex::encode(t)
+            )),
+            Some(Remember::Forget) => Some(format!(
+                "{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+            )),
+            None => None,
+        };
+        if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            h.insert(header::SET_COOKIE, c);
+        }
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
@@ -98,6 +140,7 @@ input,select,textarea{font:inherit;padding:.35rem .5rem;width:100%;max-width:34r
 button{font:inherit;font-weight:600;margin:1rem .6rem 0 0;padding:.5rem 1.4rem;
  border-radius:4px;border:1px solid #a51d24;background:#a51d24;color:#fff;cursor:pointer}
 button.second{background:#fff;color:#a51d24}
+form.out{background:none;border:none;padding:0}
 .box{border-radius:6px;padding:.8rem 1.1rem;margin:1rem 0;border:1px solid}
 .ok{background:#e8f5ea;border-color:#4f9a5a}.bad{background:#fdecec;border-color:#c0392b}
 .warn{background:#fff6e0;border-color:#d39b16}
@@ -140,7 +183,7 @@ pub(crate) fn page(title: &str, body: Markup) -> Markup {
 }
 
 async fn home_page() -> Page {
-    Page(
+    Page::new(
         StatusCode::OK,
         page(
             "Hệ thống điều hành",
@@ -159,6 +202,103 @@ async fn home_page() -> Page {
             },
         ),
     )
+}
+
+/// The cookie that keeps a visitor's token between pages.
+const COOKIE: &str = "dieuhanh_token";
+
+/// Who is at the browser: the token a form gave, else the one the browser keeps from an
+/// earlier page, so that an approver going from a province to its communes types it once.
+pub(crate) struct Visitor {
+    /// The token to check: the form's, else the remembered one.
+    pub token: Option<String>,
+    /// Whose token the browser keeps, when it is still valid (the forms say so).
+    pub remembered: Option<Grant>,
+    /// The server checks no tokens.
+    pub open: bool,
+}
+
+impl Visitor {
+    pub(crate) fn of(state: &AppState, headers: &HeaderMap, typed: Option<String>) -> Visitor {
+        let auth = &state.live.config.auth;
+        let kept = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+            .find_map(|v| String::from_utf8(hex::decode(v).ok()?).ok());
+        // Checked without the origin: this is what the browser holds, not what it posts.
+        let remembered = kept
+            .as_deref()
+            .and_then(|t| auth.check(&HeaderMap::new(), Some(t)).ok());
+        Visitor {
+            token: typed.or(kept.filter(|_| remembered.is_some())),
+            remembered,
+            open: auth.is_open(),
+        }
+    }
+
+    /// The visitor once its token was accepted: the forms then say whose it is.
+    pub(crate) fn confirmed(mut self, state: &AppState) -> Visitor {
+        if let Some(t) = &self.token
+            && let Ok(g) = state.live.config.auth.check(&HeaderMap::new(), Some(t))
+        {
+            self.remembered = Some(g);
+        }
+        self
+    }
+
+    /// The token's place on a form: a password field, or whose token the browser keeps (a
+    /// field left empty keeps using it).
+    pub(crate) fn token_field(&self, what: &str) -> Markup {
+        html! {
+            @if !self.open {
+                @match &self.remembered {
+                    Some(g) => {
+                        p.hint {
+                            "Đang dùng mã truy cập “" (g.name) "” (" (role_vi(g.role)) "). "
+                            "Để trống ô dưới đây để tiếp tục dùng mã này."
+                        }
+                        label for="token" { "Mã truy cập khác " small { (what) } }
+                        input #token type="password" name="token" autocomplete="current-password";
+                    }
+                    None => {
+                        label for="token" { "Mã truy cập " small { (what) } }
+                        input #token type="password" name="token" required autocomplete="current-password";
+                    }
+                }
+            }
+        }
+    }
+
+    /// A button that makes the browser forget the token.
+    pub(crate) fn sign_out(&self) -> Markup {
+        html! {
+            @if self.remembered.is_some() {
+                form.out method="post" action=(SIGN_OUT_PATH) {
+                    button.second type="submit" { "Thoát (quên mã truy cập)" }
+                }
+            }
+        }
+    }
+}
+
+fn role_vi(role: Role) -> &'static str {
+    match role {
+        Role::Wall => "màn hình",
+        Role::Presenter => "người điều khiển",
+        Role::Reporter => "người báo cáo",
+        Role::Approver => "người duyệt",
+    }
+}
+
+async fn sign_out() -> Page {
+    let body = html! {
+        div.box.ok role="status" { "Trình duyệt đã quên mã truy cập." }
+        p { a href="/" { "Về trang chủ" } }
+    };
+    Page(StatusCode::OK, page("Thoát", body), Some(Remember::Forget))
 }
 
 /// A browser posts a page's form with an `Origin` header: the pages' own origin (the host the

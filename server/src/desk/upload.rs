@@ -11,7 +11,7 @@ use crate::api::{ApiError, AppState};
 use crate::ingest::report::{RowError, UploadReport, UploadStatus};
 use crate::ingest::{Format, UploadOptions, parse_locale};
 
-use super::{CATALOGUE_PATH, Page, UPLOAD_PATH, bounded, count, page, refusal};
+use super::{CATALOGUE_PATH, Page, UPLOAD_PATH, Visitor, bounded, count, page, refusal};
 
 /// What the form holds besides the file, kept to fill the form again.
 #[derive(Debug, Default)]
@@ -29,8 +29,9 @@ enum Outcome {
     Refused(ApiError),
 }
 
-pub(super) async fn form(State(state): State<AppState>) -> Page {
-    Page(StatusCode::OK, render(&state, &Fields::default(), None))
+pub(super) async fn form(State(state): State<AppState>, headers: HeaderMap) -> Page {
+    let visitor = Visitor::of(&state, &headers, None);
+    Page::new(StatusCode::OK, render(&visitor, &Fields::default(), None))
 }
 
 pub(super) async fn submit(
@@ -38,8 +39,18 @@ pub(super) async fn submit(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Page {
+    let kept = Visitor::of(&state, &headers, None);
     let mut fields = Fields::default();
-    let outcome = match receive_form(&state, &headers, multipart, &mut fields).await {
+    let got = receive_form(
+        &state,
+        &headers,
+        multipart,
+        &mut fields,
+        kept.token.as_deref(),
+    )
+    .await;
+    let visitor = Visitor::of(&state, &headers, fields.token.take());
+    let outcome = match got {
         Ok(report) => Outcome::Report(Box::new(report)),
         Err(e) => Outcome::Refused(e),
     };
@@ -50,9 +61,13 @@ pub(super) async fn submit(
         Outcome::Report(_) => StatusCode::OK,
         Outcome::Refused(e) => e.status(),
     };
-    // The token is not written back into the page.
-    fields.token = None;
-    Page(status, render(&state, &fields, Some(&outcome)))
+    // The token is not written back into the page; once accepted, the browser keeps it.
+    if let Outcome::Report(_) = outcome {
+        let visitor = visitor.confirmed(&state);
+        Page::new(status, render(&visitor, &fields, Some(&outcome))).remembering(&visitor)
+    } else {
+        Page::new(status, render(&visitor, &fields, Some(&outcome)))
+    }
 }
 
 /// Reads the form's fields in order; the file, last on the form, is spooled and ingested as it
@@ -62,6 +77,7 @@ async fn receive_form(
     headers: &HeaderMap,
     mut multipart: Multipart,
     f: &mut Fields,
+    kept_token: Option<&str>,
 ) -> Result<UploadReport, ApiError> {
     let broke = |e: axum::extract::multipart::MultipartError| {
         ApiError::BadRequest(format!("the form broke off: {e}"))
@@ -95,8 +111,12 @@ async fn receive_form(
                 })
                 .transpose()?;
             let headers = super::own_origin_removed(headers);
-            let (scope, submitter) =
-                sender(state, &headers, f.token.as_deref(), f.submitter.clone())?;
+            let (scope, submitter) = sender(
+                state,
+                &headers,
+                f.token.as_deref().or(kept_token),
+                f.submitter.clone(),
+            )?;
             let opts = UploadOptions {
                 format,
                 filename: Some(filename),
@@ -142,8 +162,7 @@ async fn short_text(
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-fn render(state: &AppState, f: &Fields, outcome: Option<&Outcome>) -> Markup {
-    let open = state.live.config.auth.is_open();
+fn render(visitor: &Visitor, f: &Fields, outcome: Option<&Outcome>) -> Markup {
     let locale = f.locale.as_deref().unwrap_or("vi");
     page(
         "Gửi báo cáo",
@@ -154,10 +173,7 @@ fn render(state: &AppState, f: &Fields, outcome: Option<&Outcome>) -> Markup {
                 None => {}
             }
             form method="post" action=(UPLOAD_PATH) enctype="multipart/form-data" {
-                @if !open {
-                    label for="token" { "Mã truy cập " small { "(token của người báo cáo)" } }
-                    input #token type="password" name="token" required autocomplete="current-password";
-                }
+                (visitor.token_field("(token của người báo cáo)"))
                 label for="submitter" { "Người gửi " small { "(họ tên, đơn vị; ghi vào nguồn số liệu)" } }
                 input #submitter type="text" name="submitter" value=[f.submitter.as_deref()];
                 label for="period" { "Kỳ báo cáo " small { "(cho các dòng không ghi kỳ, ví dụ Tháng 10/2026, Quý III/2026)" } }
@@ -182,6 +198,7 @@ fn render(state: &AppState, f: &Fields, outcome: Option<&Outcome>) -> Markup {
                      không dòng nào được lưu. Gửi lại đúng tệp đã gửi thì không có gì thay đổi."
                 }
             }
+            (visitor.sign_out())
         },
     )
 }
