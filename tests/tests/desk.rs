@@ -301,6 +301,59 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
     assert!(html.contains("1 giá trị mới"), "{html}");
     assert!(html.contains("Tệp xlsx"), "{html}");
 
+    // A regime's template, filled in and sent back as it is: one row per commune of the
+    // province, its code, name and period written; the cells left empty are skipped.
+    let r = server
+        .client
+        .get(server.url("/danh-muc/bieu-mau?regime=BC-HT&tinh=04&period=Th%C3%A1ng%2010/2026"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("bieu-mau-BC-HT-04-2026-10.csv")
+    );
+    let template = r.text().await.unwrap();
+    let lines: Vec<&str> = template.lines().collect();
+    assert_eq!(lines.len(), communes.len() + 1, "{template}");
+    assert!(
+        lines[0].starts_with("\u{feff}Mã đơn vị;Tên đơn vị;Kỳ;Số trẻ em được đăng ký khai sinh"),
+        "{}",
+        lines[0]
+    );
+    let c3 = &communes[2];
+    let row = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("{c3};")))
+        .unwrap();
+    assert!(lines[row].ends_with(";Tháng 10/2026;;;"), "{}", lines[row]);
+    let mut filled: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    filled[row] = format!("{};5;;", lines[row].trim_end_matches(";;;"));
+    let file = (
+        "bieu-mau.csv",
+        "text/csv",
+        (filled.join("\n") + "\n").into_bytes(),
+    );
+    let sent_with = [("origin", own.as_str()), ("cookie", pair.as_str())];
+    let (code, html, _) = send_file(&server, &form, &[], file, &sent_with).await;
+    assert_eq!(code, 200, "{html}");
+    assert!(html.contains("</strong> 1 giá trị mới"), "{html}");
+    assert!(html.contains("Kỳ: Tháng 10/2026."), "{html}");
+    let r = server
+        .client
+        .get(server.url("/danh-muc/bieu-mau?regime=BC-HT"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "a commune regime needs its province"
+    );
+
     // The codes a reporter writes are listed, a province's communes on asking.
     let (code, html) = page(&server, "/danh-muc?tinh=04").await;
     assert_eq!(code, 200);

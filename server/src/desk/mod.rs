@@ -27,6 +27,8 @@ pub const UPLOAD_PATH: &str = "/gui-bao-cao";
 pub const APPROVE_PATH: &str = "/duyet-bao-cao";
 /// Where the indicators' and units' codes are listed.
 pub const CATALOGUE_PATH: &str = "/danh-muc";
+/// Where a regime's template (biểu mẫu) is downloaded.
+pub const TEMPLATE_PATH: &str = "/danh-muc/bieu-mau";
 /// Where a browser forgets its token.
 pub const SIGN_OUT_PATH: &str = "/thoat";
 
@@ -45,6 +47,7 @@ pub fn router(state: &AppState, home: bool) -> Router<AppState> {
     let mut r = Router::new()
         .route(APPROVE_PATH, get(approve::form).post(approve::submit))
         .route(CATALOGUE_PATH, get(catalogue::show))
+        .route(TEMPLATE_PATH, get(catalogue::template))
         .route(SIGN_OUT_PATH, axum::routing::post(sign_out))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -6,6 +6,8 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 
+use dieuhanh_protocol::period::Period;
+
 use crate::api::uploads::{receive, sender};
 use crate::api::{ApiError, AppState};
 use crate::ingest::report::{RowError, UploadReport, UploadStatus};
@@ -192,7 +194,8 @@ fn render(visitor: &Visitor, f: &Fields, outcome: Option<&Outcome>) -> Markup {
                     accept=".csv,.txt,.xlsx,.xls,.json,text/csv,application/json";
                 button type="submit" { "Gửi báo cáo" }
                 p.hint {
-                    "Mã chỉ tiêu và mã đơn vị: xem " a href=(CATALOGUE_PATH) { "danh mục" } ". "
+                    "Mã chỉ tiêu và mã đơn vị: xem " a href=(CATALOGUE_PATH) { "danh mục" } "; "
+                    a href=(format!("{CATALOGUE_PATH}#bieu-mau")) { "tải biểu mẫu" } " để điền. "
                     "Bảng có dòng tiêu đề: các cột Mã đơn vị, Kỳ, Chỉ tiêu, Giá trị; hoặc mỗi chỉ \
                      tiêu một cột (mã như NS01 hoặc tên trong danh mục). Cả tệp được nhận, hoặc \
                      không dòng nào được lưu. Gửi lại đúng tệp đã gửi thì không có gì thay đổi."
@@ -234,7 +237,7 @@ fn report(r: &UploadReport) -> Markup {
         }
         @if r.status != UploadStatus::Rejected && (!r.indicators.is_empty() || !r.periods.is_empty()) {
             p.hint {
-                "Chỉ tiêu: " (r.indicators.join(", ")) ". Kỳ: " (r.periods.join(", ")) "."
+                "Chỉ tiêu: " (r.indicators.join(", ")) ". Kỳ: " (periods_vi(&r.periods)) "."
             }
         }
         p.hint { "Tệp " (r.format) ", đọc số theo: " (read_as) "." }
@@ -247,6 +250,14 @@ fn report(r: &UploadReport) -> Markup {
             (problems(&r.warnings, r.warnings_total))
         }
     }
+}
+
+/// "Tháng 10/2026, Tháng 11/2026" from the report's period ids.
+fn periods_vi(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| Period::parse(id).map_or_else(|_| id.clone(), |p| p.label_vi()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn problems(list: &[RowError], total: u64) -> Markup {
