@@ -281,14 +281,9 @@ pub fn resolve<'c, 'h>(
             req.period
         ))
     })?;
-    if period.frequency() != Some(regime.frequency) {
-        return Err(ApprovalError::Invalid(format!(
-            "regime {} is reported {}; {} is not such a period",
-            regime.code,
-            regime.frequency.label_vi().to_lowercase(),
-            period.label_vi()
-        )));
-    }
+    regime
+        .period_fits(&period)
+        .map_err(ApprovalError::Invalid)?;
     let unit = find_unit(h, &req.unit, period.end_date())
         .map_err(|e| ApprovalError::NotFound(e.to_string()))?;
     if unit.level > regime.level {

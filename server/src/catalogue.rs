@@ -186,6 +186,23 @@ pub struct Regime {
     pub indicators: Vec<String>,
 }
 
+impl Regime {
+    /// Whether `period` is one of this regime's reports: a month of a monthly regime, and so
+    /// on. The refusal says which kind it wants.
+    pub fn period_fits(&self, period: &dieuhanh_protocol::period::Period) -> Result<(), String> {
+        if period.frequency() == Some(self.frequency) {
+            return Ok(());
+        }
+        Err(format!(
+            "regime {} is reported by {} ({}); {} is not such a period",
+            self.code,
+            self.frequency.as_str(),
+            self.frequency.label_vi().to_lowercase(),
+            period.label_vi()
+        ))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct File {
     domain: Vec<Domain>,

@@ -1042,14 +1042,7 @@ pub fn regime_status(
     let r = cat.regime(regime).ok_or_else(|| {
         QueryError::NotFound(format!("no regime {regime:?}; GET /api/regimes lists them"))
     })?;
-    if period.frequency() != Some(r.frequency) {
-        return Err(QueryError::Invalid(format!(
-            "regime {} is {}; {} is not such a period",
-            r.code,
-            r.frequency.label_vi().to_lowercase(),
-            period.label_vi()
-        )));
-    }
+    r.period_fits(period).map_err(QueryError::Invalid)?;
     let era = Era::of_period(period);
     let anc = match parent {
         Some(code) => find_unit(h, code, period.end_date())?,

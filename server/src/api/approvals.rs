@@ -74,16 +74,24 @@ pub async fn approve(
     Json(req): Json<ApproveRequest>,
 ) -> Result<Json<ApprovalOutcome>, ApiError> {
     let by = approver(&state, &headers, q.token.as_deref())?;
+    Ok(Json(approve_as(&state, by, req).await?))
+}
+
+/// Records an approval on the writer connection, for the API and the approvers' page.
+pub(crate) async fn approve_as(
+    state: &AppState,
+    by: Scope,
+    req: ApproveRequest,
+) -> Result<ApprovalOutcome, ApiError> {
     let span = tracing::info_span!("approval", regime = %req.regime, unit = %req.unit,
         period = %req.period, by = %by.who);
     let cat = state.store.catalogue().clone();
     let h = state.store.hierarchy().clone();
-    let out = state
+    state
         .store
         .write(move |conn| approval::approve(conn, &cat, &h, &req, &by).map_err(ApiError::from))
         .instrument(span)
-        .await?;
-    Ok(Json(out))
+        .await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

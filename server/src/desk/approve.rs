@@ -6,11 +6,10 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use maud::{Markup, html};
 use serde::Deserialize;
-use tracing::Instrument;
 
 use dieuhanh_protocol::period::Period;
 
-use crate::api::approvals::approver;
+use crate::api::approvals::{approve_as, approver};
 use crate::api::{ApiError, AppState};
 use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
 use crate::hierarchy::Level;
@@ -92,16 +91,7 @@ pub(super) async fn form(
     let visitor = Visitor::of(&state, &headers, None);
     let f = match f.tidy() {
         Ok(f) => f,
-        Err(e) => {
-            let notice = refusal("Chưa làm được.", &e);
-            let body = render(
-                &state,
-                &visitor,
-                &Fields::default(),
-                Some((Some(notice), None)),
-            );
-            return Page::new(e.status(), body);
-        }
+        Err(e) => return refused(&state, &visitor, &e),
     };
     // A report picked by a link is shown at once to a browser that keeps a token (or on an
     // open server); otherwise the token comes first.
@@ -122,6 +112,18 @@ pub(super) async fn form(
     )
 }
 
+/// A form that could not be read (a field too long): the empty form again, saying why.
+fn refused(state: &AppState, visitor: &Visitor, e: &ApiError) -> Page {
+    let notice = refusal("Chưa làm được.", e);
+    let body = render(
+        state,
+        visitor,
+        &Fields::default(),
+        Some((Some(notice), None)),
+    );
+    Page::new(e.status(), body)
+}
+
 pub(super) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -129,17 +131,7 @@ pub(super) async fn submit(
 ) -> Page {
     let f = match f.tidy() {
         Ok(f) => f,
-        Err(e) => {
-            let visitor = Visitor::of(&state, &headers, None);
-            let notice = refusal("Chưa làm được.", &e);
-            let body = render(
-                &state,
-                &visitor,
-                &Fields::default(),
-                Some((Some(notice), None)),
-            );
-            return Page::new(e.status(), body);
-        }
+        Err(e) => return refused(&state, &Visitor::of(&state, &headers, None), &e),
     };
     let headers = super::own_origin_removed(&headers);
     let visitor = Visitor::of(&state, &headers, f.token.clone());
@@ -208,17 +200,7 @@ async fn approve(
     f: &Fields,
 ) -> Result<String, ApiError> {
     let by = approver(state, headers, visitor.token.as_deref())?;
-    let req = f.request()?;
-    let span = tracing::info_span!("approval", regime = %req.regime, unit = %req.unit,
-        period = %req.period, by = %by.who, from = "page");
-    let cat = state.store.catalogue().clone();
-    let h = state.store.hierarchy().clone();
-    let out = state
-        .store
-        .write(move |conn| approval::approve(conn, &cat, &h, &req, &by).map_err(ApiError::from))
-        .instrument(span)
-        .await?;
-    Ok(out.message_vi)
+    Ok(approve_as(state, by, f.request()?).await?.message_vi)
 }
 
 async fn look(state: &AppState, f: &Fields) -> Result<Standing, ApiError> {

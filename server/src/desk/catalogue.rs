@@ -202,14 +202,7 @@ fn template_csv(state: &AppState, ask: &TemplateAsk) -> Result<(String, Vec<u8>)
     let period = match ask.period.as_deref() {
         Some(p) => {
             let p = crate::api::period_param("period", p)?;
-            if p.frequency() != Some(regime.frequency) {
-                return Err(ApiError::BadRequest(format!(
-                    "regime {} is reported {}; {} is not such a period",
-                    regime.code,
-                    regime.frequency.label_vi().to_lowercase(),
-                    p.label_vi()
-                )));
-            }
+            regime.period_fits(&p).map_err(ApiError::BadRequest)?;
             p
         }
         None => {
