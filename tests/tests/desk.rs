@@ -495,6 +495,17 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
         "{kept}"
     );
     assert!(!kept.contains(WALL), "kept encoded, not as typed: {kept}");
+    assert!(!kept.contains("Secure"), "plain HTTP: {kept}");
+    // Behind a proxy that speaks HTTPS to the browser, the cookie never travels in clear.
+    let r = server
+        .client
+        .post(server.url("/duyet-bao-cao"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("token", WALL), ("regime", "BC-HT"), ("period", "2026-10")])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookie(&r).unwrap().ends_with("; Secure"));
     let pair = kept.split(';').next().unwrap().to_owned();
     let commune = format!("/duyet-bao-cao?regime=BC-HT&unit={c1}&period=2026-10");
     let (code, html) = page_with(&server, &commune, Some(&pair)).await;

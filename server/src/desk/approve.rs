@@ -133,8 +133,8 @@ pub(super) async fn submit(
         Ok(f) => f,
         Err(e) => return refused(&state, &Visitor::of(&state, &headers, None), &e),
     };
-    let headers = super::own_origin_removed(&headers);
     let visitor = Visitor::of(&state, &headers, f.token.clone());
+    let headers = super::own_origin_removed(&headers);
     let mut status = StatusCode::OK;
     let mut notice = None;
     if f.action.as_deref() == Some("duyet") {

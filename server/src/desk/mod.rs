@@ -65,7 +65,8 @@ pub(crate) struct Page(StatusCode, Markup, Option<Remember>);
 
 /// What a page's answer does with the browser's cookie.
 pub(crate) enum Remember {
-    Token(String),
+    /// The token, and whether the browser came over HTTPS (the cookie then says `Secure`).
+    Token(String, bool),
     Forget,
 }
 
@@ -79,7 +80,7 @@ impl Page {
         if let Some(t) = &visitor.token
             && !visitor.open
         {
-            self.2 = Some(Remember::Token(t.clone()));
+            self.2 = Some(Remember::Token(t.clone(), visitor.https));
         }
         self
     }
@@ -93,9 +94,10 @@ impl IntoResponse for Page {
             // For a working day; only to these pages' own site (SameSite=Strict: another
             // site's page cannot post with it), never readable by a script (HttpOnly). Hex,
             // so any token is a valid cookie value.
-            Some(Remember::Token(t)) => Some(format!(
-                "{COOKIE}={}; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict",
-                hex::encode(t)
+            Some(Remember::Token(t, https)) => Some(format!(
+                "{COOKIE}={}; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict{}",
+                hex::encode(t),
+                if https { "; Secure" } else { "" }
             )),
             Some(Remember::Forget) => Some(format!(
                 "{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
@@ -219,6 +221,9 @@ pub(crate) struct Visitor {
     pub remembered: Option<Grant>,
     /// The server checks no tokens.
     pub open: bool,
+    /// The page was asked for over HTTPS (the origin says so, or the proxy in front of the
+    /// server does): the kept token then never travels in clear.
+    pub https: bool,
 }
 
 impl Visitor {
@@ -235,10 +240,19 @@ impl Visitor {
         let remembered = kept
             .as_deref()
             .and_then(|t| auth.check(&HeaderMap::new(), Some(t)).ok());
+        let said = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        };
         Visitor {
             token: typed.or(kept.filter(|_| remembered.is_some())),
             remembered,
             open: auth.is_open(),
+            https: said(header::ORIGIN).starts_with("https://")
+                || said(header::HeaderName::from_static("x-forwarded-proto")) == "https",
         }
     }
 
