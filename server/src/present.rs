@@ -3,6 +3,7 @@
 //! room's resulting state and the moment at which every wall of the room applies it.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -109,8 +110,8 @@ async fn ask(
 /// What a presenter reads instead of codes: the names of units (today's structure) and
 /// ministries, from the assets the server serves.
 pub struct Names {
-    pub hierarchy: Option<Hierarchy>,
-    pub catalogue: Option<Catalogue>,
+    pub hierarchy: Option<Arc<Hierarchy>>,
+    pub catalogue: Option<Arc<Catalogue>>,
 }
 
 impl Names {
@@ -119,10 +120,12 @@ impl Names {
     pub fn load(assets: &Path) -> Names {
         let hierarchy = Hierarchy::load(assets)
             .inspect_err(|e| tracing::warn!(error = %e, "unit names unavailable"))
-            .ok();
+            .ok()
+            .map(Arc::new);
         let catalogue = Catalogue::load(&assets.join("catalogue/catalogue.toml"))
             .inspect_err(|e| tracing::warn!(error = %e, "ministry names unavailable"))
-            .ok();
+            .ok()
+            .map(Arc::new);
         Names {
             hierarchy,
             catalogue,
@@ -130,7 +133,7 @@ impl Names {
     }
 
     /// "Thành phố Hồ Chí Minh (79)", or the code alone.
-    fn unit(&self, code: &str) -> String {
+    pub fn unit(&self, code: &str) -> String {
         self.hierarchy
             .as_ref()
             .and_then(|h| h.by_code(Era::Since2025, code))
@@ -138,7 +141,7 @@ impl Names {
     }
 
     /// "Bộ Tài chính (BTC)", or the code alone.
-    fn agency(&self, code: &str) -> String {
+    pub fn agency(&self, code: &str) -> String {
         self.catalogue
             .as_ref()
             .and_then(|c| c.agency(code))

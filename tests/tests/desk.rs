@@ -6,10 +6,13 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
+use dieuhanh_protocol::live::{ClientMessage, RoomState, ServerMessage};
 use dieuhanh_server::hierarchy::{Era, Level};
 use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
 use dieuhanh_tests::{TestServer, open_store};
+use futures_util::{SinkExt, StreamExt};
 use reqwest::multipart;
+use tokio_tungstenite::tungstenite::Message;
 
 const REPORTER: &str = "reporter-cao-bang-0123";
 const APPROVER: &str = "approver-cao-bang-0123";
@@ -557,4 +560,167 @@ async fn page_with(server: &TestServer, path: &str, cookie: Option<&str>) -> (u1
     }
     let r = r.send().await.unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
+}
+
+const PRESENTER: &str = "presenter-token-0123456789";
+
+/// A wall joined to a room over `/live`, reading the room's control messages.
+async fn wall_in(server: &TestServer, room: &str) -> WallWs {
+    let url = format!("ws://{}/live?token={WALL}", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let join = serde_json::to_string(&ClientMessage::Join { room: room.into() }).unwrap();
+    ws.send(Message::text(join)).await.unwrap();
+    // In the hub before anyone steers: the room is then one walls have joined.
+    for _ in 0..100 {
+        if server.state.live.room_names().iter().any(|r| r == room) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    WallWs(ws)
+}
+
+struct WallWs(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl WallWs {
+    /// The next room state the wall is told to apply.
+    async fn control(&mut self) -> RoomState {
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(10), self.0.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("the connection stays")
+                .unwrap();
+            if let Message::Text(t) = msg
+                && let ServerMessage::Control { state, .. } =
+                    serde_json::from_str(t.as_str()).unwrap()
+            {
+                return state;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_presenter_steers_every_wall_of_a_room_from_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(dir.path());
+    let auth = Auth::with(
+        &[
+            ("tuong", WALL, Role::Wall),
+            ("dieu-khien", PRESENTER, Role::Presenter),
+        ],
+        &[],
+    );
+    let live = LiveConfig {
+        auth,
+        ..LiveConfig::default()
+    };
+    let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    let mut wall = wall_in(&server, "phong-hop").await;
+
+    let (code, html) = page(&server, "/dieu-khien").await;
+    assert_eq!(code, 200);
+    let form = read_form(&html);
+    assert_eq!(form.action, "/dieu-khien");
+    assert!(
+        html.contains("value=\"phong-hop\""),
+        "the joined room is offered: {html}"
+    );
+    assert!(
+        html.contains("<option value=\"79\">Thành phố Hồ Chí Minh</option>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<option value=\"BTC\">Bộ Tài chính</option>"),
+        "{html}"
+    );
+
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        let req = server.client.post(server.url("/dieu-khien")).form(&fields);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let steer = vec![
+        ("room", "phong-hop"),
+        ("scene", "dia-phuong"),
+        ("focus", "79"),
+        ("agency", "BTC"),
+        ("period", "Tháng 9/2026"),
+        ("action", "apply"),
+    ];
+    // A wall's token, or none: refused, and the walls are not moved.
+    let mut as_wall = steer.clone();
+    as_wall.push(("token", WALL));
+    let (code, html) = post(as_wall).await;
+    assert_eq!(code, 403, "{html}");
+    assert!(html.contains("presenter's token"), "{html}");
+    let (code, _) = post(steer.clone()).await;
+    assert_eq!(code, 401);
+    assert!(server.state.live.room_state("phong-hop").is_none());
+    // A unit that does not exist: refused with the field named.
+    let (code, html) = post(vec![
+        ("token", PRESENTER),
+        ("room", "phong-hop"),
+        ("focus", "99x"),
+    ])
+    .await;
+    assert_eq!(code, 400, "{html}");
+    assert!(html.contains("focus_unit"), "{html}");
+
+    // The presenter's change reaches the wall, and the page says what the room shows.
+    let mut as_presenter = steer.clone();
+    as_presenter.push(("token", PRESENTER));
+    let (code, html) = post(as_presenter).await;
+    assert_eq!(code, 200, "{html}");
+    assert!(
+        html.contains("Đã chuyển. Phòng phong-hop · cảnh: dia-phuong · địa bàn: Thành phố Hồ Chí Minh (79) · bộ, ngành: Bộ Tài chính (BTC) · kỳ: Tháng 9/2026"),
+        "{html}"
+    );
+    assert!(!html.contains("Lưu ý"), "{html}");
+    let state = wall.control().await;
+    assert_eq!(state.scene.as_deref(), Some("dia-phuong"));
+    assert_eq!(state.focus_unit.as_deref(), Some("79"));
+    assert_eq!(state.agency.as_deref(), Some("BTC"));
+    assert_eq!(state.period.map(|p| p.id()), Some("2026-09".into()));
+
+    // Clearing the ministry keeps the rest; "back to the layout" clears everything.
+    let (code, _) = post(vec![
+        ("token", PRESENTER),
+        ("room", "phong-hop"),
+        ("clear_agency", "1"),
+        ("action", "apply"),
+    ])
+    .await;
+    assert_eq!(code, 200);
+    let state = wall.control().await;
+    assert_eq!(
+        (state.agency, state.focus_unit.as_deref()),
+        (None, Some("79"))
+    );
+    let (code, _) = post(vec![
+        ("token", PRESENTER),
+        ("room", "phong-hop"),
+        ("action", "reset"),
+    ])
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(wall.control().await, RoomState::default());
+
+    // A room no wall has joined is steered, and the page says so.
+    let (code, html) = post(vec![
+        ("token", PRESENTER),
+        ("room", "phong-hopp"),
+        ("scene", "x"),
+    ])
+    .await;
+    assert_eq!(code, 200);
+    assert!(
+        html.contains("chưa có màn hình nào vào phòng “phong-hopp”"),
+        "{html}"
+    );
 }

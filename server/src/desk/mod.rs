@@ -2,12 +2,14 @@
 //! Excel or JSON file from a browser and reads what was wrong, row by row, in Vietnamese
 //! ([`upload`], `/gui-bao-cao`); an approver sees where a report stands, unit by unit below, and
 //! approves it up ([`approve`], `/duyet-bao-cao`); the codes to write in a file are listed
-//! ([`catalogue`], `/danh-muc`). Plain HTML forms rendered here, no script:
+//! ([`catalogue`], `/danh-muc`); a presenter steers a room's walls ([`present`],
+//! `/dieu-khien`). Plain HTML forms rendered here, no script:
 //! they work in any office browser, and they go through the same ingest, token checks and
 //! approval rules as `POST /api/uploads` and `POST /api/approvals`.
 
 mod approve;
 mod catalogue;
+mod present;
 mod upload;
 
 use axum::Router;
@@ -29,6 +31,8 @@ pub const APPROVE_PATH: &str = "/duyet-bao-cao";
 pub const CATALOGUE_PATH: &str = "/danh-muc";
 /// Where a regime's template (biểu mẫu) is downloaded.
 pub const TEMPLATE_PATH: &str = "/danh-muc/bieu-mau";
+/// Where a presenter steers a room's walls.
+pub const PRESENT_PATH: &str = "/dieu-khien";
 /// Where a browser forgets its token.
 pub const SIGN_OUT_PATH: &str = "/thoat";
 
@@ -48,6 +52,7 @@ pub fn router(state: &AppState, home: bool) -> Router<AppState> {
         .route(APPROVE_PATH, get(approve::form).post(approve::submit))
         .route(CATALOGUE_PATH, get(catalogue::show))
         .route(TEMPLATE_PATH, get(catalogue::template))
+        .route(PRESENT_PATH, get(present::form).post(present::submit))
         .route(SIGN_OUT_PATH, axum::routing::post(sign_out))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -146,6 +151,7 @@ button{font:inherit;font-weight:600;margin:1rem .6rem 0 0;padding:.5rem 1.4rem;
  border-radius:4px;border:1px solid #a51d24;background:#a51d24;color:#fff;cursor:pointer}
 button.second{background:#fff;color:#a51d24}
 form.out{background:none;border:none;padding:0}
+label.inline{display:inline;font-weight:400;margin-right:1rem}label.inline input{width:auto}
 .box{border-radius:6px;padding:.8rem 1.1rem;margin:1rem 0;border:1px solid}
 .ok{background:#e8f5ea;border-color:#4f9a5a}.bad{background:#fdecec;border-color:#c0392b}
 .warn{background:#fff6e0;border-color:#d39b16}
@@ -176,6 +182,7 @@ pub(crate) fn page(title: &str, body: Markup) -> Markup {
                         a href=(UPLOAD_PATH) { "Gửi báo cáo" }
                         a href=(APPROVE_PATH) { "Duyệt báo cáo" }
                         a href=(CATALOGUE_PATH) { "Danh mục" }
+                        a href=(PRESENT_PATH) { "Điều khiển màn hình" }
                     }
                 }
                 main {
@@ -201,6 +208,9 @@ async fn home_page() -> Page {
                 h2 { a href=(APPROVE_PATH) { "Duyệt báo cáo" } }
                 p { "Xem tình hình báo cáo của đơn vị và các đơn vị cấp dưới, duyệt và gửi báo \
                      cáo lên cấp trên." }
+                h2 { a href=(PRESENT_PATH) { "Điều khiển màn hình" } }
+                p { "Cho người điều khiển trong phòng họp: chuyển cảnh, chọn tỉnh, bộ ngành hoặc kỳ \
+                     cho mọi màn hình của phòng cùng lúc." }
                 h2 { a href=(CATALOGUE_PATH) { "Danh mục chỉ tiêu và đơn vị" } }
                 p { "Mã và tên các chỉ tiêu, kỳ báo cáo, cấp gửi số liệu; mã các tỉnh và xã." }
                 p.hint { "Kết nối hệ thống: " a href="/api/openapi.json" { "tài liệu API (OpenAPI)" } "." }

@@ -444,6 +444,24 @@ impl Hub {
         (current, r.tx.subscribe())
     }
 
+    /// The rooms walls have joined or presenters have steered, by name.
+    pub fn room_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .rooms
+            .lock()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// A room's state and when the walls apply it, when a presenter has set anything.
+    pub fn room_state(&self, room: &str) -> Option<(RoomState, i64)> {
+        let rooms = self.rooms.lock().ok()?;
+        let r = rooms.get(room)?;
+        (r.version > 0 || r.apply_at_ms > 0).then(|| (r.state.clone(), r.apply_at_ms))
+    }
+
     /// Applies a presenter's change to a room (`clear` first, then what `change` sets) and
     /// broadcasts the room's whole state to every wall in it.
     pub fn control(
