@@ -626,8 +626,8 @@ async fn a_presenter_steers_every_wall_of_a_room_from_the_page() {
     let form = read_form(&html);
     assert_eq!(form.action, "/dieu-khien");
     assert!(
-        html.contains("value=\"phong-hop\""),
-        "the joined room is offered: {html}"
+        !html.contains("phong-hop"),
+        "rooms are for token holders: {html}"
     );
     assert!(
         html.contains("<option value=\"79\">Thành phố Hồ Chí Minh</option>"),
@@ -682,6 +682,15 @@ async fn a_presenter_steers_every_wall_of_a_room_from_the_page() {
         "{html}"
     );
     assert!(!html.contains("Lưu ý"), "{html}");
+    // The room is offered to a browser that keeps a presenter's token, with what it shows.
+    let kept = format!("dieuhanh_token={}", hex::encode(PRESENTER));
+    let (code, html) = page_with(&server, "/dieu-khien", Some(&kept)).await;
+    assert_eq!(code, 200);
+    assert!(html.contains("value=\"phong-hop\""), "{html}");
+    assert!(
+        html.contains("Đang hiển thị: </strong>Phòng phong-hop · cảnh: dia-phuong"),
+        "{html}"
+    );
     let state = wall.control().await;
     assert_eq!(state.scene.as_deref(), Some("dia-phuong"));
     assert_eq!(state.focus_unit.as_deref(), Some("79"));

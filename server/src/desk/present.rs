@@ -220,19 +220,27 @@ fn names(state: &AppState) -> Names {
 fn render(state: &AppState, visitor: &Visitor, f: &Fields, notice: Option<Markup>) -> Markup {
     let h = state.store.hierarchy();
     let cat = state.store.catalogue();
-    let rooms = state.live.room_names();
+    // What the rooms show is for token holders, as the API's figures are.
+    let rooms = if visitor.open || visitor.remembered.is_some() {
+        state.live.room_names()
+    } else {
+        Vec::new()
+    };
     let room = f.room.clone().or_else(|| rooms.first().cloned());
-    let now = room.as_deref().map(|r| {
-        let (s, at) = state.live.room_state(r).unwrap_or_default();
-        describe(
-            r,
-            &Presented {
-                state: s,
-                apply_at_ms: at,
-            },
-            &names(state),
-        )
-    });
+    let now = room
+        .as_deref()
+        .filter(|r| rooms.iter().any(|k| k == r))
+        .map(|r| {
+            let (s, at) = state.live.room_state(r).unwrap_or_default();
+            describe(
+                r,
+                &Presented {
+                    state: s,
+                    apply_at_ms: at,
+                },
+                &names(state),
+            )
+        });
     let provinces: Vec<_> = h
         .descendants(h.nation().uid, Level::Province, Era::Since2025)
         .iter()
