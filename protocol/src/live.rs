@@ -191,9 +191,12 @@ pub enum ClientMessage {
     Unsubscribe {
         id: String,
     },
-    /// Follows a room's control state.
+    /// Follows a room's control state. A wall names its layout's scenes, so that a presenter
+    /// can pick one by its title.
     Join {
         room: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        scenes: Vec<SceneInfo>,
     },
     /// Changes a room's control state (presenter tokens only): empties the fields in `clear`,
     /// then sets those `state` sets.
@@ -203,6 +206,13 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         clear: Vec<RoomField>,
     },
+}
+
+/// A scene of a wall's layout: its id and the title its header shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneInfo {
+    pub name: String,
+    pub title: String,
 }
 
 /// One value: `v` is `null` when the value no longer exists.

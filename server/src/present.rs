@@ -60,6 +60,7 @@ pub async fn present(
 pub async fn current(url: &str, room: &str) -> Result<Option<Presented>, PresentError> {
     let msg = ClientMessage::Join {
         room: room.to_owned(),
+        scenes: Vec::new(),
     };
     ask(url, room, &msg, Duration::from_secs(2)).await
 }

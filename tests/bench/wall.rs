@@ -425,7 +425,10 @@ fn latency_bench(args: &Args, gpu: &Gpu, layout: &Layout) -> anyhow::Result<Late
     };
     rt.spawn(live::run_feed(
         live::live_url(&format!("http://{addr}"), None)?,
-        layout.room.clone(),
+        layout.room.clone().map(|room| live::Joining {
+            room,
+            scenes: Vec::new(),
+        }),
         views,
         commands_rx,
         events_tx,

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
-use dieuhanh_protocol::live::{ClientMessage, RoomState, ServerMessage};
+use dieuhanh_protocol::live::{ClientMessage, RoomState, SceneInfo, ServerMessage};
 use dieuhanh_server::hierarchy::{Era, Level};
 use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
 use dieuhanh_tests::{TestServer, open_store};
@@ -568,7 +568,20 @@ const PRESENTER: &str = "presenter-token-0123456789";
 async fn wall_in(server: &TestServer, room: &str) -> WallWs {
     let url = format!("ws://{}/live?token={WALL}", server.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let join = serde_json::to_string(&ClientMessage::Join { room: room.into() }).unwrap();
+    let scenes = [
+        ("tong-quan", "Tổng quan kinh tế – xã hội"),
+        ("dia-phuong", "Địa phương"),
+    ]
+    .map(|(name, title)| SceneInfo {
+        name: name.into(),
+        title: title.into(),
+    })
+    .to_vec();
+    let join = serde_json::to_string(&ClientMessage::Join {
+        room: room.into(),
+        scenes,
+    })
+    .unwrap();
     ws.send(Message::text(join)).await.unwrap();
     // In the hub before anyone steers: the room is then one walls have joined.
     for _ in 0..100 {
@@ -689,6 +702,13 @@ async fn a_presenter_steers_every_wall_of_a_room_from_the_page() {
     assert!(html.contains("value=\"phong-hop\""), "{html}");
     assert!(
         html.contains("Đang hiển thị: </strong>Phòng phong-hop · cảnh: dia-phuong"),
+        "{html}"
+    );
+    // The scenes the wall named on joining are offered by title, the one shown chosen.
+    assert!(
+        html.contains(
+            "<option value=\"tong-quan\">Tổng quan kinh tế – xã hội (tong-quan)</option>"
+        ),
         "{html}"
     );
     let state = wall.control().await;

@@ -445,6 +445,7 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
     for w in [&mut a, &mut b] {
         w.send(&ClientMessage::Join {
             room: "phong-hop".into(),
+            scenes: Vec::new(),
         })
         .await;
     }
@@ -493,6 +494,7 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
     let mut late = Client::connect(&server, Some("wall-token-0123456789")).await;
     late.send(&ClientMessage::Join {
         room: "phong-hop".into(),
+        scenes: Vec::new(),
     })
     .await;
     assert_eq!(late.next().await, mb);
@@ -551,6 +553,7 @@ async fn a_presenter_steers_the_room_from_the_command_line_and_goes_back() {
     let mut wall = Client::connect(&server, Some("wall-token-0123456789")).await;
     wall.send(&ClientMessage::Join {
         room: "phong-hop".into(),
+        scenes: Vec::new(),
     })
     .await;
 

@@ -505,6 +505,16 @@ async fn run_follows_a_presenters_focus_under_xvfb() {
         "{}",
         String::from_utf8_lossy(&plain.stderr)
     );
+    // The wall named its layout's scenes on joining: a presenter picks them by title.
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let named: Vec<_> = layout::load(&layout, &cat)
+        .unwrap()
+        .scenes
+        .iter()
+        .map(dieuhanh_wall::layout::Scene::info)
+        .collect();
+    assert!(!named.is_empty());
+    assert_eq!(server.state.live.room_scenes("phong-hop"), named);
     server.state.live.control(
         "phong-hop",
         &RoomState {

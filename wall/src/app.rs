@@ -204,7 +204,10 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let subscribed = scene::Subscribed::new(&layout, &RoomState::default(), live::now_ms());
     let views = subscribed.views().to_vec();
-    let room = layout.room.clone();
+    let room = layout.room.clone().map(|room| live::Joining {
+        room,
+        scenes: layout.scenes.iter().map(layout::Scene::info).collect(),
+    });
     let wake_proxy = proxy.clone();
     std::thread::Builder::new()
         .name("live".into())
@@ -505,6 +508,17 @@ impl App {
                     .refresh(&new, &self.room, live::now_ms(), true)
                 {
                     let _ = self.commands.send(Command::SetViews(views));
+                }
+                let scenes: Vec<_> = new.scenes.iter().map(layout::Scene::info).collect();
+                if scenes
+                    != self
+                        .layout
+                        .scenes
+                        .iter()
+                        .map(layout::Scene::info)
+                        .collect::<Vec<_>>()
+                {
+                    let _ = self.commands.send(Command::SetScenes(scenes));
                 }
                 self.layout = new;
                 self.layout_error = None;

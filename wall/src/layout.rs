@@ -502,6 +502,16 @@ pub struct Scene {
     pub line: usize,
 }
 
+impl Scene {
+    /// What a presenter picks it by: its id and its title.
+    pub fn info(&self) -> dieuhanh_protocol::live::SceneInfo {
+        dieuhanh_protocol::live::SceneInfo {
+            name: self.name.clone(),
+            title: self.title.clone(),
+        }
+    }
+}
+
 /// One widget placed on the wall.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Panel {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dieuhanh_protocol::live::{ClientMessage, ServerMessage, View, without_token};
+use dieuhanh_protocol::live::{ClientMessage, SceneInfo, ServerMessage, View, without_token};
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -44,6 +44,25 @@ pub enum Event {
 pub enum Command {
     /// The layout changed: these are now the views (unchanged ids keep their subscription).
     SetViews(Vec<(String, View)>),
+    /// The layout changed: these are now its scenes (the room is joined again with them).
+    SetScenes(Vec<SceneInfo>),
+}
+
+/// The room a wall follows, and its layout's scenes, named to the room's presenters.
+#[derive(Debug, Clone)]
+pub struct Joining {
+    pub room: String,
+    pub scenes: Vec<SceneInfo>,
+}
+
+impl Joining {
+    fn message(&self) -> Message {
+        let m = ClientMessage::Join {
+            room: self.room.clone(),
+            scenes: self.scenes.clone(),
+        };
+        Message::text(serde_json::to_string(&m).unwrap_or_default())
+    }
 }
 
 /// `http://h:p` → `ws://h:p/live?token=…`.
@@ -87,7 +106,7 @@ fn subscribe(id: &str, view: &View, since: Option<i64>) -> Message {
 /// `events` (calling `wake` after each so a sleeping render loop redraws), reconnects with resume.
 pub async fn run_feed(
     url: String,
-    room: Option<String>,
+    mut room: Option<Joining>,
     mut views: Vec<(String, View)>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: std::sync::mpsc::Sender<Event>,
@@ -106,6 +125,11 @@ pub async fn run_feed(
                     _ = tokio::time::sleep(backoff) => {}
                     c = commands.recv() => match c {
                         Some(Command::SetViews(v)) => views = v,
+                        Some(Command::SetScenes(scenes)) => {
+                            if let Some(room) = &mut room {
+                                room.scenes = scenes;
+                            }
+                        }
                         None => return,
                     }
                 }
@@ -118,11 +142,7 @@ pub async fn run_feed(
         let (mut tx, mut rx) = ws.split();
         let mut ok = true;
         if let Some(room) = &room {
-            let m = ClientMessage::Join { room: room.clone() };
-            ok &= tx
-                .send(Message::text(serde_json::to_string(&m).unwrap_or_default()))
-                .await
-                .is_ok();
+            ok &= tx.send(room.message()).await.is_ok();
         }
         for (id, view) in &views {
             ok &= tx
@@ -183,6 +203,12 @@ pub async fn run_feed(
                             }
                         }
                         views = new;
+                    }
+                    Some(Command::SetScenes(scenes)) => {
+                        if let Some(room) = &mut room {
+                            room.scenes = scenes;
+                            ok &= tx.send(room.message()).await.is_ok();
+                        }
                     }
                     None => return,
                 },

@@ -241,6 +241,12 @@ fn render(state: &AppState, visitor: &Visitor, f: &Fields, notice: Option<Markup
                 &names(state),
             )
         });
+    // The scenes the room's walls named when they joined.
+    let scenes = now
+        .as_ref()
+        .and(room.as_deref())
+        .map(|r| state.live.room_scenes(r))
+        .unwrap_or_default();
     let provinces: Vec<_> = h
         .descendants(h.nation().uid, Level::Province, Era::Since2025)
         .iter()
@@ -267,8 +273,20 @@ fn render(state: &AppState, visitor: &Visitor, f: &Fields, notice: Option<Markup
                 (visitor.token_field("(token của người điều khiển)"))
                 label for="room" { "Phòng " small { "(room trong tệp bố cục của màn hình)" } }
                 input #room type="text" name="room" required value=[room.as_deref()];
-                label for="scene" { "Cảnh " small { "(tên cảnh trong bố cục, ví dụ tong-quan; để trống: giữ nguyên)" } }
-                input #scene type="text" name="scene" value=[f.scene.as_deref()];
+                @if scenes.is_empty() {
+                    label for="scene" { "Cảnh " small { "(tên cảnh trong bố cục, ví dụ tong-quan; để trống: giữ nguyên)" } }
+                    input #scene type="text" name="scene" value=[f.scene.as_deref()];
+                } @else {
+                    label for="scene" { "Cảnh " small { "(các cảnh màn hình của phòng đã báo)" } }
+                    select #scene name="scene" {
+                        option value="" { "(giữ nguyên)" }
+                        @for sc in &scenes {
+                            option value=(sc.name) selected[f.scene.as_deref() == Some(sc.name.as_str())] {
+                                (sc.title) " (" (sc.name) ")"
+                            }
+                        }
+                    }
+                }
                 label for="focus" { "Địa bàn" }
                 select #focus name="focus" {
                     option value="" { "(giữ nguyên)" }

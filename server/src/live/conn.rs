@@ -709,8 +709,11 @@ impl Core {
                 self.subs.remove(id.as_str());
                 Ok(())
             }
-            ClientMessage::Join { room } => {
+            ClientMessage::Join { room, scenes } => {
                 let (current, rx) = self.hub.join(&room);
+                if !scenes.is_empty() {
+                    self.hub.set_scenes(&room, &scenes);
+                }
                 self.joined = Some(rx);
                 self.room = Some(room);
                 if let Some(msg) = current {

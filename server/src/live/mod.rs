@@ -29,7 +29,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use dieuhanh_protocol::live::{RoomField, RoomState, ServerMessage};
+use dieuhanh_protocol::live::{RoomField, RoomState, SceneInfo, ServerMessage};
 use dieuhanh_protocol::period::{CivilDate, Period};
 
 use crate::api::AppState;
@@ -173,7 +173,26 @@ struct Room {
     version: i64,
     apply_at_ms: i64,
     tx: broadcast::Sender<Arc<ServerMessage>>,
+    /// The scenes the room's walls last named (walls of one room share a layout).
+    scenes: Vec<SceneInfo>,
 }
+
+impl Room {
+    fn new() -> Room {
+        Room {
+            state: RoomState::default(),
+            version: 0,
+            apply_at_ms: 0,
+            tx: broadcast::channel(16).0,
+            scenes: Vec::new(),
+        }
+    }
+}
+
+/// The most scenes a room keeps, and the longest name and title: a wall's layout has a
+/// handful; a client cannot make the server hold more.
+const MAX_SCENES: usize = 64;
+const MAX_SCENE_TEXT: usize = 200;
 
 /// Bounded record of recent changes, for resume.
 #[derive(Debug, Default)]
@@ -427,12 +446,7 @@ impl Hub {
             let (_, rx) = broadcast::channel(1);
             return (None, rx);
         };
-        let r = rooms.entry(room.to_owned()).or_insert_with(|| Room {
-            state: RoomState::default(),
-            version: 0,
-            apply_at_ms: 0,
-            tx: broadcast::channel(16).0,
-        });
+        let r = rooms.entry(room.to_owned()).or_insert_with(Room::new);
         let current = (r.version > 0 || r.apply_at_ms > 0).then(|| {
             Arc::new(ServerMessage::Control {
                 room: room.to_owned(),
@@ -453,6 +467,29 @@ impl Hub {
             .unwrap_or_default();
         names.sort();
         names
+    }
+
+    /// Keeps the scenes a wall of `room` named (bounded), replacing those named before.
+    pub fn set_scenes(&self, room: &str, scenes: &[SceneInfo]) {
+        let Ok(mut rooms) = self.rooms.lock() else {
+            return;
+        };
+        let r = rooms.entry(room.to_owned()).or_insert_with(Room::new);
+        r.scenes = scenes
+            .iter()
+            .filter(|s| s.name.len() <= MAX_SCENE_TEXT && s.title.len() <= MAX_SCENE_TEXT)
+            .take(MAX_SCENES)
+            .cloned()
+            .collect();
+    }
+
+    /// The scenes `room`'s walls named.
+    pub fn room_scenes(&self, room: &str) -> Vec<SceneInfo> {
+        self.rooms
+            .lock()
+            .ok()
+            .and_then(|r| r.get(room).map(|r| r.scenes.clone()))
+            .unwrap_or_default()
     }
 
     /// A room's state and when the walls apply it, when a presenter has set anything.
@@ -479,12 +516,7 @@ impl Hub {
                 id: None,
             });
         };
-        let r = rooms.entry(room.to_owned()).or_insert_with(|| Room {
-            state: RoomState::default(),
-            version: 0,
-            apply_at_ms: 0,
-            tx: broadcast::channel(16).0,
-        });
+        let r = rooms.entry(room.to_owned()).or_insert_with(Room::new);
         r.state.clear(clear);
         r.state.merge(change);
         r.version = data_version;
