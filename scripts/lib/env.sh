@@ -76,6 +76,22 @@ ensure_kosoku() {
     export KOSOKU=$venv/bin/kosoku
 }
 
+# A real browser for the pages' test (tests/tests/desk_browser.rs): Debian's Chromium, Node, and
+# playwright-core (pinned in tests/browser/package.json) in a cached folder.
+ensure_browser() {
+    apt_install chromium
+    command -v node >/dev/null || apt_install nodejs npm
+    local dir=$DIEUHANH_CACHE/browser-test
+    mkdir -p "$dir"
+    if ! cmp -s "$DIEUHANH_ROOT/tests/browser/package.json" "$dir/package.json" \
+        || [ ! -d "$dir/node_modules/playwright-core" ]; then
+        say "installing playwright-core into $dir"
+        cp "$DIEUHANH_ROOT/tests/browser/package.json" "$dir/package.json"
+        (cd "$dir" && npm install --silent --no-audit --no-fund)
+    fi
+    export DIEUHANH_BROWSER_TEST=$dir
+}
+
 # What the wall needs without a GPU or a display: Mesa's software Vulkan (lavapipe) and Xvfb for
 # window tests. winit panics on a half-configured Wayland session, and the wall uses X11 only.
 ensure_graphics() {

@@ -117,12 +117,14 @@ impl IntoResponse for Page {
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
         // Forms carry tokens: no caching, no framing by other sites, no scripts at all, and
-        // forms post only here.
+        // forms post only here. The referrer stays on this site; not "no-referrer", under
+        // which a browser posts a form with `Origin: null`, refused as a foreign origin (the
+        // browser test found it).
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         );
         h.insert(
             header::CONTENT_SECURITY_POLICY,
