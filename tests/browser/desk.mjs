@@ -2,13 +2,14 @@
 // opened, filled in and submitted as a person does, and what the browser then shows is printed
 // as JSON for tests/tests/desk_browser.rs to check.
 //   node desk.mjs --url http://127.0.0.1:PORT --chromium /usr/bin/chromium \
-//        --bad FILE.csv --good FILE.csv --token REPORTER --approver-token APPROVER --unit 04
+//        --bad FILE.csv --good FILE.csv --token REPORTER --approver-token APPROVER \
+//        --presenter-token PRESENTER --unit 04
 import { chromium } from 'playwright-core';
 
 const opts = {};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) opts[argv[i].replace(/^--/, '')] = argv[i + 1];
-for (const k of ['url', 'chromium', 'bad', 'good', 'token', 'approver-token', 'unit']) {
+for (const k of ['url', 'chromium', 'bad', 'good', 'token', 'approver-token', 'presenter-token', 'unit']) {
   if (!opts[k]) throw new Error(`missing --${k}`);
 }
 
@@ -73,6 +74,18 @@ try {
     title: ((await ap.locator('main h2').first().textContent()) || '').trim(),
     using: ((await ap.locator('form p.hint').first().textContent()) || '').trim(),
   };
+
+  // The presenter, in a third browser: Hồ Chí Minh picked by name for the room's walls.
+  const presenter = await browser.newContext({ locale: 'vi-VN' });
+  const pp = await presenter.newPage();
+  await pp.goto(`${opts.url}/dieu-khien`);
+  await pp.fill('#token', opts['presenter-token']);
+  await pp.fill('#room', 'phong-hop');
+  await pp.selectOption('#focus', { label: 'Thành phố Hồ Chí Minh' });
+  await pp.selectOption('#agency', { label: 'Bộ Tư pháp' });
+  await Promise.all([pp.waitForNavigation(), pp.click('button[value=apply]')]);
+  await pp.waitForSelector('div.box');
+  out.present = ((await pp.locator('div.box').first().textContent()) || '').trim();
 } finally {
   await browser.close();
 }

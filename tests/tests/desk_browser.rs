@@ -2,7 +2,8 @@
 //! (`tests/browser/desk.mjs`), against a real server and DuckDB file. A reporter's file with
 //! mistakes comes back as a table of errors; the next file is sent without typing the token
 //! again; an approver's Enter looks rather than approves, the button approves, and a commune's
-//! link opens its report. `scripts/test` installs Chromium, Node and playwright-core; without
+//! link opens its report; a presenter picks a province and a ministry by name for a room's
+//! walls. `scripts/test` installs Chromium, Node and playwright-core; without
 //! them this test fails, saying so.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 const REPORTER: &str = "reporter-cao-bang-0123";
 const APPROVER: &str = "approver-cao-bang-0123";
+const PRESENTER: &str = "presenter-token-0123456789";
 
 /// Where playwright-core is installed (`scripts/test`: `$DIEUHANH_CACHE/browser-test`).
 fn browser_dir() -> PathBuf {
@@ -29,7 +31,7 @@ fn browser_dir() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reporter_and_an_approver_use_the_pages_in_chromium() {
+async fn a_reporter_an_approver_and_a_presenter_use_the_pages_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
     let h = store.hierarchy().clone();
@@ -45,7 +47,7 @@ async fn a_reporter_and_an_approver_use_the_pages_in_chromium() {
         unit: Some("04".into()),
         agencies: vec!["BTP".into()],
     };
-    let auth = Auth::with(&[], &[])
+    let auth = Auth::with(&[("dieu-khien", PRESENTER, Role::Presenter)], &[])
         .grant(REPORTER, limited("so-tu-phap-cao-bang", Role::Reporter))
         .grant(APPROVER, limited("ubnd-cao-bang-duyet", Role::Approver));
     let live = LiveConfig {
@@ -99,6 +101,8 @@ async fn a_reporter_and_an_approver_use_the_pages_in_chromium() {
         REPORTER,
         "--approver-token",
         APPROVER,
+        "--presenter-token",
+        PRESENTER,
         "--unit",
         "04",
     ]
@@ -210,4 +214,16 @@ async fn a_reporter_and_an_approver_use_the_pages_in_chromium() {
         ))
         .await;
     assert_eq!(history["approvals"][0]["note"], "Đã đối chiếu", "{history}");
+    // The presenter's choice, by name, is the room's state.
+    assert!(
+        out["present"].as_str().unwrap().starts_with(
+            "Đã chuyển. Phòng phong-hop · cảnh: (theo bố cục) · địa bàn: Thành phố Hồ Chí Minh (79) · bộ, ngành: Bộ Tư pháp (BTP)"
+        ),
+        "{out}"
+    );
+    let (state, _) = server.state.live.room_state("phong-hop").unwrap();
+    assert_eq!(
+        (state.focus_unit.as_deref(), state.agency.as_deref()),
+        (Some("79"), Some("BTP"))
+    );
 }
