@@ -15,7 +15,7 @@ use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
 use crate::hierarchy::Level;
 use crate::ingest::{Scope, today_in_vietnam};
 
-use super::{APPROVE_PATH, Page, Visitor, bounded, count, page, refusal, vietnam_time};
+use super::{APPROVE_PATH, Page, Visitor, count, field, page, refusal, vietnam_time};
 
 /// The form's fields (all optional, so that a half-filled form is answered by the page).
 #[derive(Debug, Default, Deserialize)]
@@ -39,17 +39,14 @@ pub(super) struct Fields {
 
 impl Fields {
     fn tidy(self) -> Result<Fields, ApiError> {
-        let b = |name: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
-            v.map(|v| bounded(name, v)).transpose().map(Option::flatten)
-        };
         Ok(Fields {
-            token: b("token", self.token)?,
-            regime: b("regime", self.regime)?,
-            unit: b("unit", self.unit)?,
-            period: b("period", self.period)?,
-            approver: b("approver", self.approver)?,
-            note: b("note", self.note)?,
-            action: b("action", self.action)?,
+            token: field("token", self.token)?,
+            regime: field("regime", self.regime)?,
+            unit: field("unit", self.unit)?,
+            period: field("period", self.period)?,
+            approver: field("approver", self.approver)?,
+            note: field("note", self.note)?,
+            action: field("action", self.action)?,
         })
     }
 

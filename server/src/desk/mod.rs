@@ -402,6 +402,11 @@ pub(crate) fn bounded(name: &str, text: String) -> Result<Option<String>, ApiErr
     Ok((!t.is_empty()).then(|| t.to_owned()))
 }
 
+/// A form field as [`bounded`] reads it, when the form has it.
+pub(crate) fn field(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    v.map(|v| bounded(name, v)).transpose().map(Option::flatten)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ use crate::ingest::today_in_vietnam;
 use crate::live::Role;
 use crate::present::{Names, Presented, describe};
 
-use super::{PRESENT_PATH, Page, Visitor, bounded, page, refusal};
+use super::{PRESENT_PATH, Page, Visitor, field, page, refusal};
 
 /// The form's fields; an empty one changes nothing.
 #[derive(Debug, Default, Deserialize)]
@@ -50,21 +50,18 @@ pub(super) struct Fields {
 
 impl Fields {
     fn tidy(self) -> Result<Fields, ApiError> {
-        let b = |name: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
-            v.map(|v| bounded(name, v)).transpose().map(Option::flatten)
-        };
         Ok(Fields {
-            token: b("token", self.token)?,
-            room: b("room", self.room)?,
-            scene: b("scene", self.scene)?,
-            focus: b("focus", self.focus)?,
-            agency: b("agency", self.agency)?,
-            period: b("period", self.period)?,
-            action: b("action", self.action)?,
-            clear_scene: b("clear_scene", self.clear_scene)?,
-            clear_focus: b("clear_focus", self.clear_focus)?,
-            clear_agency: b("clear_agency", self.clear_agency)?,
-            clear_period: b("clear_period", self.clear_period)?,
+            token: field("token", self.token)?,
+            room: field("room", self.room)?,
+            scene: field("scene", self.scene)?,
+            focus: field("focus", self.focus)?,
+            agency: field("agency", self.agency)?,
+            period: field("period", self.period)?,
+            action: field("action", self.action)?,
+            clear_scene: field("clear_scene", self.clear_scene)?,
+            clear_focus: field("clear_focus", self.clear_focus)?,
+            clear_agency: field("clear_agency", self.clear_agency)?,
+            clear_period: field("clear_period", self.clear_period)?,
         })
     }
 
