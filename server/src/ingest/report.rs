@@ -168,7 +168,7 @@ impl ErrorCode {
             ),
             ErrorCode::UnknownIndicator => (
                 "không có chỉ tiêu với mã hoặc tên này trong danh mục",
-                "Ghi mã chỉ tiêu trong danh mục (ví dụ NS01, xem GET /api/indicators)",
+                "Ghi mã chỉ tiêu trong danh mục (ví dụ NS01; xem trang Danh mục, /danh-muc)",
             ),
             ErrorCode::ComputedIndicator => (
                 "chỉ tiêu này được tính từ các chỉ tiêu khác, không nhận số liệu gửi lên",
@@ -177,7 +177,7 @@ impl ErrorCode {
             ErrorCode::UnknownUnit => (
                 "không có đơn vị hành chính với mã hoặc tên này",
                 "Ghi mã đơn vị chính thức: 2 chữ số cho tỉnh, 5 chữ số cho xã \
-                 (xem GET /api/units)",
+                 (xem trang Danh mục, /danh-muc)",
             ),
             ErrorCode::AmbiguousUnit => (
                 "có nhiều đơn vị hành chính trùng tên này",
@@ -358,7 +358,8 @@ mod tests {
         assert_eq!(
             e.message_vi,
             "Dòng 12, cột C (Mã đơn vị) “79x”: không có đơn vị hành chính với mã hoặc tên này. \
-             Ghi mã đơn vị chính thức: 2 chữ số cho tỉnh, 5 chữ số cho xã (xem GET /api/units)."
+             Ghi mã đơn vị chính thức: 2 chữ số cho tỉnh, 5 chữ số cho xã (xem trang Danh mục, \
+             /danh-muc)."
         );
         // An English decimal point is named as such; other bad numbers get the general rule.
         assert!(
