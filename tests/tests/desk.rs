@@ -535,6 +535,61 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
         !html.contains("Tình trạng:") && !html.contains("Đang dùng"),
         "{html}"
     );
+    // An approver's own reports, latest periods first: the province's civil registration of
+    // the month just ended (a commune has just sent a value) waits for this approver.
+    let today = dieuhanh_server::ingest::today_in_vietnam();
+    let month = dieuhanh_protocol::period::Period::containing(
+        dieuhanh_protocol::period::Frequency::Month,
+        today.year,
+        today.month,
+    )
+    .previous();
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{c2};{};XH02;3\n",
+        month.label_vi()
+    );
+    let r = server
+        .client
+        .post(server.url("/api/uploads?filename=ho-tich-moi.csv"))
+        .header("content-type", "text/csv")
+        .header("authorization", format!("Bearer {REPORTER}"))
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let as_approver = format!("dieuhanh_token={}", hex::encode(APPROVER));
+    let (code, html) = page_with(&server, "/duyet-bao-cao", Some(&as_approver)).await;
+    assert_eq!(code, 200);
+    let at = html
+        .find("Báo cáo của đơn vị · kỳ gần nhất")
+        .unwrap_or_else(|| panic!("{html}"));
+    let row = &html[html[at..].find("<tbody><tr>").unwrap() + at..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(
+        row.contains(&format!(
+            "href=\"/duyet-bao-cao?regime=BC-HT&amp;unit=04&amp;period={}\"",
+            month.id()
+        )),
+        "the report waiting for approval first: {row}"
+    );
+    assert!(
+        row.contains(&format!("<td>{}</td>", month.label_vi())),
+        "{row}"
+    );
+    // October was approved above: while it is the month just ended, the new value reopens it.
+    let state = if month.id() == "2026-10" {
+        ">có số liệu mới sau khi duyệt</td>"
+    } else {
+        ">chờ duyệt</td>"
+    };
+    assert!(row.contains(state), "{row}");
+    assert!(row.contains(&format!(">0/{n}</td>")), "{row}");
+    let (_, html) = page_with(&server, "/duyet-bao-cao", Some(&pair)).await;
+    assert!(
+        !html.contains("Báo cáo của đơn vị"),
+        "a wall's token has none"
+    );
     // Signing out forgets it.
     let r = server
         .client

@@ -12,8 +12,9 @@ use dieuhanh_protocol::period::Period;
 use crate::api::approvals::{approve_as, approver};
 use crate::api::{ApiError, AppState};
 use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
-use crate::hierarchy::Level;
+use crate::hierarchy::{Era, Level};
 use crate::ingest::{Scope, today_in_vietnam};
+use crate::live::Role;
 
 use super::{APPROVE_PATH, Page, Visitor, count, field, page, refusal, vietnam_time};
 
@@ -80,6 +81,112 @@ struct Standing {
     below: Vec<(String, String, ReportState)>,
 }
 
+/// What the page shows above its form.
+#[derive(Default)]
+struct Shown {
+    notice: Option<Markup>,
+    standing: Option<Standing>,
+    /// An approver's reports of the latest periods, those to act on first.
+    todo: Vec<Todo>,
+}
+
+/// One report an approver answers for: their unit's, in one regime, for its latest period.
+struct Todo {
+    regime: String,
+    name: String,
+    period: Period,
+    due: String,
+    state: ReportState,
+    /// Units below approved, and all of them (none at the regime's own level).
+    below: (usize, usize),
+    link: String,
+}
+
+/// An approver's reports (a remembered approver's token): for each regime of their ministries
+/// that their unit reports or adds up, the latest period that has ended, where it stands.
+async fn todo(state: &AppState, visitor: &Visitor) -> Vec<Todo> {
+    let Some(g) = visitor
+        .remembered
+        .clone()
+        .filter(|g| g.role == Role::Approver)
+    else {
+        return Vec::new();
+    };
+    let cat = state.store.catalogue().clone();
+    let h = state.store.hierarchy().clone();
+    let today = today_in_vietnam();
+    let got = state
+        .store
+        .read(move |conn| {
+            let unit = match &g.unit {
+                Some(code) => h.by_code(Era::Since2025, code),
+                None => Some(h.nation()),
+            };
+            let Some(unit) = unit else {
+                return Ok::<_, ApiError>(Vec::new());
+            };
+            let mut out = Vec::new();
+            for r in cat.regimes.iter().filter(|r| {
+                (g.agencies.is_empty() || g.agencies.contains(&r.agency)) && unit.level <= r.level
+            }) {
+                let period = Period::containing(r.frequency, today.year, today.month).previous();
+                let due = period.end_date().add_days(i32::from(r.deadline_days));
+                let reports = Reports::load(conn, &h, r, period)?;
+                let below = reports.below(unit);
+                let approved = below
+                    .iter()
+                    .filter(|&&u| reports.state(u) == ReportState::Approved)
+                    .count();
+                out.push(Todo {
+                    regime: r.code.clone(),
+                    name: r.name.clone(),
+                    period,
+                    due: format!("{:02}/{:02}/{}", due.day, due.month, due.year),
+                    state: reports.state(unit.uid),
+                    below: (approved, below.len()),
+                    link: format!(
+                        "{APPROVE_PATH}?regime={}&unit={}&period={}",
+                        r.code,
+                        unit.code,
+                        period.id()
+                    ),
+                });
+            }
+            // What waits for this approver first, then what has not come in.
+            out.sort_by_key(|t| match t.state {
+                ReportState::AwaitingApproval | ReportState::ChangedSinceApproval => 0,
+                ReportState::NotReported => 1,
+                ReportState::Approved => 2,
+            });
+            Ok(out)
+        })
+        .await;
+    got.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "an approver's reports could not be read");
+        Vec::new()
+    })
+}
+
+fn todo_view(list: &[Todo]) -> Markup {
+    html! {
+        h2 { "Báo cáo của đơn vị · kỳ gần nhất" }
+        table {
+            thead { tr { th { "Báo cáo" } th { "Kỳ" } th { "Hạn gửi" } th { "Tình trạng" } th { "Cấp dưới đã duyệt" } } }
+            tbody {
+                @for t in list {
+                    tr {
+                        td { a href=(t.link) { (t.name) " (" (t.regime) ")" } }
+                        td { (t.period.label_vi()) }
+                        td { (t.due) }
+                        td class=(state_class(t.state)) { (t.state.label_vi()) }
+                        td.num { @if t.below.1 > 0 { (count(t.below.0 as u64)) "/" (count(t.below.1 as u64)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub(super) async fn form(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -105,7 +212,16 @@ pub(super) async fn form(
     let standing = standing.and_then(Result::ok);
     Page::new(
         status,
-        render(&state, &visitor, &f, Some((notice, standing))),
+        render(
+            &state,
+            &visitor,
+            &f,
+            Shown {
+                notice,
+                standing,
+                todo: todo(&state, &visitor).await,
+            },
+        ),
     )
 }
 
@@ -116,7 +232,10 @@ fn refused(state: &AppState, visitor: &Visitor, e: &ApiError) -> Page {
         state,
         visitor,
         &Fields::default(),
-        Some((Some(notice), None)),
+        Shown {
+            notice: Some(notice),
+            ..Shown::default()
+        },
     );
     Page::new(e.status(), body)
 }
@@ -161,12 +280,31 @@ pub(super) async fn submit(
     if accepted {
         // The token was good: the browser keeps it for the next page.
         let visitor = visitor.confirmed(&state);
-        let body = render(&state, &visitor, &f, Some((notice, standing)));
+        let todo = todo(&state, &visitor).await;
+        let body = render(
+            &state,
+            &visitor,
+            &f,
+            Shown {
+                notice,
+                standing,
+                todo,
+            },
+        );
         Page::new(status, body).remembering(&visitor)
     } else {
         Page::new(
             status,
-            render(&state, &visitor, &f, Some((notice, standing))),
+            render(
+                &state,
+                &visitor,
+                &f,
+                Shown {
+                    notice,
+                    standing,
+                    todo: todo(&state, &visitor).await,
+                },
+            ),
         )
     }
 }
@@ -271,19 +409,19 @@ fn state_class(s: ReportState) -> &'static str {
     }
 }
 
-fn render(
-    state: &AppState,
-    visitor: &Visitor,
-    f: &Fields,
-    shown: Option<(Option<Markup>, Option<Standing>)>,
-) -> Markup {
+fn render(state: &AppState, visitor: &Visitor, f: &Fields, shown: Shown) -> Markup {
     let cat = state.store.catalogue();
-    let (notice, standing) = shown.unwrap_or((None, None));
+    let Shown {
+        notice,
+        standing,
+        todo,
+    } = shown;
     page(
         "Duyệt báo cáo",
         html! {
             @if let Some(n) = notice { (n) }
             @if let Some(s) = &standing { (standing_view(s)) }
+            @if !todo.is_empty() { (todo_view(&todo)) }
             form method="post" action=(APPROVE_PATH) {
                 (visitor.token_field("(token; để duyệt: token của người duyệt)"))
                 label for="regime" { "Chế độ báo cáo" }
