@@ -18,13 +18,15 @@ const NAMED: usize = 2;
 /// Where one regime's due report stands.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
-    /// The latest period whose deadline has passed.
+    /// The latest period whose deadline has passed (or the presenter's).
     pub period: Period,
     /// "33/34 tỉnh", "Đã gửi", "Chưa có báo cáo".
     pub count: String,
-    /// "Đủ", "Quá hạn 20 ngày · thiếu Thái Nguyên".
+    /// "Đủ", "Quá hạn 20 ngày · thiếu Thái Nguyên", "Hạn gửi 10/12/2026".
     pub status: String,
     pub complete: bool,
+    /// Incomplete past its deadline.
+    pub late: bool,
 }
 
 /// Today in Vietnam.
@@ -103,12 +105,14 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
                 count: "Đã gửi".into(),
                 status: "Đủ".into(),
                 complete: true,
+                late: false,
             },
             None => Standing {
                 period,
                 count: "Chưa gửi".into(),
                 status: late,
                 complete: false,
+                late: late_days > 0,
             },
         };
     }
@@ -171,6 +175,7 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
         count,
         status,
         complete,
+        late: !complete && late_days > 0,
     }
 }
 
@@ -229,10 +234,10 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             let s = standing(ctx, r, unit);
             let colour: Color = if s.complete {
                 theme::GOOD
-            } else if s.status.starts_with("Hạn gửi") {
-                theme::MUTED
-            } else {
+            } else if s.late {
                 theme::BAD
+            } else {
+                theme::MUTED
             };
             (
                 short_name(&r.name),
