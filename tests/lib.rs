@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::api::{AppState, Limits};
 use dieuhanh_server::demo::DemoOptions;
-use dieuhanh_server::live::LiveConfig;
+use dieuhanh_server::hierarchy::{Era, Hierarchy, Level};
+use dieuhanh_server::live::{Grant, LiveConfig, Role};
 use dieuhanh_server::store::{Store, StoreOptions};
 
 /// Small store options so tests run side by side on two cores.
@@ -62,6 +63,28 @@ pub fn demo_store(dir: &Path, seed: u64) -> Store {
     store
 }
 
+/// Official codes of a 2025 province's communes, in the hierarchy's order.
+pub fn communes_of(h: &Hierarchy, province: &str) -> Vec<String> {
+    let p = h
+        .by_code(Era::Since2025, province)
+        .unwrap_or_else(|| panic!("no province {province}"))
+        .uid;
+    h.descendants(p, Level::Commune, Era::Since2025)
+        .iter()
+        .filter_map(|&u| h.unit(u).map(|u| u.code.clone()))
+        .collect()
+}
+
+/// A token's grant limited to a unit (and the units under it) and to some ministries.
+pub fn limited_grant(name: &str, role: Role, unit: &str, agencies: &[&str]) -> Grant {
+    Grant {
+        name: name.into(),
+        role,
+        unit: Some(unit.into()),
+        agencies: agencies.iter().map(|a| (*a).to_owned()).collect(),
+    }
+}
+
 /// A server running inside the test process.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -107,6 +130,11 @@ impl TestServer {
             client: reqwest::Client::new(),
             _task: task,
         }
+    }
+
+    /// Official codes of a 2025 province's communes.
+    pub fn communes(&self, province: &str) -> Vec<String> {
+        communes_of(self.state.store.hierarchy(), province)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
 use dieuhanh_server::hierarchy::{Era, Level};
-use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
-use dieuhanh_tests::{TestServer, open_store};
+use dieuhanh_server::live::{Auth, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, communes_of, limited_grant, open_store};
 use serde_json::{Value, json};
 
 const REPORTER: &str = "reporter-cao-bang-0123";
@@ -54,21 +54,10 @@ fn message(body: &Value) -> &str {
 async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    let h = store.hierarchy().clone();
     // Cao Bằng (04) and its communes in today's structure.
-    let province = h.by_code(Era::Since2025, "04").unwrap();
-    let communes: Vec<String> = h
-        .descendants(province.uid, Level::Commune, Era::Since2025)
-        .iter()
-        .map(|&u| h.unit(u).unwrap().code.clone())
-        .collect();
+    let communes = communes_of(store.hierarchy(), "04");
     let (c1, c2, c3) = (&communes[0], &communes[1], &communes[2]);
-    let limited = |name: &str, role, unit: &str, agencies: &[&str]| Grant {
-        name: name.into(),
-        role,
-        unit: Some(unit.into()),
-        agencies: agencies.iter().map(|a| (*a).to_owned()).collect(),
-    };
+    let limited = limited_grant;
     let auth = Auth::with(&[("tuong", WALL, Role::Wall)], &[])
         .grant(
             REPORTER,

@@ -7,9 +7,8 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
 use dieuhanh_protocol::live::{ClientMessage, RoomState, SceneInfo, ServerMessage};
-use dieuhanh_server::hierarchy::{Era, Level};
-use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
-use dieuhanh_tests::{TestServer, open_store};
+use dieuhanh_server::live::{Auth, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, communes_of, limited_grant, open_store};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::multipart;
 use tokio_tungstenite::tungstenite::Message;
@@ -84,18 +83,8 @@ async fn version(server: &TestServer) -> i64 {
 }
 
 fn server_auth(h: &dieuhanh_server::hierarchy::Hierarchy) -> (LiveConfig, Vec<String>) {
-    let province = h.by_code(Era::Since2025, "04").unwrap();
-    let communes: Vec<String> = h
-        .descendants(province.uid, Level::Commune, Era::Since2025)
-        .iter()
-        .map(|&u| h.unit(u).unwrap().code.clone())
-        .collect();
-    let limited = |name: &str, role, unit: &str| Grant {
-        name: name.into(),
-        role,
-        unit: Some(unit.into()),
-        agencies: vec!["BTP".into()],
-    };
+    let communes = communes_of(h, "04");
+    let limited = |name: &str, role, unit: &str| limited_grant(name, role, unit, &["BTP"]);
     let auth = Auth::with(&[("tuong", WALL, Role::Wall)], &["https://allowed.example"])
         .grant(
             REPORTER,
@@ -340,7 +329,6 @@ async fn a_reporter_sends_a_file_from_the_page_and_reads_each_error_in_vietnames
         "text/csv",
         (filled.join("\n") + "\n").into_bytes(),
     );
-    let sent_with = [("origin", own.as_str()), ("cookie", pair.as_str())];
     let (code, html, _) = send_file(&server, &form, &[], file, &sent_with).await;
     assert_eq!(code, 200, "{html}");
     assert!(html.contains("</strong> 1 giá trị mới"), "{html}");
@@ -771,6 +759,17 @@ async fn a_presenter_steers_every_wall_of_a_room_from_the_page() {
     assert_eq!(state.focus_unit.as_deref(), Some("79"));
     assert_eq!(state.agency.as_deref(), Some("BTC"));
     assert_eq!(state.period.map(|p| p.id()), Some("2026-09".into()));
+    // With the token kept, the field left empty (a browser posts it as ""): steered.
+    let r = server
+        .client
+        .post(server.url("/dieu-khien"))
+        .header("cookie", &kept)
+        .form(&[("token", ""), ("room", "phong-hop"), ("scene", "tong-quan")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(wall.control().await.scene.as_deref(), Some("tong-quan"));
 
     // Clearing the ministry keeps the rest; "back to the layout" clears everything.
     let (code, _) = post(vec![

@@ -11,9 +11,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use dieuhanh_server::hierarchy::{Era, Level};
-use dieuhanh_server::live::{Auth, Grant, LiveConfig, Role};
-use dieuhanh_tests::{TestServer, open_store};
+use dieuhanh_server::live::{Auth, LiveConfig, Role};
+use dieuhanh_tests::{TestServer, communes_of, limited_grant, open_store};
 use serde_json::Value;
 
 const REPORTER: &str = "reporter-cao-bang-0123";
@@ -34,19 +33,8 @@ fn browser_dir() -> PathBuf {
 async fn a_reporter_an_approver_and_a_presenter_use_the_pages_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    let h = store.hierarchy().clone();
-    let province = h.by_code(Era::Since2025, "04").unwrap();
-    let communes: Vec<String> = h
-        .descendants(province.uid, Level::Commune, Era::Since2025)
-        .iter()
-        .map(|&u| h.unit(u).unwrap().code.clone())
-        .collect();
-    let limited = |name: &str, role| Grant {
-        name: name.into(),
-        role,
-        unit: Some("04".into()),
-        agencies: vec!["BTP".into()],
-    };
+    let communes = communes_of(store.hierarchy(), "04");
+    let limited = |name: &str, role| limited_grant(name, role, "04", &["BTP"]);
     let auth = Auth::with(&[("dieu-khien", PRESENTER, Role::Presenter)], &[])
         .grant(REPORTER, limited("so-tu-phap-cao-bang", Role::Reporter))
         .grant(APPROVER, limited("ubnd-cao-bang-duyet", Role::Approver));

@@ -16,16 +16,6 @@ async fn empty_server() -> (tempfile::TempDir, TestServer) {
     (dir, server)
 }
 
-/// The first 2025 commune of a 2025 province, and one more.
-fn communes_of(server: &TestServer, province: &str) -> Vec<String> {
-    let h = server.state.store.hierarchy();
-    let p = h.by_code(Era::Since2025, province).unwrap().uid;
-    h.descendants(p, Level::Commune, Era::Since2025)
-        .iter()
-        .map(|&u| h.unit(u).unwrap().code.clone())
-        .collect()
-}
-
 fn errors(report: &Value) -> Vec<Value> {
     report["errors"].as_array().cloned().unwrap_or_default()
 }
@@ -58,7 +48,7 @@ async fn figure(server: &TestServer, indicator: &str, unit: &str, period: &str) 
 #[tokio::test]
 async fn csv_in_vietnamese_format_is_accepted_and_ancestors_are_reaggregated_at_once() {
     let (_dir, server) = empty_server().await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     let csv = format!(
         "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n\
          {};Tháng 8/2025;XH02;1.234\n\
@@ -224,7 +214,7 @@ async fn json_records_from_a_connected_system_are_accepted() {
 #[tokio::test]
 async fn every_row_error_is_reported_with_row_column_and_hint_and_nothing_is_stored() {
     let (_dir, server) = empty_server().await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     // Row numbers as a spreadsheet shows them: the header is row 1.
     let rows = [
         "79;Tháng 8/2025;VM02;100".to_string(),             // 2 ok
@@ -732,7 +722,7 @@ async fn json_records_are_read_field_by_field_with_errors_located_by_record() {
 async fn mangled_uploads_are_answered_and_never_half_stored() {
     use rand::{Rng, SeedableRng};
     let (_dir, server) = empty_server().await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     let csv = format!(
         "Mã đơn vị;Kỳ;Chỉ tiêu;Phân tổ;Giá trị\n\
          {};Tháng 8/2025;XH02;;1.234\n\
@@ -1079,7 +1069,7 @@ async fn a_reporters_token_bounds_its_uploads_to_its_unit_and_ministries() {
         ..LiveConfig::default()
     };
     let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     let ok_rows = "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n79;Tháng 8/2025;NS01;100\n";
 
     // Without a token, or with a wall's, nothing is read.

@@ -74,15 +74,6 @@ impl Client {
     }
 }
 
-fn communes(server: &TestServer, province: &str) -> Vec<String> {
-    let h = server.state.store.hierarchy();
-    let p = h.by_code(Era::Since2025, province).unwrap().uid;
-    h.descendants(p, Level::Commune, Era::Since2025)
-        .iter()
-        .map(|&u| h.unit(u).unwrap().code.clone())
-        .collect()
-}
-
 fn births_view(periods: Vec<Period>) -> View {
     View {
         indicators: vec!["XH02".into()],
@@ -128,7 +119,7 @@ async fn server_with(live: LiveConfig) -> (tempfile::TempDir, TestServer) {
 async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
     let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
-    let c = communes(&server, "79");
+    let c = server.communes("79");
     let v1 = upload(&server, &[(c[0].clone(), 10), (c[1].clone(), 20)]).await;
 
     let mut wall = Client::connect(&server, None).await;
@@ -197,7 +188,7 @@ async fn snapshot_then_deltas_carry_the_commune_and_its_ancestors() {
 async fn reconnecting_with_its_version_gets_exactly_what_was_missed() {
     let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
-    let c = communes(&server, "79");
+    let c = server.communes("79");
     let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
     let mut wall = Client::connect(&server, None).await;
     wall.subscribe("sinh", births_view(vec![AUG]), None).await;
@@ -209,7 +200,7 @@ async fn reconnecting_with_its_version_gets_exactly_what_was_missed() {
 
     // Missed while away: three changes, one of them outside the view.
     upload(&server, &[(c[0].clone(), 2)]).await;
-    let hn = communes(&server, "01");
+    let hn = server.communes("01");
     upload(&server, &[(hn[0].clone(), 7)]).await;
     let v4 = upload(&server, &[(c[1].clone(), 5)]).await;
 
@@ -285,7 +276,7 @@ async fn delta(wall: &mut Client) -> (i64, i64, Vec<dieuhanh_protocol::live::Cel
 async fn walls_on_one_view_share_its_deltas_and_one_behind_gets_its_own() {
     let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
-    let c = communes(&server, "79");
+    let c = server.communes("79");
     let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
     let mut a = Client::connect(&server, None).await;
     let mut b = Client::connect(&server, None).await;
@@ -343,7 +334,7 @@ async fn a_client_older_than_the_journal_gets_a_snapshot() {
         ..LiveConfig::default()
     })
     .await;
-    let c = communes(&server, "79");
+    let c = server.communes("79");
     let v1 = upload(&server, &[(c[0].clone(), 1)]).await;
     for v in 2..6 {
         upload(&server, &[(c[0].clone(), v)]).await;
@@ -870,7 +861,7 @@ async fn three_hundred_walls_each_get_every_delta_once_and_in_order() {
     // Enough connections for the fanout to split them between the runtime's two workers.
     let _shared = MEMORY_GATE.read().await;
     let (_d, server) = server_with(LiveConfig::default()).await;
-    let c = communes(&server, "79");
+    let c = server.communes("79");
     let v0 = upload(&server, &[(c[0].clone(), 1)]).await;
     let mut walls = Vec::new();
     for _ in 0..300 {

@@ -109,17 +109,6 @@ fn start_feed(
     (feed, events, commands)
 }
 
-fn communes_of(server: &TestServer, province: &str) -> Vec<String> {
-    use dieuhanh_server::hierarchy::{Era, Level};
-    let h = server.state.store.hierarchy();
-    let p = h.by_code(Era::Since2025, province).expect("province").uid;
-    h.descendants(p, Level::Commune, Era::Since2025)
-        .iter()
-        .filter_map(|&u| h.unit(u).map(|u| u.code.clone()))
-        .take(3)
-        .collect()
-}
-
 async fn upload(server: &TestServer, rows: &[(&str, u32)]) -> serde_json::Value {
     let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
     for (c, v) in rows {
@@ -134,7 +123,7 @@ async fn upload(server: &TestServer, rows: &[(&str, u32)]) -> serde_json::Value 
 async fn an_accepted_upload_shows_in_the_walls_next_frame() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     upload(&server, &[(&c[0], 10), (&c[1], 20)]).await;
 
     let layout = kpi_layout(dir.path());
@@ -242,8 +231,8 @@ fn check_accepts_the_example_layouts_and_points_at_errors() {
 async fn a_presenters_focus_brings_the_focused_units_figures_to_the_wall() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let hcm = communes_of(&server, "79");
-    let hn = communes_of(&server, "01");
+    let hcm = server.communes("79");
+    let hn = server.communes("01");
     upload(&server, &[(&hcm[0], 10), (&hcm[1], 20), (&hn[0], 7)]).await;
     let layout = kpi_layout(dir.path());
     let scene = &layout.scenes[0];
@@ -411,7 +400,7 @@ fn render_without_any_graphics_adapter_fails_with_what_to_install() {
 async fn run_opens_a_window_per_output_and_one_for_the_conference_feed_under_xvfb() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     upload(&server, &[(&c[0], 10)]).await;
     let layout = dir.path().join("kpi.toml");
     // The feed at two thirds of the wall's 960 × 540: the same picture, smaller.
@@ -474,8 +463,8 @@ async fn run_opens_a_window_per_output_and_one_for_the_conference_feed_under_xvf
 async fn run_follows_a_presenters_focus_under_xvfb() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let hcm = communes_of(&server, "79");
-    let hn = communes_of(&server, "01");
+    let hcm = server.communes("79");
+    let hn = server.communes("01");
     // Hồ Chí Minh 30, the nation 30 + 777: the two tiles cannot look alike.
     upload(&server, &[(&hcm[0], 10), (&hcm[1], 20), (&hn[0], 777)]).await;
     let layout = dir.path().join("kpi.toml");
@@ -710,7 +699,7 @@ impl Proxy {
 async fn after_a_dropped_connection_the_wall_resumes_with_what_it_missed() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let c = communes_of(&server, "79");
+    let c = server.communes("79");
     upload(&server, &[(&c[0], 10)]).await;
     let proxy = Proxy::start(server.addr).await;
 

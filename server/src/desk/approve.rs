@@ -13,7 +13,7 @@ use crate::api::approvals::{approve_as, approver};
 use crate::api::{ApiError, AppState};
 use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
 use crate::hierarchy::{Era, Level};
-use crate::ingest::{Scope, today_in_vietnam};
+use crate::ingest::Scope;
 use crate::live::Role;
 
 use super::{APPROVE_PATH, Page, Visitor, count, field, page, refusal, vietnam_time};
@@ -114,7 +114,6 @@ async fn todo(state: &AppState, visitor: &Visitor) -> Vec<Todo> {
     };
     let cat = state.store.catalogue().clone();
     let h = state.store.hierarchy().clone();
-    let today = today_in_vietnam();
     let got = state
         .store
         .read(move |conn| {
@@ -129,7 +128,7 @@ async fn todo(state: &AppState, visitor: &Visitor) -> Vec<Todo> {
             for r in cat.regimes.iter().filter(|r| {
                 (g.agencies.is_empty() || g.agencies.contains(&r.agency)) && unit.level <= r.level
             }) {
-                let period = Period::containing(r.frequency, today.year, today.month).previous();
+                let period = super::latest_ended(r.frequency);
                 let due = period.end_date().add_days(i32::from(r.deadline_days));
                 let reports = Reports::load(conn, &h, r, period)?;
                 let below = reports.below(unit);
@@ -141,7 +140,7 @@ async fn todo(state: &AppState, visitor: &Visitor) -> Vec<Todo> {
                     regime: r.code.clone(),
                     name: r.name.clone(),
                     period,
-                    due: format!("{:02}/{:02}/{}", due.day, due.month, due.year),
+                    due: due.to_string(),
                     state: reports.state(unit.uid),
                     below: (approved, below.len()),
                     link: format!(
@@ -277,36 +276,14 @@ pub(super) async fn submit(
         }
     };
     let f = Fields { token: None, ..f };
-    if accepted {
-        // The token was good: the browser keeps it for the next page.
-        let visitor = visitor.confirmed(&state);
-        let todo = todo(&state, &visitor).await;
-        let body = render(
-            &state,
-            &visitor,
-            &f,
-            Shown {
-                notice,
-                standing,
-                todo,
-            },
-        );
-        Page::new(status, body).remembering(&visitor)
-    } else {
-        Page::new(
-            status,
-            render(
-                &state,
-                &visitor,
-                &f,
-                Shown {
-                    notice,
-                    standing,
-                    todo: todo(&state, &visitor).await,
-                },
-            ),
-        )
-    }
+    // A good token: the forms say whose it is, and the browser keeps it for the next page.
+    let visitor = visitor.confirmed(&state, accepted);
+    let shown = Shown {
+        notice,
+        standing,
+        todo: todo(&state, &visitor).await,
+    };
+    Page::new(status, render(&state, &visitor, &f, shown)).remembering(&visitor, accepted)
 }
 
 /// A report's standing for a visitor whose token may read, as reading the API needs.
@@ -509,13 +486,12 @@ fn standing_view(s: &Standing) -> Markup {
 /// deadline, each a link that fills the form.
 fn regimes(state: &AppState) -> Markup {
     let cat = state.store.catalogue();
-    let today = today_in_vietnam();
     html! {
         table {
             thead { tr { th { "Mã" } th { "Báo cáo" } th { "Bộ, ngành" } th { "Cấp báo cáo" } th { "Kỳ gần nhất" } th { "Hạn gửi" } } }
             tbody {
                 @for r in &cat.regimes {
-                    @let period = Period::containing(r.frequency, today.year, today.month).previous();
+                    @let period = super::latest_ended(r.frequency);
                     @let due = period.end_date().add_days(i32::from(r.deadline_days));
                     tr {
                         td { (r.code) }
@@ -523,7 +499,7 @@ fn regimes(state: &AppState) -> Markup {
                         td { (cat.agency(&r.agency).map_or(r.agency.as_str(), |a| a.name.as_str())) }
                         td { (r.level.label_vi()) }
                         td { (period.label_vi()) }
-                        td { (format!("{:02}/{:02}/{}", due.day, due.month, due.year)) }
+                        td { (due) }
                     }
                 }
             }

@@ -8,12 +8,9 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use dieuhanh_protocol::period::Period;
-
 use crate::api::{ApiError, AppState};
 use crate::catalogue::{Aggregation, Indicator};
 use crate::hierarchy::{Era, Level, Unit};
-use crate::ingest::today_in_vietnam;
 
 use super::{CATALOGUE_PATH, Page, TEMPLATE_PATH, page};
 
@@ -205,10 +202,7 @@ fn template_csv(state: &AppState, ask: &TemplateAsk) -> Result<(String, Vec<u8>)
             regime.period_fits(&p).map_err(ApiError::BadRequest)?;
             p
         }
-        None => {
-            let today = today_in_vietnam();
-            Period::containing(regime.frequency, today.year, today.month).previous()
-        }
+        None => super::latest_ended(regime.frequency),
     };
     let province = match ask.tinh.as_deref() {
         None => None,

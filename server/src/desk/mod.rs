@@ -20,6 +20,8 @@ use axum::routing::get;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use tower_http::timeout::TimeoutLayer;
 
+use dieuhanh_protocol::period::Period;
+
 use crate::api::{ApiError, AppState};
 use crate::live::{Grant, Role};
 
@@ -80,9 +82,10 @@ impl Page {
         Page(status, body, None)
     }
 
-    /// Keeps `visitor`'s token in the browser once it has done what it was asked.
-    pub(crate) fn remembering(mut self, visitor: &Visitor) -> Page {
-        if let Some(t) = &visitor.token
+    /// Keeps `visitor`'s token in the browser when the server `accepted` it.
+    pub(crate) fn remembering(mut self, visitor: &Visitor, accepted: bool) -> Page {
+        if accepted
+            && let Some(t) = &visitor.token
             && !visitor.open
         {
             self.2 = Some(Remember::Token(t.clone(), visitor.https));
@@ -259,6 +262,8 @@ impl Visitor {
                 .unwrap_or("")
                 .to_ascii_lowercase()
         };
+        // A password field left empty is posted as "": the kept token then holds.
+        let typed = typed.filter(|t| !t.trim().is_empty());
         Visitor {
             token: typed.or(kept.filter(|_| remembered.is_some())),
             remembered,
@@ -268,9 +273,10 @@ impl Visitor {
         }
     }
 
-    /// The visitor once its token was accepted: the forms then say whose it is.
-    pub(crate) fn confirmed(mut self, state: &AppState) -> Visitor {
-        if let Some(t) = &self.token
+    /// The visitor once the server `accepted` its token: the forms then say whose it is.
+    pub(crate) fn confirmed(mut self, state: &AppState, accepted: bool) -> Visitor {
+        if accepted
+            && let Some(t) = &self.token
             && let Ok(g) = state.live.config.auth.check(&HeaderMap::new(), Some(t))
         {
             self.remembered = Some(g);
@@ -400,6 +406,12 @@ pub(crate) fn bounded(name: &str, text: String) -> Result<Option<String>, ApiErr
     }
     let t = text.trim();
     Ok((!t.is_empty()).then(|| t.to_owned()))
+}
+
+/// The latest period of `frequency` that has ended in Vietnam: the one being reported now.
+pub(crate) fn latest_ended(frequency: dieuhanh_protocol::period::Frequency) -> Period {
+    let today = crate::ingest::today_in_vietnam();
+    Period::containing(frequency, today.year, today.month).previous()
 }
 
 /// A form field as [`bounded`] reads it, when the form has it.

@@ -9,7 +9,6 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use dieuhanh_protocol::live::{RoomField, RoomState};
-use dieuhanh_protocol::period::Period;
 
 use crate::api::{ApiError, AppState};
 use crate::hierarchy::{Era, Level};
@@ -126,18 +125,16 @@ pub(super) async fn submit(
         }
         Err(e) => (Fields::default(), Err(e)),
     };
-    match done {
-        Ok(said) => {
-            let visitor = visitor.confirmed(&state);
-            let notice = html! { div.box.ok role="status" { "Đã chuyển. " (said) } };
-            let body = render(&state, &visitor, &f, Some(notice));
-            Page::new(StatusCode::OK, body).remembering(&visitor)
-        }
-        Err(e) => {
-            let notice = refusal("Chưa chuyển được.", &e);
-            Page::new(e.status(), render(&state, &visitor, &f, Some(notice)))
-        }
-    }
+    let (status, notice) = match &done {
+        Ok(said) => (
+            StatusCode::OK,
+            html! { div.box.ok role="status" { "Đã chuyển. " (said) } },
+        ),
+        Err(e) => (e.status(), refusal("Chưa chuyển được.", e)),
+    };
+    let visitor = visitor.confirmed(&state, done.is_ok());
+    Page::new(status, render(&state, &visitor, &f, Some(notice)))
+        .remembering(&visitor, done.is_ok())
 }
 
 /// Checks the presenter's token and the change, then applies it to the room: every wall of
@@ -249,13 +246,7 @@ fn render(state: &AppState, visitor: &Visitor, f: &Fields, notice: Option<Markup
         .iter()
         .filter_map(|&u| h.unit(u))
         .collect();
-    let today = today_in_vietnam();
-    let last_month = Period::containing(
-        dieuhanh_protocol::period::Frequency::Month,
-        today.year,
-        today.month,
-    )
-    .previous();
+    let last_month = super::latest_ended(dieuhanh_protocol::period::Frequency::Month);
     page(
         "Điều khiển màn hình",
         html! {

@@ -64,12 +64,9 @@ pub(super) async fn submit(
         Outcome::Refused(e) => e.status(),
     };
     // The token is not written back into the page; once accepted, the browser keeps it.
-    if let Outcome::Report(_) = outcome {
-        let visitor = visitor.confirmed(&state);
-        Page::new(status, render(&visitor, &fields, Some(&outcome))).remembering(&visitor)
-    } else {
-        Page::new(status, render(&visitor, &fields, Some(&outcome)))
-    }
+    let accepted = matches!(outcome, Outcome::Report(_));
+    let visitor = visitor.confirmed(&state, accepted);
+    Page::new(status, render(&visitor, &fields, Some(&outcome))).remembering(&visitor, accepted)
 }
 
 /// Reads the form's fields in order; the file, last on the form, is spooled and ingested as it

@@ -187,6 +187,11 @@ impl Room {
             scenes: Vec::new(),
         }
     }
+
+    /// A presenter has set something (a room only joined has no state to send).
+    fn is_set(&self) -> bool {
+        self.version > 0 || self.apply_at_ms > 0
+    }
 }
 
 /// The most scenes a room keeps, and the longest name and title: a wall's layout has a
@@ -447,7 +452,7 @@ impl Hub {
             return (None, rx);
         };
         let r = rooms.entry(room.to_owned()).or_insert_with(Room::new);
-        let current = (r.version > 0 || r.apply_at_ms > 0).then(|| {
+        let current = r.is_set().then(|| {
             Arc::new(ServerMessage::Control {
                 room: room.to_owned(),
                 version: r.version,
@@ -496,7 +501,7 @@ impl Hub {
     pub fn room_state(&self, room: &str) -> Option<(RoomState, i64)> {
         let rooms = self.rooms.lock().ok()?;
         let r = rooms.get(room)?;
-        (r.version > 0 || r.apply_at_ms > 0).then(|| (r.state.clone(), r.apply_at_ms))
+        r.is_set().then(|| (r.state.clone(), r.apply_at_ms))
     }
 
     /// Applies a presenter's change to a room (`clear` first, then what `change` sets) and

@@ -93,10 +93,7 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
     let late = if late_days > 0 {
         format!("Quá hạn {late_days} ngày")
     } else {
-        format!(
-            "Hạn gửi {:02}/{:02}/{}",
-            deadline.day, deadline.month, deadline.year
-        )
+        format!("Hạn gửi {deadline}")
     };
     if level_of(unit) >= r.level {
         return match cell {
