@@ -3,7 +3,8 @@
 //! snapshot, then deltas whenever an accepted upload changes any of them (re-aggregated
 //! ancestors included). Every message carries the global data version, so a client that
 //! reconnects with the version it last applied gets exactly what it missed. Rooms carry the
-//! presenter's control state (scene, focus, ministry, period) to every wall at once.
+//! presenter's control state (scene, focus, ministry, period) to every wall at once. A wall
+//! may also follow how reports stand in their approval up the hierarchy (`reports`).
 //! `PROTOCOL.md` at the root of the repository describes each message with an example.
 
 use serde::{Deserialize, Serialize};
@@ -206,6 +207,69 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         clear: Vec<RoomField>,
     },
+    /// Follows these reports' approval standing (replacing the list asked before; empty stops):
+    /// the server answers with a `reports` message, and sends it again whenever one changes.
+    Reports {
+        reports: Vec<ReportKey>,
+    },
+}
+
+/// One report: a regime's report of one period for one unit (its own values at the regime's
+/// level, the total of the units under it above).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReportKey {
+    /// Regime code, e.g. `BC-HT`.
+    pub regime: String,
+    /// A period of the regime's frequency.
+    pub period: Period,
+    /// Unit code (`VN` for the nation).
+    pub unit: String,
+}
+
+/// Where a report stands in its approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReportState {
+    /// No value of the report has come in.
+    NotReported,
+    /// Values are in; nobody has approved them.
+    AwaitingApproval,
+    /// Approved as it stands.
+    Approved,
+    /// Approved once, corrected since: to be approved again.
+    ChangedSinceApproval,
+}
+
+impl ReportState {
+    /// In Vietnamese, lower case: "chờ duyệt".
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            ReportState::NotReported => "chưa báo cáo",
+            ReportState::AwaitingApproval => "chờ duyệt",
+            ReportState::Approved => "đã duyệt",
+            ReportState::ChangedSinceApproval => "có số liệu mới sau khi duyệt",
+        }
+    }
+}
+
+/// How one report stands: its own state, and how many of the units whose reports it adds up
+/// (one level down toward the regime's level) have reported and are approved as they stand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportStanding {
+    #[serde(flatten)]
+    pub key: ReportKey,
+    pub state: ReportState,
+    /// Level of the units below (`province`, `district`, `commune`); absent for a report of
+    /// the regime's own level, which adds up nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_level: Option<String>,
+    #[serde(default)]
+    pub below: u32,
+    #[serde(default)]
+    pub below_reported: u32,
+    #[serde(default)]
+    pub below_approved: u32,
 }
 
 /// A scene of a wall's layout: its id and the title its header shows.
@@ -333,6 +397,11 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// The standing of every report the client follows (in the order asked), at `version`.
+    Reports {
+        version: i64,
+        reports: Vec<ReportStanding>,
+    },
 }
 
 #[cfg(test)]
@@ -417,6 +486,45 @@ mod tests {
             "ws://h:8080/live?token=…&x=1"
         );
         assert_eq!(without_token("ws://h:8080/live"), "ws://h:8080/live");
+    }
+
+    #[test]
+    fn report_standings_round_trip_flat() {
+        let ask: ClientMessage = serde_json::from_str(
+            r#"{"type":"reports","reports":[{"regime":"BC-HT","period":"Tháng 10/2026","unit":"VN"}]}"#,
+        )
+        .unwrap();
+        let key = ReportKey {
+            regime: "BC-HT".into(),
+            period: Period::Month {
+                year: 2026,
+                month: 10,
+            },
+            unit: "VN".into(),
+        };
+        assert_eq!(
+            ask,
+            ClientMessage::Reports {
+                reports: vec![key.clone()]
+            }
+        );
+        let m = ServerMessage::Reports {
+            version: 7,
+            reports: vec![ReportStanding {
+                key,
+                state: ReportState::AwaitingApproval,
+                below_level: Some("province".into()),
+                below: 34,
+                below_reported: 33,
+                below_approved: 20,
+            }],
+        };
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(
+            text,
+            r#"{"type":"reports","version":7,"reports":[{"regime":"BC-HT","period":"2026-10","unit":"VN","state":"awaiting_approval","below_level":"province","below":34,"below_reported":33,"below_approved":20}]}"#
+        );
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), m);
     }
 
     #[test]

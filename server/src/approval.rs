@@ -4,13 +4,15 @@
 //! hand. An approval records the data version of the report's newest value; a later correction
 //! leaves the approval in the history but the report reads "changed since approval" until it is
 //! approved again. Approvals never gate the values: the walls show live figures with their
-//! coverage, and the approval state beside them.
+//! coverage, and the approval state beside them ([`Reports::standing`], pushed by
+//! `live::reports`).
 
 use std::collections::HashMap;
 
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+use dieuhanh_protocol::live::{ReportKey, ReportStanding};
 use dieuhanh_protocol::period::Period;
 
 use crate::catalogue::{Catalogue, Regime};
@@ -20,31 +22,8 @@ use crate::query::{PeriodRef, UnitRef, find_unit};
 use crate::store::facts::period_no;
 use crate::store::{DbContext, StoreError};
 
-/// Where a report stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportState {
-    /// No value of the report has come in.
-    NotReported,
-    /// Values are in; nobody has approved them.
-    AwaitingApproval,
-    /// Approved as it stands.
-    Approved,
-    /// Approved once, corrected since: to be approved again.
-    ChangedSinceApproval,
-}
-
-impl ReportState {
-    /// In Vietnamese, for messages.
-    pub fn label_vi(self) -> &'static str {
-        match self {
-            ReportState::NotReported => "chưa báo cáo",
-            ReportState::AwaitingApproval => "chờ duyệt",
-            ReportState::Approved => "đã duyệt",
-            ReportState::ChangedSinceApproval => "có số liệu mới sau khi duyệt",
-        }
-    }
-}
+/// Where a report stands: the wire's own type, so walls read what the API says.
+pub use dieuhanh_protocol::live::ReportState;
 
 /// One approval.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -239,6 +218,33 @@ impl<'a> Reports<'a> {
             (Some(_), None) => ReportState::AwaitingApproval,
             (Some(v), Some(a)) if v <= a.version => ReportState::Approved,
             (Some(_), Some(_)) => ReportState::ChangedSinceApproval,
+        }
+    }
+
+    /// How `unit`'s report stands, with the units below it, for a wall.
+    pub fn standing(&self, key: ReportKey, unit: &Unit) -> ReportStanding {
+        let below = self.below(unit);
+        let (mut reported, mut approved) = (0, 0);
+        for &u in below {
+            match self.state(u) {
+                ReportState::NotReported => {}
+                ReportState::Approved => {
+                    reported += 1;
+                    approved += 1;
+                }
+                _ => reported += 1,
+            }
+        }
+        ReportStanding {
+            key,
+            state: self.state(unit.uid),
+            below_level: below
+                .first()
+                .and_then(|&u| self.h.unit(u))
+                .map(|u| u.level.as_str().to_owned()),
+            below: below.len() as u32,
+            below_reported: reported,
+            below_approved: approved,
         }
     }
 

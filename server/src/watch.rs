@@ -107,6 +107,8 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
                     println!("# {}", crate::present::describe(&room, &p, names));
                 }
                 ServerMessage::Error { message, .. } => return Err(WatchError::Refused(message)),
+                // Asked for by walls, never by this command.
+                ServerMessage::Reports { .. } => {}
             }
             if max_messages.is_some_and(|n| seen >= n) {
                 let _ = ws.close(None).await;

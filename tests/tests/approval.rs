@@ -1,14 +1,22 @@
 //! Approving reports up the hierarchy over real HTTP into a real DuckDB file: a commune's
 //! approver approves its own report, the province's approves the province's and is told which
 //! communes are not approved, each token only within its unit and ministries, a correction
-//! after approval calls for approval again, and a report with nothing in it is not approved.
+//! after approval calls for approval again, and a report with nothing in it is not approved;
+//! a wall following reports over `/live` is pushed each step.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
 use dieuhanh_server::hierarchy::{Era, Level};
 use dieuhanh_server::live::{Auth, LiveConfig, Role};
 use dieuhanh_tests::{TestServer, communes_of, limited_grant, open_store};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use dieuhanh_protocol::live::{
+    ClientMessage, ReportKey, ReportStanding, ReportState, ServerMessage,
+};
+use dieuhanh_protocol::period::Period;
 
 const REPORTER: &str = "reporter-cao-bang-0123";
 const COMMUNE_APPROVER: &str = "approver-commune-0123";
@@ -50,32 +58,37 @@ fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or("")
 }
 
-#[tokio::test]
-async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
+/// A server whose tokens are a wall's, Cao Bằng's (04) reporter of civil registration, the
+/// approver of its first commune and the province's; and the province's communes today.
+async fn cao_bang() -> (tempfile::TempDir, TestServer, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
-    // Cao Bằng (04) and its communes in today's structure.
     let communes = communes_of(store.hierarchy(), "04");
-    let (c1, c2, c3) = (&communes[0], &communes[1], &communes[2]);
-    let limited = limited_grant;
     let auth = Auth::with(&[("tuong", WALL, Role::Wall)], &[])
         .grant(
             REPORTER,
-            limited("so-tu-phap-cao-bang", Role::Reporter, "04", &["BTP"]),
+            limited_grant("so-tu-phap-cao-bang", Role::Reporter, "04", &["BTP"]),
         )
         .grant(
             COMMUNE_APPROVER,
-            limited("ubnd-xa-duyet", Role::Approver, c1, &[]),
+            limited_grant("ubnd-xa-duyet", Role::Approver, &communes[0], &[]),
         )
         .grant(
             PROVINCE_APPROVER,
-            limited("ubnd-cao-bang-duyet", Role::Approver, "04", &["BTP"]),
+            limited_grant("ubnd-cao-bang-duyet", Role::Approver, "04", &["BTP"]),
         );
     let live = LiveConfig {
         auth,
         ..LiveConfig::default()
     };
     let server = TestServer::start_live(store, dir.path(), 64 << 20, live).await;
+    (dir, server, communes)
+}
+
+#[tokio::test]
+async fn reports_are_approved_up_the_hierarchy_and_again_after_a_correction() {
+    let (_dir, server, communes) = cao_bang().await;
+    let (c1, c2, c3) = (&communes[0], &communes[1], &communes[2]);
     let ask = |unit: &str| json!({"regime": "BC-HT", "unit": unit, "period": "Tháng 10/2026", "approver": "Nguyễn Văn An"});
 
     // Two communes report their civil registration for October.
@@ -325,4 +338,147 @@ async fn the_demo_has_its_past_reports_approved_and_its_latest_coming_in() {
         "{approved} of {reported}"
     );
     assert_eq!(now["parent_report"]["state"], "awaiting_approval");
+}
+
+/// Reads `reports` messages until one satisfies `done` (standings move one computation at a
+/// time: an upload and an approval may come as one message or two).
+async fn reports_until(
+    ws: &mut Ws,
+    mut done: impl FnMut(&[ReportStanding]) -> bool,
+) -> Vec<ReportStanding> {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("no reports message within 10 s")
+            .expect("connection ended")
+            .unwrap();
+        let Message::Text(t) = msg else { continue };
+        match serde_json::from_str::<ServerMessage>(t.as_str()).unwrap() {
+            ServerMessage::Reports { reports, .. } if done(&reports) => return reports,
+            ServerMessage::Reports { .. } | ServerMessage::Welcome { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn send(ws: &mut Ws, m: &ClientMessage) {
+    ws.send(Message::text(serde_json::to_string(m).unwrap()))
+        .await
+        .unwrap();
+}
+
+/// A wall follows a province's civil-registration report, one of its communes' and the
+/// nation's over `/live`: it is told at once that nothing came in, then — pushed, without
+/// asking again — that the communes reported, that one commune and then the province approved,
+/// and that a correction calls for approval again. A report that does not exist is refused
+/// with the reason.
+#[tokio::test]
+async fn a_wall_following_reports_is_pushed_each_step_of_their_approval() {
+    let (_dir, server, communes) = cao_bang().await;
+    let (c1, c2) = (&communes[0], &communes[1]);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/live?token={WALL}", server.addr))
+            .await
+            .unwrap();
+    let october = Period::Month {
+        year: 2026,
+        month: 10,
+    };
+    let key = |unit: &str| ReportKey {
+        regime: "BC-HT".into(),
+        period: october,
+        unit: unit.into(),
+    };
+    send(
+        &mut ws,
+        &ClientMessage::Reports {
+            reports: vec![key("VN"), key("04"), key(c1)],
+        },
+    )
+    .await;
+    let s = reports_until(&mut ws, |_| true).await;
+    assert_eq!(
+        s.iter().map(|s| s.key.clone()).collect::<Vec<_>>(),
+        vec![key("VN"), key("04"), key(c1)],
+        "in the order asked"
+    );
+    let (vn, p, c) = (&s[0], &s[1], &s[2]);
+    assert_eq!(vn.state, ReportState::NotReported);
+    assert_eq!(
+        (vn.below_level.as_deref(), vn.below),
+        (Some("province"), 34)
+    );
+    assert_eq!(p.below_level.as_deref(), Some("commune"));
+    assert_eq!(p.below as usize, communes.len());
+    assert_eq!((p.below_reported, p.below_approved), (0, 0));
+    assert_eq!(
+        (c.state, c.below_level.as_deref(), c.below),
+        (ReportState::NotReported, None, 0)
+    );
+
+    let mut csv = String::from("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n");
+    for u in [c1, c2] {
+        csv.push_str(&format!("{u};Tháng 10/2026;XH02;12\n"));
+    }
+    upload(&server, &csv).await;
+    let s = reports_until(&mut ws, |s| s[1].below_reported == 2).await;
+    assert_eq!(s[1].state, ReportState::AwaitingApproval, "{s:?}");
+    assert_eq!(s[2].state, ReportState::AwaitingApproval);
+    assert_eq!(
+        s[0].state,
+        ReportState::AwaitingApproval,
+        "the nation's total moved"
+    );
+    assert_eq!(s[0].below_reported, 1, "one province has reported");
+
+    let ask = |unit: &str| json!({"regime": "BC-HT", "unit": unit, "period": "2026-10"});
+    let (code, body) = post(&server, Some(COMMUNE_APPROVER), ask(c1)).await;
+    assert_eq!(code, 200, "{body}");
+    let s = reports_until(&mut ws, |s| s[2].state == ReportState::Approved).await;
+    assert_eq!((s[1].below_reported, s[1].below_approved), (2, 1), "{s:?}");
+    let (code, body) = post(&server, Some(PROVINCE_APPROVER), ask("04")).await;
+    assert_eq!(code, 200, "{body}");
+    let s = reports_until(&mut ws, |s| s[1].state == ReportState::Approved).await;
+    assert_eq!((s[0].below_reported, s[0].below_approved), (1, 1), "{s:?}");
+
+    // A correction of the approved commune: both reports are to be approved again.
+    upload(
+        &server,
+        &format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{c1};Tháng 10/2026;XH02;13\n"),
+    )
+    .await;
+    let s = reports_until(&mut ws, |s| s[2].state == ReportState::ChangedSinceApproval).await;
+    assert_eq!(s[1].state, ReportState::ChangedSinceApproval, "{s:?}");
+    assert_eq!((s[1].below_reported, s[1].below_approved), (2, 0));
+    assert_eq!(s[0].below_approved, 0);
+
+    // Asking for a report that does not exist is answered with what is wrong.
+    send(
+        &mut ws,
+        &ClientMessage::Reports {
+            reports: vec![ReportKey {
+                regime: "BC-XX".into(),
+                ..key("04")
+            }],
+        },
+    )
+    .await;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let Message::Text(t) = msg else { continue };
+        if let ServerMessage::Error { code, message, .. } =
+            serde_json::from_str::<ServerMessage>(t.as_str()).unwrap()
+        {
+            assert_eq!(code, "bad_reports");
+            assert!(message.contains("no regime \"BC-XX\""), "{message}");
+            break;
+        }
+    }
 }

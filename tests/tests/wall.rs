@@ -1,5 +1,5 @@
 //! The wall against a real server: an upload accepted by the server shows in the wall's next
-//! rendered frame; `dieuhanh-wall run` opens its windows (the outputs and the conference feed)
+//! rendered frame, and an approval in its reports panel; `dieuhanh-wall run` opens its windows (the outputs and the conference feed)
 //! under Xvfb and presents frames; `check` and `render` as a technician runs them; no adapter is
 //! an error, not a skip.
 
@@ -33,8 +33,10 @@ fn wall_bin() -> PathBuf {
     bin
 }
 
-/// A desk layout with one KPI: births (XH02) in the nation for August 2025.
-const KPI_LAYOUT: &str = r#"
+/// One 960×540 screen on a desk, for the scenes of the layouts below.
+macro_rules! desk_wall {
+    () => {
+        r#"
 [wall]
 name = "Bàn thử"
 rows = 1
@@ -49,7 +51,14 @@ bezel_mm = 0
 name = "man-hinh"
 row = 0
 column = 0
+"#
+    };
+}
 
+/// A desk layout with one KPI: births (XH02) in the nation for August 2025.
+const KPI_LAYOUT: &str = concat!(
+    desk_wall!(),
+    r#"
 [[scene]]
 name = "sinh"
 title = "Đăng ký khai sinh"
@@ -71,18 +80,24 @@ indicator = "XH02"
 unit = "VN"
 period = "2025-08"
 text = "large"
-"#;
+"#
+);
 
 async fn live_server(dir: &Path) -> TestServer {
     TestServer::start_live(open_store(dir), dir, 64 << 20, LiveConfig::default()).await
 }
 
+/// A layout `text` written into `dir` as `name` and loaded as the wall loads it.
+fn desk_layout(dir: &Path, name: &str, text: &str) -> layout::Layout {
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    layout::load(&path, &cat).expect("layout")
+}
+
 /// [`KPI_LAYOUT`] written into `dir` and loaded as the wall loads it.
 fn kpi_layout(dir: &Path) -> layout::Layout {
-    let cat = Catalogue::load(&assets_dir()).unwrap();
-    let path = dir.join("kpi.toml");
-    std::fs::write(&path, KPI_LAYOUT).unwrap();
-    layout::load(&path, &cat).expect("layout")
+    desk_layout(dir, "kpi.toml", KPI_LAYOUT)
 }
 
 /// The wall's live feed for every panel of `layout`, against the server at `addr`.
@@ -190,6 +205,118 @@ async fn an_accepted_upload_shows_in_the_walls_next_frame() {
     feed.abort();
 }
 
+/// A desk layout with the Ministry of Justice's reports panel for the nation.
+const REPORTS_LAYOUT: &str = concat!(
+    desk_wall!(),
+    r#"
+[[scene]]
+name = "bao-cao"
+title = "Báo cáo"
+
+[[scene.panel]]
+widget = "reports"
+row = 0
+column = 0
+rows = 1
+columns = 1
+agency = "BTP"
+"#
+);
+
+/// The wall follows its reports panel's reports over its live feed, exactly as `run` drives
+/// it: a commune's civil-registration report comes in and its province approves it, and the
+/// panel's new column reads one province of 34 approved, pushed without asking.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wall_is_told_when_a_province_approves_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let layout = desk_layout(dir.path(), "bao-cao.toml", REPORTS_LAYOUT);
+    let room = RoomState::default();
+    let now = dieuhanh_wall::live::now_ms();
+    let keys = scene::report_keys(&layout, &room, now);
+    let key = keys
+        .iter()
+        .find(|k| k.regime == "BC-HT")
+        .expect("civil registration is followed")
+        .clone();
+    assert_eq!(key.unit, "VN");
+
+    let (feed, events, commands) = start_feed(server.addr, &layout);
+    commands.send(LiveCommand::SetReports(keys)).unwrap();
+    let mut data = WallData::default();
+    let wait_for = |data: &mut WallData, approved: u32| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while data.reports.get(&key).map(|s| s.below_approved) != Some(approved) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{approved} approved never arrived: {:?}",
+                data.reports.get(&key)
+            );
+            match events.recv_timeout(Duration::from_millis(200)) {
+                Ok(Event::Message(m)) => data.apply(&m, dieuhanh_wall::live::now_ms()),
+                Ok(Event::Disconnected(r)) => panic!("disconnected: {r}"),
+                _ => {}
+            }
+        }
+    };
+    tokio::task::block_in_place(|| wait_for(&mut data, 0));
+    assert_eq!(data.reports[&key].below, 34);
+
+    let c = server.communes("04");
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{};{};XH02;7\n",
+        c[0],
+        key.period.id()
+    );
+    let (status, r) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{r}");
+    for unit in [c[0].as_str(), "04"] {
+        let r = server
+            .client
+            .post(server.url("/api/approvals"))
+            .json(&serde_json::json!({"regime": "BC-HT", "unit": unit, "period": key.period.id()}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    }
+    tokio::task::block_in_place(|| wait_for(&mut data, 1));
+    // A technician's `render --server` fetches the standings with the snapshots.
+    let file = dieuhanh_wall::live::fetch(
+        &format!("http://{}", server.addr),
+        None,
+        &[],
+        std::slice::from_ref(&key),
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    let mut fetched = WallData::default();
+    for m in &file.messages {
+        fetched.apply(m, now);
+    }
+    assert_eq!(fetched.reports[&key], data.reports[&key]);
+
+    let list = {
+        let mut shaper = dieuhanh_wall::render::text::TextShaper::new();
+        let mut list = dieuhanh_wall::draw::DisplayList::default();
+        scene::compose(
+            &layout,
+            &layout.scenes[0],
+            &data,
+            &room,
+            now,
+            &mut shaper,
+            &mut list,
+        );
+        list
+    };
+    let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
+    assert!(texts.contains(&"1/34 tỉnh"), "{texts:?}");
+    drop(commands);
+    feed.abort();
+}
+
 #[test]
 fn check_accepts_the_example_layouts_and_points_at_errors() {
     for name in ["desk.toml", "room.toml", "national.toml"] {
@@ -246,7 +373,7 @@ async fn a_presenters_focus_brings_the_focused_units_figures_to_the_wall() {
         let focused = focused.clone();
         let layout = &layout;
         async move {
-            let file = dieuhanh_wall::live::fetch(&url, None, &views, Duration::from_secs(20))
+            let file = dieuhanh_wall::live::fetch(&url, None, &views, &[], Duration::from_secs(20))
                 .await
                 .expect("snapshot");
             let mut data = WallData::default();
@@ -529,7 +656,7 @@ async fn run_follows_a_presenters_focus_under_xvfb() {
     let wall_layout = kpi_layout(dir.path());
     let now = dieuhanh_wall::live::now_ms();
     let views = scene::subscriptions(&wall_layout, &focus, now);
-    let file = dieuhanh_wall::live::fetch(&url, None, &views, Duration::from_secs(20))
+    let file = dieuhanh_wall::live::fetch(&url, None, &views, &[], Duration::from_secs(20))
         .await
         .unwrap();
     let mut data = WallData::default();

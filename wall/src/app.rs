@@ -204,6 +204,9 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
     let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let subscribed = scene::Subscribed::new(&layout, &RoomState::default(), live::now_ms());
     let views = subscribed.views().to_vec();
+    if !subscribed.reports().is_empty() {
+        let _ = commands.send(Command::SetReports(subscribed.reports().to_vec()));
+    }
     let room = layout.room.clone().map(|room| live::Joining {
         room,
         scenes: layout.scenes.iter().map(layout::Scene::info).collect(),
@@ -486,6 +489,10 @@ impl App {
             tracing::info!(views = views.len(), "views moved (room or calendar)");
             let _ = self.commands.send(Command::SetViews(views));
         }
+        if let Some(reports) = self.subscribed.take_reports() {
+            tracing::info!(reports = reports.len(), "reports followed moved");
+            let _ = self.commands.send(Command::SetReports(reports));
+        }
     }
 
     fn reload(&mut self) {
@@ -508,6 +515,9 @@ impl App {
                     .refresh(&new, &self.room, live::now_ms(), true)
                 {
                     let _ = self.commands.send(Command::SetViews(views));
+                }
+                if let Some(reports) = self.subscribed.take_reports() {
+                    let _ = self.commands.send(Command::SetReports(reports));
                 }
                 let scenes: Vec<_> = new.scenes.iter().map(layout::Scene::info).collect();
                 if scenes

@@ -5,7 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use dieuhanh_protocol::compare::like_for_like;
-use dieuhanh_protocol::live::{Cell, IndicatorInfo, ServerMessage, UnitInfo};
+use dieuhanh_protocol::live::{
+    Cell, IndicatorInfo, ReportKey, ReportStanding, ServerMessage, UnitInfo,
+};
 use dieuhanh_protocol::period::{Frequency, Period};
 
 /// A cell's identity.
@@ -89,6 +91,8 @@ pub struct WallData {
     /// bars, tables and like-for-like comparisons ask every frame. Rebuilt when a snapshot
     /// brings units.
     below: HashMap<(String, String), Vec<String>>,
+    /// How the reports the wall follows stand in their approval, as last pushed.
+    pub reports: HashMap<ReportKey, ReportStanding>,
 }
 
 impl Default for WallData {
@@ -102,6 +106,7 @@ impl Default for WallData {
             feed: Feed::Connecting,
             versions: HashMap::new(),
             below: HashMap::new(),
+            reports: HashMap::new(),
         }
     }
 }
@@ -275,6 +280,11 @@ impl WallData {
                 }
                 self.versions.insert(id.clone(), *version);
                 self.version = self.version.max(*version);
+            }
+            ServerMessage::Reports { reports, .. } => {
+                for s in reports {
+                    self.reports.insert(s.key.clone(), s.clone());
+                }
             }
             _ => {}
         }

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use dieuhanh_protocol::live::{ClientMessage, SceneInfo, ServerMessage, View, without_token};
+use dieuhanh_protocol::live::{
+    ClientMessage, ReportKey, SceneInfo, ServerMessage, View, without_token,
+};
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -46,6 +48,8 @@ pub enum Command {
     SetViews(Vec<(String, View)>),
     /// The layout changed: these are now its scenes (the room is joined again with them).
     SetScenes(Vec<SceneInfo>),
+    /// These are now the reports whose approval standing the wall shows.
+    SetReports(Vec<ReportKey>),
 }
 
 /// The room a wall follows, and its layout's scenes, named to the room's presenters.
@@ -93,6 +97,13 @@ pub fn live_url(server: &str, token: Option<&str>) -> Result<String, LiveError> 
     Ok(url)
 }
 
+fn follow(reports: &[ReportKey]) -> Message {
+    let m = ClientMessage::Reports {
+        reports: reports.to_vec(),
+    };
+    Message::text(serde_json::to_string(&m).unwrap_or_default())
+}
+
 fn subscribe(id: &str, view: &View, since: Option<i64>) -> Message {
     let m = ClientMessage::Subscribe {
         id: id.to_owned(),
@@ -104,6 +115,8 @@ fn subscribe(id: &str, view: &View, since: Option<i64>) -> Message {
 
 /// Runs the feed until `commands` closes: connects, subscribes, forwards every message through
 /// `events` (calling `wake` after each so a sleeping render loop redraws), reconnects with resume.
+/// The reports to follow come as a command ([`Command::SetReports`]) and are followed again on
+/// each connection.
 pub async fn run_feed(
     url: String,
     mut room: Option<Joining>,
@@ -113,6 +126,7 @@ pub async fn run_feed(
     wake: impl Fn() + Send + 'static,
 ) {
     let mut versions: HashMap<String, i64> = HashMap::new();
+    let mut reports: Vec<ReportKey> = Vec::new();
     let mut backoff = Duration::from_millis(250);
     loop {
         let ws = match tokio_tungstenite::connect_async(url.as_str()).await {
@@ -130,6 +144,7 @@ pub async fn run_feed(
                                 room.scenes = scenes;
                             }
                         }
+                        Some(Command::SetReports(r)) => reports = r,
                         None => return,
                     }
                 }
@@ -149,6 +164,9 @@ pub async fn run_feed(
                 .send(subscribe(id, view, versions.get(id).copied()))
                 .await
                 .is_ok();
+        }
+        if !reports.is_empty() {
+            ok &= tx.send(follow(&reports)).await.is_ok();
         }
         if ok {
             let _ = events.send(Event::Connected);
@@ -210,6 +228,12 @@ pub async fn run_feed(
                             ok &= tx.send(room.message()).await.is_ok();
                         }
                     }
+                    Some(Command::SetReports(r)) => {
+                        if r != reports {
+                            ok &= tx.send(follow(&r)).await.is_ok();
+                            reports = r;
+                        }
+                    }
                     None => return,
                 },
             }
@@ -221,11 +245,13 @@ pub async fn run_feed(
     }
 }
 
-/// Connects once, subscribes `views`, and returns every snapshot as a snapshot file.
+/// Connects once, subscribes `views` (and follows `reports`), and returns every snapshot (and
+/// the reports' standing) as a snapshot file.
 pub async fn fetch(
     server: &str,
     token: Option<&str>,
     views: &[(String, View)],
+    reports: &[ReportKey],
     timeout: Duration,
 ) -> Result<SnapshotFile, LiveError> {
     let url = live_url(server, token)?;
@@ -245,10 +271,19 @@ pub async fn fetch(
                     message: e.to_string(),
                 })?;
         }
+        if !reports.is_empty() {
+            tx.send(follow(reports))
+                .await
+                .map_err(|e| LiveError::Connect {
+                    url: without_token(&url),
+                    message: e.to_string(),
+                })?;
+        }
         let mut pending: std::collections::HashSet<&str> =
             views.iter().map(|(id, _)| id.as_str()).collect();
+        let mut standings_due = !reports.is_empty();
         let mut messages = Vec::new();
-        while !pending.is_empty() {
+        while !pending.is_empty() || standings_due {
             let Some(msg) = rx.next().await else {
                 return Err(LiveError::Connect {
                     url: without_token(&url),
@@ -272,6 +307,10 @@ pub async fn fetch(
                     pending.remove(id.as_str());
                     messages.push(m);
                 }
+                ServerMessage::Reports { .. } => {
+                    standings_due = false;
+                    messages.push(m);
+                }
                 ServerMessage::Error {
                     id: Some(id),
                     message,
@@ -279,6 +318,12 @@ pub async fn fetch(
                 } => {
                     return Err(LiveError::View {
                         id: id.clone(),
+                        message: message.clone(),
+                    });
+                }
+                ServerMessage::Error { code, message, .. } if code == "bad_reports" => {
+                    return Err(LiveError::View {
+                        id: "reports".into(),
                         message: message.clone(),
                     });
                 }

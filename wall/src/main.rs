@@ -267,6 +267,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let data = match (&server, &snap) {
                 (Some(url), _) => {
                     let views = scene::subscriptions(&layout, &room, live::now_ms());
+                    let reports = scene::report_keys(&layout, &room, live::now_ms());
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?;
@@ -274,6 +275,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                         url,
                         token.as_deref(),
                         &views,
+                        &reports,
                         Duration::from_secs(30),
                     ))?;
                     let mut data = dieuhanh_wall::data::WallData::default();
@@ -369,6 +371,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     &server,
                     token.as_deref(),
                     chunk,
+                    &[],
                     Duration::from_secs(60),
                 ))?;
                 file.messages.extend(part.messages);

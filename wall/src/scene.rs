@@ -2,7 +2,7 @@
 //! moment, and where each screen's part of the canvas goes in a target (the whole wall as one
 //! image, one output's window, or the conference feed scaled to 1920×1080).
 
-use dieuhanh_protocol::live::{Periods, RoomState, View};
+use dieuhanh_protocol::live::{Periods, ReportKey, RoomState, View};
 use dieuhanh_protocol::period::{Frequency, Period};
 
 use crate::data::WallData;
@@ -232,6 +232,36 @@ pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(Str
     out
 }
 
+/// The reports whose approval standing the layout's reports panels show, in the room's state
+/// (a presenter's focus and period) at `now_ms`: each regime's report of the period shown, for
+/// the panel's unit.
+pub fn report_keys(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<ReportKey> {
+    let mut out: Vec<ReportKey> = Vec::new();
+    for panel in layout.scenes.iter().flat_map(|s| &s.panels) {
+        if panel.widget != WidgetKind::Reports {
+            continue;
+        }
+        let unit = match &room.focus_unit {
+            Some(f) if widgets::follows_focus(panel) => f.clone(),
+            _ => panel.unit.clone(),
+        };
+        for r in &panel.regimes {
+            if !widgets::reports::concerns(r, &unit) {
+                continue;
+            }
+            let key = ReportKey {
+                regime: r.code.clone(),
+                period: widgets::reports::shown(r, room.period, now_ms).0,
+                unit: unit.clone(),
+            };
+            if !out.contains(&key) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
 /// The views a running wall has asked the server for, kept in step with its layout, its room and
 /// the calendar. "Latest" panels look back from the current period: when a month (or quarter,
 /// or year) turns, their ranges must move forward, or a wall left running would never see the
@@ -239,6 +269,9 @@ pub fn subscriptions(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<(Str
 #[derive(Debug, Clone)]
 pub struct Subscribed {
     views: Vec<(String, View)>,
+    reports: Vec<ReportKey>,
+    /// The reports moved at the last check and are not taken yet.
+    reports_moved: bool,
     checked_at_ms: i64,
 }
 
@@ -249,6 +282,8 @@ impl Subscribed {
     pub fn new(layout: &Layout, room: &RoomState, now_ms: i64) -> Subscribed {
         Subscribed {
             views: subscriptions(layout, room, now_ms),
+            reports: report_keys(layout, room, now_ms),
+            reports_moved: false,
             checked_at_ms: now_ms,
         }
     }
@@ -258,8 +293,20 @@ impl Subscribed {
         &self.views
     }
 
+    /// The reports followed.
+    pub fn reports(&self) -> &[ReportKey] {
+        &self.reports
+    }
+
+    /// The reports to follow now, when the last [`Subscribed::refresh`] found them moved (a
+    /// deadline passed, a presenter's focus or period, a new layout).
+    pub fn take_reports(&mut self) -> Option<Vec<ReportKey>> {
+        std::mem::take(&mut self.reports_moved).then(|| self.reports.clone())
+    }
+
     /// The views to ask for now, when they differ from those asked for: at once when `changed`
-    /// (a new layout or room state), else at most every [`VIEWS_CHECK_MS`].
+    /// (a new layout or room state), else at most every [`VIEWS_CHECK_MS`]. The reports
+    /// followed are checked with them ([`Subscribed::take_reports`]).
     pub fn refresh(
         &mut self,
         layout: &Layout,
@@ -271,6 +318,11 @@ impl Subscribed {
             return None;
         }
         self.checked_at_ms = now_ms;
+        let reports = report_keys(layout, room, now_ms);
+        if reports != self.reports {
+            self.reports = reports;
+            self.reports_moved = true;
+        }
         let views = subscriptions(layout, room, now_ms);
         if views == self.views {
             return None;

@@ -1555,6 +1555,17 @@ fn every_kpi_tile_writes_its_comparisons_plan_and_coverage() {
     );
 }
 
+/// The national wall's reports scene and the index of its reports panel.
+fn reports_panel(layout: &Layout) -> (&layout::Scene, usize) {
+    let scene = layout.scene("bao-cao").expect("the reports scene");
+    let i = scene
+        .panels
+        .iter()
+        .position(|p| p.widget == layout::WidgetKind::Reports)
+        .expect("a reports panel");
+    (scene, i)
+}
+
 /// The reports scene says, for each regime, the report that is due, how many units have sent
 /// it, and who is late: in the demo, Thái Nguyên has not sent October's provincial report, 20
 /// days after its deadline. A presenter's ministry leaves its regimes only.
@@ -1562,12 +1573,7 @@ fn every_kpi_tile_writes_its_comparisons_plan_and_coverage() {
 fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() {
     let layout = load_layout("national.toml");
     let (data, taken) = demo();
-    let scene = layout.scene("bao-cao").expect("the reports scene");
-    let i = scene
-        .panels
-        .iter()
-        .position(|p| p.widget == layout::WidgetKind::Reports)
-        .expect("a reports panel");
+    let (scene, i) = reports_panel(&layout);
     let texts = |room: &RoomState| -> Vec<String> {
         let list = compose(&layout, scene, &data, taken, room);
         list.texts[list.panels[i].texts.clone()]
@@ -1713,4 +1719,90 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
     assert_eq!(s.period, now);
     assert!(!s.complete && !s.late, "{s:?}");
     assert!(s.status.starts_with("Hạn gửi "), "{s:?}");
+}
+
+/// On a live wall the reports panel says how far each report is approved, as the server
+/// pushes it: the report keys it follows are each regime's shown period for the panel's unit,
+/// a `reports` message fills the column ("20/34 tỉnh", green when everything is approved), and
+/// a regime without a standing yet reads "—". A preview from a file has no such column.
+#[test]
+fn the_reports_panel_shows_how_far_each_report_is_approved() {
+    use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let (scene, i) = reports_panel(&layout);
+    let room = RoomState::default();
+    let texts = |data: &WallData| -> Vec<String> {
+        let list = compose(&layout, scene, data, taken, &room);
+        list.texts[list.panels[i].texts.clone()]
+            .iter()
+            .map(|t| t.key.text.clone())
+            .collect()
+    };
+    assert!(!texts(&data).contains(&"Đã duyệt".to_owned()), "a preview");
+
+    let keys = scene::report_keys(&layout, &room, taken);
+    let ktxh = keys
+        .iter()
+        .find(|k| k.regime == "BC-KTXH")
+        .expect("the provinces' monthly report is followed")
+        .clone();
+    let (due, _) = widgets::reports::due(
+        scene.panels[i]
+            .regimes
+            .iter()
+            .find(|r| r.code == "BC-KTXH")
+            .unwrap(),
+        taken,
+    );
+    assert_eq!((ktxh.period, ktxh.unit.as_str()), (due, "VN"));
+    let ht = keys.iter().find(|k| k.regime == "BC-HT").unwrap().clone();
+    let standing = |key: ReportKey, state, approved| ReportStanding {
+        key,
+        state,
+        below_level: Some("province".into()),
+        below: 34,
+        below_reported: 33,
+        below_approved: approved,
+    };
+    let mut live = data.clone();
+    live.apply(
+        &ServerMessage::Reports {
+            version: live.version,
+            reports: vec![
+                standing(ktxh.clone(), ReportState::AwaitingApproval, 20),
+                standing(ht, ReportState::Approved, 34),
+            ],
+        },
+        taken,
+    );
+    let shown = texts(&live);
+    assert!(shown.contains(&"Đã duyệt".to_owned()), "{shown:?}");
+    assert!(shown.contains(&"20/34 tỉnh".to_owned()), "{shown:?}");
+    assert!(shown.contains(&"34/34 tỉnh".to_owned()), "{shown:?}");
+    assert!(
+        shown.contains(&"—".to_owned()),
+        "regimes not pushed yet: {shown:?}"
+    );
+    let (_, all_green) = widgets::reports::approved(
+        live.reports
+            .values()
+            .find(|s| s.below_approved == 34)
+            .unwrap(),
+    );
+    assert_eq!(all_green, theme::GOOD);
+    let (_, partly) = widgets::reports::approved(&live.reports[&ktxh]);
+    assert_eq!(partly, theme::TEXT);
+    // A report of the regime's own level reads its state.
+    let own = ReportStanding {
+        below_level: None,
+        below: 0,
+        below_reported: 0,
+        below_approved: 0,
+        ..standing(ktxh, ReportState::ChangedSinceApproval, 0)
+    };
+    assert_eq!(
+        widgets::reports::approved(&own),
+        ("Cần duyệt lại".to_owned(), theme::STALE)
+    );
 }

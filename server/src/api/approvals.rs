@@ -87,11 +87,18 @@ pub(crate) async fn approve_as(
         period = %req.period, by = %by.who);
     let cat = state.store.catalogue().clone();
     let h = state.store.hierarchy().clone();
-    state
+    let outcome = state
         .store
         .write(move |conn| approval::approve(conn, &cat, &h, &req, &by).map_err(ApiError::from))
         .instrument(span)
-        .await
+        .await?;
+    // Walls following this report show it approved.
+    if outcome.recorded
+        && let Ok(p) = dieuhanh_protocol::period::Period::parse(&outcome.approval.period.id)
+    {
+        state.live.reports.touch(&outcome.approval.regime, p);
+    }
+    Ok(outcome)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

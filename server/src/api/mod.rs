@@ -67,6 +67,9 @@ impl AppState {
     pub fn new(store: Store, limits: Limits, live: crate::live::LiveConfig) -> AppState {
         let events = Events::default();
         let hub = crate::live::Hub::start(live, &events, store.serving().clone());
+        hub.reports
+            .clone()
+            .run(store.clone(), &events, hub.cancel.clone());
         AppState {
             store,
             events,

@@ -25,7 +25,9 @@ use futures_util::{Sink, SinkExt, StreamExt};
 use tokio::sync::{Notify, broadcast, mpsc};
 use tracing::Instrument;
 
-use dieuhanh_protocol::live::{Cell, ClientMessage, PROTOCOL_VERSION, ServerMessage};
+use dieuhanh_protocol::live::{
+    Cell, ClientMessage, PROTOCOL_VERSION, ReportKey, ReportStanding, ServerMessage,
+};
 use dieuhanh_protocol::period::Period;
 
 use crate::api::AppState;
@@ -125,6 +127,10 @@ struct Core {
     room: Option<String>,
     /// Messages were queued in the sink but not yet flushed to the socket.
     unflushed: bool,
+    /// The reports whose approval standing this connection follows, and the standings last
+    /// sent.
+    reports: Vec<ReportKey>,
+    reports_sent: Option<Vec<ReportStanding>>,
 }
 
 /// Serves one upgraded connection until either side closes.
@@ -150,6 +156,8 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
                 joined: None,
                 room: None,
                 unflushed: false,
+                reports: Vec::new(),
+                reports_sent: None,
             }),
             inbox: std::sync::Mutex::new(Inbox::default()),
             wake: Notify::new(),
@@ -157,6 +165,8 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
         hub.register(id, shared.clone());
         let reason = run(&shared, &hub, rx, last_seen).await;
         hub.unregister(id);
+        let followed = std::mem::take(&mut shared.core.lock().await.reports);
+        hub.reports.forget(&followed);
         tracing::debug!(%reason, "disconnected");
         reader.abort();
         hub.metrics.connections.fetch_sub(1, Ordering::Relaxed);
@@ -251,6 +261,8 @@ enum Wake {
     Command(Option<Command>),
     Events,
     Room(Result<Arc<ServerMessage>, broadcast::error::RecvError>),
+    /// The standing of some followed report moved.
+    Reports,
     Ping,
 }
 
@@ -281,6 +293,8 @@ async fn run(
     let shutdown = hub.cancel.cancelled();
     tokio::pin!(shutdown);
     let mut room: Option<broadcast::Receiver<Arc<ServerMessage>>> = None;
+    let mut standings = hub.reports.watch();
+    let mut following = false;
     loop {
         let wake = tokio::select! {
             biased;
@@ -288,6 +302,7 @@ async fn run(
             cmd = rx.recv() => Wake::Command(cmd),
             _ = shared.wake.notified() => Wake::Events,
             msg = room_next(&mut room) => Wake::Room(msg),
+            Ok(()) = standings.changed(), if following => Wake::Reports,
             _ = ping.tick() => Wake::Ping,
         };
         let mut core = shared.core.lock().await;
@@ -321,6 +336,15 @@ async fn run(
                 }
                 if let Some(joined) = core.joined.take() {
                     room = Some(joined);
+                }
+                following = !core.reports.is_empty();
+                if following && core.send_reports().await.is_err() {
+                    return "send failed".into();
+                }
+            }
+            Wake::Reports => {
+                if core.send_reports().await.is_err() {
+                    return "send failed".into();
                 }
             }
             Wake::Events => {}
@@ -757,7 +781,56 @@ impl Core {
                 }
                 Ok(())
             }
+            ClientMessage::Reports { reports } => {
+                if reports.len() > super::reports::MAX_KEYS {
+                    return self
+                        .error(
+                            "bad_reports",
+                            format!(
+                                "{} reports asked for; a connection follows at most {}",
+                                reports.len(),
+                                super::reports::MAX_KEYS
+                            ),
+                            None,
+                        )
+                        .await;
+                }
+                let store = &self.state.store;
+                if let Some(message) = reports.iter().find_map(|k| {
+                    super::reports::check(store.catalogue(), store.hierarchy(), k).err()
+                }) {
+                    return self.error("bad_reports", message, None).await;
+                }
+                self.hub.reports.ask(&reports);
+                let old = std::mem::replace(&mut self.reports, reports);
+                self.hub.reports.forget(&old);
+                self.reports_sent = None;
+                Ok(())
+            }
         }
+    }
+
+    /// Sends the standing of the reports followed, once all are known and when they changed
+    /// since last sent.
+    async fn send_reports(&mut self) -> Result<(), ()> {
+        if self.reports.is_empty() {
+            return Ok(());
+        }
+        let Some(list) = self.hub.reports.standings(&self.reports) else {
+            return Ok(());
+        };
+        if self.reports_sent.as_ref() == Some(&list) {
+            return Ok(());
+        }
+        let msg = ServerMessage::Reports {
+            version: self.state.store.serving().version(),
+            reports: list,
+        };
+        self.send(&msg).await?;
+        if let ServerMessage::Reports { reports, .. } = msg {
+            self.reports_sent = Some(reports);
+        }
+        Ok(())
     }
 
     /// Sends a snapshot of view `id` at one consistent version.

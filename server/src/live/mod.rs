@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod conn;
+pub mod reports;
 pub mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -228,6 +229,8 @@ pub struct Hub {
     forwarded_cv: std::sync::Condvar,
     journal: Mutex<Journal>,
     rooms: Mutex<HashMap<String, Room>>,
+    /// The approval standing of the reports walls follow.
+    pub reports: Arc<reports::Board>,
     pub tracker: TaskTracker,
     pub cancel: CancellationToken,
 }
@@ -276,6 +279,7 @@ impl Hub {
             forwarded_cv: std::sync::Condvar::new(),
             journal: Mutex::new(Journal::default()),
             rooms: Mutex::new(HashMap::new()),
+            reports: Arc::default(),
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
         });

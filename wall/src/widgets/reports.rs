@@ -1,8 +1,11 @@
 //! Reports: how each reporting regime's latest due report stands — the period whose deadline
 //! has passed (or the one a presenter chose), how many units have reported it, and whether it
 //! is complete or late and by how many days, with the late provinces named. Leaders read who has not reported without asking.
-//! A regime is read from its first indicator's national total and its coverage.
+//! A regime is read from its first indicator's national total and its coverage. On a live wall
+//! a column says how far each report is approved up the hierarchy ("20/34 tỉnh"), as the server
+//! pushes it ([`approved`]); a preview from a file has no such column.
 
+use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
 use dieuhanh_protocol::number::format_vi;
 use dieuhanh_protocol::period::{CivilDate, Period};
 
@@ -176,6 +179,37 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
     }
 }
 
+/// How far a report is approved, for its column: the units below approved as their reports
+/// stand ("20/34 tỉnh"), or, for a report of the regime's own level, its state ("Chờ duyệt").
+/// Green once the report and everything under it is approved.
+pub fn approved(s: &ReportStanding) -> (String, Color) {
+    if s.below > 0 {
+        let noun = super::bars::level_vi(s.below_level.as_deref().unwrap_or(""));
+        let all = s.below_approved >= s.below && s.state == ReportState::Approved;
+        let colour = if all {
+            theme::GOOD
+        } else if s.below_approved == 0 {
+            theme::MUTED
+        } else {
+            theme::TEXT
+        };
+        return (
+            format!(
+                "{}/{} {noun}",
+                format_vi(f64::from(s.below_approved), 0),
+                format_vi(f64::from(s.below), 0)
+            ),
+            colour,
+        );
+    }
+    match s.state {
+        ReportState::Approved => ("Đã duyệt".into(), theme::GOOD),
+        ReportState::AwaitingApproval => ("Chờ duyệt".into(), theme::TEXT),
+        ReportState::ChangedSinceApproval => ("Cần duyệt lại".into(), theme::STALE),
+        ReportState::NotReported => ("Chưa báo cáo".into(), theme::MUTED),
+    }
+}
+
 /// A regime's name without the "Báo cáo" every name starts with (the column says it):
 /// "Thống kê hộ tịch".
 pub fn short_name(name: &str) -> String {
@@ -222,13 +256,31 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         );
         return;
     }
-    let header: Vec<String> = ["Chế độ báo cáo", "Kỳ", "Đã báo cáo", "Tình trạng"]
+    let mut header: Vec<String> = ["Chế độ báo cáo", "Kỳ", "Đã báo cáo", "Tình trạng"]
         .map(String::from)
         .to_vec();
+    let standings: Vec<Standing> = shown.iter().map(|r| standing(ctx, r, unit)).collect();
+    let approvals: Vec<Option<&ReportStanding>> = shown
+        .iter()
+        .zip(&standings)
+        .map(|(r, s)| {
+            ctx.data.reports.get(&ReportKey {
+                regime: r.code.clone(),
+                period: s.period,
+                unit: unit.to_owned(),
+            })
+        })
+        .collect();
+    // Only a live wall knows the approvals: a preview keeps the columns it can fill.
+    let with_approvals = approvals.iter().any(Option::is_some);
+    if with_approvals {
+        header.push("Đã duyệt".into());
+    }
     let rows: Vec<table::Row> = shown
         .iter()
-        .map(|r| {
-            let s = standing(ctx, r, unit);
+        .zip(standings)
+        .zip(&approvals)
+        .map(|((r, s), a)| {
             let colour: Color = if s.complete {
                 theme::GOOD
             } else if s.late {
@@ -236,14 +288,15 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             } else {
                 theme::MUTED
             };
-            (
-                short_name(&r.name),
-                vec![
-                    (s.period.label_vi(), theme::MUTED),
-                    (s.count, theme::TEXT),
-                    (s.status, colour),
-                ],
-            )
+            let mut cells = vec![
+                (s.period.label_vi(), theme::MUTED),
+                (s.count, theme::TEXT),
+                (s.status, colour),
+            ];
+            if with_approvals {
+                cells.push(a.map_or(("—".into(), theme::MUTED), approved));
+            }
+            (short_name(&r.name), cells)
         })
         .collect();
     table::rows_at(
