@@ -256,7 +256,9 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
             "{} clients: other processes took {:.0} % / {:.0} % of the server / client core \
              meanwhile; {} of {} updates went out with no quiet moment before them; samples {} \
              (missing: dieuhanh {}, Node {node_missing}); dieuhanh /api/metrics: deltas {}, \
-             snapshots {}, resyncs {}, lagged {}, slow_closed {}, idle_closed {}, lag_max_ms {}",
+             snapshots {}, resyncs {}, lagged {}, slow_closed {}, idle_closed {}, lag_max_ms {}; \
+             the server's fanout of the last change to its {} connections {:.1} ms ({:.1} µs a \
+             connection), the worst {:.1} ms",
             r.n,
             r.foreign.0 * 100.0,
             r.foreign.1 * 100.0,
@@ -270,7 +272,11 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
             m["lagged"],
             m["slow_closed"],
             m["idle_closed"],
-            m["lag_max_ms"]
+            m["lag_max_ms"],
+            m["fanout_connections"],
+            us(&m["fanout_last_us"]) / 1e3,
+            us(&m["fanout_last_us"]) / m["fanout_connections"].as_f64().unwrap_or(1.0).max(1.0),
+            us(&m["fanout_max_us"]) / 1e3,
         );
     }
     Ok(())
@@ -700,6 +706,11 @@ fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A number of microseconds from `/api/metrics` (0 when absent).
+fn us(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
 }
 
 fn stats(us: &[i64]) -> (f64, f64, f64) {

@@ -485,6 +485,9 @@ async fn openapi_document_lists_every_route() {
         doc["components"]["securitySchemes"]["token"]["scheme"], "bearer",
         "the token a server with --auth asks for is described"
     );
+    // A report's state is the live protocol's type, described as the API answers it.
+    let states = doc["components"]["schemas"]["ReportState"].to_string();
+    assert!(states.contains("changed_since_approval"), "{states}");
     let (status, err) = server.get("/api/nothing-here").await;
     assert_eq!(status, 404);
     assert!(err["error"]["message"].is_string());

@@ -894,6 +894,13 @@ async fn three_hundred_walls_each_get_every_delta_once_and_in_order() {
     let (_, m) = server.get("/api/metrics").await;
     assert_eq!(m["resyncs"], 0, "{m}");
     assert_eq!(m["slow_closed"], 0, "{m}");
+    // The fanout's own figures: the last change went to every wall, and took some time.
+    assert_eq!(m["fanout_connections"], 300, "{m}");
+    assert!(m["fanout_last_us"].as_u64().unwrap() > 0, "{m}");
+    assert!(
+        m["fanout_max_us"].as_u64() >= m["fanout_last_us"].as_u64(),
+        "{m}"
+    );
 }
 
 /// Views at the edges of what a client may ask — a range of 10,000 years, every commune of the

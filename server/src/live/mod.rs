@@ -166,6 +166,11 @@ pub struct Metrics {
     /// Delay between acceptance of an upload and the send of its delta, last and worst (ms).
     pub lag_last_ms: AtomicU64,
     pub lag_max_ms: AtomicU64,
+    /// How long the last change took to go out to every connection (its fanout), the worst,
+    /// and to how many connections the last one went (µs, µs, count).
+    pub fanout_last_us: AtomicU64,
+    pub fanout_max_us: AtomicU64,
+    pub fanout_connections: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -357,12 +362,18 @@ impl Hub {
             *v = (*v).max(event.version);
             hub.forwarded_cv.notify_all();
         }
+        let us = t0.elapsed().as_micros() as u64;
+        let m = &hub.metrics;
+        m.fanout_last_us.store(us, Ordering::Relaxed);
+        m.fanout_max_us.fetch_max(us, Ordering::Relaxed);
+        m.fanout_connections
+            .store(conns.len() as u64, Ordering::Relaxed);
         tracing::debug!(
             version = event.version,
             connections = conns.len(),
             parts,
             left_to_tasks = handed,
-            us = t0.elapsed().as_micros() as u64,
+            us,
             after_commit_us = waited.as_micros() as u64,
             "change fanned out"
         );
@@ -642,6 +653,10 @@ pub struct MetricsOut {
     pub idle_closed: u64,
     pub lag_last_ms: u64,
     pub lag_max_ms: u64,
+    /// The last change's fanout to every connection, the worst, and its connections.
+    pub fanout_last_us: u64,
+    pub fanout_max_us: u64,
+    pub fanout_connections: u64,
 }
 
 /// Counters of the live push.
@@ -666,5 +681,8 @@ pub async fn metrics(State(state): State<AppState>) -> Json<MetricsOut> {
         idle_closed: l(&m.idle_closed),
         lag_last_ms: l(&m.lag_last_ms),
         lag_max_ms: l(&m.lag_max_ms),
+        fanout_last_us: l(&m.fanout_last_us),
+        fanout_max_us: l(&m.fanout_max_us),
+        fanout_connections: l(&m.fanout_connections),
     })
 }
