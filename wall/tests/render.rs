@@ -1756,6 +1756,18 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
         taken,
     );
     assert_eq!((ktxh.period, ktxh.unit.as_str()), (due, "VN"));
+    // A presenter's focus on Hồ Chí Minh: its own reports (and its communes'), not the
+    // ministries' national ones.
+    let hcm = RoomState {
+        focus_unit: Some("79".into()),
+        ..RoomState::default()
+    };
+    let focused = scene::report_keys(&layout, &hcm, taken);
+    assert!(
+        !focused.is_empty() && focused.len() < keys.len(),
+        "{focused:?}"
+    );
+    assert!(focused.iter().all(|k| k.unit == "79"), "{focused:?}");
     let ht = keys.iter().find(|k| k.regime == "BC-HT").unwrap().clone();
     let standing = |key: ReportKey, state, approved| ReportStanding {
         key,
