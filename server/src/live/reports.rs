@@ -302,3 +302,124 @@ fn compute(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
+
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::aggregate::CellChange;
+    use dieuhanh_protocol::live::ReportState;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::load(&crate::assets_dir().join("catalogue/catalogue.toml")).unwrap()
+    }
+
+    fn month(m: u8) -> Period {
+        Period::Month {
+            year: 2026,
+            month: m,
+        }
+    }
+
+    fn key(regime: &str, unit: &str) -> ReportKey {
+        ReportKey {
+            regime: regime.into(),
+            period: month(10),
+            unit: unit.into(),
+        }
+    }
+
+    fn event(cells: Option<Vec<(&str, Period)>>) -> ChangeEvent {
+        ChangeEvent::new(
+            2,
+            1,
+            SystemTime::now(),
+            1,
+            cells.map(|c| {
+                c.into_iter()
+                    .map(|(i, p)| CellChange {
+                        indicator: i.into(),
+                        uid: 1,
+                        period: p,
+                        value: Some(1.0),
+                        coverage: None,
+                    })
+                    .collect()
+            }),
+        )
+    }
+
+    fn dirty(board: &Board) -> Vec<Group> {
+        let mut g: Vec<Group> = board.take_dirty().into_iter().map(|(g, _)| g).collect();
+        g.sort();
+        g
+    }
+
+    /// A change marks only the followed reports it can move: a regime with a changed indicator
+    /// in the report's own period; a change too large to list marks them all.
+    #[test]
+    fn a_change_touches_the_reports_of_its_indicators_and_period_only() {
+        let cat = catalogue();
+        let board = Board::default();
+        board.ask(&[key("BC-HT", "VN"), key("BC-KTXH", "VN")]);
+        assert_eq!(dirty(&board).len(), 2, "new keys are computed");
+        // Births (XH02) are civil registration's; October, not September.
+        board.touch_event(&cat, &event(Some(vec![("XH02", month(9))])));
+        assert!(dirty(&board).is_empty());
+        board.touch_event(&cat, &event(Some(vec![("XH02", month(10))])));
+        assert_eq!(dirty(&board), vec![("BC-HT".to_owned(), month(10))]);
+        // State budget revenue (NS01) is in the provinces' monthly report.
+        board.touch_event(&cat, &event(Some(vec![("NS01", month(10))])));
+        assert_eq!(dirty(&board), vec![("BC-KTXH".to_owned(), month(10))]);
+        board.touch_event(&cat, &event(None));
+        assert_eq!(dirty(&board).len(), 2);
+        // An approval of a report nobody follows costs nothing.
+        board.touch("BC-HT", month(9));
+        assert!(dirty(&board).is_empty());
+    }
+
+    /// Standings are kept while some connection follows them, and sent in the order asked.
+    #[test]
+    fn standings_are_counted_per_follower_and_dropped_with_the_last() {
+        let board = Board::default();
+        let stamp = board.watch();
+        let (a, b) = (key("BC-HT", "VN"), key("BC-HT", "04"));
+        board.ask(&[a.clone(), b.clone()]);
+        board.ask(std::slice::from_ref(&a));
+        assert_eq!(
+            board.standings(&[a.clone(), b.clone()]),
+            None,
+            "not computed yet"
+        );
+        let standing = |k: &ReportKey| ReportStanding {
+            key: k.clone(),
+            state: ReportState::NotReported,
+            below_level: None,
+            below: 0,
+            below_reported: 0,
+            below_approved: 0,
+        };
+        board.put(vec![standing(&a), standing(&b)]);
+        assert!(stamp.has_changed().unwrap());
+        let both = board.standings(&[b.clone(), a.clone()]).unwrap();
+        assert_eq!((&both[0].key, &both[1].key), (&b, &a));
+        board.forget(&[a.clone(), b.clone()]);
+        assert_eq!(
+            board.standings(std::slice::from_ref(&b)),
+            None,
+            "no one follows it"
+        );
+        assert!(
+            board.standings(std::slice::from_ref(&a)).is_some(),
+            "still followed once"
+        );
+        // The same standing again moves nothing.
+        let mut stamp = board.watch();
+        stamp.mark_unchanged();
+        board.put(vec![standing(&a)]);
+        assert!(!stamp.has_changed().unwrap());
+    }
+}
