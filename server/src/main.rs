@@ -106,9 +106,11 @@ enum Command {
         #[arg(long)]
         sheet: Option<String>,
     },
-    /// Print a live view's snapshot and every change as it arrives (for checking a feed).
+    /// Print a live view's snapshot and every change as it arrives (for checking a feed), and
+    /// how reports stand in their approval, again whenever that changes.
     ///
     /// Example: dieuhanh-server watch --indicator VM02 --children-of VN --period 2026-09
+    ///          dieuhanh-server watch --report BC-HT:2026-10:VN --report BC-KTXH:2026-10:VN
     Watch {
         /// The server's live endpoint.
         #[arg(long, default_value = "ws://127.0.0.1:8080/live")]
@@ -117,7 +119,7 @@ enum Command {
         #[arg(long, env = "DIEUHANH_TOKEN")]
         token: Option<String>,
         /// Indicator codes (repeatable).
-        #[arg(long = "indicator", required = true)]
+        #[arg(long = "indicator", required_unless_present = "reports")]
         indicators: Vec<String>,
         /// Unit codes (repeatable); VN for the nation.
         #[arg(long = "unit")]
@@ -128,9 +130,13 @@ enum Command {
         #[arg(long)]
         level: Option<String>,
         /// Periods (repeatable), e.g. 2026-09 or "Tháng 9/2026".
-        #[arg(long = "period", required = true)]
+        #[arg(long = "period", required_unless_present = "reports")]
         periods: Vec<String>,
-        /// Stop after this many snapshots and changes.
+        /// A report to follow, REGIME:PERIOD:UNIT (repeatable), e.g. BC-HT:2026-10:VN: its
+        /// approval state and its units below reported and approved.
+        #[arg(long = "report")]
+        reports: Vec<String>,
+        /// Stop after this many snapshots, changes and report standings.
         #[arg(long)]
         count: Option<usize>,
     },
@@ -358,26 +364,35 @@ fn main() -> anyhow::Result<()> {
             children_of,
             level,
             periods,
+            reports,
             count,
         } => {
-            let periods = periods
+            let reports = reports
                 .iter()
-                .map(|p| Period::parse(p).with_context(|| format!("--period {p}")))
+                .map(|r| report_key(r).with_context(|| format!("--report {r}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            if units.is_empty() && children_of.is_none() {
-                bail!("give --unit or --children-of");
-            }
-            let view = dieuhanh_protocol::live::View {
-                indicators,
-                units,
-                children_of,
-                level,
-                periods: dieuhanh_protocol::live::Periods::List(periods),
-                comparisons: false,
-                at: None,
+            let view = if indicators.is_empty() {
+                None
+            } else {
+                let periods = periods
+                    .iter()
+                    .map(|p| Period::parse(p).with_context(|| format!("--period {p}")))
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                if units.is_empty() && children_of.is_none() {
+                    bail!("give --unit or --children-of");
+                }
+                Some(dieuhanh_protocol::live::View {
+                    indicators,
+                    units,
+                    children_of,
+                    level,
+                    periods: dieuhanh_protocol::live::Periods::List(periods),
+                    comparisons: false,
+                    at: None,
+                })
             };
             let (url, rt) = live_client(url, token)?;
-            rt.block_on(dieuhanh_server::watch::watch(&url, view, count))?;
+            rt.block_on(dieuhanh_server::watch::watch(&url, view, reports, count))?;
             Ok(())
         }
         Command::Present {
@@ -527,6 +542,20 @@ async fn shutdown_signal() {
 }
 
 /// The live endpoint with its token, and a runtime for a command-line client of it.
+/// `BC-HT:2026-10:VN` as a report to follow (the period may be written "Tháng 10/2026").
+fn report_key(text: &str) -> anyhow::Result<dieuhanh_protocol::live::ReportKey> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(regime), Some(period), Some(unit)) = (parts.next(), parts.next(), parts.next())
+    else {
+        bail!("write it as REGIME:PERIOD:UNIT, e.g. BC-HT:2026-10:VN");
+    };
+    Ok(dieuhanh_protocol::live::ReportKey {
+        regime: regime.trim().to_owned(),
+        period: Period::parse(period.trim())?,
+        unit: unit.trim().to_owned(),
+    })
+}
+
 fn live_client(
     url: String,
     token: Option<String>,

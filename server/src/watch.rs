@@ -1,13 +1,16 @@
 //! `dieuhanh-server watch`: a technician's view of a live feed — subscribes to one view on a
 //! running server and prints the snapshot and every delta as it arrives, with versions, in
 //! Vietnamese number format; reconnects and resumes from the last version if the link drops.
+//! It may also follow reports' approval standing, as a wall's reports panel does.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use dieuhanh_protocol::live::{Cell, ClientMessage, ServerMessage, View, without_token};
+use dieuhanh_protocol::live::{
+    Cell, ClientMessage, ReportKey, ReportStanding, ServerMessage, View, without_token,
+};
 use dieuhanh_protocol::number::format_vi_auto;
 
 /// Why watching stopped.
@@ -29,15 +32,46 @@ fn line(c: &Cell) -> String {
     )
 }
 
-/// Watches `view` on `url` (ws://host:port/live?token=…) until interrupted; `max_messages`
-/// stops after that many snapshots and deltas (for scripts).
-pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result<(), WatchError> {
+/// "BC-HT Tháng 10/2026 VN: chờ duyệt; cấp dưới 34 tỉnh: 33 đã báo cáo, 20 đã duyệt".
+fn standing_line(s: &ReportStanding) -> String {
+    let k = &s.key;
+    let mut out = format!(
+        "{} {} {}: {}",
+        k.regime,
+        k.period.label_vi(),
+        k.unit,
+        s.state.label_vi()
+    );
+    if let Some(level) = &s.below_level {
+        let noun = match level.as_str() {
+            "province" => "tỉnh",
+            "district" => "huyện",
+            _ => "xã",
+        };
+        out.push_str(&format!(
+            "; cấp dưới {} {noun}: {} đã báo cáo, {} đã duyệt",
+            s.below, s.below_reported, s.below_approved
+        ));
+    }
+    out
+}
+
+/// Watches `view` (and follows `reports`) on `url` (ws://host:port/live?token=…) until
+/// interrupted; `max_messages` stops after that many snapshots, deltas and report standings
+/// (for scripts).
+pub async fn watch(
+    url: &str,
+    view: Option<View>,
+    reports: Vec<ReportKey>,
+    max_messages: Option<usize>,
+) -> Result<(), WatchError> {
     let mut version: Option<i64> = None;
     let mut seen = 0usize;
+    let mut connected = false;
     loop {
         let (mut ws, _) = match tokio_tungstenite::connect_async(url).await {
             Ok(ok) => ok,
-            Err(e) if version.is_none() => {
+            Err(e) if !connected => {
                 return Err(WatchError::Connect {
                     url: without_token(url),
                     message: e.to_string(),
@@ -49,13 +83,26 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
                 continue;
             }
         };
-        let sub = ClientMessage::Subscribe {
-            id: "watch".into(),
-            view: view.clone(),
-            since: version,
-        };
-        let text = serde_json::to_string(&sub).unwrap_or_default();
-        if ws.send(Message::text(text)).await.is_err() {
+        connected = true;
+        let mut asks = Vec::new();
+        if let Some(view) = &view {
+            asks.push(ClientMessage::Subscribe {
+                id: "watch".into(),
+                view: view.clone(),
+                since: version,
+            });
+        }
+        if !reports.is_empty() {
+            asks.push(ClientMessage::Reports {
+                reports: reports.clone(),
+            });
+        }
+        let mut sent = true;
+        for m in &asks {
+            let text = serde_json::to_string(m).unwrap_or_default();
+            sent &= ws.send(Message::text(text)).await.is_ok();
+        }
+        if !sent {
             continue;
         }
         let mut names = None;
@@ -107,8 +154,16 @@ pub async fn watch(url: &str, view: View, max_messages: Option<usize>) -> Result
                     println!("# {}", crate::present::describe(&room, &p, names));
                 }
                 ServerMessage::Error { message, .. } => return Err(WatchError::Refused(message)),
-                // Asked for by walls, never by this command.
-                ServerMessage::Reports { .. } => {}
+                ServerMessage::Reports {
+                    version: v,
+                    reports,
+                } => {
+                    println!("# duyệt báo cáo (v{v}):");
+                    for s in &reports {
+                        println!("  {}", standing_line(s));
+                    }
+                    seen += 1;
+                }
             }
             if max_messages.is_some_and(|n| seen >= n) {
                 let _ = ws.close(None).await;

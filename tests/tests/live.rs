@@ -509,6 +509,72 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
     }
 }
 
+/// `dieuhanh-server watch`, as a technician runs it: the view's snapshot and each change, and
+/// a report's approval standing, printed in Vietnamese as they come; it stops after `--count`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_command_prints_a_view_and_a_reports_standing_as_they_change() {
+    use std::io::BufRead;
+    let _shared = MEMORY_GATE.read().await;
+    let (_d, server) = server_with(LiveConfig::default()).await;
+    let hcm = server.communes("79");
+    let ha_noi = server.communes("01");
+    let v1 = upload(&server, &[(hcm[0].clone(), 1200)]).await;
+    let mut child = std::process::Command::new(server_bin())
+        .args(["watch", "--url", &format!("ws://{}/live", server.addr)])
+        .args([
+            "--indicator",
+            "XH02",
+            "--unit",
+            "VN",
+            "--period",
+            "Tháng 8/2025",
+        ])
+        .args(["--report", "BC-HT:2025-08:VN", "--count", "4"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut out = Vec::new();
+    let read_until = |out: &mut Vec<String>, want: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !out.iter().any(|l| l.contains(want)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => out.push(l),
+                Err(_) => panic!("no {want:?} in {out:#?}"),
+            }
+        }
+    };
+    tokio::task::block_in_place(|| {
+        read_until(
+            &mut out,
+            "BC-HT Tháng 8/2025 VN: chờ duyệt; cấp dưới 34 tỉnh: 1 đã báo cáo",
+        )
+    });
+    let v2 = upload(&server, &[(ha_noi[0].clone(), 34)]).await;
+    tokio::task::block_in_place(|| read_until(&mut out, "cấp dưới 34 tỉnh: 2 đã báo cáo"));
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    reader.join().unwrap();
+    let text = out.join("\n");
+    assert!(text.contains(&format!("# ảnh chụp v{v1}")), "{text}");
+    assert!(text.contains("XH02 VN Tháng 8/2025 = 1.200"), "{text}");
+    assert!(
+        text.contains(&format!("# thay đổi v{v1} → v{v2}")),
+        "{text}"
+    );
+    assert!(text.contains("XH02 VN Tháng 8/2025 = 1.234"), "{text}");
+}
+
 /// Runs `dieuhanh-server present` against `server` (off the runtime's thread, which serves it).
 async fn present(server: &TestServer, token: &str, args: &[&str]) -> (bool, String, String) {
     let mut cmd = std::process::Command::new(server_bin());
