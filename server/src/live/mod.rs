@@ -1,10 +1,12 @@
 //! Live push over WebSockets (`/live`): walls subscribe to views and get a snapshot, then
 //! deltas for every accepted change that touches them — re-aggregated ancestors included —
-//! each stamped with the global data version; rooms carry the presenter's control state.
+//! each stamped with the global data version; rooms carry the presenter's control state; walls
+//! may follow reports' approval standing.
 //!
 //! - `auth`: tokens and allowed origins, checked on the upgrade request.
 //! - `view`: a view's units, periods and cells; snapshots and the intersection with a change.
 //! - `conn`: one connection: bounded queues, coalescing, heartbeats, timeouts, resume.
+//! - `reports`: the approval standing of the reports walls follow, computed once for all.
 //!
 //! The [`Hub`] keeps a bounded journal of recent changes (for resume) and the rooms, fans each
 //! change event out to the connections — writing straight into the sockets of idle ones, see
