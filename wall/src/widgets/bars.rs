@@ -124,29 +124,14 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         small_cap.min(inner.h * 0.05) * 1.5
     };
     let bottom = inner.y + inner.h - note_h;
-    // A row never straddles a horizontal bezel: it starts below it. Each such bezel can cost
-    // its own height and up to one row, which the row height leaves room for.
-    let strips: Vec<Rect> = list
-        .bezels
-        .iter()
-        .filter(|b| b.w > b.h && b.y < bottom && b.y + b.h > top && b.intersects(&inner))
-        .copied()
-        .collect();
-    let strip_h: f32 = strips.iter().map(|b| b.h).sum();
-    let row_h =
-        ((bottom - top - strip_h) / (rows.len() + strips.len()) as f32).min(small_cap * 1.6);
-    let mut ys = Vec::with_capacity(rows.len());
-    let mut y = top;
-    while ys.len() < rows.len() {
-        if let Some(b) = strips.iter().find(|b| y < b.y + b.h && y + row_h > b.y) {
-            y = b.y + b.h + 1.0;
-        }
-        if y + row_h > bottom + 0.5 {
-            break;
-        }
-        ys.push(y);
-        y += row_h;
-    }
+    let (row_h, ys) = super::row_tops(
+        &list.bezels,
+        inner,
+        top,
+        bottom,
+        rows.len(),
+        small_cap * 1.6,
+    );
     let shown = ys.len();
     let size = (row_h * 0.72).min(small_cap);
     let name_w = rows

@@ -202,6 +202,40 @@ pub fn outside_ministry(ctx: &Ctx<'_>, panel: &Panel) -> bool {
 }
 
 /// The panel's background and edge; returns the inner rectangle after padding.
+/// The row height and the tops of up to `n` rows of a list drawn from `top` to `bottom` in
+/// `inner`, each at most `max_h` high. A row never straddles a horizontal bezel — its text
+/// would be moved off the strip onto a neighbour — it starts below it; each such bezel can cost
+/// its own height and up to one row, which the row height leaves room for. Fewer tops than `n`
+/// when the rows do not all fit.
+pub fn row_tops(
+    bezels: &[Rect],
+    inner: Rect,
+    top: f32,
+    bottom: f32,
+    n: usize,
+    max_h: f32,
+) -> (f32, Vec<f32>) {
+    let strips: Vec<&Rect> = bezels
+        .iter()
+        .filter(|b| b.w > b.h && b.y < bottom && b.y + b.h > top && b.intersects(&inner))
+        .collect();
+    let strip_h: f32 = strips.iter().map(|b| b.h).sum();
+    let row_h = ((bottom - top - strip_h) / (n + strips.len()).max(1) as f32).min(max_h);
+    let mut ys = Vec::with_capacity(n);
+    let mut y = top;
+    while ys.len() < n {
+        if let Some(b) = strips.iter().find(|b| y < b.y + b.h && y + row_h > b.y) {
+            y = b.y + b.h + 1.0;
+        }
+        if y + row_h > bottom + 0.5 {
+            break;
+        }
+        ys.push(y);
+        y += row_h;
+    }
+    (row_h, ys)
+}
+
 pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
     let r = panel.rect;
     list.rect(r, theme::PANEL);
@@ -433,6 +467,38 @@ pub fn periods_back(last: Period, n: u32) -> Vec<Period> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows of a list crossing a horizontal bezel start below it, evenly spaced otherwise,
+    /// and all of them fit above the bottom.
+    #[test]
+    fn rows_never_straddle_a_horizontal_bezel() {
+        let inner = Rect::new(0.0, 0.0, 500.0, 1000.0);
+        let bezel = Rect::new(0.0, 530.0, 2000.0, 6.0);
+        let (h, ys) = row_tops(&[bezel], inner, 100.0, 1000.0, 20, 60.0);
+        assert_eq!(ys.len(), 20, "{ys:?}");
+        for y in &ys {
+            assert!(
+                *y + h <= bezel.y || *y >= bezel.y + bezel.h,
+                "{y} of {ys:?}"
+            );
+            assert!(*y + h <= 1000.5);
+        }
+        assert!(ys.windows(2).all(|w| w[1] - w[0] >= h - 1e-3));
+        // Without a bezel: the same rows, one after the other from the top.
+        let (h, ys) = row_tops(&[], inner, 100.0, 1000.0, 20, 60.0);
+        assert_eq!(ys[0], 100.0);
+        assert!((ys[19] - (100.0 + 19.0 * h)).abs() < 1e-3);
+        // A vertical bezel does not move rows.
+        let (_, ys2) = row_tops(
+            &[Rect::new(250.0, 0.0, 6.0, 2000.0)],
+            inner,
+            100.0,
+            1000.0,
+            20,
+            60.0,
+        );
+        assert_eq!(ys, ys2);
+    }
 
     #[test]
     fn a_presenters_period_stands_for_the_last_ended_period_of_a_fixed_panels_kind() {

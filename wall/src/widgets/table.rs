@@ -112,9 +112,18 @@ pub fn rows_at(
     rows: &[Row],
     headings_count: bool,
 ) {
-    let avail = inner.y + inner.h - top;
     let n = rows.len() + 1;
-    let row_h = (avail / n as f32).min(size_cap * 1.5);
+    let (row_h, ys) = super::row_tops(
+        &list.bezels,
+        inner,
+        top,
+        inner.y + inner.h,
+        n,
+        size_cap * 1.5,
+    );
+    let Some(&head_y) = ys.first() else {
+        return;
+    };
     let size = (row_h * 0.7).min(size_cap);
     let cols = header.len().max(2);
     // Each figure column is as wide as its widest figure (and, listing indicators, its short
@@ -145,24 +154,22 @@ pub fn rows_at(
     let first_w = inner.w - widths.iter().sum::<f32>();
     let col_right = |c: usize| inner.x + first_w + widths[..c].iter().sum::<f32>();
     let col_w = |c: usize| widths.get(c - 1).copied().unwrap_or(0.0);
-    let shown = ((avail / row_h).floor() as usize).min(n);
     for (i, h) in header.iter().enumerate() {
         let style = TextStyle::new(size * 0.85, Weight::SemiBold, theme::MUTED);
         if i == 0 {
-            list.text_elided(shaper, h, inner.x, top, style, first_w - size);
+            list.text_elided(shaper, h, inner.x, head_y, style, first_w - size);
         } else {
             list.text_elided(
                 shaper,
                 h,
                 col_right(i) - size * 0.3,
-                top,
+                head_y,
                 style.align(Align::Right),
                 col_w(i) - size * 0.5,
             );
         }
     }
-    for (ri, (name, cells)) in rows.iter().take(shown.saturating_sub(1)).enumerate() {
-        let y = top + (ri + 1) as f32 * row_h;
+    for (ri, ((name, cells), &y)) in rows.iter().zip(&ys[1..]).enumerate() {
         if ri % 2 == 0 {
             list.rect(
                 Rect::new(inner.x, y, inner.w, row_h),
