@@ -313,6 +313,8 @@ async fn the_wall_is_told_when_a_province_approves_its_report() {
     };
     let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
     assert!(texts.contains(&"1/34 tỉnh"), "{texts:?}");
+    // Its heading too, on a desk screen where the figures had to shrink to fit.
+    assert!(texts.contains(&"Đã duyệt"), "{texts:?}");
     drop(commands);
     feed.abort();
 }

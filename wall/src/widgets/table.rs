@@ -159,13 +159,18 @@ pub fn rows_at(
         if i == 0 {
             list.text_elided(shaper, h, inner.x, head_y, style, first_w - size);
         } else {
+            // Shrunk with the figures when they had to: a heading cut to "Đ…" names nothing.
+            let style = TextStyle {
+                size_px: size * 0.85 * fig_scale,
+                ..style
+            };
             list.text_elided(
                 shaper,
                 h,
-                col_right(i) - size * 0.3,
+                col_right(i) - size * 0.3 * fig_scale,
                 head_y,
                 style.align(Align::Right),
-                col_w(i) - size * 0.5,
+                col_w(i) - size * 0.5 * fig_scale,
             );
         }
     }
