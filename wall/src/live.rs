@@ -327,6 +327,13 @@ pub async fn fetch(
                         message: message.clone(),
                     });
                 }
+                // A server from before approval standings: the picture goes without them.
+                ServerMessage::Error {
+                    id: None, message, ..
+                } if standings_due => {
+                    tracing::warn!(%message, "the server does not say how reports are approved");
+                    standings_due = false;
+                }
                 _ => {}
             }
         }
