@@ -1723,7 +1723,7 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
 
 /// On a live wall the reports panel says how far each report is approved, as the server
 /// pushes it: the report keys it follows are each regime's shown period for the panel's unit,
-/// a `reports` message fills the column ("20/34 tỉnh", green when everything is approved), and
+/// a `reports` message fills the column ("20/34 tỉnh", green once every province is approved), and
 /// a regime without a standing yet reads "—". A preview from a file has no such column.
 #[test]
 fn the_reports_panel_shows_how_far_each_report_is_approved() {
@@ -1783,7 +1783,8 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
             version: live.version,
             reports: vec![
                 standing(ktxh.clone(), ReportState::AwaitingApproval, 20),
-                standing(ht, ReportState::Approved, 34),
+                // Every province approved, the nation's own approval still to come.
+                standing(ht, ReportState::AwaitingApproval, 34),
             ],
         },
         taken,

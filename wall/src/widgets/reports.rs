@@ -181,12 +181,11 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
 
 /// How far a report is approved, for its column: the units below approved as their reports
 /// stand ("20/34 tỉnh"), or, for a report of the regime's own level, its state ("Chờ duyệt").
-/// Green once the report and everything under it is approved.
+/// Green once every unit it counts is approved, as the figure reads.
 pub fn approved(s: &ReportStanding) -> (String, Color) {
     if s.below > 0 {
         let noun = super::bars::level_vi(s.below_level.as_deref().unwrap_or(""));
-        let all = s.below_approved >= s.below && s.state == ReportState::Approved;
-        let colour = if all {
+        let colour = if s.below_approved >= s.below {
             theme::GOOD
         } else if s.below_approved == 0 {
             theme::MUTED
