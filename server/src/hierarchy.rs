@@ -64,6 +64,16 @@ impl Level {
         }
     }
 
+    /// What units of this level are called in a count: "34 tỉnh", "56 xã".
+    pub fn noun_vi(self) -> &'static str {
+        match self {
+            Level::Nation => "toàn quốc",
+            Level::Province => "tỉnh",
+            Level::District => "huyện",
+            Level::Commune => "xã",
+        }
+    }
+
     pub fn label_vi(self) -> &'static str {
         match self {
             Level::Nation => "Toàn quốc",

@@ -13,6 +13,8 @@ use dieuhanh_protocol::live::{
 };
 use dieuhanh_protocol::number::format_vi_auto;
 
+use crate::hierarchy::Level;
+
 /// Why watching stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -43,11 +45,7 @@ fn standing_line(s: &ReportStanding) -> String {
         s.state.label_vi()
     );
     if let Some(level) = &s.below_level {
-        let noun = match level.as_str() {
-            "province" => "tỉnh",
-            "district" => "huyện",
-            _ => "xã",
-        };
+        let noun = Level::parse(level).map_or(level.as_str(), |l| l.noun_vi());
         out.push_str(&format!(
             "; cấp dưới {} {noun}: {} đã báo cáo, {} đã duyệt",
             s.below, s.below_reported, s.below_approved

@@ -61,11 +61,10 @@ pub struct Joining {
 
 impl Joining {
     fn message(&self) -> Message {
-        let m = ClientMessage::Join {
+        wire(&ClientMessage::Join {
             room: self.room.clone(),
             scenes: self.scenes.clone(),
-        };
-        Message::text(serde_json::to_string(&m).unwrap_or_default())
+        })
     }
 }
 
@@ -97,20 +96,23 @@ pub fn live_url(server: &str, token: Option<&str>) -> Result<String, LiveError> 
     Ok(url)
 }
 
+/// A client message as the text frame that carries it.
+fn wire(m: &ClientMessage) -> Message {
+    Message::text(serde_json::to_string(m).unwrap_or_default())
+}
+
 fn follow(reports: &[ReportKey]) -> Message {
-    let m = ClientMessage::Reports {
+    wire(&ClientMessage::Reports {
         reports: reports.to_vec(),
-    };
-    Message::text(serde_json::to_string(&m).unwrap_or_default())
+    })
 }
 
 fn subscribe(id: &str, view: &View, since: Option<i64>) -> Message {
-    let m = ClientMessage::Subscribe {
+    wire(&ClientMessage::Subscribe {
         id: id.to_owned(),
         view: view.clone(),
         since,
-    };
-    Message::text(serde_json::to_string(&m).unwrap_or_default())
+    })
 }
 
 /// Runs the feed until `commands` closes: connects, subscribes, forwards every message through
@@ -214,10 +216,7 @@ pub async fn run_feed(
                         for id in old.keys() {
                             if !new.iter().any(|(n, _)| n == id) {
                                 let m = ClientMessage::Unsubscribe { id: id.clone() };
-                                ok &= tx
-                                    .send(Message::text(serde_json::to_string(&m).unwrap_or_default()))
-                                    .await
-                                    .is_ok();
+                                ok &= tx.send(wire(&m)).await.is_ok();
                             }
                         }
                         views = new;

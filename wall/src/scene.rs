@@ -37,10 +37,7 @@ pub fn view_of(panel: &Panel, room: &RoomState, now_ms: i64) -> Option<View> {
     };
     let periods = periods_back(last, n);
     let (from, to) = (periods[0], *periods.last().unwrap_or(&last));
-    let unit = match &room.focus_unit {
-        Some(f) if widgets::follows_focus(panel) => f.clone(),
-        _ => panel.unit.clone(),
-    };
+    let unit = widgets::shown_unit(panel, room).to_owned();
     Some(View {
         indicators: panel.indicators.clone(),
         units: if panel.children.is_some() {
@@ -64,10 +61,7 @@ pub fn report_views(panel: &Panel, room: &RoomState, now_ms: i64) -> Vec<View> {
     if panel.widget != WidgetKind::Reports {
         return Vec::new();
     }
-    let unit = match &room.focus_unit {
-        Some(f) if widgets::follows_focus(panel) => f.clone(),
-        _ => panel.unit.clone(),
-    };
+    let unit = widgets::shown_unit(panel, room).to_owned();
     let nation = unit.eq_ignore_ascii_case("VN");
     let mut out = Vec::new();
     for f in Frequency::ALL {
@@ -241,18 +235,15 @@ pub fn report_keys(layout: &Layout, room: &RoomState, now_ms: i64) -> Vec<Report
         if panel.widget != WidgetKind::Reports {
             continue;
         }
-        let unit = match &room.focus_unit {
-            Some(f) if widgets::follows_focus(panel) => f.clone(),
-            _ => panel.unit.clone(),
-        };
+        let unit = widgets::shown_unit(panel, room);
         for r in &panel.regimes {
-            if !widgets::reports::concerns(r, &unit) {
+            if !widgets::reports::concerns(r, unit) {
                 continue;
             }
             let key = ReportKey {
                 regime: r.code.clone(),
                 period: widgets::reports::shown(r, room.period, now_ms).0,
-                unit: unit.clone(),
+                unit: unit.to_owned(),
             };
             if !out.contains(&key) {
                 out.push(key);

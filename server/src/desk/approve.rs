@@ -12,7 +12,7 @@ use dieuhanh_protocol::period::Period;
 use crate::api::approvals::{approve_as, approver};
 use crate::api::{ApiError, AppState};
 use crate::approval::{self, Approval, ApproveRequest, ReportState, Reports};
-use crate::hierarchy::{Era, Level};
+use crate::hierarchy::Era;
 use crate::ingest::Scope;
 use crate::live::Role;
 
@@ -328,7 +328,7 @@ async fn look(state: &AppState, f: &Fields) -> Result<Standing, ApiError> {
             let below_kind = below_ids
                 .first()
                 .and_then(|&u| h.unit(u))
-                .map_or("đơn vị", |u| level_noun(u.level));
+                .map_or("đơn vị", |u| u.level.noun_vi());
             let mut below: Vec<(String, String, ReportState)> = below_ids
                 .iter()
                 .filter_map(|&u| {
@@ -365,15 +365,6 @@ fn rank(s: ReportState) -> u8 {
         ReportState::ChangedSinceApproval => 1,
         ReportState::AwaitingApproval => 2,
         ReportState::Approved => 3,
-    }
-}
-
-fn level_noun(level: Level) -> &'static str {
-    match level {
-        Level::Nation => "toàn quốc",
-        Level::Province => "tỉnh",
-        Level::District => "huyện",
-        Level::Commune => "xã",
     }
 }
 

@@ -824,12 +824,10 @@ impl Core {
         }
         let msg = ServerMessage::Reports {
             version: self.state.store.serving().version(),
-            reports: list,
+            reports: list.clone(),
         };
         self.send(&msg).await?;
-        if let ServerMessage::Reports { reports, .. } = msg {
-            self.reports_sent = Some(reports);
-        }
+        self.reports_sent = Some(list);
         Ok(())
     }
 

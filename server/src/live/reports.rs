@@ -163,6 +163,10 @@ impl Board {
         }
     }
 
+    fn is_dirty(&self) -> bool {
+        self.inner.lock().is_ok_and(|inner| !inner.dirty.is_empty())
+    }
+
     /// The groups to compute and the keys followed in each.
     fn take_dirty(&self) -> Vec<(Group, Vec<ReportKey>)> {
         let Ok(mut inner) = self.inner.lock() else {
@@ -218,6 +222,10 @@ impl Board {
                         Err(broadcast::error::RecvError::Lagged(_)) => self.touch_all(),
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
+                }
+                // A change no followed report depends on: nothing to gather or compute.
+                if !self.is_dirty() {
+                    continue;
                 }
                 tokio::time::sleep(SETTLE).await;
                 loop {

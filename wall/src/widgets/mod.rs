@@ -69,10 +69,7 @@ impl Ctx<'_> {
 
     /// The unit a panel shows, after the presenter's focus.
     pub fn unit_of<'p>(&'p self, panel: &'p Panel) -> &'p str {
-        match &self.room.focus_unit {
-            Some(f) if follows_focus(panel) => f,
-            _ => &panel.unit,
-        }
+        shown_unit(panel, self.room)
     }
 
     /// The period a panel shows for `indicator` at `unit`: a fixed one, or the latest with a
@@ -161,6 +158,15 @@ pub fn follows_focus(panel: &Panel) -> bool {
                 | WidgetKind::Table
                 | WidgetKind::Reports
         )
+}
+
+/// The unit `panel` shows in `room`: the presenter's focus when the panel follows it
+/// ([`follows_focus`]), else its own.
+pub fn shown_unit<'a>(panel: &'a Panel, room: &'a RoomState) -> &'a str {
+    match &room.focus_unit {
+        Some(f) if follows_focus(panel) => f,
+        _ => &panel.unit,
+    }
 }
 
 /// Draws every panel of the scene.
