@@ -270,6 +270,10 @@ pub struct ReportStanding {
     pub below_reported: u32,
     #[serde(default)]
     pub below_approved: u32,
+    /// The official codes of the units below approved as their reports stand, in the
+    /// hierarchy's order: a wall names who has just approved ("Cao Bằng đã duyệt").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved: Vec<String>,
 }
 
 /// A scene of a wall's layout: its id and the title its header shows.
@@ -516,15 +520,22 @@ mod tests {
                 below_level: Some("province".into()),
                 below: 34,
                 below_reported: 33,
-                below_approved: 20,
+                below_approved: 2,
+                approved: vec!["04".into(), "08".into()],
             }],
         };
         let text = serde_json::to_string(&m).unwrap();
         assert_eq!(
             text,
-            r#"{"type":"reports","version":7,"reports":[{"regime":"BC-HT","period":"2026-10","unit":"VN","state":"awaiting_approval","below_level":"province","below":34,"below_reported":33,"below_approved":20}]}"#
+            r#"{"type":"reports","version":7,"reports":[{"regime":"BC-HT","period":"2026-10","unit":"VN","state":"awaiting_approval","below_level":"province","below":34,"below_reported":33,"below_approved":2,"approved":["04","08"]}]}"#
         );
         assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), m);
+        // A server from before the list: none approved by name.
+        let old = text.replace(r#","approved":["04","08"]"#, "");
+        let ServerMessage::Reports { reports, .. } = serde_json::from_str(&old).unwrap() else {
+            panic!("not a reports message");
+        };
+        assert!(reports[0].approved.is_empty());
     }
 
     #[test]

@@ -224,13 +224,16 @@ impl<'a> Reports<'a> {
     /// How `unit`'s report stands, with the units below it, for a wall.
     pub fn standing(&self, key: ReportKey, unit: &Unit) -> ReportStanding {
         let below = self.below(unit);
-        let (mut reported, mut approved) = (0, 0);
+        let mut reported = 0;
+        let mut approved = Vec::new();
         for &u in below {
             match self.state(u) {
                 ReportState::NotReported => {}
                 ReportState::Approved => {
                     reported += 1;
-                    approved += 1;
+                    if let Some(unit) = self.h.unit(u) {
+                        approved.push(unit.code.clone());
+                    }
                 }
                 _ => reported += 1,
             }
@@ -244,7 +247,8 @@ impl<'a> Reports<'a> {
                 .map(|u| u.level.as_str().to_owned()),
             below: below.len() as u32,
             below_reported: reported,
-            below_approved: approved,
+            below_approved: approved.len() as u32,
+            approved,
         }
     }
 

@@ -1,8 +1,10 @@
 //! `dieuhanh-server watch`: a technician's view of a live feed — subscribes to one view on a
 //! running server and prints the snapshot and every delta as it arrives, with versions, in
 //! Vietnamese number format; reconnects and resumes from the last version if the link drops.
-//! It may also follow reports' approval standing, as a wall's reports panel does.
+//! It may also follow reports' approval standing, as a wall's reports panel does, naming who has
+//! just approved.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -66,6 +68,10 @@ pub async fn watch(
     let mut version: Option<i64> = None;
     let mut seen = 0usize;
     let mut connected = false;
+    // Who had approved each report at its last standing, across reconnections: the next
+    // standing names who approved since (or whose approval a correction left behind).
+    let mut approved: HashMap<ReportKey, Vec<String>> = HashMap::new();
+    let mut names = None;
     loop {
         let (mut ws, _) = match tokio_tungstenite::connect_async(url).await {
             Ok(ok) => ok,
@@ -103,7 +109,6 @@ pub async fn watch(
         if !sent {
             continue;
         }
-        let mut names = None;
         while let Some(Ok(msg)) = ws.next().await {
             let Message::Text(t) = msg else { continue };
             let Ok(m) = serde_json::from_str::<ServerMessage>(t.as_str()) else {
@@ -157,8 +162,30 @@ pub async fn watch(
                     reports,
                 } => {
                     println!("# duyệt báo cáo (v{v}):");
-                    for s in &reports {
-                        println!("  {}", standing_line(s));
+                    for s in reports {
+                        println!("  {}", standing_line(&s));
+                        if let Some(before) = approved.insert(s.key.clone(), s.approved.clone()) {
+                            let names = names.get_or_insert_with(|| {
+                                crate::present::Names::load(&crate::assets_dir())
+                            });
+                            let named = |codes: Vec<&String>| {
+                                codes
+                                    .iter()
+                                    .map(|c| names.unit(c))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            };
+                            let gained: Vec<&String> =
+                                s.approved.iter().filter(|c| !before.contains(c)).collect();
+                            let lost: Vec<&String> =
+                                before.iter().filter(|c| !s.approved.contains(c)).collect();
+                            if !gained.is_empty() {
+                                println!("    mới duyệt: {}", named(gained));
+                            }
+                            if !lost.is_empty() {
+                                println!("    cần duyệt lại: {}", named(lost));
+                            }
+                        }
                     }
                     seen += 1;
                 }

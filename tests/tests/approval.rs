@@ -439,10 +439,16 @@ async fn a_wall_following_reports_is_pushed_each_step_of_their_approval() {
     assert_eq!(code, 200, "{body}");
     let s = reports_until(&mut ws, |s| s[2].state == ReportState::Approved).await;
     assert_eq!((s[1].below_reported, s[1].below_approved), (2, 1), "{s:?}");
+    assert_eq!(
+        s[1].approved,
+        std::slice::from_ref(c1),
+        "who approved, by code"
+    );
     let (code, body) = post(&server, Some(PROVINCE_APPROVER), ask("04")).await;
     assert_eq!(code, 200, "{body}");
     let s = reports_until(&mut ws, |s| s[1].state == ReportState::Approved).await;
     assert_eq!((s[0].below_reported, s[0].below_approved), (1, 1), "{s:?}");
+    assert_eq!(s[0].approved, ["04"]);
 
     // A correction of the approved commune: both reports are to be approved again.
     upload(
@@ -453,6 +459,7 @@ async fn a_wall_following_reports_is_pushed_each_step_of_their_approval() {
     let s = reports_until(&mut ws, |s| s[2].state == ReportState::ChangedSinceApproval).await;
     assert_eq!(s[1].state, ReportState::ChangedSinceApproval, "{s:?}");
     assert_eq!((s[1].below_reported, s[1].below_approved), (2, 0));
+    assert!(s[1].approved.is_empty(), "{s:?}");
     assert_eq!(s[0].below_approved, 0);
 
     // Asking for a report that does not exist is answered with what is wrong.

@@ -510,7 +510,8 @@ async fn a_presenter_changes_every_wall_of_the_room_at_one_time() {
 }
 
 /// `dieuhanh-server watch`, as a technician runs it: the view's snapshot and each change, and
-/// a report's approval standing, printed in Vietnamese as they come; it stops after `--count`.
+/// a report's approval standing with who has just approved, printed in Vietnamese as they
+/// come; it stops after `--count`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watch_command_prints_a_view_and_a_reports_standing_as_they_change() {
     use std::io::BufRead;
@@ -529,7 +530,7 @@ async fn the_watch_command_prints_a_view_and_a_reports_standing_as_they_change()
             "--period",
             "Tháng 8/2025",
         ])
-        .args(["--report", "BC-HT:2025-08:VN", "--count", "4"])
+        .args(["--report", "BC-HT:2025-08:VN", "--count", "5"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -560,6 +561,18 @@ async fn the_watch_command_prints_a_view_and_a_reports_standing_as_they_change()
     });
     let v2 = upload(&server, &[(ha_noi[0].clone(), 34)]).await;
     tokio::task::block_in_place(|| read_until(&mut out, "cấp dưới 34 tỉnh: 2 đã báo cáo"));
+    // Hồ Chí Minh City approves its report: the next standing names it.
+    let r = server
+        .client
+        .post(server.url("/api/approvals"))
+        .json(&serde_json::json!({"regime": "BC-HT", "unit": "79", "period": "2025-08"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+    tokio::task::block_in_place(|| {
+        read_until(&mut out, "    mới duyệt: Thành phố Hồ Chí Minh (79)")
+    });
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

@@ -281,6 +281,13 @@ async fn the_wall_is_told_when_a_province_approves_its_report() {
         assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
     }
     tokio::task::block_in_place(|| wait_for(&mut data, 1));
+    // Cao Bằng's approval is news for the ticker; the first standing was not.
+    let news: Vec<_> = data.approvals.iter().filter(|n| n.key == key).collect();
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert_eq!(
+        (news[0].units.as_slice(), news[0].approved),
+        (&["04".to_owned()][..], true)
+    );
     // A technician's `render --server` fetches the standings with the snapshots.
     let file = dieuhanh_wall::live::fetch(
         &format!("http://{}", server.addr),

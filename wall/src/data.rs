@@ -1,12 +1,13 @@
 //! The data a wall holds: every cell its views received (snapshots, then deltas), the indicators
-//! and units that label them, the recent changes for the ticker and highlights, and how fresh the
-//! feed is. Fed by the live client or by a snapshot file; read by the widgets.
+//! and units that label them, the recent changes for the ticker and highlights, how the reports
+//! it follows stand in their approval and who has just approved them, and how fresh the feed
+//! is. Fed by the live client or by a snapshot file; read by the widgets.
 
 use std::collections::{HashMap, VecDeque};
 
 use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::live::{
-    Cell, IndicatorInfo, ReportKey, ReportStanding, ServerMessage, UnitInfo,
+    Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
 };
 use dieuhanh_protocol::period::{Frequency, Period};
 
@@ -53,6 +54,71 @@ pub struct Change {
     pub new: Option<f64>,
 }
 
+/// An approval for the ticker, found by comparing a report's standing with the one before:
+/// `units` approved `key`'s report (the units below it, or its own unit), or, when `approved` is
+/// false, a correction left their approval behind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalNews {
+    pub at_ms: i64,
+    pub key: ReportKey,
+    /// Official codes, in the hierarchy's order; several when one push brought them.
+    pub units: Vec<String>,
+    pub approved: bool,
+    /// Whether they are units below the report's unit (not its own approval).
+    pub below: bool,
+    /// The report's standing after it ("21/34 tỉnh").
+    pub below_approved: u32,
+    pub below_total: u32,
+    pub below_level: Option<String>,
+}
+
+impl ApprovalNews {
+    /// What changed from `before` to `after`: units newly approved, approvals a correction
+    /// left behind, below and of the report's own unit.
+    fn between(before: &ReportStanding, after: &ReportStanding, at_ms: i64) -> Vec<ApprovalNews> {
+        let news = |units: Vec<String>, approved, below| ApprovalNews {
+            at_ms,
+            key: after.key.clone(),
+            units,
+            approved,
+            below,
+            below_approved: after.below_approved,
+            below_total: after.below,
+            below_level: after.below_level.clone(),
+        };
+        let mut out = Vec::new();
+        let gained: Vec<String> = after
+            .approved
+            .iter()
+            .filter(|u| !before.approved.contains(u))
+            .cloned()
+            .collect();
+        let lost: Vec<String> = before
+            .approved
+            .iter()
+            .filter(|u| !after.approved.contains(u))
+            .cloned()
+            .collect();
+        if !lost.is_empty() {
+            out.push(news(lost, false, true));
+        }
+        if !gained.is_empty() {
+            out.push(news(gained, true, true));
+        }
+        let own = vec![after.key.unit.clone()];
+        match (before.state, after.state) {
+            (ReportState::Approved, ReportState::ChangedSinceApproval) => {
+                out.push(news(own, false, false))
+            }
+            (b, ReportState::Approved) if b != ReportState::Approved => {
+                out.push(news(own, true, false))
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
 /// Where the data comes from and whether it is live.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Feed {
@@ -93,6 +159,9 @@ pub struct WallData {
     below: HashMap<(String, String), Vec<String>>,
     /// How the reports the wall follows stand in their approval, as last pushed.
     pub reports: HashMap<ReportKey, ReportStanding>,
+    /// Approvals seen change since the wall began following each report, newest first (the
+    /// first standing of a report tells nothing new: its approvals may be weeks old).
+    pub approvals: VecDeque<ApprovalNews>,
 }
 
 impl Default for WallData {
@@ -107,6 +176,7 @@ impl Default for WallData {
             versions: HashMap::new(),
             below: HashMap::new(),
             reports: HashMap::new(),
+            approvals: VecDeque::new(),
         }
     }
 }
@@ -283,8 +353,13 @@ impl WallData {
             }
             ServerMessage::Reports { reports, .. } => {
                 for s in reports {
-                    self.reports.insert(s.key.clone(), s.clone());
+                    if let Some(before) = self.reports.insert(s.key.clone(), s.clone()) {
+                        for n in ApprovalNews::between(&before, s, now_ms) {
+                            self.approvals.push_front(n);
+                        }
+                    }
                 }
+                self.approvals.truncate(CHANGES_KEPT);
             }
             _ => {}
         }
@@ -366,6 +441,55 @@ mod tests {
             v,
             c: None,
         }
+    }
+
+    #[test]
+    fn approvals_are_news_only_once_the_wall_knew_the_report() {
+        let key = ReportKey {
+            regime: "BC-HT".into(),
+            period: Period::parse("2026-10").unwrap(),
+            unit: "VN".into(),
+        };
+        let standing = |state, approved: &[&str]| ServerMessage::Reports {
+            version: 1,
+            reports: vec![ReportStanding {
+                key: key.clone(),
+                state,
+                below_level: Some("province".into()),
+                below: 34,
+                below_reported: 34,
+                below_approved: approved.len() as u32,
+                approved: approved.iter().map(|c| c.to_string()).collect(),
+            }],
+        };
+        let mut d = WallData::default();
+        d.apply(&standing(ReportState::AwaitingApproval, &["01", "04"]), 10);
+        assert!(d.approvals.is_empty(), "approved before the wall looked");
+        d.apply(&standing(ReportState::AwaitingApproval, &["01", "04"]), 20);
+        assert!(d.approvals.is_empty(), "the same standing again");
+        d.apply(
+            &standing(ReportState::AwaitingApproval, &["01", "04", "08", "11"]),
+            30,
+        );
+        let n = &d.approvals[0];
+        assert_eq!((n.at_ms, n.approved, n.below), (30, true, true));
+        assert_eq!(n.units, ["08", "11"]);
+        assert_eq!((n.below_approved, n.below_total), (4, 34));
+        // Hà Nội corrects a figure (its approval no longer stands) and the nation approves.
+        d.apply(&standing(ReportState::Approved, &["04", "08", "11"]), 40);
+        assert_eq!(d.approvals.len(), 3);
+        let own = &d.approvals[0];
+        assert_eq!((own.approved, own.below), (true, false));
+        assert_eq!(own.units, ["VN"]);
+        let lost = &d.approvals[1];
+        assert_eq!((lost.approved, lost.below), (false, true));
+        assert_eq!(lost.units, ["01"]);
+        d.apply(
+            &standing(ReportState::ChangedSinceApproval, &["04", "08", "11"]),
+            50,
+        );
+        assert_eq!(d.approvals[0].units, ["VN"]);
+        assert!(!d.approvals[0].approved);
     }
 
     #[test]

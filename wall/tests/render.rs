@@ -1769,13 +1769,19 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
     );
     assert!(focused.iter().all(|k| k.unit == "79"), "{focused:?}");
     let ht = keys.iter().find(|k| k.regime == "BC-HT").unwrap().clone();
-    let standing = |key: ReportKey, state, approved| ReportStanding {
+    let provinces: Vec<String> = data
+        .children("VN", "province")
+        .iter()
+        .map(|u| u.code.clone())
+        .collect();
+    let standing = |key: ReportKey, state, approved: u32| ReportStanding {
         key,
         state,
         below_level: Some("province".into()),
         below: 34,
         below_reported: 33,
         below_approved: approved,
+        approved: provinces[..approved as usize].to_vec(),
     };
     let mut live = data.clone();
     live.apply(
@@ -1818,4 +1824,115 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
         widgets::reports::approved(&own),
         ("Cần duyệt lại".to_owned(), theme::STALE)
     );
+}
+
+/// Leaders in the room learn who has just approved without reading the table: as each push
+/// brings provinces newly approved, the reports scene's ticker says which ("Cao Bằng"), for
+/// which report, and how far the report has come ("2/34 tỉnh"), newest first among the
+/// changed figures; a correction that leaves an approval behind reads in amber. The first
+/// standing a wall hears of tells nothing new.
+#[test]
+fn the_ticker_says_who_has_just_approved_a_report() {
+    use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
+    let layout = load_layout("national.toml");
+    let (mut data, taken) = demo();
+    let (scene, _) = reports_panel(&layout);
+    let ticker = scene
+        .panels
+        .iter()
+        .find(|p| p.widget == layout::WidgetKind::Ticker)
+        .expect("the reports scene's ticker");
+    let room = RoomState::default();
+    let key: ReportKey = scene::report_keys(&layout, &room, taken)
+        .into_iter()
+        .find(|k| k.regime == "BC-KTXH")
+        .unwrap();
+    let push = |data: &mut WallData, state, approved: &[&str], at: i64| {
+        data.apply(
+            &ServerMessage::Reports {
+                version: data.version,
+                reports: vec![ReportStanding {
+                    key: key.clone(),
+                    state,
+                    below_level: Some("province".into()),
+                    below: 34,
+                    below_reported: 34,
+                    below_approved: approved.len() as u32,
+                    approved: approved.iter().map(|c| c.to_string()).collect(),
+                }],
+            },
+            at,
+        )
+    };
+    let items = |data: &WallData| -> Vec<(String, dieuhanh_wall::draw::Color)> {
+        let ctx = widgets::Ctx {
+            layout: &layout,
+            scene,
+            data,
+            room: &room,
+            now_ms: taken + 10_000,
+        };
+        widgets::ticker::items(&ctx, ticker)
+            .into_iter()
+            .map(|i| (i.text, i.colour))
+            .collect()
+    };
+    let before = items(&data).len();
+    push(&mut data, ReportState::AwaitingApproval, &["01"], taken);
+    assert_eq!(
+        items(&data).len(),
+        before,
+        "Hà Nội approved before the wall looked"
+    );
+    push(
+        &mut data,
+        ReportState::AwaitingApproval,
+        &["01", "04"],
+        taken + 1000,
+    );
+    let period = key.period.label_vi().to_lowercase();
+    let (text, colour) = items(&data)[0].clone();
+    assert!(
+        text.ends_with(&format!(
+            " · Cao Bằng · Báo cáo tình hình kinh tế - xã hội tháng của tỉnh {period}: \
+             đã duyệt (2/34 tỉnh)"
+        )),
+        "{text}"
+    );
+    assert_eq!(colour, theme::GOOD);
+    push(
+        &mut data,
+        ReportState::AwaitingApproval,
+        &["01", "04", "08", "11", "12", "14"],
+        taken + 2000,
+    );
+    let (text, _) = items(&data)[0].clone();
+    assert!(
+        text.contains(" · Tuyên Quang, Điện Biên và 2 tỉnh khác · "),
+        "{text}"
+    );
+    assert!(text.ends_with("đã duyệt (6/34 tỉnh)"), "{text}");
+    // Hà Nội corrects a figure after its approval.
+    push(
+        &mut data,
+        ReportState::AwaitingApproval,
+        &["04", "08", "11", "12", "14"],
+        taken + 3000,
+    );
+    let (text, colour) = items(&data)[0].clone();
+    assert!(text.contains(" · Hà Nội · "), "{text}");
+    assert!(
+        text.ends_with("có số liệu mới sau khi duyệt, cần duyệt lại"),
+        "{text}"
+    );
+    assert_eq!(colour, theme::STALE);
+    // Drawn on the wall: the words of the newest line are on the ticker.
+    let list = compose(&layout, scene, &data, taken + 10_000, &room);
+    let drawn: String = list
+        .texts
+        .iter()
+        .map(|t| t.key.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(drawn.contains("cần duyệt lại"), "{drawn}");
 }

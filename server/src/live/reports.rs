@@ -409,6 +409,7 @@ mod tests {
             below: 0,
             below_reported: 0,
             below_approved: 0,
+            approved: Vec::new(),
         };
         board.put(vec![standing(&a), standing(&b)]);
         assert!(stamp.has_changed().unwrap());

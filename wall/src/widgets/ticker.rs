@@ -1,10 +1,15 @@
 //! Ticker: the most recent changes pushed by the server, newest first, as many as fit in one
 //! line ("14:32 · Hà Nội · Thu ngân sách tháng 10/2026: 1.234,5 tỷ đồng (tăng)"), each
-//! with a dot coloured by whether the change is good news. Filtered to the panel's
-//! indicators when it names some. On a ticker spanning several screens the words flow from
+//! with a dot coloured by whether the change is good news, and between them who has just
+//! approved a report the wall follows ("14:35 · Cao Bằng · Báo cáo thống kê hộ tịch tháng
+//! 10/2026: đã duyệt (21/34 tỉnh)"). Filtered to the panel's indicators when it names some. On a ticker spanning several screens the words flow from
 //! screen to screen, breaking only between words at a bezel ([`Line`]).
 
+use dieuhanh_protocol::number::format_vi;
+
+use super::bars::level_vi;
 use super::{Ctx, change_colour, clock_vi, figure, panel_frame};
+use crate::catalogue::Regime;
 use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{Panel, Rect};
 use crate::render::text::{TextShaper, Weight};
@@ -15,8 +20,92 @@ pub struct Item {
     pub colour: crate::draw::Color,
 }
 
-/// The changes the ticker shows, newest first.
+/// Units named in an approval's line before the rest are counted.
+const NAMED: usize = 3;
+
+/// The changes and approvals the ticker shows, newest first.
 pub fn items(ctx: &Ctx<'_>, panel: &Panel) -> Vec<Item> {
+    let mut dated: Vec<(i64, Item)> = values(ctx, panel);
+    dated.extend(approvals(ctx, panel));
+    // Stable: within one push, the order each list gave.
+    dated.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    dated.into_iter().map(|(_, item)| item).collect()
+}
+
+/// The regime of `code` as the layout's reports panels name it.
+fn regime<'a>(ctx: &Ctx<'a>, code: &str) -> Option<&'a Regime> {
+    ctx.layout
+        .scenes
+        .iter()
+        .flat_map(|s| &s.panels)
+        .flat_map(|p| &p.regimes)
+        .find(|r| r.code == code)
+}
+
+/// "Cao Bằng", "Cao Bằng, Lạng Sơn", "Cao Bằng, Lạng Sơn và 5 tỉnh khác".
+fn unit_names(ctx: &Ctx<'_>, units: &[String], level: Option<&str>) -> String {
+    let named = if units.len() > NAMED {
+        NAMED - 1
+    } else {
+        units.len()
+    };
+    let names: Vec<&str> = units[..named]
+        .iter()
+        .map(|u| ctx.data.unit_name(u))
+        .collect();
+    let rest = units.len() - named;
+    if rest == 0 {
+        names.join(", ")
+    } else {
+        format!(
+            "{} và {rest} {} khác",
+            names.join(", "),
+            level_vi(level.unwrap_or(""))
+        )
+    }
+}
+
+/// Approvals of the reports the wall follows, with their time.
+fn approvals(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(i64, Item)> {
+    ctx.data
+        .approvals
+        .iter()
+        .filter_map(|n| {
+            let r = regime(ctx, &n.key.regime);
+            if !panel.indicators.is_empty()
+                && !r.is_some_and(|r| r.indicators.iter().any(|i| panel.indicators.contains(i)))
+            {
+                return None;
+            }
+            let name = r.map_or(n.key.regime.as_str(), |r| r.name.as_str());
+            let what = match (n.approved, n.below) {
+                (true, true) => format!(
+                    "đã duyệt ({}/{} {})",
+                    format_vi(f64::from(n.below_approved), 0),
+                    format_vi(f64::from(n.below_total), 0),
+                    level_vi(n.below_level.as_deref().unwrap_or(""))
+                ),
+                (true, false) => "đã duyệt".to_owned(),
+                (false, _) => "có số liệu mới sau khi duyệt, cần duyệt lại".to_owned(),
+            };
+            let text = format!(
+                "{} · {} · {name} {}: {what}",
+                clock_vi(n.at_ms, ctx.now_ms),
+                unit_names(ctx, &n.units, n.below_level.as_deref().filter(|_| n.below)),
+                n.key.period.label_vi().to_lowercase(),
+            );
+            let colour = if n.approved {
+                theme::GOOD
+            } else {
+                theme::STALE
+            };
+            Some((n.at_ms, Item { text, colour }))
+        })
+        .collect()
+}
+
+/// Changed values, with their time.
+fn values(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(i64, Item)> {
     ctx.data
         .changes
         .iter()
@@ -39,7 +128,7 @@ pub fn items(ctx: &Ctx<'_>, panel: &Panel) -> Vec<Item> {
             } else {
                 ""
             };
-            Item {
+            let item = Item {
                 text: format!(
                     "{} · {} · {} {}: {value}{arrow}",
                     clock_vi(c.at_ms, ctx.now_ms),
@@ -48,7 +137,8 @@ pub fn items(ctx: &Ctx<'_>, panel: &Panel) -> Vec<Item> {
                     c.key.period.label_vi().to_lowercase(),
                 ),
                 colour: change_colour(info, change),
-            }
+            };
+            (c.at_ms, item)
         })
         .collect()
 }
