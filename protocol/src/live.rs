@@ -214,6 +214,9 @@ pub enum ClientMessage {
     },
 }
 
+/// The most reports one connection may follow (a longer list is refused with `bad_reports`).
+pub const MAX_REPORTS: usize = 64;
+
 /// One report: a regime's report of one period for one unit (its own values at the regime's
 /// level, the total of the units under it above).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

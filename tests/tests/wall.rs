@@ -326,6 +326,74 @@ async fn the_wall_is_told_when_a_province_approves_its_report() {
     feed.abort();
 }
 
+/// `dieuhanh-wall snapshot`, as a technician saves a server's data to preview or export a
+/// layout later: the file holds every panel's view and how far the reports panel's reports
+/// are approved, so a PNG rendered from it has the approval column a live wall shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_file_keeps_the_reports_approval_for_previews() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let layout = desk_layout(dir.path(), "bao-cao.toml", REPORTS_LAYOUT);
+    let room = RoomState::default();
+    let now = dieuhanh_wall::live::now_ms();
+    let key = scene::report_keys(&layout, &room, now)
+        .into_iter()
+        .find(|k| k.regime == "BC-HT")
+        .expect("civil registration is followed");
+    let c = server.communes("04");
+    let csv = format!(
+        "Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{};{};XH02;7\n",
+        c[0],
+        key.period.id()
+    );
+    let (status, r) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{r}");
+    let r = server
+        .client
+        .post(server.url("/api/approvals"))
+        .json(&serde_json::json!({"regime": "BC-HT", "unit": "04", "period": key.period.id()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+
+    let file = dir.path().join("bao-cao.json.gz");
+    let mut cmd = Command::new(wall_bin());
+    cmd.arg("snapshot")
+        .arg(dir.path().join("bao-cao.toml"))
+        .args(["--server", &format!("http://{}", server.addr), "--out"])
+        .arg(&file);
+    // Off the runtime's threads, which serve it.
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("reports' approval"), "{said}");
+
+    let data = dieuhanh_wall::snapshot::load(&file).unwrap();
+    let s = &data.reports[&key];
+    assert_eq!((s.below, s.below_approved), (34, 1), "{s:?}");
+    assert_eq!(s.approved, ["04"]);
+    let mut shaper = dieuhanh_wall::render::text::TextShaper::new();
+    let mut list = dieuhanh_wall::draw::DisplayList::default();
+    scene::compose(
+        &layout,
+        &layout.scenes[0],
+        &data,
+        &room,
+        now,
+        &mut shaper,
+        &mut list,
+    );
+    let texts: Vec<&str> = list.texts.iter().map(|t| t.key.text.as_str()).collect();
+    assert!(texts.contains(&"1/34 tỉnh"), "{texts:?}");
+}
+
 #[test]
 fn check_accepts_the_example_layouts_and_points_at_errors() {
     for name in ["desk.toml", "room.toml", "national.toml"] {

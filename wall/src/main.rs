@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dieuhanh_protocol::live::RoomState;
+use dieuhanh_protocol::live::{MAX_REPORTS, ReportKey, RoomState};
 
 use dieuhanh_wall::catalogue::{self, Catalogue};
 use dieuhanh_wall::{app, layout, live, pick_scene, render, scene, snapshot};
@@ -75,7 +75,8 @@ enum Cmd {
         #[arg(long)]
         period: Option<String>,
     },
-    /// Save the server's data for every panel of the layouts as a snapshot file.
+    /// Save the server's data for every panel of the layouts as a snapshot file, with how far
+    /// the reports their reports panels follow are approved.
     Snapshot {
         /// Layout files whose panels' views to save.
         files: Vec<PathBuf>,
@@ -340,6 +341,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             all_indicators,
         } => {
             let mut views = Vec::new();
+            let mut reports: Vec<ReportKey> = Vec::new();
             if all_indicators {
                 views.extend(broad_views(&cat, live::now_ms()));
             }
@@ -355,6 +357,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 for (id, v) in scene::subscriptions(&layout, &RoomState::default(), live::now_ms())
                 {
                     views.push((format!("{stem}:{id}"), v));
+                }
+                for k in scene::report_keys(&layout, &RoomState::default(), live::now_ms()) {
+                    if !reports.contains(&k) {
+                        reports.push(k);
+                    }
                 }
             }
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -376,12 +383,24 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 ))?;
                 file.messages.extend(part.messages);
             }
+            // The server caps the reports a connection follows too.
+            for chunk in reports.chunks(MAX_REPORTS) {
+                let part = rt.block_on(live::fetch(
+                    &server,
+                    token.as_deref(),
+                    &[],
+                    chunk,
+                    Duration::from_secs(60),
+                ))?;
+                file.messages.extend(part.messages);
+            }
             file.dedupe();
             snapshot::write(&out, &file)?;
             println!(
-                "{}: {} views from {server}",
+                "{}: {} views and {} reports' approval from {server}",
                 out.display(),
-                file.messages.len()
+                file.messages.len() - reports.len().div_ceil(MAX_REPORTS),
+                reports.len()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -30,7 +30,7 @@ use crate::store::{Store, StoreError};
 pub const SETTLE: Duration = Duration::from_millis(200);
 
 /// The most reports one connection may follow.
-pub const MAX_KEYS: usize = 64;
+pub const MAX_KEYS: usize = dieuhanh_protocol::live::MAX_REPORTS;
 
 /// A regime's reports of one period: what one `Reports::load` answers.
 type Group = (String, Period);
