@@ -1894,8 +1894,8 @@ fn the_ticker_says_who_has_just_approved_a_report() {
     let (text, colour) = items(&data)[0].clone();
     assert!(
         text.ends_with(&format!(
-            " · Cao Bằng · Báo cáo tình hình kinh tế - xã hội tháng của tỉnh {period}: \
-             đã duyệt (2/34 tỉnh)"
+            " · Cao Bằng đã duyệt báo cáo tình hình kinh tế - xã hội tháng của tỉnh {period} \
+             (2/34 tỉnh)"
         )),
         "{text}"
     );
@@ -1908,10 +1908,10 @@ fn the_ticker_says_who_has_just_approved_a_report() {
     );
     let (text, _) = items(&data)[0].clone();
     assert!(
-        text.contains(" · Tuyên Quang, Điện Biên và 2 tỉnh khác · "),
+        text.contains(" · Tuyên Quang, Điện Biên và 2 tỉnh khác đã duyệt báo cáo "),
         "{text}"
     );
-    assert!(text.ends_with("đã duyệt (6/34 tỉnh)"), "{text}");
+    assert!(text.ends_with(" (6/34 tỉnh)"), "{text}");
     // Hà Nội corrects a figure after its approval.
     push(
         &mut data,
@@ -1920,9 +1920,12 @@ fn the_ticker_says_who_has_just_approved_a_report() {
         taken + 3000,
     );
     let (text, colour) = items(&data)[0].clone();
-    assert!(text.contains(" · Hà Nội · "), "{text}");
     assert!(
-        text.ends_with("có số liệu mới sau khi duyệt, cần duyệt lại"),
+        text.contains(" · Hà Nội có số liệu mới sau khi duyệt báo cáo "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!("{period}, cần duyệt lại")),
         "{text}"
     );
     assert_eq!(colour, theme::STALE);

@@ -1,8 +1,8 @@
 //! Ticker: the most recent changes pushed by the server, newest first, as many as fit in one
 //! line ("14:32 · Hà Nội · Thu ngân sách tháng 10/2026: 1.234,5 tỷ đồng (tăng)"), each
 //! with a dot coloured by whether the change is good news, and between them who has just
-//! approved a report the wall follows ("14:35 · Cao Bằng · Báo cáo thống kê hộ tịch tháng
-//! 10/2026: đã duyệt (21/34 tỉnh)"). Filtered to the panel's indicators when it names some. On a ticker spanning several screens the words flow from
+//! approved a report the wall follows ("14:35 · Cao Bằng đã duyệt báo cáo thống kê hộ tịch
+//! tháng 10/2026 (21/34 tỉnh)"). Filtered to the panel's indicators when it names some. On a ticker spanning several screens the words flow from
 //! screen to screen, breaking only between words at a bezel ([`Line`]).
 
 use dieuhanh_protocol::number::format_vi;
@@ -77,23 +77,24 @@ fn approvals(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(i64, Item)> {
             {
                 return None;
             }
-            let name = r.map_or(n.key.regime.as_str(), |r| r.name.as_str());
-            let what = match (n.approved, n.below) {
+            // Who and what first: a long report name may run off the end of the line.
+            let report = format!(
+                "{} {}",
+                lower_first(r.map_or(n.key.regime.as_str(), |r| r.name.as_str())),
+                n.key.period.label_vi().to_lowercase()
+            );
+            let who = unit_names(ctx, &n.units, n.below_level.as_deref().filter(|_| n.below));
+            let text = match (n.approved, n.below) {
                 (true, true) => format!(
-                    "đã duyệt ({}/{} {})",
+                    "{who} đã duyệt {report} ({}/{} {})",
                     format_vi(f64::from(n.below_approved), 0),
                     format_vi(f64::from(n.below_total), 0),
                     level_vi(n.below_level.as_deref().unwrap_or(""))
                 ),
-                (true, false) => "đã duyệt".to_owned(),
-                (false, _) => "có số liệu mới sau khi duyệt, cần duyệt lại".to_owned(),
+                (true, false) => format!("{who} đã duyệt {report}"),
+                (false, _) => format!("{who} có số liệu mới sau khi duyệt {report}, cần duyệt lại"),
             };
-            let text = format!(
-                "{} · {} · {name} {}: {what}",
-                clock_vi(n.at_ms, ctx.now_ms),
-                unit_names(ctx, &n.units, n.below_level.as_deref().filter(|_| n.below)),
-                n.key.period.label_vi().to_lowercase(),
-            );
+            let text = format!("{} · {text}", clock_vi(n.at_ms, ctx.now_ms));
             let colour = if n.approved {
                 theme::GOOD
             } else {
@@ -102,6 +103,15 @@ fn approvals(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(i64, Item)> {
             Some((n.at_ms, Item { text, colour }))
         })
         .collect()
+}
+
+/// "báo cáo thống kê hộ tịch" from "Báo cáo thống kê hộ tịch", for the middle of a sentence.
+fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// Changed values, with their time.
