@@ -795,39 +795,64 @@ fn stage_xlsx(
         return stage_xls(sink, cat, path, sheet);
     }
     let file = File::open(path).map_err(IngestError::Spool)?;
-    let mut book: Xlsx<_> = match Xlsx::new(BufReader::new(file)) {
-        Ok(b) => b,
-        Err(e) => {
+    let mut book: Xlsx<_> = match guarded(|| Xlsx::new(BufReader::new(file))) {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => {
             return Ok(bad_file(
                 format!("the file is not a readable Excel workbook: {e}"),
                 "save it from Excel as \"Excel Workbook (*.xlsx)\" or \"Excel 97-2003 Workbook \
                  (*.xls)\"",
             ));
         }
+        None => return Ok(contradictory()),
     };
     let name = match pick_sheet(&book.sheet_names(), sheet) {
         Ok(n) => n,
         Err((reason, hint)) => return Ok(bad_file(reason, hint)),
     };
-    let mut reader = match book.worksheet_cells_reader(&name) {
-        Ok(r) => r,
-        Err(e) => {
+    let mut reader = match guarded(|| book.worksheet_cells_reader(&name)) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
             return Ok(bad_file(
                 format!("cannot read sheet {name:?}: {e}"),
                 DAMAGED_HINT,
             ));
         }
+        None => return Ok(contradictory()),
     };
     // Cells stream from the file, so a large sheet is never held whole.
-    let cells = std::iter::from_fn(|| match reader.next_cell() {
-        Ok(Some(c)) => {
+    let cells = std::iter::from_fn(|| match guarded(|| reader.next_cell()) {
+        Some(Ok(Some(c))) => {
             let (r, col) = c.get_position();
             Some(Ok((r, col, xcell(c.get_value()))))
         }
-        Ok(None) => None,
-        Err(e) => Some(Err(e.to_string())),
+        Some(Ok(None)) => None,
+        Some(Err(e)) => Some(Err(e.to_string())),
+        // "sheet … is damaged: its records contradict each other".
+        None => Some(Err("its records contradict each other".to_owned())),
     });
     stage_sheet(sink, cat, &name, cells)
+}
+
+/// What a workbook whose parts trip the reader is called.
+const CONTRADICTORY: &str = "the workbook is damaged: its parts contradict each other";
+
+fn contradictory() -> Staged {
+    bad_file(CONTRADICTORY.to_owned(), DAMAGED_HINT)
+}
+
+/// Runs one call into the workbook reader, `None` if it panicked. A damaged file may trip one
+/// of calamine's assumptions (a slice taken past a record's end): that is a damaged upload to
+/// refuse, not a failure of the server. Only calamine's own calls are guarded, so a panic of
+/// ours still surfaces.
+fn guarded<T>(read: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+        Ok(t) => Some(t),
+        Err(_) => {
+            tracing::warn!("the workbook reader panicked on a damaged file; refused");
+            None
+        }
+    }
 }
 
 /// An Excel 97–2003 workbook. The format holds at most 65,536 rows × 256 columns a sheet, so
@@ -843,40 +868,140 @@ fn stage_xls(
     // crate checks the compound file's structure (every chain in range, no sector reached
     // twice) first.
     let file = File::open(path).map_err(IngestError::Spool)?;
-    if let Err(e) = cfb::CompoundFile::open(BufReader::new(file)) {
+    let mut compound = match cfb::CompoundFile::open(BufReader::new(file)) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(bad_file(
+                format!("the .xls workbook is damaged: {e}"),
+                DAMAGED_HINT,
+            ));
+        }
+    };
+    // calamine also believes the sheets' records: a damaged size had it reserve memory for
+    // billions of cells, and the allocation failure aborted the whole server.
+    let mut stream = Vec::new();
+    let read = match compound.open_stream("/Workbook") {
+        Ok(s) => Ok(s),
+        Err(_) => compound.open_stream("/Book"),
+    }
+    .and_then(|mut s| s.read_to_end(&mut stream));
+    if let Err(e) = read
+        .map_err(|e| e.to_string())
+        .and_then(|_| check_biff(&stream))
+    {
         return Ok(bad_file(
             format!("the .xls workbook is damaged: {e}"),
             DAMAGED_HINT,
         ));
     }
+    drop(stream);
     let file = File::open(path).map_err(IngestError::Spool)?;
-    let mut book: Xls<_> = match Xls::new(BufReader::new(file)) {
-        Ok(b) => b,
-        Err(e) => {
-            return Ok(bad_file(
+    let read = guarded(move || -> Result<_, (String, &'static str)> {
+        let mut book: Xls<_> = Xls::new(BufReader::new(file)).map_err(|e| {
+            (
                 format!("the file is not a readable .xls workbook: {e}"),
                 DAMAGED_HINT,
-            ));
-        }
-    };
-    let name = match pick_sheet(&book.sheet_names(), sheet) {
-        Ok(n) => n,
-        Err((reason, hint)) => return Ok(bad_file(reason, hint)),
-    };
-    let range = match book.worksheet_range(&name) {
-        Ok(r) => r,
-        Err(e) => {
-            return Ok(bad_file(
-                format!("cannot read sheet {name:?}: {e}"),
-                DAMAGED_HINT,
-            ));
-        }
+            )
+        })?;
+        let name = pick_sheet(&book.sheet_names(), sheet)?;
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| (format!("cannot read sheet {name:?}: {e}"), DAMAGED_HINT))?;
+        Ok((name, range))
+    });
+    let (name, range) = match read {
+        Some(Ok(read)) => read,
+        Some(Err((reason, hint))) => return Ok(bad_file(reason, hint)),
+        None => return Ok(contradictory()),
     };
     let (r0, c0) = range.start().unwrap_or((0, 0));
     let cells = range
         .used_cells()
         .map(|(r, c, d)| Ok((r0 + r as u32, c0 + c as u32, xcell(&data_ref(d)))));
     stage_sheet(sink, cat, &name, cells)
+}
+
+/// The most rows and columns an .xls sheet holds (BIFF8).
+const XLS_ROWS: u32 = 65_536;
+const XLS_COLUMNS: u32 = 256;
+
+/// Checks what calamine takes on trust in an .xls workbook's stream of BIFF records: each
+/// sheet's place in the stream, and each sheet's dimensions within the format's 65,536 rows ×
+/// 256 columns. Read the way calamine reads them (the workbook's records up to their end, then
+/// each sheet's from where the workbook says it starts), so that nothing calamine will see
+/// goes unchecked.
+fn check_biff(stream: &[u8]) -> Result<(), String> {
+    /// (type, data) of each record from the start of `s` to its EOF record or the end.
+    fn records(mut s: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+        std::iter::from_fn(move || {
+            if s.len() < 4 {
+                return None;
+            }
+            let typ = u16::from_le_bytes([s[0], s[1]]);
+            let len = usize::from(u16::from_le_bytes([s[2], s[3]]));
+            let data = s.get(4..4 + len)?;
+            s = &s[4 + len..];
+            Some((typ, data))
+        })
+        .take_while(|&(typ, _)| typ != 0x000A)
+    }
+    let u32_at = |d: &[u8], at: usize| {
+        d.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u16_at = |d: &[u8], at: usize| {
+        d.get(at..at + 2)
+            .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let mut sheets = 0;
+    for (typ, data) in records(stream) {
+        // BoundSheet8: where the sheet's records start.
+        if typ != 0x0085 {
+            continue;
+        }
+        sheets += 1;
+        let at = u32_at(data, 0).ok_or("a sheet's entry is cut short")? as usize;
+        if at >= stream.len() {
+            return Err(format!(
+                "sheet {sheets} starts at byte {at}, past the end of the workbook ({} bytes)",
+                stream.len()
+            ));
+        }
+        for (typ, data) in records(&stream[at..]) {
+            // Dimensions: first row, row after the last, first column, column after the last.
+            if typ != 0x0200 {
+                continue;
+            }
+            let (rows, cols) = match data.len() {
+                10 => (
+                    (u16_at(data, 0), u16_at(data, 2)),
+                    (u16_at(data, 4), u16_at(data, 6)),
+                ),
+                14 | 16 => (
+                    (u32_at(data, 0), u32_at(data, 4)),
+                    (u16_at(data, 8), u16_at(data, 10)),
+                ),
+                n => return Err(format!("sheet {sheets}'s size record is {n} bytes long")),
+            };
+            let (Some(first_row), Some(end_row)) = rows else {
+                continue;
+            };
+            let (Some(first_col), Some(end_col)) = cols else {
+                continue;
+            };
+            // An empty sheet is written 0–0; a used one with its first row before the row after
+            // its last. calamine counts the rows as one less the other, plus one.
+            let rows_bad = end_row > XLS_ROWS || (end_row >= 1 && first_row >= end_row);
+            if rows_bad || end_col > XLS_COLUMNS {
+                return Err(format!(
+                    "sheet {sheets} claims rows {first_row}–{end_row} and columns \
+                     {first_col}–{end_col}; an .xls sheet holds at most {XLS_ROWS} rows and \
+                     {XLS_COLUMNS} columns"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The sheet asked for, or the first; else why not and what to do.
@@ -1430,6 +1555,59 @@ impl<'de> Visitor<'de> for Records<'_, '_> {
 mod tests {
     use super::super::report::column_letter;
     use super::*;
+
+    /// A workbook stream: the globals (BOF, one BoundSheet8, EOF), then the sheet (BOF, a
+    /// Dimensions record of `dims` = first row, row after the last, first column, column after
+    /// the last, EOF), the sheet's start as the globals give it (or `at`).
+    fn biff(dims: (u32, u32, u16, u16), at: Option<u32>) -> Vec<u8> {
+        fn record(out: &mut Vec<u8>, typ: u16, data: &[u8]) {
+            out.extend(typ.to_le_bytes());
+            out.extend((data.len() as u16).to_le_bytes());
+            out.extend(data);
+        }
+        let bof = [0x00, 0x06, 0x05, 0x00, 0, 0, 0, 0];
+        let globals_len = (4 + bof.len()) + (4 + 10) + 4;
+        let mut sheet_entry = at.unwrap_or(globals_len as u32).to_le_bytes().to_vec();
+        sheet_entry.extend([0, 0, 2, 0, b'S', b'1']);
+        let mut out = Vec::new();
+        record(&mut out, 0x0809, &bof);
+        record(&mut out, 0x0085, &sheet_entry);
+        record(&mut out, 0x000A, &[]);
+        assert_eq!(out.len(), globals_len);
+        record(&mut out, 0x0809, &bof);
+        let mut d = Vec::new();
+        d.extend(dims.0.to_le_bytes());
+        d.extend(dims.1.to_le_bytes());
+        d.extend(dims.2.to_le_bytes());
+        d.extend(dims.3.to_le_bytes());
+        d.extend([0, 0]);
+        record(&mut out, 0x0200, &d);
+        record(&mut out, 0x000A, &[]);
+        out
+    }
+
+    #[test]
+    fn an_xls_sheet_claiming_more_than_the_format_holds_is_damaged() {
+        assert_eq!(check_biff(&biff((0, 12, 0, 5), None)), Ok(()));
+        assert_eq!(check_biff(&biff((0, 65_536, 0, 256), None)), Ok(()));
+        assert_eq!(
+            check_biff(&biff((0, 0, 0, 0), None)),
+            Ok(()),
+            "an empty sheet"
+        );
+        for (dims, says) in [
+            ((0, 3_000_000_000, 0, 5), "rows 0–3000000000"),
+            ((7, 7, 0, 5), "rows 7–7"),
+            ((9, 3, 0, 5), "rows 9–3"),
+            ((0, 12, 0, 40_000), "columns 0–40000"),
+        ] {
+            let e = check_biff(&biff(dims, None)).unwrap_err();
+            assert!(e.contains(says), "{dims:?}: {e}");
+            assert!(e.contains("at most 65536 rows and 256 columns"), "{e}");
+        }
+        let e = check_biff(&biff((0, 12, 0, 5), Some(1 << 20))).unwrap_err();
+        assert!(e.contains("past the end of the workbook"), "{e}");
+    }
 
     #[test]
     fn a_cell_is_trimmed_as_str_trim_does() {
