@@ -3,8 +3,8 @@
 //! is complete or late and by how many days, with the late provinces named. Leaders read who has not reported without asking.
 //! A regime is read from its first indicator's national total and its coverage. On a live wall
 //! a column says how far each report is approved up the hierarchy ("20/34 tỉnh"), as the server
-//! pushes it ([`approved`]), or as a snapshot file saved from a server kept it; a preview from the
-//! demo data has no such column.
+//! pushes it ([`approved`]), or as a snapshot file kept it (`dieuhanh-wall snapshot` saves it);
+//! a preview from a file without it (the demo data shipped now) has no such column.
 
 use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
 use dieuhanh_protocol::number::format_vi;
@@ -271,7 +271,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             })
         })
         .collect();
-    // Only a server knows the approvals: a preview of the demo data keeps the columns it can fill.
+    // Only a server knows the approvals: a preview from a file without them keeps the columns
+    // it can fill.
     let with_approvals = approvals.iter().any(Option::is_some);
     if with_approvals {
         header.push("Đã duyệt".into());
