@@ -45,6 +45,31 @@ async fn figure(server: &TestServer, indicator: &str, unit: &str, period: &str) 
     body
 }
 
+/// A figure written "-0" (or one too small to write, -1e-999) is 0: stored and served as 0,
+/// not as the -0.0 the API once answered with.
+#[tokio::test]
+async fn minus_zero_is_stored_as_zero() {
+    let (_dir, server) = empty_server().await;
+    let c = server.communes("79");
+    let csv = format!("Mã đơn vị;Kỳ;Chỉ tiêu;Giá trị\n{};2025-08;XH02;-0\n", c[0]);
+    let (status, report) = server.upload("", "text/csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{report}");
+    let json = format!(
+        r#"{{"records":[{{"indicator":"XH02","unit":"{}","period":"2025-08","value":-1e-999}}]}}"#,
+        c[1]
+    );
+    let (status, report) = server
+        .upload("", "application/json", json.into_bytes())
+        .await;
+    assert_eq!(status, 200, "{report}");
+    for unit in [&c[0], &c[1], &"79".to_owned()] {
+        let f = figure(&server, "XH02", unit, "2025-08").await;
+        let v = f["value"].as_f64().unwrap();
+        assert!(v == 0.0 && v.is_sign_positive(), "{unit}: {f}");
+        assert_eq!(f["value_text"], "0");
+    }
+}
+
 #[tokio::test]
 async fn csv_in_vietnamese_format_is_accepted_and_ancestors_are_reaggregated_at_once() {
     let (_dir, server) = empty_server().await;

@@ -753,6 +753,9 @@ impl RowSink for Resolver<'_> {
                 }
             },
         };
+        // "-0" (or a negative figure too small to write, -1e-999) is 0: stored as -0.0 it came
+        // back from the API as "value": -0.0.
+        let value = value.map(|v| if v == 0.0 { 0.0 } else { v });
         if let (Some(i), Some(v)) = (&ind, value)
             && i.nonneg
             && v < 0.0

@@ -2,8 +2,9 @@
 //! line ("14:32 · Hà Nội · Thu ngân sách tháng 10/2026: 1.234,5 tỷ đồng (tăng)"), each
 //! with a dot coloured by whether the change is good news, and between them who has just
 //! approved a report the wall follows ("14:35 · Cao Bằng đã duyệt báo cáo thống kê hộ tịch
-//! tháng 10/2026 (21/34 tỉnh)"). Filtered to the panel's indicators when it names some. On a ticker spanning several screens the words flow from
-//! screen to screen, breaking only between words at a bezel ([`Line`]).
+//! tháng 10/2026 (21/34 tỉnh)"). Filtered to the panel's indicators when it names some. On a
+//! ticker spanning several screens the words flow from screen to screen, breaking only between
+//! words at a bezel ([`Line`]).
 
 use dieuhanh_protocol::number::format_vi;
 
