@@ -265,7 +265,11 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
         layout,
         layout_error: None,
         scene,
-        data: WallData::default(),
+        data: {
+            let mut d = WallData::default();
+            d.follow_reports(subscribed.reports());
+            d
+        },
         room: RoomState::default(),
         controls: Controls::default(),
         subscribed,
@@ -491,6 +495,7 @@ impl App {
         }
         if let Some(reports) = self.subscribed.take_reports() {
             tracing::info!(reports = reports.len(), "reports followed moved");
+            self.data.follow_reports(&reports);
             let _ = self.commands.send(Command::SetReports(reports));
         }
     }
@@ -517,6 +522,7 @@ impl App {
                     let _ = self.commands.send(Command::SetViews(views));
                 }
                 if let Some(reports) = self.subscribed.take_reports() {
+                    self.data.follow_reports(&reports);
                     let _ = self.commands.send(Command::SetReports(reports));
                 }
                 let scenes: Vec<_> = new.scenes.iter().map(layout::Scene::info).collect();

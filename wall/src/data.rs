@@ -162,6 +162,9 @@ pub struct WallData {
     /// Approvals seen change since the wall began following each report, newest first (the
     /// first standing of a report tells nothing new: its approvals may be weeks old).
     pub approvals: VecDeque<ApprovalNews>,
+    /// The reports a live wall follows ([`WallData::follow_reports`]); `None` takes every
+    /// standing (a snapshot file).
+    followed: Option<Vec<ReportKey>>,
 }
 
 impl Default for WallData {
@@ -177,6 +180,7 @@ impl Default for WallData {
             below: HashMap::new(),
             reports: HashMap::new(),
             approvals: VecDeque::new(),
+            followed: None,
         }
     }
 }
@@ -312,6 +316,15 @@ impl WallData {
         self.below = below;
     }
 
+    /// The reports the wall follows from now on. Standings of the others are dropped, and any
+    /// still pushed (sent before the server heard) ignored: a report followed again — a
+    /// presenter's focus gone and back — starts afresh, rather than being compared with its
+    /// standing from before and every approval since told as news of this minute.
+    pub fn follow_reports(&mut self, keys: &[ReportKey]) {
+        self.reports.retain(|k, _| keys.contains(k));
+        self.followed = Some(keys.to_vec());
+    }
+
     pub fn unit_name<'a>(&'a self, code: &'a str) -> &'a str {
         self.units.get(code).map_or(code, |u| u.name.as_str())
     }
@@ -353,6 +366,9 @@ impl WallData {
             }
             ServerMessage::Reports { reports, .. } => {
                 for s in reports {
+                    if self.followed.as_ref().is_some_and(|f| !f.contains(&s.key)) {
+                        continue;
+                    }
                     if let Some(before) = self.reports.insert(s.key.clone(), s.clone()) {
                         for n in ApprovalNews::between(&before, s, now_ms) {
                             self.approvals.push_front(n);
@@ -490,6 +506,19 @@ mod tests {
         );
         assert_eq!(d.approvals[0].units, ["VN"]);
         assert!(!d.approvals[0].approved);
+
+        // A presenter's focus elsewhere: the report is no longer followed, and a standing the
+        // server pushed before it heard is ignored.
+        let news = d.approvals.len();
+        d.follow_reports(&[]);
+        assert!(d.reports.is_empty());
+        d.apply(&standing(ReportState::Approved, &["04"]), 60);
+        assert!(d.reports.is_empty());
+        // Back: its first standing again tells nothing new, whatever changed meanwhile.
+        d.follow_reports(std::slice::from_ref(&key));
+        d.apply(&standing(ReportState::Approved, &["01", "04", "08"]), 70);
+        assert_eq!(d.reports[&key].below_approved, 3);
+        assert_eq!(d.approvals.len(), news);
     }
 
     #[test]
