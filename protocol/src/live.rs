@@ -273,10 +273,21 @@ pub struct ReportStanding {
     pub below_reported: u32,
     #[serde(default)]
     pub below_approved: u32,
-    /// The official codes of the units below approved as their reports stand, in the
-    /// hierarchy's order: a wall names who has just approved ("Cao Bằng đã duyệt").
+    /// The units below approved as their reports stand, in the hierarchy's order, with when:
+    /// a wall names who has just approved ("Cao Bằng đã duyệt"), at the time they did.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub approved: Vec<String>,
+    pub approved: Vec<Approved>,
+    /// When the report's own approval was made, while it stands (`state` is `approved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_at_ms: Option<i64>,
+}
+
+/// A unit whose report is approved as it stands: its official code, and when it was approved
+/// (ms since 1970).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approved {
+    pub unit: String,
+    pub at_ms: i64,
 }
 
 /// A scene of a wall's layout: its id and the title its header shows.
@@ -524,17 +535,30 @@ mod tests {
                 below: 34,
                 below_reported: 33,
                 below_approved: 2,
-                approved: vec!["04".into(), "08".into()],
+                approved: vec![
+                    Approved {
+                        unit: "04".into(),
+                        at_ms: 1_795_420_800_123,
+                    },
+                    Approved {
+                        unit: "08".into(),
+                        at_ms: 1_795_420_900_000,
+                    },
+                ],
+                approved_at_ms: None,
             }],
         };
         let text = serde_json::to_string(&m).unwrap();
+        let list = r#","approved":[{"unit":"04","at_ms":1795420800123},{"unit":"08","at_ms":1795420900000}]"#;
         assert_eq!(
             text,
-            r#"{"type":"reports","version":7,"reports":[{"regime":"BC-HT","period":"2026-10","unit":"VN","state":"awaiting_approval","below_level":"province","below":34,"below_reported":33,"below_approved":2,"approved":["04","08"]}]}"#
+            format!(
+                r#"{{"type":"reports","version":7,"reports":[{{"regime":"BC-HT","period":"2026-10","unit":"VN","state":"awaiting_approval","below_level":"province","below":34,"below_reported":33,"below_approved":2{list}}}]}}"#
+            )
         );
         assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), m);
         // A server from before the list: none approved by name.
-        let old = text.replace(r#","approved":["04","08"]"#, "");
+        let old = text.replace(list, "");
         let ServerMessage::Reports { reports, .. } = serde_json::from_str(&old).unwrap() else {
             panic!("not a reports message");
         };

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use duckdb::{Connection, params};
 use serde::{Deserialize, Serialize};
 
-use dieuhanh_protocol::live::{ReportKey, ReportStanding};
+use dieuhanh_protocol::live::{Approved, ReportKey, ReportStanding};
 use dieuhanh_protocol::period::Period;
 
 use crate::catalogue::{Catalogue, Regime};
@@ -129,6 +129,8 @@ pub struct Reports<'a> {
     era: Era,
     versions: HashMap<u32, i64>,
     approvals: HashMap<u32, Approval>,
+    /// When each latest approval was made, ms since 1970.
+    approved_ms: HashMap<u32, i64>,
 }
 
 impl<'a> Reports<'a> {
@@ -157,7 +159,7 @@ impl<'a> Reports<'a> {
         let mut stmt = conn
             .prepare(
                 "SELECT id, uid, version, strftime(approved_at, '%Y-%m-%dT%H:%M:%SZ'), approver,
-                        note
+                        note, epoch_ms(approved_at)
                  FROM approvals WHERE regime = ? AND pid = ?
                  QUALIFY row_number() OVER (PARTITION BY uid ORDER BY id DESC) = 1",
             )
@@ -166,6 +168,7 @@ impl<'a> Reports<'a> {
             .query_map(params![regime.code, pid], |r| {
                 Ok((
                     r.get::<_, u32>(1)?,
+                    r.get::<_, i64>(6)?,
                     Recorded {
                         id: r.get(0)?,
                         version: r.get(2)?,
@@ -178,9 +181,10 @@ impl<'a> Reports<'a> {
             .ctx("reading the approvals")?
             .collect::<Result<Vec<_>, _>>()
             .ctx("reading the approvals")?;
+        let approved_ms = rows.iter().map(|&(uid, ms, _)| (uid, ms)).collect();
         let approvals = rows
             .into_iter()
-            .filter_map(|(uid, r)| Some((uid, Approval::of(regime, h.unit(uid)?, &period, r))))
+            .filter_map(|(uid, _, r)| Some((uid, Approval::of(regime, h.unit(uid)?, &period, r))))
             .collect();
         Ok(Reports {
             h,
@@ -188,6 +192,7 @@ impl<'a> Reports<'a> {
             era: Era::of_period(&period),
             versions,
             approvals,
+            approved_ms,
         })
     }
 
@@ -232,15 +237,22 @@ impl<'a> Reports<'a> {
                 ReportState::Approved => {
                     reported += 1;
                     if let Some(unit) = self.h.unit(u) {
-                        approved.push(unit.code.clone());
+                        approved.push(Approved {
+                            unit: unit.code.clone(),
+                            at_ms: self.approved_ms.get(&u).copied().unwrap_or(0),
+                        });
                     }
                 }
                 _ => reported += 1,
             }
         }
+        let state = self.state(unit.uid);
         ReportStanding {
             key,
-            state: self.state(unit.uid),
+            state,
+            approved_at_ms: (state == ReportState::Approved)
+                .then(|| self.approved_ms.get(&unit.uid).copied())
+                .flatten(),
             below_level: below
                 .first()
                 .and_then(|&u| self.h.unit(u))

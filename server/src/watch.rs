@@ -164,7 +164,9 @@ pub async fn watch(
                     println!("# duyệt báo cáo (v{v}):");
                     for s in reports {
                         println!("  {}", standing_line(&s));
-                        if let Some(before) = approved.insert(s.key.clone(), s.approved.clone()) {
+                        let codes: Vec<String> =
+                            s.approved.iter().map(|a| a.unit.clone()).collect();
+                        if let Some(before) = approved.insert(s.key.clone(), codes.clone()) {
                             let names = names.get_or_insert_with(|| {
                                 crate::present::Names::load(&crate::assets_dir())
                             });
@@ -176,9 +178,9 @@ pub async fn watch(
                                     .join(", ")
                             };
                             let gained: Vec<&String> =
-                                s.approved.iter().filter(|c| !before.contains(c)).collect();
+                                codes.iter().filter(|c| !before.contains(c)).collect();
                             let lost: Vec<&String> =
-                                before.iter().filter(|c| !s.approved.contains(c)).collect();
+                                before.iter().filter(|c| !codes.contains(c)).collect();
                             if !gained.is_empty() {
                                 println!("    mới duyệt: {}", named(gained));
                             }

@@ -439,16 +439,22 @@ async fn a_wall_following_reports_is_pushed_each_step_of_their_approval() {
     assert_eq!(code, 200, "{body}");
     let s = reports_until(&mut ws, |s| s[2].state == ReportState::Approved).await;
     assert_eq!((s[1].below_reported, s[1].below_approved), (2, 1), "{s:?}");
-    assert_eq!(
-        s[1].approved,
-        std::slice::from_ref(c1),
-        "who approved, by code"
+    let who: Vec<&str> = s[1].approved.iter().map(|a| a.unit.as_str()).collect();
+    assert_eq!(who, [c1.as_str()], "who approved, by code");
+    assert!(
+        s[1].approved[0].at_ms > 1_700_000_000_000,
+        "and when: {s:?}"
     );
     let (code, body) = post(&server, Some(PROVINCE_APPROVER), ask("04")).await;
     assert_eq!(code, 200, "{body}");
     let s = reports_until(&mut ws, |s| s[1].state == ReportState::Approved).await;
     assert_eq!((s[0].below_reported, s[0].below_approved), (1, 1), "{s:?}");
-    assert_eq!(s[0].approved, ["04"]);
+    assert_eq!(s[0].approved[0].unit, "04");
+    assert_eq!(
+        s[1].approved_at_ms,
+        Some(s[0].approved[0].at_ms),
+        "Cao Bằng's own approval"
+    );
 
     // A correction of the approved commune: both reports are to be approved again.
     upload(

@@ -382,7 +382,7 @@ async fn a_snapshot_file_keeps_the_reports_approval_for_previews() {
     let data = dieuhanh_wall::snapshot::load(&file).unwrap();
     let s = &data.reports[&key];
     assert_eq!((s.below, s.below_approved), (34, 1), "{s:?}");
-    assert_eq!(s.approved, ["04"]);
+    assert_eq!(s.approved[0].unit, "04");
     let texts = first_scene_texts(&layout, &data, &room, now);
     assert!(texts.iter().any(|t| t == "1/34 tỉnh"), "{texts:?}");
 }

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::live::{
-    Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
+    Approved, Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
 };
 use dieuhanh_protocol::period::{Frequency, Period};
 
@@ -73,11 +73,13 @@ pub struct ApprovalNews {
 }
 
 impl ApprovalNews {
-    /// What changed from `before` to `after`: units newly approved, approvals a correction
-    /// left behind, below and of the report's own unit.
-    fn between(before: &ReportStanding, after: &ReportStanding, at_ms: i64) -> Vec<ApprovalNews> {
-        let news = |units: Vec<String>, approved, below| ApprovalNews {
-            at_ms,
+    /// What changed from `before` to `after`, heard at `now_ms`: units newly approved (as of
+    /// their approval: after a dropped connection that may be minutes back), approvals a
+    /// correction left behind (as of now: the standing does not say when), below and of the
+    /// report's own unit.
+    fn between(before: &ReportStanding, after: &ReportStanding, now_ms: i64) -> Vec<ApprovalNews> {
+        let news = |at_ms: i64, units: Vec<String>, approved, below| ApprovalNews {
+            at_ms: if at_ms > 0 { at_ms.min(now_ms) } else { now_ms },
             key: after.key.clone(),
             units,
             approved,
@@ -86,32 +88,33 @@ impl ApprovalNews {
             below_total: after.below,
             below_level: after.below_level.clone(),
         };
+        let had = |s: &ReportStanding, unit: &str| s.approved.iter().any(|a| a.unit == unit);
         let mut out = Vec::new();
-        let gained: Vec<String> = after
+        let gained: Vec<&Approved> = after
             .approved
             .iter()
-            .filter(|u| !before.approved.contains(u))
-            .cloned()
+            .filter(|a| !had(before, &a.unit))
             .collect();
         let lost: Vec<String> = before
             .approved
             .iter()
-            .filter(|u| !after.approved.contains(u))
-            .cloned()
+            .filter(|a| !had(after, &a.unit))
+            .map(|a| a.unit.clone())
             .collect();
         if !lost.is_empty() {
-            out.push(news(lost, false, true));
+            out.push(news(now_ms, lost, false, true));
         }
-        if !gained.is_empty() {
-            out.push(news(gained, true, true));
+        if let Some(latest) = gained.iter().map(|a| a.at_ms).max() {
+            let units = gained.iter().map(|a| a.unit.clone()).collect();
+            out.push(news(latest, units, true, true));
         }
         let own = vec![after.key.unit.clone()];
         match (before.state, after.state) {
             (ReportState::Approved, ReportState::ChangedSinceApproval) => {
-                out.push(news(own, false, false))
+                out.push(news(now_ms, own, false, false))
             }
             (b, ReportState::Approved) if b != ReportState::Approved => {
-                out.push(news(own, true, false))
+                out.push(news(after.approved_at_ms.unwrap_or(0), own, true, false))
             }
             _ => {}
         }
@@ -466,6 +469,7 @@ mod tests {
             period: Period::parse("2026-10").unwrap(),
             unit: "VN".into(),
         };
+        // Each province approved at its code's minute; the nation at 0:59.
         let standing = |state, approved: &[&str]| ServerMessage::Reports {
             version: 1,
             reports: vec![ReportStanding {
@@ -475,34 +479,59 @@ mod tests {
                 below: 34,
                 below_reported: 34,
                 below_approved: approved.len() as u32,
-                approved: approved.iter().map(|c| c.to_string()).collect(),
+                approved: approved
+                    .iter()
+                    .map(|c| Approved {
+                        unit: c.to_string(),
+                        at_ms: c.parse::<i64>().unwrap() * 60_000,
+                    })
+                    .collect(),
+                approved_at_ms: (state == ReportState::Approved).then_some(59 * 60_000),
             }],
         };
+        // The wall hears at 1:00 and after.
+        const H: i64 = 3_600_000;
         let mut d = WallData::default();
-        d.apply(&standing(ReportState::AwaitingApproval, &["01", "04"]), 10);
+        d.apply(
+            &standing(ReportState::AwaitingApproval, &["01", "04"]),
+            H + 10,
+        );
         assert!(d.approvals.is_empty(), "approved before the wall looked");
-        d.apply(&standing(ReportState::AwaitingApproval, &["01", "04"]), 20);
+        d.apply(
+            &standing(ReportState::AwaitingApproval, &["01", "04"]),
+            H + 20,
+        );
         assert!(d.approvals.is_empty(), "the same standing again");
         d.apply(
             &standing(ReportState::AwaitingApproval, &["01", "04", "08", "11"]),
-            30,
+            H + 30,
         );
         let n = &d.approvals[0];
-        assert_eq!((n.at_ms, n.approved, n.below), (30, true, true));
+        // As of the later of the two approvals, not of when the wall heard.
+        assert_eq!((n.at_ms, n.approved, n.below), (11 * 60_000, true, true));
         assert_eq!(n.units, ["08", "11"]);
         assert_eq!((n.below_approved, n.below_total), (4, 34));
         // Hà Nội corrects a figure (its approval no longer stands) and the nation approves.
-        d.apply(&standing(ReportState::Approved, &["04", "08", "11"]), 40);
+        d.apply(
+            &standing(ReportState::Approved, &["04", "08", "11"]),
+            H + 40,
+        );
         assert_eq!(d.approvals.len(), 3);
         let own = &d.approvals[0];
-        assert_eq!((own.approved, own.below), (true, false));
+        assert_eq!(
+            (own.at_ms, own.approved, own.below),
+            (59 * 60_000, true, false)
+        );
         assert_eq!(own.units, ["VN"]);
         let lost = &d.approvals[1];
-        assert_eq!((lost.approved, lost.below), (false, true));
+        assert_eq!(
+            (lost.at_ms, lost.approved, lost.below),
+            (H + 40, false, true)
+        );
         assert_eq!(lost.units, ["01"]);
         d.apply(
             &standing(ReportState::ChangedSinceApproval, &["04", "08", "11"]),
-            50,
+            H + 50,
         );
         assert_eq!(d.approvals[0].units, ["VN"]);
         assert!(!d.approvals[0].approved);
@@ -512,11 +541,14 @@ mod tests {
         let news = d.approvals.len();
         d.follow_reports(&[]);
         assert!(d.reports.is_empty());
-        d.apply(&standing(ReportState::Approved, &["04"]), 60);
+        d.apply(&standing(ReportState::Approved, &["04"]), H + 60);
         assert!(d.reports.is_empty());
         // Back: its first standing again tells nothing new, whatever changed meanwhile.
         d.follow_reports(std::slice::from_ref(&key));
-        d.apply(&standing(ReportState::Approved, &["01", "04", "08"]), 70);
+        d.apply(
+            &standing(ReportState::Approved, &["01", "04", "08"]),
+            H + 70,
+        );
         assert_eq!(d.reports[&key].below_approved, 3);
         assert_eq!(d.approvals.len(), news);
     }

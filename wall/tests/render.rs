@@ -1727,7 +1727,7 @@ fn the_reports_panel_names_the_late_provinces_and_follows_the_ministry_filter() 
 /// a regime without a standing yet reads "—". A preview from a file has no such column.
 #[test]
 fn the_reports_panel_shows_how_far_each_report_is_approved() {
-    use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
+    use dieuhanh_protocol::live::{Approved, ReportKey, ReportStanding, ReportState};
     let layout = load_layout("national.toml");
     let (data, taken) = demo();
     let (scene, i) = reports_panel(&layout);
@@ -1781,7 +1781,14 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
         below: 34,
         below_reported: 33,
         below_approved: approved,
-        approved: provinces[..approved as usize].to_vec(),
+        approved: provinces[..approved as usize]
+            .iter()
+            .map(|u| Approved {
+                unit: u.clone(),
+                at_ms: taken,
+            })
+            .collect(),
+        approved_at_ms: None,
     };
     let mut live = data.clone();
     live.apply(
@@ -1833,7 +1840,7 @@ fn the_reports_panel_shows_how_far_each_report_is_approved() {
 /// standing a wall hears of tells nothing new.
 #[test]
 fn the_ticker_says_who_has_just_approved_a_report() {
-    use dieuhanh_protocol::live::{ReportKey, ReportStanding, ReportState};
+    use dieuhanh_protocol::live::{Approved, ReportKey, ReportStanding, ReportState};
     let layout = load_layout("national.toml");
     let (mut data, taken) = demo();
     let (scene, _) = reports_panel(&layout);
@@ -1847,7 +1854,7 @@ fn the_ticker_says_who_has_just_approved_a_report() {
         .into_iter()
         .find(|k| k.regime == "BC-KTXH")
         .unwrap();
-    let push = |data: &mut WallData, state, approved: &[&str], at: i64| {
+    let push = |data: &mut WallData, state, approved: &[(&str, i64)], at: i64| {
         data.apply(
             &ServerMessage::Reports {
                 version: data.version,
@@ -1858,7 +1865,14 @@ fn the_ticker_says_who_has_just_approved_a_report() {
                     below: 34,
                     below_reported: 34,
                     below_approved: approved.len() as u32,
-                    approved: approved.iter().map(|c| c.to_string()).collect(),
+                    approved: approved
+                        .iter()
+                        .map(|&(unit, at_ms)| Approved {
+                            unit: unit.into(),
+                            at_ms,
+                        })
+                        .collect(),
+                    approved_at_ms: None,
                 }],
             },
             at,
@@ -1878,16 +1892,19 @@ fn the_ticker_says_who_has_just_approved_a_report() {
             .collect()
     };
     let before = items(&data).len();
-    push(&mut data, ReportState::AwaitingApproval, &["01"], taken);
+    // Hà Nội approved an hour before the wall looked; the others as the wall hears of them.
+    let hn = ("01", taken - 3_600_000);
+    push(&mut data, ReportState::AwaitingApproval, &[hn], taken);
     assert_eq!(
         items(&data).len(),
         before,
         "Hà Nội approved before the wall looked"
     );
+    let cb = ("04", taken + 1000);
     push(
         &mut data,
         ReportState::AwaitingApproval,
-        &["01", "04"],
+        &[hn, cb],
         taken + 1000,
     );
     let period = key.period.label_vi().to_lowercase();
@@ -1900,10 +1917,11 @@ fn the_ticker_says_who_has_just_approved_a_report() {
         "{text}"
     );
     assert_eq!(colour, theme::GOOD);
+    let four = ["08", "11", "12", "14"].map(|u| (u, taken + 2000));
     push(
         &mut data,
         ReportState::AwaitingApproval,
-        &["01", "04", "08", "11", "12", "14"],
+        &[&[hn, cb][..], &four].concat(),
         taken + 2000,
     );
     let (text, _) = items(&data)[0].clone();
@@ -1916,7 +1934,7 @@ fn the_ticker_says_who_has_just_approved_a_report() {
     push(
         &mut data,
         ReportState::AwaitingApproval,
-        &["04", "08", "11", "12", "14"],
+        &[&[cb][..], &four].concat(),
         taken + 3000,
     );
     let (text, colour) = items(&data)[0].clone();
@@ -1929,6 +1947,32 @@ fn the_ticker_says_who_has_just_approved_a_report() {
         "{text}"
     );
     assert_eq!(colour, theme::STALE);
+    // Heard late (the connection was down): Lào Cai's approval reads at its own time, behind
+    // the newer lines.
+    let lao_cai = ("15", taken - 600_000);
+    push(
+        &mut data,
+        ReportState::AwaitingApproval,
+        &[&[cb][..], &four, &[lao_cai]].concat(),
+        taken + 4000,
+    );
+    let all = items(&data);
+    assert!(
+        all[0].0.contains(" · Hà Nội có số liệu mới"),
+        "{}",
+        all[0].0
+    );
+    let (late, _) = all
+        .iter()
+        .find(|(t, _)| t.contains("Lào Cai"))
+        .expect("Lào Cai's approval");
+    assert!(
+        late.starts_with(&format!(
+            "{} · Lào Cai đã duyệt ",
+            widgets::clock_vi(taken - 600_000, taken + 10_000)
+        )),
+        "{late}"
+    );
     // Drawn on the wall: the words of the newest line are on the ticker.
     let list = compose(&layout, scene, &data, taken + 10_000, &room);
     let drawn: String = list

@@ -410,6 +410,7 @@ mod tests {
             below_reported: 0,
             below_approved: 0,
             approved: Vec::new(),
+            approved_at_ms: None,
         };
         board.put(vec![standing(&a), standing(&b)]);
         assert!(stamp.has_changed().unwrap());
