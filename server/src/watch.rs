@@ -36,6 +36,17 @@ fn line(c: &Cell) -> String {
     )
 }
 
+/// "01:20 01/12/2026", Vietnam's time, of a stamp in ms since 1970.
+fn at_vn(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            (t + chrono::Duration::hours(7))
+                .format("%H:%M %d/%m/%Y")
+                .to_string()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// "BC-HT Tháng 10/2026 VN: chờ duyệt; cấp dưới 34 tỉnh: 33 đã báo cáo, 20 đã duyệt".
 fn standing_line(s: &ReportStanding) -> String {
     let k = &s.key;
@@ -177,12 +188,16 @@ pub async fn watch(
                                     .collect::<Vec<_>>()
                                     .join(", ")
                             };
-                            let gained: Vec<&String> =
-                                codes.iter().filter(|c| !before.contains(c)).collect();
+                            let gained: Vec<String> = s
+                                .approved
+                                .iter()
+                                .filter(|a| !before.contains(&a.unit))
+                                .map(|a| format!("{} lúc {}", names.unit(&a.unit), at_vn(a.at_ms)))
+                                .collect();
                             let lost: Vec<&String> =
                                 before.iter().filter(|c| !codes.contains(c)).collect();
                             if !gained.is_empty() {
-                                println!("    mới duyệt: {}", named(gained));
+                                println!("    mới duyệt: {}", gained.join(", "));
                             }
                             if !lost.is_empty() {
                                 println!("    cần duyệt lại: {}", named(lost));

@@ -571,8 +571,16 @@ async fn the_watch_command_prints_a_view_and_a_reports_standing_as_they_change()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
     tokio::task::block_in_place(|| {
-        read_until(&mut out, "    mới duyệt: Thành phố Hồ Chí Minh (79)")
+        read_until(&mut out, "    mới duyệt: Thành phố Hồ Chí Minh (79) lúc ")
     });
+    // When, in Vietnam's time: today there.
+    let today = dieuhanh_server::ingest::today_in_vietnam().to_string();
+    assert!(
+        out.iter().any(
+            |l| l.contains("mới duyệt: Thành phố Hồ Chí Minh (79) lúc ") && l.ends_with(&today)
+        ),
+        "{today}: {out:#?}"
+    );
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
