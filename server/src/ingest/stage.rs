@@ -931,7 +931,9 @@ const XLS_COLUMNS: u32 = 256;
 /// each sheet's from where the workbook says it starts), so that nothing calamine will see
 /// goes unchecked.
 fn check_biff(stream: &[u8]) -> Result<(), String> {
-    /// (type, data) of each record from the start of `s` to its EOF record or the end.
+    const BOF: u16 = 0x0809;
+    const EOF: u16 = 0x000A;
+    /// (type, data) of each record from the start of `s` to the end (or a record cut short).
     fn records(mut s: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
         std::iter::from_fn(move || {
             if s.len() < 4 {
@@ -943,7 +945,22 @@ fn check_biff(stream: &[u8]) -> Result<(), String> {
             s = &s[4 + len..];
             Some((typ, data))
         })
-        .take_while(|&(typ, _)| typ != 0x000A)
+    }
+    /// A sheet's records up to its own EOF: an embedded chart's BOF … EOF inside it does not
+    /// end it (calamine reads on past them).
+    fn sheet_records(s: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+        let mut depth = 0usize;
+        records(s).take_while(move |&(typ, _)| match typ {
+            BOF => {
+                depth += 1;
+                true
+            }
+            EOF => {
+                depth = depth.saturating_sub(1);
+                depth > 0
+            }
+            _ => true,
+        })
     }
     let u32_at = |d: &[u8], at: usize| {
         d.get(at..at + 4)
@@ -954,7 +971,7 @@ fn check_biff(stream: &[u8]) -> Result<(), String> {
             .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])))
     };
     let mut sheets = 0;
-    for (typ, data) in records(stream) {
+    for (typ, data) in records(stream).take_while(|&(typ, _)| typ != EOF) {
         // BoundSheet8: where the sheet's records start.
         if typ != 0x0085 {
             continue;
@@ -967,7 +984,8 @@ fn check_biff(stream: &[u8]) -> Result<(), String> {
                 stream.len()
             ));
         }
-        for (typ, data) in records(&stream[at..]) {
+        // Checked at any depth: an embedded chart's size is within the format's too.
+        for (typ, data) in sheet_records(&stream[at..]) {
             // Dimensions: first row, row after the last, first column, column after the last.
             if typ != 0x0200 {
                 continue;
@@ -1560,6 +1578,11 @@ mod tests {
     /// Dimensions record of `dims` = first row, row after the last, first column, column after
     /// the last, EOF), the sheet's start as the globals give it (or `at`).
     fn biff(dims: (u32, u32, u16, u16), at: Option<u32>) -> Vec<u8> {
+        biff_with(dims, at, false)
+    }
+
+    /// [`biff`], with an embedded chart's BOF … EOF before the sheet's Dimensions when `chart`.
+    fn biff_with(dims: (u32, u32, u16, u16), at: Option<u32>, chart: bool) -> Vec<u8> {
         fn record(out: &mut Vec<u8>, typ: u16, data: &[u8]) {
             out.extend(typ.to_le_bytes());
             out.extend((data.len() as u16).to_le_bytes());
@@ -1575,6 +1598,10 @@ mod tests {
         record(&mut out, 0x000A, &[]);
         assert_eq!(out.len(), globals_len);
         record(&mut out, 0x0809, &bof);
+        if chart {
+            record(&mut out, 0x0809, &bof);
+            record(&mut out, 0x000A, &[]);
+        }
         let mut d = Vec::new();
         d.extend(dims.0.to_le_bytes());
         d.extend(dims.1.to_le_bytes());
@@ -1607,6 +1634,10 @@ mod tests {
         }
         let e = check_biff(&biff((0, 12, 0, 5), Some(1 << 20))).unwrap_err();
         assert!(e.contains("past the end of the workbook"), "{e}");
+        // After an embedded chart's own EOF the sheet goes on, and so does calamine.
+        assert_eq!(check_biff(&biff_with((0, 12, 0, 5), None, true)), Ok(()));
+        let e = check_biff(&biff_with((0, 3_000_000_000, 0, 5), None, true)).unwrap_err();
+        assert!(e.contains("rows 0–3000000000"), "{e}");
     }
 
     #[test]
