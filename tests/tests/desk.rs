@@ -473,6 +473,20 @@ async fn an_approver_sees_the_units_below_and_approves_from_the_page() {
         .await;
     assert_eq!(history["state"], "approved", "{history}");
     assert_eq!(history["approvals"].as_array().unwrap().len(), 1);
+    // One level up, the nation's report lists Cao Bằng approved, when and by whom.
+    let (code, html, _) = post(WALL, "xem", "").await;
+    assert_eq!(code, 200, "{html}");
+    let row = html
+        .split("<tr>")
+        .find(|r| r.contains(">04</a>"))
+        .expect("Cao Bằng's row");
+    let today = dieuhanh_server::ingest::today_in_vietnam().to_string();
+    assert!(
+        row.contains("đã duyệt")
+            && row.contains(&format!("<td>{today} "))
+            && row.contains(" · Nguyễn Văn An (token"),
+        "{row}"
+    );
 
     // The browser keeps a token once accepted, and goes from the province to a commune by its
     // link without typing it again; a refused token is not kept, a forged one not used.

@@ -77,8 +77,18 @@ struct Standing {
     history: Vec<Approval>,
     /// "xã", "tỉnh": what the units below are.
     below_kind: &'static str,
-    /// Code, name and state of each unit below, those short of approval first.
-    below: Vec<(String, String, ReportState)>,
+    /// Each unit below, those short of approval first.
+    below: Vec<Below>,
+}
+
+/// A unit below a report, as the page lists it.
+struct Below {
+    code: String,
+    name: String,
+    state: ReportState,
+    /// Its latest approval, when it has one: "30/11/2026 14:05 · Nguyễn Văn An" (kept after a
+    /// correction, which the state then says).
+    approved: Option<String>,
 }
 
 /// What the page shows above its form.
@@ -329,14 +339,21 @@ async fn look(state: &AppState, f: &Fields) -> Result<Standing, ApiError> {
                 .first()
                 .and_then(|&u| h.unit(u))
                 .map_or("đơn vị", |u| u.level.noun_vi());
-            let mut below: Vec<(String, String, ReportState)> = below_ids
+            let mut below: Vec<Below> = below_ids
                 .iter()
                 .filter_map(|&u| {
                     let b = h.unit(u)?;
-                    Some((b.code.clone(), b.full_name.clone(), reports.state(u)))
+                    Some(Below {
+                        code: b.code.clone(),
+                        name: b.full_name.clone(),
+                        state: reports.state(u),
+                        approved: reports
+                            .approval(u)
+                            .map(|a| format!("{} · {}", vietnam_time(&a.approved_at), a.approver)),
+                    })
                 })
                 .collect();
-            below.sort_by(|a, b| (rank(a.2), &a.0).cmp(&(rank(b.2), &b.0)));
+            below.sort_by(|a, b| (rank(a.state), &a.code).cmp(&(rank(b.state), &b.code)));
             Ok::<_, ApiError>(Standing {
                 title: format!(
                     "{} ({}) · {} · {} ({})",
@@ -420,7 +437,7 @@ fn render(state: &AppState, visitor: &Visitor, f: &Fields, shown: Shown) -> Mark
 }
 
 fn standing_view(s: &Standing) -> Markup {
-    let counts = |st: ReportState| s.below.iter().filter(|b| b.2 == st).count() as u64;
+    let counts = |st: ReportState| s.below.iter().filter(|b| b.state == st).count() as u64;
     let link = |unit: &str| {
         format!(
             "{APPROVE_PATH}?regime={}&unit={}&period={}",
@@ -442,13 +459,14 @@ fn standing_view(s: &Standing) -> Markup {
                 (count(counts(ReportState::NotReported))) " chưa báo cáo."
             }
             table {
-                thead { tr { th { "Mã" } th { "Đơn vị" } th { "Tình trạng" } } }
+                thead { tr { th { "Mã" } th { "Đơn vị" } th { "Tình trạng" } th { "Duyệt lần cuối" } } }
                 tbody {
-                    @for (code, name, st) in &s.below {
+                    @for b in &s.below {
                         tr {
-                            td { a href=(link(code)) { (code) } }
-                            td { (name) }
-                            td class=(state_class(*st)) { (st.label_vi()) }
+                            td { a href=(link(&b.code)) { (b.code) } }
+                            td { (b.name) }
+                            td class=(state_class(b.state)) { (b.state.label_vi()) }
+                            td { (b.approved.as_deref().unwrap_or("")) }
                         }
                     }
                 }
