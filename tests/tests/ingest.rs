@@ -948,6 +948,63 @@ async fn an_xls_that_trips_the_reader_is_refused_as_damaged() {
     );
 }
 
+/// An .xlsx whose shared strings claim a hundred billion entries: calamine reserved room for
+/// them, the allocation failed and the whole server aborted. Refused as damaged, with the
+/// count it claims; the server takes the next upload as ever.
+#[tokio::test]
+async fn an_xlsx_claiming_billions_of_strings_is_refused_as_damaged() {
+    use std::io::{Read, Write};
+    let (_dir, server) = empty_server().await;
+    let c = server.communes("79");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (i, h) in ["Mã đơn vị", "Kỳ báo cáo", "XH02"].iter().enumerate() {
+        sheet.write_string(0, i as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, &c[0]).unwrap();
+    sheet.write_string(1, 1, "Tháng 8/2025").unwrap();
+    sheet.write_number(1, 2, 42).unwrap();
+    let good = book.save_to_buffer().unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&good)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut changed = false;
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        if name == "xl/sharedStrings.xml" {
+            let xml = String::from_utf8(bytes).unwrap();
+            let at = xml.find("uniqueCount=\"").unwrap() + "uniqueCount=\"".len();
+            let end = at + xml[at..].find('"').unwrap();
+            bytes = format!("{}100000000000{}", &xml[..at], &xml[end..]).into_bytes();
+            changed = true;
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    assert!(changed, "the workbook has shared strings");
+    let bad = out.finish().unwrap().into_inner();
+
+    let ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let (status, report) = server.upload("filename=hong.xlsx", ctype, bad).await;
+    assert_eq!(status, 422, "{report}");
+    let e = &errors(&report)[0];
+    let reason = e["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("damaged") && reason.contains("100000000000 entries"),
+        "{report}"
+    );
+    assert_eq!(server.state.store.version(), 0);
+    let (status, report) = server.upload("filename=tot.xlsx", ctype, good).await;
+    assert_eq!(
+        (status, report["status"].as_str()),
+        (200, Some("accepted")),
+        "{report}"
+    );
+}
+
 /// `xlsx` with the XML of one of its parts (the sheet, its strings, the workbook, the styles)
 /// mangled — XML's own characters dropped in, stretches cut or repeated — inside a zip that
 /// is itself sound, so the reader gets past the zip to the XML.

@@ -794,6 +794,12 @@ fn stage_xlsx(
     if is_xls {
         return stage_xls(sink, cat, path, sheet);
     }
+    if let Err(e) = check_xlsx(path) {
+        return Ok(bad_file(
+            format!("the workbook is damaged: {e}"),
+            DAMAGED_HINT,
+        ));
+    }
     let file = File::open(path).map_err(IngestError::Spool)?;
     let mut book: Xlsx<_> = match guarded(|| Xlsx::new(BufReader::new(file))) {
         Some(Ok(b)) => b,
@@ -832,6 +838,68 @@ fn stage_xlsx(
         None => Some(Err("its records contradict each other".to_owned())),
     });
     stage_sheet(sink, cat, &name, cells)
+}
+
+/// The most shared strings an .xlsx may declare: calamine reserves room for as many as the
+/// shared-strings part says it holds (24 bytes each), and a damaged count of billions made
+/// that allocation fail, which aborts the process. Ten million is far beyond any report.
+const XLSX_MAX_STRINGS: u64 = 10_000_000;
+
+/// Checks what calamine takes on trust in an .xlsx before it reads it: the count of shared
+/// strings the part declares (`<sst uniqueCount="…">`), against the part's size (an entry is
+/// at least `<si/>`, 5 bytes) and [`XLSX_MAX_STRINGS`]. A file that is not a readable zip is
+/// left to calamine, which says why.
+fn check_xlsx(path: &Path) -> Result<(), String> {
+    let Ok(file) = File::open(path) else {
+        return Ok(());
+    };
+    let Ok(mut zip) = zip::ZipArchive::new(BufReader::new(file)) else {
+        return Ok(());
+    };
+    for i in 0..zip.len() {
+        let Ok(part) = zip.by_index(i) else {
+            continue;
+        };
+        let is_strings = part
+            .name()
+            .is_ok_and(|n| n.to_ascii_lowercase().ends_with("sharedstrings.xml"));
+        if !is_strings {
+            continue;
+        }
+        let size = part.size();
+        // The count is an attribute of the part's first element: the head is enough.
+        let mut head = Vec::new();
+        if part.take(16 * 1024).read_to_end(&mut head).is_err() {
+            continue;
+        }
+        let Some(count) = unique_count(&head) else {
+            continue;
+        };
+        if count > XLSX_MAX_STRINGS || count > size / 5 + 1 {
+            return Err(format!(
+                "its shared strings claim {count} entries in {size} bytes"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `uniqueCount` of the `<sst>` start tag at the head of a shared-strings part, as
+/// calamine reads it (its leading digits).
+fn unique_count(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head);
+    // `<sst` or, namespaced, `<x:sst`.
+    let start = text
+        .match_indices("sst")
+        .map(|(i, _)| i)
+        .find(|&i| i > 0 && matches!(text.as_bytes()[i - 1], b'<' | b':'))?;
+    let tag = &text[start..start + text[start..].find('>')?];
+    let at = tag.find("uniqueCount")? + "uniqueCount".len();
+    let value = tag[at..].trim_start().strip_prefix('=')?.trim_start();
+    let value = value.strip_prefix(['"', '\''])?;
+    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
+    // More digits than a u64 holds: as absurd as the largest.
+    Some(digits.parse().unwrap_or(u64::MAX)).filter(|_| !digits.is_empty())
 }
 
 /// What a workbook whose parts trip the reader is called.
@@ -1611,6 +1679,25 @@ mod tests {
         record(&mut out, 0x0200, &d);
         record(&mut out, 0x000A, &[]);
         out
+    }
+
+    #[test]
+    fn the_shared_strings_count_is_read_as_calamine_reads_it() {
+        let head = |sst: &str| {
+            format!("<?xml version=\"1.0\" standalone=\"yes\"?>\n{sst}<si><t>a</t></si>")
+        };
+        let count = |sst: &str| unique_count(head(sst).as_bytes());
+        assert_eq!(
+            count(r#"<sst xmlns="x" count="3" uniqueCount="2">"#),
+            Some(2)
+        );
+        assert_eq!(count(r#"<x:sst uniqueCount = '17' xmlns:x="x">"#), Some(17));
+        assert_eq!(
+            count(r#"<sst uniqueCount="99999999999999999999999">"#),
+            Some(u64::MAX)
+        );
+        assert_eq!(count(r#"<sst count="3">"#), None);
+        assert_eq!(count(r#"<sst uniqueCount="">"#), None);
     }
 
     #[test]
