@@ -948,61 +948,96 @@ async fn an_xls_that_trips_the_reader_is_refused_as_damaged() {
     );
 }
 
-/// An .xlsx whose shared strings claim a hundred billion entries: calamine reserved room for
-/// them, the allocation failed and the whole server aborted. Refused as damaged, with the
-/// count it claims; the server takes the next upload as ever.
-#[tokio::test]
-async fn an_xlsx_claiming_billions_of_strings_is_refused_as_damaged() {
+/// `xlsx` with its part `name` (XML) rewritten by `edit`.
+fn rewrite_xlsx_part(xlsx: &[u8], name: &str, edit: impl FnOnce(String) -> String) -> Vec<u8> {
     use std::io::{Read, Write};
-    let (_dir, server) = empty_server().await;
-    let c = server.communes("79");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut edit = Some(edit);
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let part = f.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        if part == name {
+            let edit = edit.take().unwrap();
+            bytes = edit(String::from_utf8(bytes).unwrap()).into_bytes();
+        }
+        out.start_file(part, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(&bytes).unwrap();
+    }
+    assert!(edit.is_none(), "the workbook has no {name}");
+    out.finish().unwrap().into_inner()
+}
+
+/// A small workbook of one Hồ Chí Minh commune's births, with a shared string.
+fn small_workbook(commune: &str) -> Vec<u8> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     for (i, h) in ["Mã đơn vị", "Kỳ báo cáo", "XH02"].iter().enumerate() {
         sheet.write_string(0, i as u16, *h).unwrap();
     }
-    sheet.write_string(1, 0, &c[0]).unwrap();
+    sheet.write_string(1, 0, commune).unwrap();
     sheet.write_string(1, 1, "Tháng 8/2025").unwrap();
     sheet.write_number(1, 2, 42).unwrap();
-    let good = book.save_to_buffer().unwrap();
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&good)).unwrap();
-    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut changed = false;
-    for i in 0..archive.len() {
-        let mut f = archive.by_index(i).unwrap();
-        let name = f.name().unwrap().into_owned();
-        let mut bytes = Vec::new();
-        f.read_to_end(&mut bytes).unwrap();
-        if name == "xl/sharedStrings.xml" {
-            let xml = String::from_utf8(bytes).unwrap();
-            let at = xml.find("uniqueCount=\"").unwrap() + "uniqueCount=\"".len();
-            let end = at + xml[at..].find('"').unwrap();
-            bytes = format!("{}100000000000{}", &xml[..at], &xml[end..]).into_bytes();
-            changed = true;
-        }
-        out.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        out.write_all(&bytes).unwrap();
-    }
-    assert!(changed, "the workbook has shared strings");
-    let bad = out.finish().unwrap().into_inner();
+    book.save_to_buffer().unwrap()
+}
 
-    let ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    let (status, report) = server.upload("filename=hong.xlsx", ctype, bad).await;
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Uploads `bad`, expects it refused as damaged with `says` in the reason and nothing stored,
+/// then `good` accepted.
+async fn refused_as_damaged(server: &TestServer, bad: Vec<u8>, says: &str, good: Vec<u8>) {
+    let (status, report) = server.upload("filename=hong.xlsx", XLSX, bad).await;
     assert_eq!(status, 422, "{report}");
-    let e = &errors(&report)[0];
-    let reason = e["reason"].as_str().unwrap();
+    let reason = errors(&report)[0]["reason"].as_str().unwrap().to_owned();
     assert!(
-        reason.contains("damaged") && reason.contains("100000000000 entries"),
+        reason.contains("damaged") && reason.contains(says),
         "{report}"
     );
     assert_eq!(server.state.store.version(), 0);
-    let (status, report) = server.upload("filename=tot.xlsx", ctype, good).await;
+    let (status, report) = server.upload("filename=tot.xlsx", XLSX, good).await;
     assert_eq!(
         (status, report["status"].as_str()),
         (200, Some("accepted")),
         "{report}"
     );
+}
+
+/// An .xlsx whose shared strings claim a hundred billion entries: calamine reserved room for
+/// them, the allocation failed and the whole server aborted ("memory allocation of
+/// 2400000000000 bytes failed"). Refused as damaged, with the count it claims; the server
+/// takes the next upload as ever.
+#[tokio::test]
+async fn an_xlsx_claiming_billions_of_strings_is_refused_as_damaged() {
+    let (_dir, server) = empty_server().await;
+    let good = small_workbook(&server.communes("79")[0]);
+    let bad = rewrite_xlsx_part(&good, "xl/sharedStrings.xml", |xml| {
+        let at = xml.find("uniqueCount=\"").unwrap() + "uniqueCount=\"".len();
+        let end = at + xml[at..].find('"').unwrap();
+        format!("{}100000000000{}", &xml[..at], &xml[end..])
+    });
+    refused_as_damaged(&server, bad, "100000000000 entries", good).await;
+}
+
+/// A decompression bomb: a 1.5 MB upload whose sheet unpacked to one cell of 1.5 GB took the
+/// server to 12.6 GB of memory for 3½ minutes (calamine holds a cell's text whole). A cell
+/// longer than Excel allows (here 2 MB, in a few KB of zip) is refused before calamine reads it.
+#[tokio::test]
+async fn an_xlsx_unpacking_to_a_giant_cell_is_refused_as_damaged() {
+    let (_dir, server) = empty_server().await;
+    let good = small_workbook(&server.communes("79")[0]);
+    let bad = rewrite_xlsx_part(&good, "xl/worksheets/sheet1.xml", |xml| {
+        let giant = format!(
+            "<c r=\"D2\" t=\"inlineStr\"><is><t>{}</t></is></c></row>",
+            "a".repeat(2 << 20)
+        );
+        xml.replacen("</row>", &giant, 2)
+            .replacen(&giant, "</row>", 1)
+    });
+    assert!(bad.len() < 64 * 1024, "{} bytes", bad.len());
+    refused_as_damaged(&server, bad, "between two angle brackets", good).await;
 }
 
 /// `xlsx` with the XML of one of its parts (the sheet, its strings, the workbook, the styles)
