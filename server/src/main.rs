@@ -541,7 +541,6 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// The live endpoint with its token, and a runtime for a command-line client of it.
 /// `BC-HT:2026-10:VN` as a report to follow (the period may be written "Tháng 10/2026").
 fn report_key(text: &str) -> anyhow::Result<dieuhanh_protocol::live::ReportKey> {
     let mut parts = text.splitn(3, ':');
@@ -556,6 +555,7 @@ fn report_key(text: &str) -> anyhow::Result<dieuhanh_protocol::live::ReportKey> 
     })
 }
 
+/// The live endpoint with its token, and a runtime for a command-line client of it.
 fn live_client(
     url: String,
     token: Option<String>,

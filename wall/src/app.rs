@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dieuhanh_protocol::live::{RoomState, ServerMessage};
+use dieuhanh_protocol::live::{ReportKey, RoomState, ServerMessage};
 use notify::Watcher;
 use thiserror::Error;
 use tracing::Instrument;
@@ -495,9 +495,15 @@ impl App {
         }
         if let Some(reports) = self.subscribed.take_reports() {
             tracing::info!(reports = reports.len(), "reports followed moved");
-            self.data.follow_reports(&reports);
-            let _ = self.commands.send(Command::SetReports(reports));
+            self.follow_reports(reports);
         }
+    }
+
+    /// Follows `reports` from now on: the wall's data keeps only their standings, the feed
+    /// asks the server for them.
+    fn follow_reports(&mut self, reports: Vec<ReportKey>) {
+        self.data.follow_reports(&reports);
+        let _ = self.commands.send(Command::SetReports(reports));
     }
 
     fn reload(&mut self) {
@@ -522,8 +528,7 @@ impl App {
                     let _ = self.commands.send(Command::SetViews(views));
                 }
                 if let Some(reports) = self.subscribed.take_reports() {
-                    self.data.follow_reports(&reports);
-                    let _ = self.commands.send(Command::SetReports(reports));
+                    self.follow_reports(reports);
                 }
                 let scenes: Vec<_> = new.scenes.iter().map(layout::Scene::info).collect();
                 if scenes

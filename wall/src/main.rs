@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dieuhanh_protocol::live::{MAX_REPORTS, ReportKey, RoomState};
+use dieuhanh_protocol::live::{MAX_REPORTS, ReportKey, RoomState, ServerMessage};
 
 use dieuhanh_wall::catalogue::{self, Catalogue};
 use dieuhanh_wall::{app, layout, live, pick_scene, render, scene, snapshot};
@@ -396,11 +396,17 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             file.dedupe();
             snapshot::write(&out, &file)?;
+            let (mut saved_views, mut saved_reports) = (0, 0);
+            for m in &file.messages {
+                match m {
+                    ServerMessage::Snapshot { .. } => saved_views += 1,
+                    ServerMessage::Reports { reports, .. } => saved_reports += reports.len(),
+                    _ => {}
+                }
+            }
             println!(
-                "{}: {} views and {} reports' approval from {server}",
+                "{}: {saved_views} views and {saved_reports} reports' approval from {server}",
                 out.display(),
-                file.messages.len() - reports.len().div_ceil(MAX_REPORTS),
-                reports.len()
             );
             Ok(ExitCode::SUCCESS)
         }

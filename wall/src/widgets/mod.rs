@@ -207,7 +207,6 @@ pub fn outside_ministry(ctx: &Ctx<'_>, panel: &Panel) -> bool {
         })
 }
 
-/// The panel's background and edge; returns the inner rectangle after padding.
 /// The row height and the tops of up to `n` rows of a list drawn from `top` to `bottom` in
 /// `inner`, each at most `max_h` high. A row never straddles a horizontal bezel — its text
 /// would be moved off the strip onto a neighbour — it starts below it; each such bezel can cost
@@ -242,6 +241,7 @@ pub fn row_tops(
     (row_h, ys)
 }
 
+/// The panel's background and edge; returns the inner rectangle after padding.
 pub fn panel_frame(panel: &Panel, list: &mut DisplayList) -> Rect {
     let r = panel.rect;
     list.rect(r, theme::PANEL);

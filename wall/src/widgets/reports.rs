@@ -180,12 +180,21 @@ pub fn standing(ctx: &Ctx<'_>, r: &Regime, unit: &str) -> Standing {
     }
 }
 
+/// "20/34 tỉnh": `n` of `of` units of `level` below a report.
+pub fn count(n: u32, of: u32, level: Option<&str>) -> String {
+    format!(
+        "{}/{} {}",
+        format_vi(f64::from(n), 0),
+        format_vi(f64::from(of), 0),
+        super::bars::level_vi(level.unwrap_or(""))
+    )
+}
+
 /// How far a report is approved, for its column: the units below approved as their reports
 /// stand ("20/34 tỉnh"), or, for a report of the regime's own level, its state ("Chờ duyệt").
 /// Green once every unit it counts is approved, as the figure reads.
 pub fn approved(s: &ReportStanding) -> (String, Color) {
     if s.below > 0 {
-        let noun = super::bars::level_vi(s.below_level.as_deref().unwrap_or(""));
         let colour = if s.below_approved >= s.below {
             theme::GOOD
         } else if s.below_approved == 0 {
@@ -194,11 +203,7 @@ pub fn approved(s: &ReportStanding) -> (String, Color) {
             theme::TEXT
         };
         return (
-            format!(
-                "{}/{} {noun}",
-                format_vi(f64::from(s.below_approved), 0),
-                format_vi(f64::from(s.below), 0)
-            ),
+            count(s.below_approved, s.below, s.below_level.as_deref()),
             colour,
         );
     }

@@ -6,8 +6,6 @@
 //! ticker spanning several screens the words flow from screen to screen, breaking only between
 //! words at a bezel ([`Line`]).
 
-use dieuhanh_protocol::number::format_vi;
-
 use super::bars::level_vi;
 use super::{Ctx, change_colour, clock_vi, figure, panel_frame};
 use crate::catalogue::Regime;
@@ -87,10 +85,12 @@ fn approvals(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(i64, Item)> {
             let who = unit_names(ctx, &n.units, n.below_level.as_deref().filter(|_| n.below));
             let text = match (n.approved, n.below) {
                 (true, true) => format!(
-                    "{who} đã duyệt {report} ({}/{} {})",
-                    format_vi(f64::from(n.below_approved), 0),
-                    format_vi(f64::from(n.below_total), 0),
-                    level_vi(n.below_level.as_deref().unwrap_or(""))
+                    "{who} đã duyệt {report} ({})",
+                    super::reports::count(
+                        n.below_approved,
+                        n.below_total,
+                        n.below_level.as_deref()
+                    )
                 ),
                 (true, false) => format!("{who} đã duyệt {report}"),
                 (false, _) => format!("{who} có số liệu mới sau khi duyệt {report}, cần duyệt lại"),
