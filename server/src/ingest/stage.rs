@@ -855,7 +855,8 @@ const XLSX_MAX_STRINGS_XML: u64 = 256 << 20;
 const XLSX_MAX_XML: u64 = 2 << 30;
 
 /// Checks what calamine takes on trust in an .xlsx before it reads it, unpacking each XML part
-/// once (a few milliseconds for a report; ~1 s per 400 MB of XML): no stretch between angle
+/// once more (a 16 MB upload of 160 MB of XML, a million rows: read in 2.67–2.90 s with the
+/// check, 2.41–2.87 s without, on the 2-core VM): no stretch between angle
 /// brackets longer than [`XLSX_MAX_STRETCH`], the shared strings within
 /// [`XLSX_MAX_STRINGS_XML`] and declaring no more entries (`<sst uniqueCount="…">`) than their
 /// XML could hold (an entry is at least `<si/>`, 5 bytes) nor than [`XLSX_MAX_STRINGS`], all
