@@ -1,13 +1,19 @@
 //! The facts as DuckDB stores them: numbers for indicators (`indicator_ids`), periods (`pid`),
 //! disaggregations (`disaggs`) and source columns (`submission_columns`), so that a value is
-//! written as nine numbers; the writer that appends accepted values in Arrow batches inside the
-//! upload's transaction; and the upgrade of files written with texts (schema version 2).
+//! written as nine numbers; the writer that inserts accepted values inside the upload's
+//! transaction (through a table function fed with Arrow chunks); and the upgrade of files
+//! written with texts (schema version 2).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array};
 use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
+use duckdb::vtab::{
+    BindInfo, InitInfo, TableFunctionInfo, VTab, record_batch_to_duckdb_data_chunk,
+};
 use rustc_hash::FxHashMap as HashMap;
 
 use dieuhanh_protocol::period::Period;
@@ -129,38 +135,218 @@ pub struct StoredFact {
     pub col: Option<i16>,
 }
 
-/// Rows per Arrow batch handed to DuckDB.
-const BATCH: usize = 1 << 18;
+/// Rows per chunk the feed hands DuckDB: its standard vector size, the most a table
+/// function's output chunk holds.
+const CHUNK: usize = 2048;
 
-/// Appends accepted values to `observations` for `submission`, in batches (inside the caller's
+/// Chunks made ahead of DuckDB's reading (bounds the memory of a large upload's feed).
+const QUEUE: usize = 64;
+
+/// The table function [`append_facts`] inserts through.
+const FEED_FUNCTION: &str = "dieuhanh_facts";
+
+/// Registers the table function [`append_facts`] inserts through, on the database of `conn`
+/// (once, when the store opens).
+pub fn register_feed(conn: &Connection) -> Result<(), StoreError> {
+    conn.register_table_function::<FeedTable>(FEED_FUNCTION)
+        .ctx("registering the history's feed")
+}
+
+/// Appends accepted values to `observations` for `submission` (inside the caller's
 /// transaction: a rollback removes them). Returns the number written.
-pub fn append_facts(
-    conn: &Connection,
-    submission: i64,
-    facts: impl IntoIterator<Item = StoredFact>,
-) -> Result<u64, StoreError> {
-    let mut app = conn
-        .appender("observations")
-        .ctx("appending to the history")?;
-    let mut cols = Columns::default();
-    let mut written = 0u64;
-    for f in facts {
-        cols.push(&f);
-        if cols.ind.len() >= BATCH {
-            written += cols.ind.len() as u64;
-            let batch = std::mem::take(&mut cols).finish(submission)?;
-            app.append_record_batch(batch)
-                .ctx("appending to the history")?;
+///
+/// The values go in by `INSERT … SELECT` from a table function that a thread of ours feeds
+/// with chunks made from `facts`, rather than through DuckDB's appender, which compresses
+/// and writes every row group on the calling thread: the insert does that on all of DuckDB's
+/// threads (store phase of 10 M values 2.4–3.0 → 1.7 s on 2 cores).
+pub fn append_facts<I>(conn: &Connection, submission: i64, facts: I) -> Result<u64, StoreError>
+where
+    I: IntoIterator<Item = StoredFact>,
+    I::IntoIter: Send,
+{
+    let ctx = "appending to the history";
+    let (tx, rx) = mpsc::sync_channel::<RecordBatch>(QUEUE);
+    let feed = Arc::new(Feed {
+        chunks: Mutex::new(rx),
+        stop: AtomicBool::new(false),
+    });
+    let listed = Listed::new(feed.clone());
+    let facts = facts.into_iter();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> Result<u64, StoreError> {
+            let mut cols = Columns::default();
+            let mut made = 0u64;
+            for f in facts {
+                cols.push(&f);
+                if cols.ind.len() == CHUNK {
+                    made += CHUNK as u64;
+                    let chunk = std::mem::take(&mut cols).finish(submission)?;
+                    if feed_stopped(&tx, chunk) {
+                        return Ok(made);
+                    }
+                }
+            }
+            if !cols.ind.is_empty() {
+                made += cols.ind.len() as u64;
+                let chunk = cols.finish(submission)?;
+                let _ = feed_stopped(&tx, chunk);
+            }
+            Ok(made)
+        });
+        // DuckDB inserts on one thread while it must keep the rows in the order they came.
+        // Let off, each of its threads writes the chunks it took, in order, to row groups of
+        // its own: a row group spans twice the stretch of the upload it would in one file
+        // order, which the zone maps on indicator and period still narrow well.
+        let parallel = conn.execute_batch("SET SESSION preserve_insertion_order = false");
+        let inserted = conn.execute(
+            &format!(
+                "INSERT INTO observations
+                     (ind, uid, pid, disagg, value, submission, source_row, source_col)
+                 SELECT * FROM {FEED_FUNCTION}({})",
+                listed.key
+            ),
+            [],
+        );
+        if parallel.is_ok() {
+            // Fails in a transaction the insert aborted: the rollback before the next write
+            // resets it then.
+            let _ = reset_insertion_order(conn);
+        }
+        // An insert that failed part-way leaves the feed's thread waiting on a full queue:
+        // stop it and take what it had made.
+        listed.feed.stop.store(true, Ordering::Relaxed);
+        if let Ok(rx) = listed.feed.chunks.lock() {
+            while rx.recv().is_ok() {}
+        }
+        let made = producer
+            .join()
+            .map_err(|_| StoreError::Task("the history's feed panicked".into()))??;
+        let inserted = inserted.ctx(ctx)? as u64;
+        if inserted != made {
+            return Err(StoreError::Task(format!(
+                "the history took {inserted} of the {made} values fed to it"
+            )));
+        }
+        Ok(made)
+    })
+}
+
+/// Puts DuckDB's insertion order on `conn` back to the database's setting.
+pub fn reset_insertion_order(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("RESET SESSION preserve_insertion_order")
+        .ctx("resetting the insertion order")
+}
+
+/// Sends a chunk to the feed's reader; true when the reader has stopped (the insert ended).
+fn feed_stopped(tx: &mpsc::SyncSender<RecordBatch>, chunk: RecordBatch) -> bool {
+    tx.send(chunk).is_err()
+}
+
+/// Chunks for one `INSERT … SELECT` (see [`append_facts`]).
+struct Feed {
+    chunks: Mutex<mpsc::Receiver<RecordBatch>>,
+    /// Set once the insert has ended: later calls of the table function read nothing.
+    stop: AtomicBool,
+}
+
+/// The feeds in use, by the key the SQL names them with: DuckDB's table function can only be
+/// given plain values, so it finds its feed here.
+static FEEDS: LazyLock<Mutex<std::collections::HashMap<u64, Arc<Feed>>>> =
+    LazyLock::new(Default::default);
+static NEXT_FEED: AtomicU64 = AtomicU64::new(1);
+
+/// A feed listed in [`FEEDS`] for as long as this lives.
+struct Listed {
+    key: u64,
+    feed: Arc<Feed>,
+}
+
+impl Listed {
+    fn new(feed: Arc<Feed>) -> Listed {
+        let key = NEXT_FEED.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut feeds) = FEEDS.lock() {
+            feeds.insert(key, feed.clone());
+        }
+        Listed { key, feed }
+    }
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        if let Ok(mut feeds) = FEEDS.lock() {
+            feeds.remove(&self.key);
         }
     }
-    if !cols.ind.is_empty() {
-        written += cols.ind.len() as u64;
-        let batch = cols.finish(submission)?;
-        app.append_record_batch(batch)
-            .ctx("appending to the history")?;
+}
+
+/// `dieuhanh_facts(key)`: the rows of the feed listed under `key`, with the columns of
+/// `observations`.
+struct FeedTable;
+
+impl VTab for FeedTable {
+    type InitData = ();
+    type BindData = Arc<Feed>;
+
+    fn bind(bind: &BindInfo) -> Result<Arc<Feed>, Box<dyn std::error::Error>> {
+        use LogicalTypeId as T;
+        for (name, ty) in [
+            ("ind", T::Smallint),
+            ("uid", T::Integer),
+            ("pid", T::Integer),
+            ("disagg", T::Integer),
+            ("value", T::Double),
+            ("submission", T::Bigint),
+            ("source_row", T::Integer),
+            ("source_col", T::Smallint),
+        ] {
+            bind.add_result_column(name, LogicalTypeHandle::from(ty));
+        }
+        let key = bind.get_parameter(0).to_int64();
+        let feed = FEEDS
+            .lock()
+            .ok()
+            .and_then(|feeds| feeds.get(&(key as u64)).cloned());
+        Ok(feed.ok_or_else(|| format!("{FEED_FUNCTION}: no feed {key} (it is internal)"))?)
     }
-    app.flush().ctx("appending to the history")?;
-    Ok(written)
+
+    fn init(init: &InitInfo) -> Result<(), Box<dyn std::error::Error>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        init.set_max_threads(threads as u64);
+        Ok(())
+    }
+
+    fn func(
+        info: &TableFunctionInfo<Self>,
+        out: &mut DataChunkHandle,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let feed = info.get_bind_data();
+        let chunk = if feed.stop.load(Ordering::Relaxed) {
+            None
+        } else {
+            let rx = feed
+                .chunks
+                .lock()
+                .map_err(|_| "the history's feed was poisoned")?;
+            rx.recv().ok()
+        };
+        match chunk {
+            Some(chunk) if chunk.num_rows() > out.flat_vector(0).capacity() => Err(format!(
+                "a chunk of {} rows exceeds DuckDB's {}",
+                chunk.num_rows(),
+                out.flat_vector(0).capacity()
+            )
+            .into()),
+            Some(chunk) => record_batch_to_duckdb_data_chunk(&chunk, out),
+            None => {
+                out.set_len(0);
+                Ok(())
+            }
+        }
+    }
+
+    fn parameters() -> Option<Vec<LogicalTypeHandle>> {
+        Some(vec![LogicalTypeHandle::from(LogicalTypeId::Bigint)])
+    }
 }
 
 #[derive(Default)]
@@ -337,5 +523,102 @@ mod tests {
         }
         // A quarter that would start in February is no stored period.
         assert_eq!(period_of_no((2025 * 12 + 1) * 8 + 1), None);
+    }
+
+    fn history_table(conn: &Connection, check: &str) {
+        conn.execute_batch(&format!(
+            "CREATE TABLE observations (ind SMALLINT NOT NULL, uid INTEGER NOT NULL,
+                 pid INTEGER NOT NULL, disagg INTEGER NOT NULL, value DOUBLE NOT NULL {check},
+                 submission BIGINT NOT NULL, source_row INTEGER, source_col SMALLINT)"
+        ))
+        .unwrap();
+        register_feed(conn).unwrap();
+    }
+
+    fn facts(n: usize) -> Vec<StoredFact> {
+        (0..n)
+            .map(|i| StoredFact {
+                ind: (i % 7) as i16,
+                uid: i as u32 * 3,
+                pid: 16_200 + (i / 100) as i32,
+                disagg: (i % 2) as i32,
+                value: i as f64 * 1.5 - 7.25,
+                row: (i % 5 != 0).then_some(i as u32 + 2),
+                col: (i % 3 != 0).then_some((i % 40) as i16),
+            })
+            .collect()
+    }
+
+    fn stored(conn: &Connection) -> Vec<(StoredFact, i64)> {
+        let mut stmt = conn
+            .prepare("SELECT * FROM observations ORDER BY rowid")
+            .unwrap();
+        stmt.query_map([], |r| {
+            Ok((
+                StoredFact {
+                    ind: r.get(0)?,
+                    uid: r.get(1)?,
+                    pid: r.get(2)?,
+                    disagg: r.get(3)?,
+                    value: r.get(4)?,
+                    row: r.get(6)?,
+                    col: r.get(7)?,
+                },
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_history_gets_every_value_fed_once() {
+        let conn = Connection::open_in_memory().unwrap();
+        history_table(&conn, "");
+        // Chunks are 2,048 rows: none, one short one, exactly one, and many with a remainder.
+        for n in [0, 1, CHUNK, 3 * CHUNK + 17] {
+            conn.execute_batch("DELETE FROM observations").unwrap();
+            let all = facts(n);
+            assert_eq!(
+                append_facts(&conn, 42, all.iter().copied()).unwrap(),
+                n as u64
+            );
+            // DuckDB's threads may store their chunks in any order.
+            let mut got = stored(&conn);
+            got.sort_by_key(|(f, _)| f.uid);
+            assert_eq!(got.len(), n);
+            let order: bool = conn
+                .query_row(
+                    "SELECT current_setting('preserve_insertion_order')",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(order, "insertion order left off after the insert");
+            for (i, (f, submission)) in got.into_iter().enumerate() {
+                assert_eq!((f, submission), (all[i], 42), "row {i} of {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_history_insert_that_fails_part_way_returns_and_keeps_nothing() {
+        let conn = Connection::open_in_memory().unwrap();
+        history_table(&conn, "CHECK (value < 100000)");
+        // Value 100,000 comes at row 66,672: DuckDB stops there, and the feed's thread has
+        // filled its queue behind it; the call must return (not wait on the queue) and the
+        // rollback keep nothing.
+        let all = facts((QUEUE + 100) * CHUNK);
+        conn.execute_batch("BEGIN").unwrap();
+        let err = append_facts(&conn, 1, all.iter().copied()).unwrap_err();
+        assert!(err.to_string().contains("CHECK"), "{err}");
+        conn.execute_batch("ROLLBACK").unwrap();
+        assert!(stored(&conn).is_empty());
+        // The insert ran with insertion order off; the aborted transaction kept it off.
+        reset_insertion_order(&conn).unwrap();
+        // The connection and the table function still work.
+        assert_eq!(append_facts(&conn, 2, facts(10)).unwrap(), 10);
+        assert_eq!(stored(&conn).len(), 10);
     }
 }

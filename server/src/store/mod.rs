@@ -167,6 +167,7 @@ impl Store {
             .ctx("creating the views")?;
         reference::rebuild(&conn, &catalogue, &hierarchy)?;
         facts::number_indicators(&conn, &catalogue)?;
+        facts::register_feed(&conn)?;
         let version: i64 = conn
             .query_row(
                 "SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'data_version'",
@@ -298,11 +299,16 @@ impl Store {
 
 /// A write that panicked inside its transaction (a bug, or a library failing on odd input)
 /// leaves the transaction open on the writer connection, and every later write would fail to
-/// begin its own. Nothing of it was committed: it is rolled back before the next write.
+/// begin its own. Nothing of it was committed: it is rolled back before the next write, and
+/// the session's insertion order reset.
 fn rollback_interrupted(conn: &Connection) {
     // duckdb-rs cannot tell whether a transaction is open (`is_autocommit` is always true),
     // and a ROLLBACK outside one only fails: so it is tried, and reported when it did roll back.
     if conn.execute_batch("ROLLBACK").is_ok() {
         tracing::warn!("rolled back the open transaction of an interrupted write");
+    }
+    // An insert that failed inside its transaction could not put this back itself.
+    if let Err(e) = facts::reset_insertion_order(conn) {
+        tracing::warn!(error = %e, "could not reset the insertion order");
     }
 }
