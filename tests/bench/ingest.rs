@@ -377,7 +377,9 @@ fn write_csv(
             }
         }
     }
-    w.flush()?;
+    // On disk before either side reads it: neither shares the machine with the kernel
+    // writing the file back.
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok((written, months))
 }
 

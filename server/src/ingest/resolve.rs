@@ -212,9 +212,11 @@ pub struct Resolver<'a> {
     last_period: Last<Frequency, Answer<PerInfo>>,
     last_unit: Last<(Era, u8), Answer<u32>>,
     disagg_nos: HashMap<String, u16>,
-    /// Slab number by (indicator, period), and the last one used.
+    /// Slab number by (indicator, period), and the last one used per indicator: rows that
+    /// take turns among indicators (wide tables, and long ones listed indicator by indicator
+    /// within a unit) then find their slab without hashing.
     slab_of: HashMap<(u16, i32), u32>,
-    last_slab: Option<((u16, i32), u32)>,
+    last_slab: Vec<Option<(i32, u32)>>,
     /// Valid values kept so far (at most [`MAX_VALUES`]).
     kept: usize,
     /// The problems said for the current row, by cell and kind: a wrong unit or period is one
@@ -287,7 +289,7 @@ impl<'a> Resolver<'a> {
             last_unit: Last::default(),
             disagg_nos: HashMap::default(),
             slab_of: HashMap::default(),
-            last_slab: None,
+            last_slab: Vec::new(),
             kept: 0,
             row_problems: (0, Vec::new()),
             out,
@@ -515,7 +517,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        self.last_slab = None;
+        self.last_slab.clear();
         let kept = self.kept + later.kept;
         if kept > MAX_VALUES && self.kept <= MAX_VALUES && later.kept <= MAX_VALUES {
             self.out.errors_total += 1;
@@ -808,8 +810,12 @@ impl RowSink for Resolver<'_> {
             return Ok(());
         };
         let pair = (i.no, p.pid);
-        let slab = match self.last_slab {
-            Some((last, n)) if last == pair => n,
+        let at = usize::from(i.no);
+        if self.last_slab.len() <= at {
+            self.last_slab.resize(at + 1, None);
+        }
+        let slab = match self.last_slab[at] {
+            Some((pid, n)) if pid == p.pid => n,
             _ => {
                 let next = self.out.slabs.len() as u32;
                 let n = *self.slab_of.entry(pair).or_insert(next);
@@ -820,7 +826,7 @@ impl RowSink for Resolver<'_> {
                         facts: Vec::new(),
                     });
                 }
-                self.last_slab = Some((pair, n));
+                self.last_slab[at] = Some((p.pid, n));
                 n
             }
         };
