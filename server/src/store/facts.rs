@@ -171,6 +171,7 @@ where
         stop: AtomicBool::new(false),
     });
     let listed = Listed::new(feed.clone());
+    let feed = &*feed;
     let facts = facts.into_iter();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || -> Result<u64, StoreError> {
@@ -181,7 +182,8 @@ where
                 if cols.ind.len() == CHUNK {
                     made += CHUNK as u64;
                     let chunk = std::mem::take(&mut cols).finish(submission)?;
-                    if feed_stopped(&tx, chunk) {
+                    // A send fails once the insert has ended and dropped the queue.
+                    if feed.stop.load(Ordering::Relaxed) || tx.send(chunk).is_err() {
                         return Ok(made);
                     }
                 }
@@ -189,7 +191,7 @@ where
             if !cols.ind.is_empty() {
                 made += cols.ind.len() as u64;
                 let chunk = cols.finish(submission)?;
-                let _ = feed_stopped(&tx, chunk);
+                let _ = tx.send(chunk);
             }
             Ok(made)
         });
@@ -214,8 +216,8 @@ where
         }
         // An insert that failed part-way leaves the feed's thread waiting on a full queue:
         // stop it and take what it had made.
-        listed.feed.stop.store(true, Ordering::Relaxed);
-        if let Ok(rx) = listed.feed.chunks.lock() {
+        feed.stop.store(true, Ordering::Relaxed);
+        if let Ok(rx) = feed.chunks.lock() {
             while rx.recv().is_ok() {}
         }
         let made = producer
@@ -237,11 +239,6 @@ pub fn reset_insertion_order(conn: &Connection) -> Result<(), StoreError> {
         .ctx("resetting the insertion order")
 }
 
-/// Sends a chunk to the feed's reader; true when the reader has stopped (the insert ended).
-fn feed_stopped(tx: &mpsc::SyncSender<RecordBatch>, chunk: RecordBatch) -> bool {
-    tx.send(chunk).is_err()
-}
-
 /// Chunks for one `INSERT … SELECT` (see [`append_facts`]).
 struct Feed {
     chunks: Mutex<mpsc::Receiver<RecordBatch>>,
@@ -258,16 +255,15 @@ static NEXT_FEED: AtomicU64 = AtomicU64::new(1);
 /// A feed listed in [`FEEDS`] for as long as this lives.
 struct Listed {
     key: u64,
-    feed: Arc<Feed>,
 }
 
 impl Listed {
     fn new(feed: Arc<Feed>) -> Listed {
         let key = NEXT_FEED.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut feeds) = FEEDS.lock() {
-            feeds.insert(key, feed.clone());
+            feeds.insert(key, feed);
         }
-        Listed { key, feed }
+        Listed { key }
     }
 }
 
