@@ -282,6 +282,30 @@ pub struct ReportStanding {
     pub approved_at_ms: Option<i64>,
 }
 
+impl ReportStanding {
+    /// Who changed from `before` to this standing: the units below approved now and not then
+    /// (with when), and the codes of those approved then whose approval no longer stands (a
+    /// correction left it behind).
+    pub fn approvals_since<'a>(
+        &'a self,
+        before: &'a ReportStanding,
+    ) -> (Vec<&'a Approved>, Vec<&'a str>) {
+        let had = |s: &ReportStanding, unit: &str| s.approved.iter().any(|a| a.unit == unit);
+        let gained = self
+            .approved
+            .iter()
+            .filter(|a| !had(before, &a.unit))
+            .collect();
+        let lost = before
+            .approved
+            .iter()
+            .filter(|a| !had(self, &a.unit))
+            .map(|a| a.unit.as_str())
+            .collect();
+        (gained, lost)
+    }
+}
+
 /// A unit whose report is approved as it stands: its official code, and when it was approved
 /// (ms since 1970).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

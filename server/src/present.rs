@@ -174,13 +174,7 @@ pub fn describe(room: &str, p: &Presented, names: &Names) -> String {
         "kỳ: {}",
         s.period.map_or("mới nhất".to_owned(), |p| p.label_vi())
     ));
-    // Vietnam keeps UTC+7 all year.
-    let at = chrono::DateTime::from_timestamp_millis(p.apply_at_ms)
-        .zip(chrono::FixedOffset::east_opt(7 * 3600))
-        .map_or_else(
-            || p.apply_at_ms.to_string(),
-            |(t, vn)| t.with_timezone(&vn).format("%H:%M:%S%.3f").to_string(),
-        );
+    let at = crate::text::vietnam_time(p.apply_at_ms, "%H:%M:%S%.3f");
     format!("{} · mọi màn hình áp dụng lúc {at}", parts.join(" · "))
 }
 

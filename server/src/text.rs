@@ -1,6 +1,7 @@
 //! Vietnamese text keys: NFC normalisation (uploads arrive NFC or NFD, from Excel or from
 //! systems), case and space folding for matching names, and diacritic folding for "did you mean"
-//! hints only — never for matching, since "Hà Nam" and "Hà Nậm" are different places.
+//! hints only — never for matching, since "Hà Nam" and "Hà Nậm" are different places. Also
+//! moments written in Vietnam's time, as people there read them.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -28,9 +29,29 @@ pub fn fold_diacritics(text: &str) -> String {
         .collect()
 }
 
+/// A moment (ms since 1970) written in Vietnam's time — UTC+7 all year — with chrono's
+/// `format` ("%H:%M %d/%m/%Y"); the number itself when it is no date chrono can hold.
+pub fn vietnam_time(ms: i64, format: &str) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .zip(chrono::FixedOffset::east_opt(7 * 3600))
+        .map_or_else(
+            || ms.to_string(),
+            |(t, vn)| t.with_timezone(&vn).format(format).to_string(),
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moments_read_in_vietnams_time() {
+        assert_eq!(vietnam_time(0, "%H:%M %d/%m/%Y"), "07:00 01/01/1970");
+        // 17:30 UTC on 30/11 is past midnight in Hà Nội.
+        let ms = 1_796_059_800_000;
+        assert_eq!(vietnam_time(ms, "%d/%m/%Y %H:%M"), "01/12/2026 00:30");
+        assert_eq!(vietnam_time(i64::MAX, "%H:%M"), i64::MAX.to_string());
+    }
 
     #[test]
     fn nfd_input_matches_nfc_key() {

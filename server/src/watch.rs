@@ -36,17 +36,6 @@ fn line(c: &Cell) -> String {
     )
 }
 
-/// "01:20 01/12/2026", Vietnam's time, of a stamp in ms since 1970.
-fn at_vn(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            (t + chrono::Duration::hours(7))
-                .format("%H:%M %d/%m/%Y")
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
-
 /// "BC-HT Tháng 10/2026 VN: chờ duyệt; cấp dưới 34 tỉnh: 33 đã báo cáo, 20 đã duyệt".
 fn standing_line(s: &ReportStanding) -> String {
     let k = &s.key;
@@ -79,9 +68,9 @@ pub async fn watch(
     let mut version: Option<i64> = None;
     let mut seen = 0usize;
     let mut connected = false;
-    // Who had approved each report at its last standing, across reconnections: the next
-    // standing names who approved since (or whose approval a correction left behind).
-    let mut approved: HashMap<ReportKey, Vec<String>> = HashMap::new();
+    // Each report's last standing, across reconnections: the next one names who approved
+    // since (or whose approval a correction left behind).
+    let mut standings: HashMap<ReportKey, ReportStanding> = HashMap::new();
     let mut names = None;
     loop {
         let (mut ws, _) = match tokio_tungstenite::connect_async(url).await {
@@ -175,34 +164,30 @@ pub async fn watch(
                     println!("# duyệt báo cáo (v{v}):");
                     for s in reports {
                         println!("  {}", standing_line(&s));
-                        let codes: Vec<String> =
-                            s.approved.iter().map(|a| a.unit.clone()).collect();
-                        if let Some(before) = approved.insert(s.key.clone(), codes.clone()) {
+                        if let Some(before) = standings.get(&s.key) {
                             let names = names.get_or_insert_with(|| {
                                 crate::present::Names::load(&crate::assets_dir())
                             });
-                            let named = |codes: Vec<&String>| {
-                                codes
-                                    .iter()
-                                    .map(|c| names.unit(c))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            };
-                            let gained: Vec<String> = s
-                                .approved
+                            let (gained, lost) = s.approvals_since(before);
+                            let gained: Vec<String> = gained
                                 .iter()
-                                .filter(|a| !before.contains(&a.unit))
-                                .map(|a| format!("{} lúc {}", names.unit(&a.unit), at_vn(a.at_ms)))
+                                .map(|a| {
+                                    format!(
+                                        "{} lúc {}",
+                                        names.unit(&a.unit),
+                                        crate::text::vietnam_time(a.at_ms, "%H:%M %d/%m/%Y")
+                                    )
+                                })
                                 .collect();
-                            let lost: Vec<&String> =
-                                before.iter().filter(|c| !codes.contains(c)).collect();
+                            let lost: Vec<String> = lost.iter().map(|c| names.unit(c)).collect();
                             if !gained.is_empty() {
                                 println!("    mới duyệt: {}", gained.join(", "));
                             }
                             if !lost.is_empty() {
-                                println!("    cần duyệt lại: {}", named(lost));
+                                println!("    cần duyệt lại: {}", lost.join(", "));
                             }
                         }
+                        standings.insert(s.key.clone(), s);
                     }
                     seen += 1;
                 }

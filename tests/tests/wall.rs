@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use dieuhanh_protocol::live::{RoomState, View};
+use dieuhanh_protocol::live::{ReportKey, RoomState, View};
 use dieuhanh_protocol::period::Period;
 use dieuhanh_server::live::LiveConfig;
 use dieuhanh_tests::{TestServer, open_store};
@@ -224,6 +224,35 @@ agency = "BTP"
 "#
 );
 
+/// The reports layout on a desk, the reports its panel follows now, and among them the
+/// nation's civil-registration report.
+struct Following {
+    layout: layout::Layout,
+    room: RoomState,
+    now: i64,
+    keys: Vec<ReportKey>,
+    key: ReportKey,
+}
+
+fn following_reports(dir: &Path) -> Following {
+    let layout = desk_layout(dir, "bao-cao.toml", REPORTS_LAYOUT);
+    let room = RoomState::default();
+    let now = dieuhanh_wall::live::now_ms();
+    let keys = scene::report_keys(&layout, &room, now);
+    let key = keys
+        .iter()
+        .find(|k| k.regime == "BC-HT")
+        .expect("civil registration is followed")
+        .clone();
+    Following {
+        layout,
+        room,
+        now,
+        keys,
+        key,
+    }
+}
+
 /// A Cao Bằng commune sends its civil-registration figure for `period`; then Cao Bằng approves
 /// it, after the commune itself when `commune_too`.
 async fn cao_bang_reports_and_approves(server: &TestServer, period: Period, commune_too: bool) {
@@ -280,15 +309,13 @@ fn first_scene_texts(
 async fn the_wall_is_told_when_a_province_approves_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let layout = desk_layout(dir.path(), "bao-cao.toml", REPORTS_LAYOUT);
-    let room = RoomState::default();
-    let now = dieuhanh_wall::live::now_ms();
-    let keys = scene::report_keys(&layout, &room, now);
-    let key = keys
-        .iter()
-        .find(|k| k.regime == "BC-HT")
-        .expect("civil registration is followed")
-        .clone();
+    let Following {
+        layout,
+        room,
+        now,
+        keys,
+        key,
+    } = following_reports(dir.path());
     assert_eq!(key.unit, "VN");
 
     let (feed, events, commands) = start_feed(server.addr, &layout);
@@ -352,15 +379,13 @@ async fn the_wall_is_told_when_a_province_approves_its_report() {
 async fn a_snapshot_file_keeps_the_reports_approval_for_previews() {
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
-    let layout = desk_layout(dir.path(), "bao-cao.toml", REPORTS_LAYOUT);
-    let room = RoomState::default();
-    let now = dieuhanh_wall::live::now_ms();
-    let keys = scene::report_keys(&layout, &room, now);
-    let key = keys
-        .iter()
-        .find(|k| k.regime == "BC-HT")
-        .expect("civil registration is followed")
-        .clone();
+    let Following {
+        layout,
+        room,
+        now,
+        keys,
+        key,
+    } = following_reports(dir.path());
     cao_bang_reports_and_approves(&server, key.period, false).await;
 
     let file = dir.path().join("bao-cao.json.gz");

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::live::{
-    Approved, Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
+    Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
 };
 use dieuhanh_protocol::period::{Frequency, Period};
 
@@ -88,20 +88,10 @@ impl ApprovalNews {
             below_total: after.below,
             below_level: after.below_level.clone(),
         };
-        let had = |s: &ReportStanding, unit: &str| s.approved.iter().any(|a| a.unit == unit);
         let mut out = Vec::new();
-        let gained: Vec<&Approved> = after
-            .approved
-            .iter()
-            .filter(|a| !had(before, &a.unit))
-            .collect();
-        let lost: Vec<String> = before
-            .approved
-            .iter()
-            .filter(|a| !had(after, &a.unit))
-            .map(|a| a.unit.clone())
-            .collect();
+        let (gained, lost) = after.approvals_since(before);
         if !lost.is_empty() {
+            let lost = lost.into_iter().map(str::to_owned).collect();
             out.push(news(now_ms, lost, false, true));
         }
         if let Some(latest) = gained.iter().map(|a| a.at_ms).max() {
@@ -451,6 +441,7 @@ impl WallData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dieuhanh_protocol::live::Approved;
 
     fn cell(i: &str, u: &str, p: &str, v: Option<f64>) -> Cell {
         Cell {

@@ -388,13 +388,10 @@ pub(crate) fn count(n: impl Into<u64>) -> String {
 
 /// "30/11/2026 14:05", Vietnam's time, from a stored UTC stamp ("2026-11-30T07:05:00Z").
 pub(crate) fn vietnam_time(utc: &str) -> String {
-    chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%SZ")
-        .map(|t| {
-            (t + chrono::Duration::hours(7))
-                .format("%d/%m/%Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|_| utc.to_owned())
+    chrono::NaiveDateTime::parse_from_str(utc, "%Y-%m-%dT%H:%M:%SZ").map_or_else(
+        |_| utc.to_owned(),
+        |t| crate::text::vietnam_time(t.and_utc().timestamp_millis(), "%d/%m/%Y %H:%M"),
+    )
 }
 
 /// Reads a short text field of a form, refusing more than a few KiB (a name, a code, a note).

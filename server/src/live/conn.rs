@@ -782,14 +782,14 @@ impl Core {
                 Ok(())
             }
             ClientMessage::Reports { reports } => {
-                if reports.len() > super::reports::MAX_KEYS {
+                if reports.len() > dieuhanh_protocol::live::MAX_REPORTS {
                     return self
                         .error(
                             "bad_reports",
                             format!(
                                 "{} reports asked for; a connection follows at most {}",
                                 reports.len(),
-                                super::reports::MAX_KEYS
+                                dieuhanh_protocol::live::MAX_REPORTS
                             ),
                             None,
                         )

@@ -29,9 +29,6 @@ use crate::store::{Store, StoreError};
 /// How long triggers are gathered before the standings are computed again.
 pub const SETTLE: Duration = Duration::from_millis(200);
 
-/// The most reports one connection may follow.
-pub const MAX_KEYS: usize = dieuhanh_protocol::live::MAX_REPORTS;
-
 /// A regime's reports of one period: what one `Reports::load` answers.
 type Group = (String, Period);
 
