@@ -16,8 +16,9 @@ use crate::store::facts::{IndicatorIds, disagg_ids};
 use crate::store::{DbContext, StoreError};
 
 use super::IngestError;
+use super::parts::in_parts;
 use super::report::{ErrorCode, RowError, column_letter};
-use super::resolve::{Earliest, Fact, Resolution};
+use super::resolve::{Earliest, Fact, Resolution, Slab};
 
 /// Relative change against the previous period above which a value is flagged.
 const OUTLIER_RATIO: f64 = 0.5;
@@ -32,11 +33,30 @@ pub enum Fate {
     Revises(i64),
 }
 
+/// What happens to the facts of one slab, in their order.
+#[derive(Debug)]
+pub enum SlabFates {
+    /// Nothing stored for the slab's indicator and period (a first upload of them, by far the
+    /// commonest case): every fact is new, and 16 bytes a value are not spent saying so.
+    AllNew,
+    Each(Vec<Fate>),
+}
+
+impl SlabFates {
+    /// The fate of the slab's `i`-th fact.
+    pub fn get(&self, i: usize) -> Fate {
+        match self {
+            SlabFates::AllNew => Fate::New,
+            SlabFates::Each(f) => f[i],
+        }
+    }
+}
+
 /// The comparison of an upload with the store.
 #[derive(Debug, Default)]
 pub struct Comparison {
-    /// One per fact, slab by slab, in the order of [`Resolution::slabs`] and their facts.
-    pub fates: Vec<Vec<Fate>>,
+    /// One per slab, in the order of [`Resolution::slabs`].
+    pub fates: Vec<SlabFates>,
     pub new: u64,
     pub revised: u64,
     pub unchanged: u64,
@@ -98,31 +118,68 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
         .collect();
 
     let stored = read_stored(conn, res, &out, &catalogue_no, &local_disagg)?;
-    let none: StoredSlab = Vec::new();
-
+    // Slabs are compared independently: on every core for a large upload.
+    let mut slabs: Vec<&Slab> = res.slabs.iter().collect();
+    let parts = in_parts(
+        &mut slabs,
+        |s| s.facts.len(),
+        |part| compare_slabs(res, &stored, part),
+    );
     out.fates.reserve_exact(res.slabs.len());
-    for slab in &res.slabs {
-        let st = stored.get(&(slab.ind, slab.pid)).unwrap_or(&none);
-        let mut at = 0;
-        let mut fates = Vec::with_capacity(slab.facts.len());
-        for f in &slab.facts {
-            let fate = match seek(st, &mut at, f, stored_cell) {
-                None => Fate::New,
-                Some(s) if s.2 == f.value => Fate::Unchanged,
-                Some(s) => Fate::Revises(s.3),
-            };
-            match fate {
-                Fate::New => out.new += 1,
-                Fate::Unchanged => out.unchanged += 1,
-                Fate::Revises(_) => out.revised += 1,
-            }
-            fates.push(fate);
-        }
-        out.fates.push(fates);
-    }
-
     let mut warnings: Earliest<RowError> = Earliest::default();
-    for slab in &res.slabs {
+    for p in parts {
+        out.fates.extend(p.fates);
+        out.new += p.new;
+        out.revised += p.revised;
+        out.unchanged += p.unchanged;
+        warnings.absorb(p.warnings);
+    }
+    out.warnings_total = warnings.total;
+    out.warnings = warnings.into_sorted();
+    Ok(out)
+}
+
+/// The comparison of a run of slabs.
+#[derive(Default)]
+struct Part {
+    fates: Vec<SlabFates>,
+    new: u64,
+    revised: u64,
+    unchanged: u64,
+    warnings: Earliest<RowError>,
+}
+
+fn compare_slabs(
+    res: &Resolution,
+    stored: &HashMap<(u16, i32), StoredSlab>,
+    slabs: &[&Slab],
+) -> Part {
+    let none: StoredSlab = Vec::new();
+    let mut out = Part::default();
+    for slab in slabs {
+        let st = stored.get(&(slab.ind, slab.pid)).unwrap_or(&none);
+        if st.is_empty() {
+            out.new += slab.facts.len() as u64;
+            out.fates.push(SlabFates::AllNew);
+        } else {
+            let mut at = 0;
+            let mut fates = Vec::with_capacity(slab.facts.len());
+            for f in &slab.facts {
+                let fate = match seek(st, &mut at, f, stored_cell) {
+                    None => Fate::New,
+                    Some(s) if s.2 == f.value => Fate::Unchanged,
+                    Some(s) => Fate::Revises(s.3),
+                };
+                match fate {
+                    Fate::New => out.new += 1,
+                    Fate::Unchanged => out.unchanged += 1,
+                    Fate::Revises(_) => out.revised += 1,
+                }
+                fates.push(fate);
+            }
+            out.fates.push(SlabFates::Each(fates));
+        }
+
         let Some(&(_, prev_pid)) = res.periods.get(&slab.pid) else {
             continue;
         };
@@ -140,13 +197,12 @@ pub fn compare(conn: &Connection, res: &Resolution) -> Result<Comparison, Ingest
                 .or_else(|| seek(stored_prev, &mut j, f, stored_cell).map(|s| s.2));
             let Some(prev) = prev else { continue };
             if prev > 0.0 && (f.value / prev - 1.0).abs() > OUTLIER_RATIO {
-                warnings.offer(f.row, f.col, || outlier(res, slab.ind, f, prev, prev_pid));
+                out.warnings
+                    .offer(f.row, f.col, || outlier(res, slab.ind, f, prev, prev_pid));
             }
         }
     }
-    out.warnings_total = warnings.total;
-    out.warnings = warnings.into_sorted();
-    Ok(out)
+    out
 }
 
 fn outlier(res: &Resolution, ind: u16, f: &Fact, prev: f64, prev_pid: i32) -> RowError {

@@ -10,6 +10,7 @@
 
 pub mod changes;
 pub mod columns;
+mod parts;
 pub mod report;
 pub mod resolve;
 pub mod stage;
@@ -487,15 +488,20 @@ fn stage_and_store(
     report.status = UploadStatus::Accepted;
     report.submission = Some(submission);
     report.version = new_version;
-    let mut reported = Vec::new();
-    for (slab, f, _) in changed(&res, &cmp).filter(|(_, f, _)| f.disagg == 0) {
-        if let Some(&(period, _)) = res.periods.get(&slab.pid) {
-            reported.push(Reported {
-                indicator: slab.ind,
-                period,
-                uid: f.uid,
-                value: f.value,
-            });
+    let mut reported = Vec::with_capacity((cmp.new + cmp.revised) as usize);
+    for (slab, fates) in res.slabs.iter().zip(&cmp.fates) {
+        let Some(&(period, _)) = res.periods.get(&slab.pid) else {
+            continue;
+        };
+        for (i, f) in slab.facts.iter().enumerate() {
+            if f.disagg == 0 && fates.get(i) != changes::Fate::Unchanged {
+                reported.push(Reported {
+                    indicator: slab.ind,
+                    period,
+                    uid: f.uid,
+                    value: f.value,
+                });
+            }
         }
     }
     Ok(Some(reported))
@@ -539,11 +545,10 @@ fn changed<'r>(
     cmp: &'r changes::Comparison,
 ) -> impl Iterator<Item = (&'r resolve::Slab, &'r resolve::Fact, changes::Fate)> + 'r {
     res.slabs.iter().zip(&cmp.fates).flat_map(|(slab, fates)| {
-        slab.facts
-            .iter()
-            .zip(fates)
-            .filter(|(_, fate)| **fate != changes::Fate::Unchanged)
-            .map(move |(f, fate)| (slab, f, *fate))
+        slab.facts.iter().enumerate().filter_map(move |(i, f)| {
+            let fate = fates.get(i);
+            (fate != changes::Fate::Unchanged).then_some((slab, f, fate))
+        })
     })
 }
 

@@ -20,6 +20,7 @@ use crate::catalogue::{Aggregation, Catalogue};
 use crate::hierarchy::{Era, Hierarchy, Level, ResolveError};
 use crate::store::facts::period_no;
 
+use super::parts::in_parts;
 use super::report::{ErrorCode, MAX_LISTED, RowError, column_letter};
 use super::stage::{RawRow, RawValue, RowSink};
 use super::{IngestError, Scope};
@@ -180,6 +181,23 @@ impl<T> Earliest<T> {
         }
     }
 
+    /// Takes in what another collector kept of its problems (found on another thread).
+    pub fn absorb(&mut self, other: Earliest<T>) {
+        self.total += other.total;
+        for (row, col, item) in other.heap {
+            if self.heap.len() < MAX_LISTED {
+                self.heap.push((row, col, item));
+            } else if self
+                .heap
+                .peek()
+                .is_some_and(|(r, c, _)| (row, col) < (*r, *c))
+            {
+                self.heap.pop();
+                self.heap.push((row, col, item));
+            }
+        }
+    }
+
     /// The kept items in file order.
     pub fn into_sorted(self) -> Vec<T> {
         self.heap
@@ -207,8 +225,9 @@ pub struct Resolver<'a> {
     problems: Vec<Problem>,
     /// The last answer of each cache: a file repeats a text in runs (a row's unit and period
     /// for each of its values, a column's indicator down the rows), and comparing two short
-    /// texts costs far less than hashing one. Indicators are remembered per column.
-    last_ind: Vec<Last<(), Answer<IndInfo>>>,
+    /// texts costs far less than hashing one. Indicators are remembered per column, the
+    /// first [`MEMO_TEXTS`] met in it.
+    last_ind: Vec<Vec<(String, Answer<IndInfo>)>>,
     last_period: Last<Frequency, Answer<PerInfo>>,
     last_unit: Last<(Era, u8), Answer<u32>>,
     disagg_nos: HashMap<String, u16>,
@@ -239,7 +258,7 @@ impl<K: PartialEq, V: Copy> Last<K, V> {
     fn get(&self, key: &K, text: &str) -> Option<V> {
         self.0
             .as_ref()
-            .filter(|(k, t, _)| k == key && t == text)
+            .filter(|(k, t, _)| k == key && same(t, text))
             .map(|(_, _, v)| *v)
     }
 
@@ -256,8 +275,42 @@ impl<K: PartialEq, V: Copy> Last<K, V> {
     }
 }
 
-/// Columns whose last indicator is remembered (a wide sheet has one indicator per column).
+/// Columns whose indicators are remembered (a wide sheet has one indicator per column).
 const MEMO_COLUMNS: usize = 256;
+/// Indicator texts remembered per column: a long table's indicator column takes turns among a
+/// few, and a short list compared in place beats hashing the text (more go to the hash map).
+const MEMO_TEXTS: usize = 8;
+
+/// `a == b` for the short texts of codes and periods, compared in place: the call into
+/// `memcmp` that `==` makes cost more than the comparison, three times a value.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two loads that overlap in the middle cover every length of a range.
+    let w4 = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let w8 = |s: &[u8], i: usize| {
+        u64::from_le_bytes([
+            s[i],
+            s[i + 1],
+            s[i + 2],
+            s[i + 3],
+            s[i + 4],
+            s[i + 5],
+            s[i + 6],
+            s[i + 7],
+        ])
+    };
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        9..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
+}
 
 impl<'a> Resolver<'a> {
     /// A resolver; `defaults` (period, unit) fill rows that have none.
@@ -298,15 +351,19 @@ impl<'a> Resolver<'a> {
 
     fn indicator(&mut self, raw: &str, col: u32) -> Answer<IndInfo> {
         let col = col as usize;
-        if let Some(r) = self.last_ind.get(col).and_then(|m| m.get(&(), raw)) {
-            return r;
+        if let Some(memo) = self.last_ind.get(col)
+            && let Some((_, r)) = memo.iter().find(|(t, _)| same(t, raw))
+        {
+            return *r;
         }
         let r = self.indicator_cached(raw);
         if col < MEMO_COLUMNS {
             if self.last_ind.len() <= col {
-                self.last_ind.resize_with(col + 1, Last::default);
+                self.last_ind.resize_with(col + 1, Vec::new);
             }
-            self.last_ind[col].set((), raw, r);
+            if self.last_ind[col].len() < MEMO_TEXTS {
+                self.last_ind[col].push((raw.to_owned(), r));
+            }
         }
         r
     }
@@ -534,23 +591,40 @@ impl<'a> Resolver<'a> {
     pub fn finish(mut self) -> Resolution {
         let mut out = std::mem::take(&mut self.out);
         out.slabs.sort_unstable_by_key(|s| (s.ind, s.pid));
-        let mut dups: Earliest<RowError> = Earliest::default();
-        for slab in &mut out.slabs {
-            // Files list a period's units in order, so this is mostly a check that they are.
-            slab.facts.sort_by_key(|f| (f.uid, f.disagg, f.row, f.col));
-            let before = dups.total;
-            let mut first: Option<Fact> = None;
-            for f in &slab.facts {
-                match first {
-                    Some(e) if e.cell() == f.cell() => {
-                        dups.offer(f.row, f.col, || self.duplicate(f, &e));
+        let this = &self;
+        // Slabs are sorted and checked independently: on every core for a large upload.
+        let parts = in_parts(
+            &mut out.slabs,
+            |s| s.facts.len(),
+            |part| {
+                let mut dups: Earliest<RowError> = Earliest::default();
+                for slab in part {
+                    // Files list a period's units in order, so this is mostly a check that
+                    // they are.
+                    let key = |f: &Fact| (f.uid, f.disagg, f.row, f.col);
+                    if !slab.facts.is_sorted_by_key(key) {
+                        slab.facts.sort_by_key(key);
                     }
-                    _ => first = Some(*f),
+                    let before = dups.total;
+                    let mut first: Option<Fact> = None;
+                    for f in &slab.facts {
+                        match first {
+                            Some(e) if e.cell() == f.cell() => {
+                                dups.offer(f.row, f.col, || this.duplicate(f, &e));
+                            }
+                            _ => first = Some(*f),
+                        }
+                    }
+                    if dups.total > before {
+                        slab.facts.dedup_by_key(|f| f.cell());
+                    }
                 }
-            }
-            if dups.total > before {
-                slab.facts.dedup_by_key(|f| f.cell());
-            }
+                dups
+            },
+        );
+        let mut dups: Earliest<RowError> = Earliest::default();
+        for d in parts {
+            dups.absorb(d);
         }
         out.errors_total += dups.total;
         out.errors.extend(dups.into_sorted());
@@ -842,18 +916,34 @@ impl RowSink for Resolver<'_> {
     }
 }
 
-/// A number in the upload's locale; plain digit strings take a fast path.
+/// A number in the upload's locale; a whole number of up to 15 digits (most figures) takes a
+/// fast path.
 fn parse_value(text: &str, locale: Locale) -> Result<f64, String> {
-    let t = text.trim();
-    let b = t.as_bytes();
-    let digits = !b.is_empty()
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_digit() || (i == 0 && *c == b'-' && b.len() > 1));
-    if digits && b.len() < 16 {
-        return t.parse::<f64>().map_err(|e| e.to_string());
+    if let Some(v) = whole_number(text.as_bytes()) {
+        return Ok(v);
     }
-    parse_number(t, locale).map_err(|e| e.to_string())
+    parse_number(text, locale).map_err(|e| e.to_string())
+}
+
+/// `-?[0-9]{1,15}` as a number: exact in a `f64` (below 2^53), so no rounding to get right.
+fn whole_number(b: &[u8]) -> Option<f64> {
+    let (negative, digits) = match b {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(d);
+    }
+    let v = n as f64;
+    Some(if negative { -v } else { v })
 }
 
 fn resolve_period(
@@ -1057,5 +1147,83 @@ mod tests {
         assert_eq!(kept.len(), MAX_LISTED);
         assert_eq!(&kept[..3], &[(3, 1), (3, 2), (10, 1)]);
         assert_eq!(kept.last(), Some(&(MAX_LISTED as u32 + 7, 1)));
+    }
+
+    #[test]
+    fn problems_found_on_two_threads_keep_the_earliest_of_both() {
+        let (mut a, mut b): (Earliest<u32>, Earliest<u32>) = Default::default();
+        for row in 0..(MAX_LISTED as u32 * 2) {
+            if row % 3 == 0 {
+                a.offer(row, 0, || row);
+            } else {
+                b.offer(row, 0, || row);
+            }
+        }
+        let total = a.total + b.total;
+        b.absorb(a);
+        assert_eq!(b.total, total);
+        assert_eq!(b.into_sorted(), (0..MAX_LISTED as u32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn texts_compared_in_place_compare_as_equality_does() {
+        let texts = [
+            "",
+            "a",
+            "XH02",
+            "XH03",
+            "XH0",
+            "2013-01",
+            "2013-01 ",
+            "00001",
+            "00001x",
+            "Tháng 7/2025",
+            "Tháng 7/2026",
+            "0123456789abcdef",
+            "0123456789abcdeF",
+            "0123456789abcdef0",
+            "0123456789abcdef1",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn whole_numbers_read_fast_read_as_the_slow_path_reads_them() {
+        for t in [
+            "0",
+            "-0",
+            "7",
+            "007",
+            "-42",
+            "1098",
+            "999999999999999",
+            "-999999999999999",
+        ] {
+            let fast = whole_number(t.as_bytes()).expect(t);
+            assert_eq!(fast, t.parse::<f64>().unwrap(), "{t}");
+            assert_eq!(parse_value(t, Locale::Vi), Ok(fast), "{t}");
+        }
+        // Left to the locale-aware reader: more digits than a f64 holds exactly, signs,
+        // separators, spaces, nothing.
+        for t in [
+            "9999999999999999",
+            "+5",
+            "-",
+            "",
+            " 5",
+            "1.234",
+            "1,5",
+            "12a",
+            "٣",
+        ] {
+            assert_eq!(whole_number(t.as_bytes()), None, "{t}");
+        }
+        assert_eq!(parse_value("1.234.567,8", Locale::Vi), Ok(1_234_567.8));
+        assert_eq!(parse_value(" 12 ", Locale::Vi), Ok(12.0));
+        assert_eq!(parse_value("9999999999999999", Locale::En), Ok(1e16));
     }
 }

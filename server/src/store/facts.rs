@@ -468,9 +468,13 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
              DROP TABLE current_obs;
              DROP TABLE observations;
              CREATE TABLE observations (
-                 ind SMALLINT NOT NULL, uid INTEGER NOT NULL, pid INTEGER NOT NULL,
-                 disagg INTEGER NOT NULL, value DOUBLE NOT NULL, submission BIGINT NOT NULL,
-                 source_row INTEGER, source_col SMALLINT);
+                 ind SMALLINT NOT NULL USING COMPRESSION rle,
+                 uid INTEGER NOT NULL USING COMPRESSION bitpacking,
+                 pid INTEGER NOT NULL USING COMPRESSION rle,
+                 disagg INTEGER NOT NULL USING COMPRESSION rle, value DOUBLE NOT NULL,
+                 submission BIGINT NOT NULL USING COMPRESSION rle,
+                 source_row INTEGER USING COMPRESSION bitpacking,
+                 source_col SMALLINT USING COMPRESSION rle);
              INSERT INTO observations SELECT * FROM observations_v3;
              DROP TABLE observations_v3;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",

@@ -52,15 +52,19 @@ CREATE TABLE IF NOT EXISTS submission_columns (
 -- `pid` is the period's number: months since year 0 of its first month × 8 + its kind
 -- (0 month, 1 quarter, 2 half, 3 year); `period_text(pid)` writes it as '2025-07', '2025-Q3',
 -- '2025-H1' or '2025'.
+-- Compression is named for every column but the value: DuckDB otherwise tries each method on
+-- every row group it writes, and these columns' shapes are known (runs: an upload is written in
+-- indicator, period, unit order; small integers). A column of one value is still stored as a
+-- constant. Saved ~10% of the history's insert (10 M values, 2 cores).
 CREATE TABLE IF NOT EXISTS observations (
-    ind        SMALLINT NOT NULL,          -- indicator_ids.id
-    uid        INTEGER NOT NULL,           -- units.uid
-    pid        INTEGER NOT NULL,
-    disagg     INTEGER NOT NULL,           -- disaggs.id; 0 for the total
+    ind        SMALLINT NOT NULL USING COMPRESSION rle,        -- indicator_ids.id
+    uid        INTEGER NOT NULL USING COMPRESSION bitpacking,  -- units.uid
+    pid        INTEGER NOT NULL USING COMPRESSION rle,
+    disagg     INTEGER NOT NULL USING COMPRESSION rle,         -- disaggs.id; 0 for the total
     value      DOUBLE NOT NULL,
-    submission BIGINT NOT NULL,
-    source_row INTEGER,                    -- row in the uploaded file, for provenance
-    source_col SMALLINT                    -- submission_columns.col_no
+    submission BIGINT NOT NULL USING COMPRESSION rle,
+    source_row INTEGER USING COMPRESSION bitpacking,           -- row in the uploaded file
+    source_col SMALLINT USING COMPRESSION rle                  -- submission_columns.col_no
 );
 
 -- The values a later submission replaced (append-only too): key, the submission of the value
