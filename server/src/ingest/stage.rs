@@ -310,11 +310,11 @@ fn stage_utf8_csv(
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     // Rows are numbered as a spreadsheet shows them: the reader skips blank lines, so their
     // positions come from a quote-aware scan of the file, which also finds where to split it.
-    let scan = scan_lines(
-        path,
-        head.delimiter,
-        (size >= SPLIT_FROM_BYTES && second.is_some()).then_some(size / 2),
-    )?;
+    let scan = if size >= SPLIT_FROM_BYTES && second.is_some() {
+        scan_lines_in_halves(path, head.delimiter, size)?
+    } else {
+        scan_lines(path, head.delimiter, None)?
+    };
     let mut staged = Staged {
         layout: if layout.is_long() { "long" } else { "wide" }.into(),
         roles: roles_of(&layout),
@@ -837,6 +837,7 @@ fn has_content(bytes: &[u8], in_quotes: bool) -> bool {
 }
 
 /// Blank lines and a split point found by [`scan_lines`].
+#[derive(Debug, PartialEq)]
 struct LineScan {
     /// (records before the blank line, blank lines so far), one entry per run of blanks.
     gaps: Vec<(u64, u64)>,
@@ -857,26 +858,139 @@ fn scan_lines(
     delimiter: u8,
     split_after: Option<u64>,
 ) -> Result<LineScan, IngestError> {
-    let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(IngestError::Spool)?);
-    let mut buf = vec![0u8; 1 << 20];
-    let mut gaps = Vec::new();
-    let mut split = None;
-    // `filled`: the current line has a character other than '\r' (inside quotes, any).
-    let (mut in_quotes, mut filled, mut line, mut record, mut blanks) =
-        (false, false, 0u64, 0u64, 0u64);
-    let mut offset = 0u64;
-    // The byte before the chunk, and whether a quote opened inside a field.
-    let (mut before, mut stray, mut quotes) = (b'\n', false, false);
-    // A CR not followed by LF, and a CR that ended the last chunk read.
-    let (mut lone_cr, mut cr_last) = (false, false);
+    let mut scan = Scanner::new(delimiter, 0, 0, split_after);
+    scan.read(path, 0, None)?;
+    Ok(scan.finish())
+}
+
+/// [`scan_lines`] for a split in the middle, on two threads: each scans one half, the second
+/// from the first line start after the middle as if outside quotes; that holds when the first
+/// half ends outside quotes, and the halves' counts then add up to one scan's (checked: a file
+/// whose middle is inside a quoted field is scanned again on one thread).
+fn scan_lines_in_halves(path: &Path, delimiter: u8, size: u64) -> Result<LineScan, IngestError> {
+    let Some(middle) = line_start_after(path, size / 2)? else {
+        return scan_lines(path, delimiter, None);
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(move || -> Result<Scanner, IngestError> {
+            // Not the header line: its lines count.
+            let mut scan = Scanner::new(delimiter, middle, 1, None);
+            scan.read(path, middle, None)?;
+            Ok(scan)
+        });
+        let mut first = Scanner::new(delimiter, 0, 0, None);
+        let read = first.read(path, 0, Some(middle));
+        let second = second.join().unwrap_or_else(|_| {
+            Err(IngestError::Spool(std::io::Error::other(
+                "the thread scanning the second half of the file failed",
+            )))
+        });
+        (read.map(|()| first), second)
+    });
+    let (first, second) = (first?, second?);
+    if first.in_quotes || first.line < 2 {
+        return scan_lines(path, delimiter, Some(size / 2));
+    }
+    let mut gaps = first.gaps;
+    for (k, s) in second.gaps {
+        let (k, s) = (k + first.record, s + first.blanks);
+        match gaps.last_mut() {
+            Some((last_k, last_s)) if *last_k == k => *last_s = s,
+            _ => gaps.push((k, s)),
+        }
+    }
+    let whole = !(first.stray || second.stray || first.lone_cr || second.lone_cr);
+    Ok(LineScan {
+        gaps,
+        split: (whole && middle < size).then_some((middle, first.record)),
+        quotes: first.quotes || second.quotes,
+    })
+}
+
+/// The byte after the first line end after `at`, if any.
+fn line_start_after(path: &Path, at: u64) -> Result<Option<u64>, IngestError> {
+    let mut f = File::open(path).map_err(IngestError::Spool)?;
+    f.seek(std::io::SeekFrom::Start(at))
+        .map_err(IngestError::Spool)?;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut offset = at;
     loop {
         let n = f.read(&mut buf).map_err(IngestError::Spool)?;
         if n == 0 {
-            break;
+            return Ok(None);
         }
-        let chunk = &buf[..n];
-        if std::mem::take(&mut cr_last) && !matches!(chunk[0], b'\n' | b'\r') {
-            lone_cr = true;
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(Some(offset + i as u64 + 1));
+        }
+        offset += n as u64;
+    }
+}
+
+/// The state of a scan for [`scan_lines`], fed the file's bytes in order from `offset`.
+struct Scanner {
+    delimiter: u8,
+    in_quotes: bool,
+    /// The current line has a character other than '\r' (inside quotes, any).
+    filled: bool,
+    line: u64,
+    record: u64,
+    blanks: u64,
+    gaps: Vec<(u64, u64)>,
+    /// The byte offset of the next chunk.
+    offset: u64,
+    /// The byte before the next chunk.
+    before: u8,
+    /// A quote opened inside a field.
+    stray: bool,
+    quotes: bool,
+    /// A CR not followed by LF, and a CR that ended the last chunk.
+    lone_cr: bool,
+    cr_last: bool,
+    split_after: Option<u64>,
+    split: Option<(u64, u64)>,
+}
+
+impl Scanner {
+    fn new(delimiter: u8, offset: u64, line: u64, split_after: Option<u64>) -> Scanner {
+        Scanner {
+            delimiter,
+            in_quotes: false,
+            filled: false,
+            line,
+            record: 0,
+            blanks: 0,
+            gaps: Vec::new(),
+            offset,
+            before: b'\n',
+            stray: false,
+            quotes: false,
+            lone_cr: false,
+            cr_last: false,
+            split_after,
+            split: None,
+        }
+    }
+
+    /// Feeds the bytes from `from` (this scan's offset) to `to` (or the end).
+    fn read(&mut self, path: &Path, from: u64, to: Option<u64>) -> Result<(), IngestError> {
+        let mut f = File::open(path).map_err(IngestError::Spool)?;
+        f.seek(std::io::SeekFrom::Start(from))
+            .map_err(IngestError::Spool)?;
+        let mut f = f.take(to.map_or(u64::MAX, |t| t - from));
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf).map_err(IngestError::Spool)?;
+            if n == 0 {
+                return Ok(());
+            }
+            self.feed(&buf[..n]);
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) {
+        let n = chunk.len();
+        if std::mem::take(&mut self.cr_last) && !matches!(chunk[0], b'\n' | b'\r') {
+            self.lone_cr = true;
         }
         // Only quotes and line ends matter; the bytes between them are looked at only while
         // the line still seems blank.
@@ -885,64 +999,72 @@ fn scan_lines(
             if chunk[at] == b'\r' {
                 // A CR before text (old Mac line ends) ends a record for the CSV reader but
                 // no line here: the records counted would go wrong after it.
-                if !in_quotes {
+                if !self.in_quotes {
                     match chunk.get(at + 1) {
                         Some(b'\n' | b'\r') => {}
-                        Some(_) => lone_cr = true,
-                        None => cr_last = true,
+                        Some(_) => self.lone_cr = true,
+                        None => self.cr_last = true,
                     }
                 }
                 continue;
             }
-            if !filled {
-                filled = has_content(&chunk[from..at], in_quotes);
+            if !self.filled {
+                self.filled = has_content(&chunk[from..at], self.in_quotes);
             }
             from = at + 1;
             if chunk[at] == b'"' {
-                quotes = true;
-                if !in_quotes {
-                    let prev = if at > 0 { chunk[at - 1] } else { before };
-                    let bom_end = offset + at as u64 == 3 && prev == 0xBF;
-                    stray |=
-                        !(bom_end || matches!(prev, b'\n' | b'\r' | b'"') || prev == delimiter);
+                self.quotes = true;
+                if !self.in_quotes {
+                    let prev = if at > 0 { chunk[at - 1] } else { self.before };
+                    let bom_end = self.offset + at as u64 == 3 && prev == 0xBF;
+                    self.stray |= !(bom_end
+                        || matches!(prev, b'\n' | b'\r' | b'"')
+                        || prev == self.delimiter);
                 }
-                in_quotes = !in_quotes;
-                filled = true;
-            } else if in_quotes {
-                filled = true;
+                self.in_quotes = !self.in_quotes;
+                self.filled = true;
+            } else if self.in_quotes {
+                self.filled = true;
             } else {
-                if line > 0 {
-                    if filled {
-                        record += 1;
+                if self.line > 0 {
+                    if self.filled {
+                        self.record += 1;
                     } else {
-                        blanks += 1;
-                        match gaps.last_mut() {
-                            Some((k, s)) if *k == record => *s = blanks,
-                            _ => gaps.push((record, blanks)),
+                        self.blanks += 1;
+                        match self.gaps.last_mut() {
+                            Some((k, s)) if *k == self.record => *s = self.blanks,
+                            _ => self.gaps.push((self.record, self.blanks)),
                         }
                     }
                 }
-                line += 1;
-                filled = false;
-                let next = offset + at as u64 + 1;
-                if split.is_none() && line > 1 && split_after.is_some_and(|h| next > h) {
-                    split = Some((next, record));
+                self.line += 1;
+                self.filled = false;
+                let next = self.offset + at as u64 + 1;
+                if self.split.is_none()
+                    && self.line > 1
+                    && self.split_after.is_some_and(|h| next > h)
+                {
+                    self.split = Some((next, self.record));
                 }
             }
         }
-        if !filled {
-            filled = has_content(&chunk[from..], in_quotes);
+        if !self.filled {
+            self.filled = has_content(&chunk[from..], self.in_quotes);
         }
-        before = chunk[n - 1];
-        offset += n as u64;
+        self.before = chunk[n - 1];
+        self.offset += n as u64;
     }
-    // A split at the very end leaves nothing for the second half.
-    let split = split.filter(|&(at, _)| at < offset && !stray && !lone_cr);
-    Ok(LineScan {
-        gaps,
-        split,
-        quotes,
-    })
+
+    fn finish(self) -> LineScan {
+        // A split at the very end leaves nothing for the second half.
+        let end = self.offset;
+        let whole = !self.stray && !self.lone_cr;
+        LineScan {
+            gaps: self.gaps,
+            split: self.split.filter(|&(at, _)| at < end && whole),
+            quotes: self.quotes,
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------- Excel
@@ -2245,6 +2367,46 @@ mod tests {
             clean_split == clean && clean >= 20,
             "{clean_split} of {clean} files without a hard edit were split"
         );
+    }
+
+    /// The scan on two threads must find what the scan on one thread finds, wherever the
+    /// middle falls: between records, in blank lines, inside a quoted field with line breaks
+    /// (scanned again on one thread), after a stray quote, with CRLF line ends.
+    #[test]
+    fn a_scan_in_halves_finds_what_one_scan_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        let row = "00001;2024-01;XH02;7\n";
+        for (case, middle) in [
+            "",
+            "\n\n\n",
+            "\"quoted\n\nline breaks\";1;2;3\n",
+            "00002;2024-02;XH02;9\"stray\n",
+            "\r\n   \r\n\r\n",
+            "\"\n",
+        ]
+        .iter()
+        .enumerate()
+        {
+            // The middle of the file moves across `middle` as the line after it grows.
+            for shift in (0..90).step_by(3) {
+                let mut text = String::from("Mã;Kỳ;Chỉ tiêu;Giá trị\n");
+                let half: String = row.repeat(400);
+                text.push_str(&half);
+                text.push_str(middle);
+                text.push_str(&"x".repeat(shift));
+                text.push('\n');
+                text.push_str(&half);
+                if case == 4 {
+                    text = text.replace('\n', "\r\n");
+                }
+                std::fs::write(&path, &text).unwrap();
+                let size = text.len() as u64;
+                let one = scan_lines(&path, b';', Some(size / 2)).unwrap();
+                let two = scan_lines_in_halves(&path, b';', size).unwrap();
+                assert_eq!(two, one, "case {case}, shift {shift}");
+            }
+        }
     }
 
     /// A file without quotes read by the quote-free reader must give what the `csv` crate
