@@ -9,6 +9,7 @@ use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use duckdb::Connection;
 use duckdb::arrow::array::{ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array};
+use duckdb::arrow::buffer::NullBuffer;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
 use duckdb::vtab::{
@@ -175,13 +176,13 @@ where
     let facts = facts.into_iter();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || -> Result<u64, StoreError> {
-            let mut cols = Columns::default();
+            let mut cols = Columns::new();
             let mut made = 0u64;
             for f in facts {
                 cols.push(&f);
                 if cols.ind.len() == CHUNK {
                     made += CHUNK as u64;
-                    let chunk = std::mem::take(&mut cols).finish(submission)?;
+                    let chunk = std::mem::replace(&mut cols, Columns::new()).finish(submission)?;
                     // A send fails once the insert has ended and dropped the queue.
                     if feed.stop.load(Ordering::Relaxed) || tx.send(chunk).is_err() {
                         return Ok(made);
@@ -345,26 +346,57 @@ impl VTab for FeedTable {
     }
 }
 
-#[derive(Default)]
+/// One chunk's columns as they are filled, sized for a whole chunk up front.
 struct Columns {
     ind: Vec<i16>,
     uid: Vec<i32>,
     pid: Vec<i32>,
     disagg: Vec<i32>,
     value: Vec<f64>,
-    row: Vec<Option<i32>>,
-    col: Vec<Option<i16>>,
+    row: Vec<i32>,
+    col: Vec<i16>,
+    /// Whether each value's row and column in the file are known, kept only once one is not
+    /// (values from a file always have them).
+    row_known: Option<Vec<bool>>,
+    col_known: Option<Vec<bool>>,
+}
+
+/// Pushes whether a value is known onto `known`, started once the first one is not.
+fn push_known(known: &mut Option<Vec<bool>>, len: usize, is: bool) {
+    if !is && known.is_none() {
+        *known = Some(vec![true; len]);
+    }
+    if let Some(k) = known {
+        k.push(is);
+    }
 }
 
 impl Columns {
+    fn new() -> Columns {
+        Columns {
+            ind: Vec::with_capacity(CHUNK),
+            uid: Vec::with_capacity(CHUNK),
+            pid: Vec::with_capacity(CHUNK),
+            disagg: Vec::with_capacity(CHUNK),
+            value: Vec::with_capacity(CHUNK),
+            row: Vec::with_capacity(CHUNK),
+            col: Vec::with_capacity(CHUNK),
+            row_known: None,
+            col_known: None,
+        }
+    }
+
     fn push(&mut self, f: &StoredFact) {
         self.ind.push(f.ind);
         self.uid.push(f.uid as i32);
         self.pid.push(f.pid);
         self.disagg.push(f.disagg);
         self.value.push(f.value);
-        self.row.push(f.row.map(|r| r.min(i32::MAX as u32) as i32));
-        self.col.push(f.col);
+        push_known(&mut self.row_known, self.row.len(), f.row.is_some());
+        push_known(&mut self.col_known, self.col.len(), f.col.is_some());
+        self.row
+            .push(f.row.map_or(0, |r| r.min(i32::MAX as u32) as i32));
+        self.col.push(f.col.unwrap_or(0));
     }
 
     fn finish(self, submission: i64) -> Result<RecordBatch, StoreError> {
@@ -380,8 +412,20 @@ impl Columns {
                 "submission",
                 Arc::new(Int64Array::from(vec![submission; n])),
             ),
-            ("source_row", Arc::new(Int32Array::from(self.row))),
-            ("source_col", Arc::new(Int16Array::from(self.col))),
+            (
+                "source_row",
+                Arc::new(Int32Array::new(
+                    self.row.into(),
+                    self.row_known.map(NullBuffer::from),
+                )),
+            ),
+            (
+                "source_col",
+                Arc::new(Int16Array::new(
+                    self.col.into(),
+                    self.col_known.map(NullBuffer::from),
+                )),
+            ),
         ];
         RecordBatch::try_from_iter(cols)
             .map_err(|e| StoreError::Task(format!("building a batch of values: {e}")))
