@@ -897,22 +897,29 @@ fn print_table(
     println!();
     println!(
         "| Size | Wall CPU prepare | Wall GPU | Wall total | Wall full redraw | ECharts frame \
-         | ECharts script | Browser ÷ wall (mean) | Browser ÷ wall full redraw (mean) |"
+         | ECharts script | Browser ÷ wall (mean · p50) | Browser ÷ wall full redraw (mean · p50) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (i, ((w, h), t)) in sizes.iter().enumerate() {
-        let versus = |page: f64, wall: f64| {
-            let r = page / wall;
-            let goal = if r >= GOAL_RATIO { "meets" } else { "misses" };
-            format!("{r:.1}× ({goal} ≥ {GOAL_RATIO:.0}×)")
+        // Means and medians both: one stalled frame of the page (Chromium's compositor has
+        // been seen to hold a frame for 112 s at 7680×3240) makes its mean say nothing, and the
+        // goal is met only when both ratios meet it.
+        let versus = |page: &Ms, wall: &Ms| {
+            let (mean, p50) = (page.mean() / wall.mean(), page.pct(50.0) / wall.pct(50.0));
+            let goal = if mean.min(p50) >= GOAL_RATIO {
+                "meets"
+            } else {
+                "misses"
+            };
+            format!("{mean:.1}× · {p50:.1}× ({goal} ≥ {GOAL_RATIO:.0}×)")
         };
         let (page, script, ratio, full) = match browser.and_then(|b| b.scenes.get(i)) {
             Some((frames, _, _, script)) => (
                 three(frames),
                 three(script),
-                versus(frames.mean(), t.total.mean()),
+                versus(frames, &t.total),
                 // A window's frame: swapchain images are not kept, so every frame is a full one.
-                versus(frames.mean(), t.clear.mean()),
+                versus(frames, &t.clear),
             ),
             None => ("—".into(), "—".into(), "—".into(), "—".into()),
         };
