@@ -411,13 +411,42 @@ impl RowNumbers<'_> {
     }
 }
 
+/// Rows read and empty cells of a wide table skipped, record by record.
+#[derive(Default)]
+struct Tally {
+    rows_read: u64,
+    empty: u64,
+}
+
+impl Tally {
+    /// Counts one record's outcome; a problem with the file is handed back.
+    fn add(&mut self, step: Step) -> Option<Staged> {
+        match step {
+            Step::Pushed(e) => {
+                self.rows_read += 1;
+                self.empty += e;
+                None
+            }
+            Step::Blank => None,
+            Step::Bad(e) => Some(e),
+        }
+    }
+}
+
+/// The bytes of `path` from `from` to `to` (or the end).
+fn open_range(path: &Path, from: u64, to: Option<u64>) -> Result<std::io::Take<File>, IngestError> {
+    let mut file = File::open(path).map_err(IngestError::Spool)?;
+    file.seek(std::io::SeekFrom::Start(from))
+        .map_err(IngestError::Spool)?;
+    Ok(file.take(to.map_or(u64::MAX, |t| t - from)))
+}
+
 /// Where [`CsvRange::read_plain`] is in its run of records.
 struct PlainRun<'g> {
     /// The next record is the header, to skip.
     header: bool,
     rows: RowNumbers<'g>,
-    rows_read: u64,
-    empty: u64,
+    tally: Tally,
     /// The fields of the record at hand, reused from record to record.
     spans: Vec<(usize, usize)>,
 }
@@ -433,6 +462,15 @@ enum Step {
 }
 
 impl CsvRange {
+    /// Row numbers from the record after the `first_record` data records.
+    fn row_numbers(&self, first_record: u64) -> RowNumbers<'_> {
+        RowNumbers {
+            gaps: &self.gaps,
+            gap: 0,
+            k: first_record,
+        }
+    }
+
     /// Reads the rows from byte `from` to byte `to` (or the end) into `sink`, through the
     /// quote-free reader when the file has no quotes; see [`CsvRange::read_csv`].
     fn read(
@@ -528,19 +566,11 @@ impl CsvRange {
         to: Option<u64>,
         first_record: u64,
     ) -> Result<Result<(u64, u64), Staged>, IngestError> {
-        let mut file = File::open(path).map_err(IngestError::Spool)?;
-        file.seek(std::io::SeekFrom::Start(from))
-            .map_err(IngestError::Spool)?;
-        let mut input = file.take(to.map_or(u64::MAX, |t| t - from));
+        let mut input = open_range(path, from, to)?;
         let mut run = PlainRun {
             header: first_record == 0 && from <= 3,
-            rows: RowNumbers {
-                gaps: &self.gaps,
-                gap: 0,
-                k: first_record,
-            },
-            rows_read: 0,
-            empty: 0,
+            rows: self.row_numbers(first_record),
+            tally: Tally::default(),
             spans: Vec::with_capacity(self.width),
         };
         let mut buf = vec![0u8; 1 << 20];
@@ -582,7 +612,7 @@ impl CsvRange {
                 }
             }
         }
-        Ok(Ok((run.rows_read, run.empty)))
+        Ok(Ok((run.tally.rows_read, run.tally.empty)))
     }
 
     /// The records of `block` (whole records and line ends; `text` is the block when it is
@@ -625,13 +655,8 @@ impl CsvRange {
                 Some(t) => self.record_text(sink, &t[start..i], &mut run.spans, row)?,
                 None => self.record(sink, &block[start..i], &mut run.spans, row)?,
             };
-            match step {
-                Step::Pushed(e) => {
-                    run.rows_read += 1;
-                    run.empty += e;
-                }
-                Step::Blank => {}
-                Step::Bad(e) => return Ok(Some(e)),
+            if let Some(bad) = run.tally.add(step) {
+                return Ok(Some(bad));
             }
         }
         Ok(None)
@@ -649,11 +674,8 @@ impl CsvRange {
         to: Option<u64>,
         first_record: u64,
     ) -> Result<Result<(u64, u64), Staged>, IngestError> {
-        let mut file = File::open(path).map_err(IngestError::Spool)?;
-        file.seek(std::io::SeekFrom::Start(from))
-            .map_err(IngestError::Spool)?;
         // The reader buffers itself: a BufReader under it only copied every byte once more.
-        let input = file.take(to.map_or(u64::MAX, |t| t - from));
+        let input = open_range(path, from, to)?;
         let with_header = first_record == 0 && from <= 3;
         let mut rdr = csv::ReaderBuilder::new()
             .buffer_capacity(1 << 20)
@@ -661,12 +683,8 @@ impl CsvRange {
             .has_headers(with_header)
             .flexible(true)
             .from_reader(input);
-        let mut rows = RowNumbers {
-            gaps: &self.gaps,
-            gap: 0,
-            k: first_record,
-        };
-        let (mut rows_read, mut empty) = (0u64, 0u64);
+        let mut rows = self.row_numbers(first_record);
+        let mut tally = Tally::default();
         let mut record = csv::ByteRecord::new();
         // Each cell's span in the record's text, reused from row to row.
         let mut spans: Vec<(usize, usize)> = Vec::with_capacity(self.width);
@@ -691,16 +709,12 @@ impl CsvRange {
                 let r = record.range(i).unwrap_or(0..0);
                 (r.start, r.end)
             }));
-            match self.record(sink, record.as_slice(), &mut spans, row)? {
-                Step::Pushed(e) => {
-                    rows_read += 1;
-                    empty += e;
-                }
-                Step::Blank => {}
-                Step::Bad(e) => return Ok(Err(e)),
+            let step = self.record(sink, record.as_slice(), &mut spans, row)?;
+            if let Some(bad) = tally.add(step) {
+                return Ok(Err(bad));
             }
         }
-        Ok(Ok((rows_read, empty)))
+        Ok(Ok((tally.rows_read, tally.empty)))
     }
 }
 
@@ -973,10 +987,7 @@ impl Scanner {
 
     /// Feeds the bytes from `from` (this scan's offset) to `to` (or the end).
     fn read(&mut self, path: &Path, from: u64, to: Option<u64>) -> Result<(), IngestError> {
-        let mut f = File::open(path).map_err(IngestError::Spool)?;
-        f.seek(std::io::SeekFrom::Start(from))
-            .map_err(IngestError::Spool)?;
-        let mut f = f.take(to.map_or(u64::MAX, |t| t - from));
+        let mut f = open_range(path, from, to)?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = f.read(&mut buf).map_err(IngestError::Spool)?;
@@ -2253,21 +2264,75 @@ mod tests {
         lines
     }
 
+    /// What seeded reading tests start from: the catalogue, a file in a scratch folder, the
+    /// lines of a long CSV of 150,000 rows to edit, and the random numbers.
+    struct Cases {
+        cat: Catalogue,
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        base: Vec<Vec<u8>>,
+        rng: rand_chacha::ChaCha8Rng,
+    }
+
+    fn cases(seed: u64) -> Cases {
+        use rand::SeedableRng;
+        let dir = tempfile::tempdir().unwrap();
+        Cases {
+            cat: Catalogue::load(&crate::assets_dir().join("catalogue/catalogue.toml")).unwrap(),
+            path: dir.path().join("t.csv"),
+            _dir: dir,
+            base: long_csv(150_000),
+            rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// Writes `lines` to `path`, each ended by `eol`, after a byte-order mark if `bom`; the
+    /// last line without its end if `open_end`.
+    fn write_lines(path: &Path, lines: &[Vec<u8>], bom: bool, eol: &[u8], open_end: bool) {
+        let mut text = Vec::new();
+        if bom {
+            text.extend_from_slice("\u{feff}".as_bytes());
+        }
+        for l in lines {
+            text.extend_from_slice(l);
+            text.extend_from_slice(eol);
+        }
+        if open_end {
+            text.truncate(text.len() - eol.len());
+        }
+        std::fs::write(path, &text).unwrap();
+    }
+
+    /// Asserts that a reading (`got`, the values its sink saw) gives what `want` gave: errors,
+    /// and for a file read without error, rows, empty cells and every value in order.
+    fn assert_read_alike(what: &str, got: (&Staged, &[String]), want: (&Staged, &[String])) {
+        assert_eq!(got.0.errors, want.0.errors, "{what}: errors");
+        if !want.0.errors.is_empty() {
+            return;
+        }
+        assert_eq!(got.0.rows_read, want.0.rows_read, "{what}: rows read");
+        assert_eq!(
+            got.0.empty_cells_skipped, want.0.empty_cells_skipped,
+            "{what}: empty cells"
+        );
+        assert_eq!(got.1.len(), want.1.len(), "{what}: values");
+        if let Some(i) = got.1.iter().zip(want.1).position(|(x, y)| x != y) {
+            panic!("{what}: value {i}: {} vs {}", got.1[i], want.1[i]);
+        }
+    }
+
     /// The same file read on one thread and in two halves on two threads must give the same
     /// rows (the halves' in file order), counts and errors, whatever the file holds around the
     /// split: quoted line breaks, blank lines, stray quotes, CRLF, a BOM, ragged rows, bad
     /// UTF-8, an unclosed quote. Seeded, so a failure replays.
     #[test]
     fn a_csv_read_in_two_halves_reads_as_on_one_thread() {
-        use rand::{Rng, SeedableRng};
-        let cat = Catalogue::load(&crate::assets_dir().join("catalogue/catalogue.toml")).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        let base = long_csv(150_000);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        use rand::Rng;
+        let mut c = cases(12);
+        let (cat, path, rng) = (&c.cat, c.path.clone(), &mut c.rng);
         let (mut clean_split, mut clean) = (0, 0);
         for case in 0..40 {
-            let mut lines = base.clone();
+            let mut lines = c.base.clone();
             let n = lines.len();
             // The line where the file's second half starts (roughly: later lines are longer).
             let total: usize = lines.iter().map(|l| l.len() + 1).sum();
@@ -2294,7 +2359,7 @@ mod tests {
                 let at = if case == 0 {
                     byte_middle - 10
                 } else {
-                    near_middle(&mut rng)
+                    near_middle(rng)
                 };
                 let edit = if case == 0 && k == 0 {
                     9
@@ -2330,37 +2395,24 @@ mod tests {
                     _ => lines.insert(at, b"   ".to_vec()),
                 }
             }
-            let crlf = rng.random_bool(0.3);
-            let mut text = Vec::new();
-            if rng.random_bool(0.2) {
-                text.extend_from_slice("\u{feff}".as_bytes());
-            }
-            for l in &lines {
-                text.extend_from_slice(l);
-                text.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
-            }
-            std::fs::write(&path, &text).unwrap();
+            let eol: &[u8] = if rng.random_bool(0.3) { b"\r\n" } else { b"\n" };
+            let bom = rng.random_bool(0.2);
+            write_lines(&path, &lines, bom, eol, false);
 
             let mut one = Seen::default();
-            let single = stage_csv_on(&mut one, None, &cat, &path).unwrap();
+            let single = stage_csv_on(&mut one, None, cat, &path).unwrap();
             let (mut a, mut b) = (Seen::default(), Seen::default());
-            let halves = stage_csv_halves(&mut a, &mut b, &cat, &path).unwrap();
-            assert_eq!(halves.errors, single.errors, "case {case}: errors");
+            let halves = stage_csv_halves(&mut a, &mut b, cat, &path).unwrap();
             if single.errors.is_empty() {
-                assert_eq!(halves.rows_read, single.rows_read, "case {case}: rows read");
-                assert_eq!(
-                    halves.empty_cells_skipped, single.empty_cells_skipped,
-                    "case {case}: empty cells"
-                );
                 clean += usize::from(!hard);
                 clean_split += usize::from(!hard && !b.0.is_empty());
-                let mut merged = a.0;
-                merged.extend(b.0);
-                assert_eq!(merged.len(), one.0.len(), "case {case}: rows");
-                if let Some(i) = merged.iter().zip(&one.0).position(|(x, y)| x != y) {
-                    panic!("case {case}: row {i}: {} vs {}", merged[i], one.0[i]);
-                }
             }
+            let merged: Vec<String> = a.0.into_iter().chain(b.0).collect();
+            assert_read_alike(
+                &format!("case {case}"),
+                (&halves, &merged),
+                (&single, &one.0),
+            );
         }
         // The comparison means something only if the files without a hard edit were split.
         assert!(
@@ -2416,15 +2468,12 @@ mod tests {
     /// Seeded, so a failure replays.
     #[test]
     fn a_csv_without_quotes_reads_as_the_csv_crate_reads_it() {
-        use rand::{Rng, SeedableRng};
-        let cat = Catalogue::load(&crate::assets_dir().join("catalogue/catalogue.toml")).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        let base = long_csv(150_000);
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        use rand::Rng;
+        let mut c = cases(21);
+        let (cat, path, rng) = (&c.cat, c.path.clone(), &mut c.rng);
         let (mut split, mut bad) = (0, 0);
         for case in 0..30 {
-            let mut lines = base.clone();
+            let mut lines = c.base.clone();
             let n = lines.len();
             for _ in 0..rng.random_range(1..8) {
                 let at = rng.random_range(1..n);
@@ -2451,59 +2500,26 @@ mod tests {
                 1 => b"\r\n",
                 _ => b"\n\n",
             };
-            let mut text = Vec::new();
-            if rng.random_bool(0.2) {
-                text.extend_from_slice("\u{feff}".as_bytes());
-            }
-            for l in &lines {
-                text.extend_from_slice(l);
-                text.extend_from_slice(eol);
-            }
-            if rng.random_bool(0.3) {
-                text.truncate(text.len() - eol.len());
-            }
-            std::fs::write(&path, &text).unwrap();
+            let (bom, open_end) = (rng.random_bool(0.2), rng.random_bool(0.3));
+            write_lines(&path, &lines, bom, eol, open_end);
 
             WITH_CSV_CRATE.with(|c| c.set(true));
             let mut crate_rows = Seen::default();
-            let by_crate = stage_csv_on(&mut crate_rows, None, &cat, &path).unwrap();
+            let by_crate = stage_csv_on(&mut crate_rows, None, cat, &path).unwrap();
             WITH_CSV_CRATE.with(|c| c.set(false));
             let mut plain_rows = Seen::default();
-            let plain = stage_csv_on(&mut plain_rows, None, &cat, &path).unwrap();
+            let plain = stage_csv_on(&mut plain_rows, None, cat, &path).unwrap();
             let (mut a, mut b) = (Seen::default(), Seen::default());
-            let halves = stage_csv_halves(&mut a, &mut b, &cat, &path).unwrap();
-            for (what, got, rows) in [
-                ("one thread", &plain, plain_rows.0),
-                ("halves", &halves, {
-                    let mut m = a.0;
-                    m.extend(b.0.iter().cloned());
-                    m
-                }),
-            ] {
-                assert_eq!(got.errors, by_crate.errors, "case {case}, {what}: errors");
-                if by_crate.errors.is_empty() {
-                    assert_eq!(
-                        got.rows_read, by_crate.rows_read,
-                        "case {case}, {what}: rows"
-                    );
-                    assert_eq!(
-                        got.empty_cells_skipped, by_crate.empty_cells_skipped,
-                        "case {case}, {what}: empty cells"
-                    );
-                    assert_eq!(
-                        rows.len(),
-                        crate_rows.0.len(),
-                        "case {case}, {what}: values"
-                    );
-                    if let Some(i) = rows.iter().zip(&crate_rows.0).position(|(x, y)| x != y) {
-                        panic!(
-                            "case {case}, {what}: value {i}: {} vs {}",
-                            rows[i], crate_rows.0[i]
-                        );
-                    }
-                }
-            }
+            let halves = stage_csv_halves(&mut a, &mut b, cat, &path).unwrap();
+            let want = (&by_crate, &crate_rows.0[..]);
+            assert_read_alike(
+                &format!("case {case}, one thread"),
+                (&plain, &plain_rows.0),
+                want,
+            );
             split += usize::from(!b.0.is_empty());
+            let merged: Vec<String> = a.0.into_iter().chain(b.0).collect();
+            assert_read_alike(&format!("case {case}, halves"), (&halves, &merged), want);
             bad += usize::from(!by_crate.errors.is_empty());
         }
         // Both kinds of file met, and most files split.
