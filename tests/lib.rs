@@ -319,10 +319,11 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 
-    /// SIGKILL: no chance to clean up.
-    pub fn kill9(mut self) {
+    /// SIGKILL: no chance to clean up. Returns all the server wrote to its log.
+    pub fn kill9(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.log_text()
     }
 }
 
