@@ -428,7 +428,7 @@ impl Tally {
                 None
             }
             Step::Blank => None,
-            Step::Bad(e) => Some(e),
+            Step::Bad(e) => Some(*e),
         }
     }
 }
@@ -457,8 +457,9 @@ enum Step {
     Pushed(u64),
     /// A record of empty cells only.
     Blank,
-    /// A problem with the file itself: the upload is rejected.
-    Bad(Staged),
+    /// A problem with the file itself: the upload is rejected. Boxed: a step is handed back
+    /// for every record, and a `Staged` is large.
+    Bad(Box<Staged>),
 }
 
 impl CsvRange {
@@ -509,7 +510,7 @@ impl CsvRange {
                 "save the file as \"CSV UTF-8\"",
             );
             err.errors[0].row = Some(row);
-            return Ok(Step::Bad(err));
+            return Ok(Step::Bad(Box::new(err)));
         };
         self.record_text(sink, all, spans, row)
     }
@@ -540,7 +541,7 @@ impl CsvRange {
                 "remove the extra separators or add a header for the extra column",
             );
             err.errors[0].row = Some(row);
-            return Ok(Step::Bad(err));
+            return Ok(Step::Bad(Box::new(err)));
         }
         if spans.iter().all(|(a, b)| a == b) {
             return Ok(Step::Blank);
