@@ -64,7 +64,8 @@ fn accepted_data_survives_a_restart() {
     assert_eq!(again["status"], "duplicate");
 }
 
-/// A large, valid upload: births registered by every 2024 commune over many months.
+/// A large, valid upload: four monthly figures (births among them) of every 2024 commune over
+/// `months` months from January 2020 (at most 66: the 2024 communes end in June 2025).
 fn big_upload(months: u32) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let store = open_store(dir.path());
@@ -77,10 +78,12 @@ fn big_upload(months: u32) -> Vec<u8> {
     for m in 0..months {
         let (y, mo) = (2020 + m / 12, m % 12 + 1);
         for (i, c) in communes.iter().enumerate() {
-            out.push_str(&format!(
-                "{c};{y}-{mo:02};XH02;{}\n",
-                10 + (i as u32 + m) % 90
-            ));
+            for ind in ["XH02", "XH03", "XH04", "HC01"] {
+                out.push_str(&format!(
+                    "{c};{y}-{mo:02};{ind};{}\n",
+                    10 + (i as u32 + m) % 90
+                ));
+            }
         }
     }
     out.into_bytes()
@@ -93,7 +96,7 @@ fn sigkill_during_an_upload_keeps_acknowledged_uploads_and_drops_the_interrupted
     // ~2.4 M values: read, validated, stored and re-aggregated in well over a second here, so the
     // kill lands in the middle. 600,000 values once took that long; since the CSV reader got
     // faster the upload sometimes committed inside the 300 ms below.
-    let big = big_upload(240);
+    let big = big_upload(60);
     let server = ServerProcess::start(&db, &[]);
     let addr = server.addr;
     for month in 1..=5 {
