@@ -490,18 +490,17 @@ fn stage_and_store(
     report.version = new_version;
     let mut reported = Vec::with_capacity((cmp.new + cmp.revised) as usize);
     for (slab, fates) in res.slabs.iter().zip(&cmp.fates) {
+        // The period looked up once a slab, not once a value.
         let Some(&(period, _)) = res.periods.get(&slab.pid) else {
             continue;
         };
-        for (i, f) in slab.facts.iter().enumerate() {
-            if f.disagg == 0 && fates.get(i) != changes::Fate::Unchanged {
-                reported.push(Reported {
-                    indicator: slab.ind,
-                    period,
-                    uid: f.uid,
-                    value: f.value,
-                });
-            }
+        for (f, _) in changed_in(slab, fates).filter(|(f, _)| f.disagg == 0) {
+            reported.push(Reported {
+                indicator: slab.ind,
+                period,
+                uid: f.uid,
+                value: f.value,
+            });
         }
     }
     Ok(Some(reported))
@@ -544,11 +543,20 @@ fn changed<'r>(
     res: &'r resolve::Resolution,
     cmp: &'r changes::Comparison,
 ) -> impl Iterator<Item = (&'r resolve::Slab, &'r resolve::Fact, changes::Fate)> + 'r {
-    res.slabs.iter().zip(&cmp.fates).flat_map(|(slab, fates)| {
-        slab.facts.iter().enumerate().filter_map(move |(i, f)| {
-            let fate = fates.get(i);
-            (fate != changes::Fate::Unchanged).then_some((slab, f, fate))
-        })
+    res.slabs
+        .iter()
+        .zip(&cmp.fates)
+        .flat_map(|(slab, fates)| changed_in(slab, fates).map(move |(f, fate)| (slab, f, fate)))
+}
+
+/// The new and revised facts of one slab, with their fates.
+fn changed_in<'r>(
+    slab: &'r resolve::Slab,
+    fates: &'r changes::SlabFates,
+) -> impl Iterator<Item = (&'r resolve::Fact, changes::Fate)> + 'r {
+    slab.facts.iter().enumerate().filter_map(move |(i, f)| {
+        let fate = fates.get(i);
+        (fate != changes::Fate::Unchanged).then_some((f, fate))
     })
 }
 

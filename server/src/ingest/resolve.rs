@@ -169,6 +169,20 @@ impl<T> Default for Earliest<T> {
 impl<T> Earliest<T> {
     pub fn offer(&mut self, row: u32, col: u16, item: impl FnOnce() -> T) {
         self.total += 1;
+        self.keep(row, col, item);
+    }
+
+    /// Takes in what another collector kept of its problems (found on another thread).
+    pub fn absorb(&mut self, other: Earliest<T>) {
+        self.total += other.total;
+        for (row, col, Keyed(item)) in other.heap {
+            self.keep(row, col, || item);
+        }
+    }
+
+    /// Keeps the problem at (`row`, `col`) if it is among the earliest; `item` is made only
+    /// then.
+    fn keep(&mut self, row: u32, col: u16, item: impl FnOnce() -> T) {
         if self.heap.len() < MAX_LISTED {
             self.heap.push((row, col, Keyed(item())));
         } else if self
@@ -178,23 +192,6 @@ impl<T> Earliest<T> {
         {
             self.heap.pop();
             self.heap.push((row, col, Keyed(item())));
-        }
-    }
-
-    /// Takes in what another collector kept of its problems (found on another thread).
-    pub fn absorb(&mut self, other: Earliest<T>) {
-        self.total += other.total;
-        for (row, col, item) in other.heap {
-            if self.heap.len() < MAX_LISTED {
-                self.heap.push((row, col, item));
-            } else if self
-                .heap
-                .peek()
-                .is_some_and(|(r, c, _)| (row, col) < (*r, *c))
-            {
-                self.heap.pop();
-                self.heap.push((row, col, item));
-            }
         }
     }
 
@@ -291,19 +288,8 @@ fn same(a: &str, b: &str) -> bool {
         return false;
     }
     // Two loads that overlap in the middle cover every length of a range.
-    let w4 = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
-    let w8 = |s: &[u8], i: usize| {
-        u64::from_le_bytes([
-            s[i],
-            s[i + 1],
-            s[i + 2],
-            s[i + 3],
-            s[i + 4],
-            s[i + 5],
-            s[i + 6],
-            s[i + 7],
-        ])
-    };
+    let w4 = |s: &[u8], i: usize| s[i..].first_chunk().map_or(0, |w| u32::from_le_bytes(*w));
+    let w8 = |s: &[u8], i: usize| s[i..].first_chunk().map_or(0, |w| u64::from_le_bytes(*w));
     match n {
         0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
         4..=8 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),

@@ -510,16 +510,14 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
                      ON c.indicator = o.indicator AND c.uid = o.uid AND c.period = o.period
                     AND c.disagg = o.disagg AND c.revision = o.revision;
              DROP TABLE current_obs;
-             DROP TABLE observations;
-             CREATE TABLE observations (
-                 ind SMALLINT NOT NULL USING COMPRESSION rle,
-                 uid INTEGER NOT NULL USING COMPRESSION bitpacking,
-                 pid INTEGER NOT NULL USING COMPRESSION rle,
-                 disagg INTEGER NOT NULL USING COMPRESSION rle, value DOUBLE NOT NULL,
-                 submission BIGINT NOT NULL USING COMPRESSION rle,
-                 source_row INTEGER USING COMPRESSION bitpacking,
-                 source_col SMALLINT USING COMPRESSION rle);
-             INSERT INTO observations SELECT * FROM observations_v3;
+             DROP TABLE observations;",
+        )
+        .ctx(ctx)?;
+        // The table as the schema has it now (every statement there creates only what is
+        // missing): the upgrade does not keep a copy of its definition.
+        conn.execute_batch(include_str!("schema.sql")).ctx(ctx)?;
+        conn.execute_batch(
+            "INSERT INTO observations SELECT * FROM observations_v3;
              DROP TABLE observations_v3;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",
         )
