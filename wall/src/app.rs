@@ -649,19 +649,7 @@ impl App {
                 label: Some("window frame"),
             });
         match &s.kept {
-            Some(kept) => {
-                let kept_view = kept.create_view(&wgpu::TextureViewDescriptor::default());
-                s.renderer.render(&mut encoder, &kept_view);
-                encoder.copy_texture_to_texture(
-                    kept.as_image_copy(),
-                    frame.texture.as_image_copy(),
-                    wgpu::Extent3d {
-                        width: s.config.width,
-                        height: s.config.height,
-                        depth_or_array_layers: 1,
-                    },
-                );
-            }
+            Some(kept) => s.renderer.render_kept(&mut encoder, kept, &frame.texture),
             None => s.renderer.render(&mut encoder, &view),
         }
         gpu2.queue.submit(Some(encoder.finish()));

@@ -552,6 +552,28 @@ impl Renderer {
         }
     }
 
+    /// A window's frame: draws the prepared frame into `kept`, which holds the frame before
+    /// (so a retained renderer redraws only the damage), and copies it whole to `target`, the
+    /// swapchain image — whose contents rotate, so no frame can be kept in it.
+    pub fn render_kept(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        kept: &wgpu::Texture,
+        target: &wgpu::Texture,
+    ) {
+        let view = kept.create_view(&wgpu::TextureViewDescriptor::default());
+        self.render(encoder, &view);
+        encoder.copy_texture_to_texture(
+            kept.as_image_copy(),
+            target.as_image_copy(),
+            wgpu::Extent3d {
+                width: kept.width().min(target.width()),
+                height: kept.height().min(target.height()),
+                depth_or_array_layers: 1,
+            },
+        );
+    }
+
     /// The target rectangles to draw on screen `s`: the whole screen, or the damage on it.
     fn clips(&self, s: &ScreenMap) -> Vec<Rect> {
         if self.damage.is_empty() {
@@ -920,14 +942,7 @@ impl Offscreen {
                 label: Some("offscreen frame"),
             });
         renderer.render(&mut encoder, &self.view);
-        let index = gpu.queue.submit(Some(encoder.finish()));
-        gpu.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: Some(Duration::from_secs(60)),
-            })
-            .map_err(|e| RenderError::Readback(e.to_string()))?;
-        Ok(())
+        submit_and_wait(gpu, encoder)
     }
 
     /// Renders the prepared frame and reads it back.
@@ -952,6 +967,57 @@ impl Offscreen {
             height: self.size[1],
             pixels,
         })
+    }
+}
+
+/// Submits `encoder` and waits until the GPU has run it.
+fn submit_and_wait(gpu: &Gpu, encoder: wgpu::CommandEncoder) -> Result<(), RenderError> {
+    let index = gpu.queue.submit(Some(encoder.finish()));
+    gpu.device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: Some(Duration::from_secs(60)),
+        })
+        .map_err(|e| RenderError::Readback(e.to_string()))?;
+    Ok(())
+}
+
+/// A texture standing in for a window's swapchain image — an offscreen target's size and
+/// format, copied into — to time a window's frame where there is no window (benchmarks).
+pub struct SwapchainStandIn {
+    texture: wgpu::Texture,
+}
+
+impl SwapchainStandIn {
+    pub fn new(gpu: &Gpu, like: &Offscreen) -> SwapchainStandIn {
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("swapchain image stand-in"),
+            size: like.texture.size(),
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: like.texture.format(),
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        SwapchainStandIn { texture }
+    }
+
+    /// A window's frame, as `dieuhanh-wall run` draws it ([`Renderer::render_kept`]): the
+    /// prepared frame drawn into `kept`, copied here; waits for the GPU.
+    pub fn present(
+        &self,
+        gpu: &Gpu,
+        renderer: &Renderer,
+        kept: &Offscreen,
+    ) -> Result<(), RenderError> {
+        let mut encoder = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("window frame"),
+            });
+        renderer.render_kept(&mut encoder, &kept.texture, &self.texture);
+        submit_and_wait(gpu, encoder)
     }
 }
 
