@@ -267,14 +267,18 @@ fn frame_bench(
         clear: Ms::default(),
         window: Ms::default(),
     };
-    for f in 0..args.warmup + args.frames {
+    // Frame `f`'s clock, with a new figure every 4 frames: the KPI re-shapes its text, animates
+    // and highlights, the ticker gains a line, so every frame has text to shape and upload.
+    let advance = |f: usize, data: &mut WallData| {
         let now = start + 16 * f as i64;
-        if f % 4 == 0 {
-            // A new figure every 4 frames: the KPI re-shapes its text, animates and highlights,
-            // the ticker gains a line, so every frame has text to shape and upload.
+        if f.is_multiple_of(4) {
             let v = base + 1000.0 * (f / 4 + 1) as f64;
             data.apply(&synthetic_delta(period, v, data.version + 1), now);
         }
+        now
+    };
+    for f in 0..args.warmup + args.frames {
+        let now = advance(f, data);
         let t0 = Instant::now();
         scene::compose(layout, sc, data, &room, now, &mut shaper, &mut list);
         renderer.prepare(gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)?;
@@ -299,11 +303,7 @@ fn frame_bench(
     let swapchain = SwapchainStandIn::new(gpu, &offscreen);
     let frames = args.warmup + args.frames;
     for f in frames..frames + args.warmup + args.frames {
-        let now = start + 16 * f as i64;
-        if f % 4 == 0 {
-            let v = base + 1000.0 * (f / 4 + 1) as f64;
-            data.apply(&synthetic_delta(period, v, data.version + 1), now);
-        }
+        let now = advance(f, data);
         let t = Instant::now();
         scene::compose(layout, sc, data, &room, now, &mut shaper, &mut list);
         renderer.prepare(gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)?;
