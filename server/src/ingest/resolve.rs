@@ -927,7 +927,7 @@ impl RowSink for Resolver<'_> {
                 if n == next {
                     // A new period of an indicator mostly holds as many values as its last one
                     // (a month of every commune): sized so, the vector is not grown — and
-                    // copied — a dozen times over (3 % of the reading's instructions).
+                    // copied — a dozen times over.
                     let expected = last.map_or(0, |(_, m)| self.out.slabs[m as usize].facts.len());
                     self.out.slabs.push(Slab {
                         ind: i.no,

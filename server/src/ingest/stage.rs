@@ -725,8 +725,9 @@ impl CsvRange {
 /// codes and digits.
 #[derive(Clone, Copy)]
 struct Specials {
-    /// Each byte value repeated in every byte of a word.
-    delimiter: u64,
+    delimiter: u8,
+    /// The separator in every byte of a word.
+    delimiters: u64,
 }
 
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -737,7 +738,8 @@ const BYTES_LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
 impl Specials {
     fn new(delimiter: u8) -> Specials {
         Specials {
-            delimiter: u64::from_ne_bytes([delimiter; 8]),
+            delimiter,
+            delimiters: u64::from_ne_bytes([delimiter; 8]),
         }
     }
 
@@ -754,7 +756,7 @@ impl Specials {
     fn next(self, block: &[u8], mut from: usize) -> usize {
         while let Some(chunk) = block.get(from..from + 8) {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            let hits = Self::equal(word, self.delimiter)
+            let hits = Self::equal(word, self.delimiters)
                 | Self::equal(word, BYTES_CR)
                 | Self::equal(word, BYTES_LF);
             if hits != 0 {
@@ -762,7 +764,7 @@ impl Specials {
             }
             from += 8;
         }
-        let d = self.delimiter as u8;
+        let d = self.delimiter;
         block[from.min(block.len())..]
             .iter()
             .position(|&c| c == d || c == b'\r' || c == b'\n')
