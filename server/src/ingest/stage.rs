@@ -754,8 +754,8 @@ impl Specials {
     /// The position of the first special byte of `block` at or after `from` (`block.len()`
     /// when none).
     fn next(self, block: &[u8], mut from: usize) -> usize {
-        while let Some(chunk) = block.get(from..from + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        while let Some(chunk) = block.get(from..).and_then(<[u8]>::first_chunk::<8>) {
+            let word = u64::from_le_bytes(*chunk);
             let hits = Self::equal(word, self.delimiters)
                 | Self::equal(word, BYTES_CR)
                 | Self::equal(word, BYTES_LF);

@@ -47,6 +47,9 @@ pub enum RenderError {
     /// Reading the rendered image back failed.
     #[error("reading the frame back failed: {0}")]
     Readback(String),
+    /// The adapter did not finish drawing a frame.
+    #[error("the graphics adapter did not finish drawing the frame: {0}")]
+    Draw(String),
 }
 
 /// The device every screen shares.
@@ -978,7 +981,7 @@ fn submit_and_wait(gpu: &Gpu, encoder: wgpu::CommandEncoder) -> Result<(), Rende
             submission_index: Some(index),
             timeout: Some(Duration::from_secs(60)),
         })
-        .map_err(|e| RenderError::Readback(e.to_string()))?;
+        .map_err(|e| RenderError::Draw(e.to_string()))?;
     Ok(())
 }
 
