@@ -560,6 +560,30 @@ fn changed_in<'r>(
     })
 }
 
+/// The new and revised facts, slab by slab, each slab's grouped by (disaggregation, source
+/// column) and in unit order within a group: the history stores each such run under one row
+/// of `slabs`, and a slab's facts are sorted by unit first.
+fn grouped<'r>(
+    res: &'r resolve::Resolution,
+    cmp: &'r changes::Comparison,
+) -> impl Iterator<Item = (&'r resolve::Slab, &'r resolve::Fact)> + 'r {
+    res.slabs.iter().zip(&cmp.fates).flat_map(|(slab, fates)| {
+        let group = |f: &resolve::Fact| (f.disagg, f.col);
+        let mut facts = changed_in(slab, fates).map(|(f, _)| f);
+        let first = facts.next().map(group);
+        let facts: Box<dyn Iterator<Item = &resolve::Fact> + Send> =
+            if facts.all(|f| Some(group(f)) == first) {
+                Box::new(changed_in(slab, fates).map(|(f, _)| f))
+            } else {
+                let mut sorted: Vec<_> = changed_in(slab, fates).map(|(f, _)| f).collect();
+                // Stable: each group stays in unit order.
+                sorted.sort_by_key(|f| group(f));
+                Box::new(sorted.into_iter())
+            };
+        facts.map(move |f| (slab, f))
+    })
+}
+
 /// Appends the new and revised facts to the history and retires the values they replace.
 fn store_facts(
     conn: &Connection,
@@ -572,12 +596,12 @@ fn store_facts(
     let ind = |s: &resolve::Slab| cmp.indicator_ids.get(&s.ind).copied().unwrap_or(-1);
     let dis = |f: &resolve::Fact| disaggs.get(usize::from(f.disagg)).copied().unwrap_or(0);
     let t = Instant::now();
-    // In (indicator, period, unit) order: the history's zone maps then narrow a query on
-    // indicator and period to a few row groups.
+    // In (indicator, period, disaggregation, column, unit) order: the history's zone maps on
+    // slab numbers then narrow a query on indicator and period to a few row groups.
     append_facts(
         conn,
         submission,
-        changed(res, cmp).map(|(slab, f, _)| StoredFact {
+        grouped(res, cmp).map(|(slab, f)| StoredFact {
             ind: ind(slab),
             uid: f.uid,
             pid: slab.pid,

@@ -1,14 +1,15 @@
 //! The facts as DuckDB stores them: numbers for indicators (`indicator_ids`), periods (`pid`),
-//! disaggregations (`disaggs`) and source columns (`submission_columns`), so that a value is
-//! written as nine numbers; the writer that inserts accepted values inside the upload's
-//! transaction (through a table function fed with Arrow chunks); and the upgrade of files
-//! written with texts (schema version 2).
+//! disaggregations (`disaggs`) and source columns (`submission_columns`); values in `history`,
+//! four numbers each, under the `slabs` that hold what runs of them share; the writer that
+//! inserts accepted values inside the upload's transaction (through a table function fed with
+//! Arrow chunks); and the upgrades of files written with texts (schema version 2) and with
+//! one wide table of values (version 3).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
 use duckdb::Connection;
-use duckdb::arrow::array::{ArrayRef, Float64Array, Int16Array, Int32Array, Int64Array};
+use duckdb::arrow::array::{ArrayRef, Float64Array, Int32Array};
 use duckdb::arrow::buffer::NullBuffer;
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::core::{DataChunkHandle, LogicalTypeHandle, LogicalTypeId};
@@ -153,8 +154,12 @@ pub fn register_feed(conn: &Connection) -> Result<(), StoreError> {
         .ctx("registering the history's feed")
 }
 
-/// Appends accepted values to `observations` for `submission` (inside the caller's
-/// transaction: a rollback removes them). Returns the number written.
+/// Appends accepted values to the history for `submission` (inside the caller's transaction:
+/// a rollback removes them). Returns the number written.
+///
+/// Each run of values with the same indicator, period, disaggregation and source column becomes
+/// one slab, so `facts` should come grouped by those (in any order within a group): values
+/// that alternate between them are stored right but with a slab each.
 ///
 /// The values go in by `INSERT … SELECT` from a table function that a thread of ours feeds
 /// with chunks made from `facts`, rather than through DuckDB's appender, which compresses
@@ -166,6 +171,11 @@ where
     I::IntoIter: Send,
 {
     let ctx = "appending to the history";
+    let first_slab: i32 = conn
+        .query_row("SELECT coalesce(max(id), 0) + 1 FROM slabs", [], |r| {
+            r.get(0)
+        })
+        .ctx(ctx)?;
     let (tx, rx) = mpsc::sync_channel::<RecordBatch>(QUEUE);
     let feed = Arc::new(Feed {
         chunks: Mutex::new(rx),
@@ -175,26 +185,39 @@ where
     let feed = &*feed;
     let facts = facts.into_iter();
     std::thread::scope(|scope| {
-        let producer = scope.spawn(move || -> Result<u64, StoreError> {
+        let producer = scope.spawn(move || -> Result<(u64, Vec<SlabRow>), StoreError> {
             let mut cols = Columns::new();
+            let mut slabs: Vec<SlabRow> = Vec::new();
             let mut made = 0u64;
             for f in facts {
-                cols.push(&f);
-                if cols.ind.len() == CHUNK {
+                let key = (f.ind, f.pid, f.disagg, f.col);
+                let slab = match slabs.last() {
+                    Some(last) if last.key == key => last.id,
+                    last => {
+                        let id = last.map_or(Some(first_slab), |l| l.id.checked_add(1));
+                        let id = id.ok_or_else(|| {
+                            StoreError::Task("the history has run out of slab numbers".into())
+                        })?;
+                        slabs.push(SlabRow { id, key });
+                        id
+                    }
+                };
+                cols.push(slab, &f);
+                if cols.slab.len() == CHUNK {
                     made += CHUNK as u64;
-                    let chunk = std::mem::replace(&mut cols, Columns::new()).finish(submission)?;
+                    let chunk = std::mem::replace(&mut cols, Columns::new()).finish()?;
                     // A send fails once the insert has ended and dropped the queue.
                     if feed.stop.load(Ordering::Relaxed) || tx.send(chunk).is_err() {
-                        return Ok(made);
+                        return Ok((made, slabs));
                     }
                 }
             }
-            if !cols.ind.is_empty() {
-                made += cols.ind.len() as u64;
-                let chunk = cols.finish(submission)?;
+            if !cols.slab.is_empty() {
+                made += cols.slab.len() as u64;
+                let chunk = cols.finish()?;
                 let _ = tx.send(chunk);
             }
-            Ok(made)
+            Ok((made, slabs))
         });
         // DuckDB inserts on one thread while it must keep the rows in the order they came.
         // Let off, each of its threads writes the chunks it took, in order, to row groups of
@@ -203,8 +226,7 @@ where
         let parallel = conn.execute_batch("SET SESSION preserve_insertion_order = false");
         let inserted = conn.execute(
             &format!(
-                "INSERT INTO observations
-                     (ind, uid, pid, disagg, value, submission, source_row, source_col)
+                "INSERT INTO history (slab, uid, value, source_row)
                  SELECT * FROM {FEED_FUNCTION}({})",
                 listed.key
             ),
@@ -221,7 +243,7 @@ where
         if let Ok(rx) = feed.chunks.lock() {
             while rx.recv().is_ok() {}
         }
-        let made = producer
+        let (made, slabs) = producer
             .join()
             .map_err(|_| StoreError::Task("the history's feed panicked".into()))??;
         let inserted = inserted.ctx(ctx)? as u64;
@@ -230,8 +252,25 @@ where
                 "the history took {inserted} of the {made} values fed to it"
             )));
         }
+        let mut app = conn.appender("slabs").ctx(ctx)?;
+        for SlabRow {
+            id,
+            key: (ind, pid, disagg, col),
+        } in slabs
+        {
+            app.append_row(duckdb::params![id, ind, pid, disagg, submission, col])
+                .ctx(ctx)?;
+        }
+        app.flush().ctx(ctx)?;
         Ok(made)
     })
+}
+
+/// A slab as the feed numbers it: what its values share (indicator, period, disaggregation,
+/// source column).
+struct SlabRow {
+    id: i32,
+    key: (i16, i32, i32, Option<i16>),
 }
 
 /// Puts DuckDB's insertion order on `conn` back to the database's setting.
@@ -277,7 +316,7 @@ impl Drop for Listed {
 }
 
 /// `dieuhanh_facts(key)`: the rows of the feed listed under `key`, with the columns of
-/// `observations`.
+/// `history`.
 struct FeedTable;
 
 impl VTab for FeedTable {
@@ -287,14 +326,10 @@ impl VTab for FeedTable {
     fn bind(bind: &BindInfo) -> Result<Arc<Feed>, Box<dyn std::error::Error>> {
         use LogicalTypeId as T;
         for (name, ty) in [
-            ("ind", T::Smallint),
+            ("slab", T::Integer),
             ("uid", T::Integer),
-            ("pid", T::Integer),
-            ("disagg", T::Integer),
             ("value", T::Double),
-            ("submission", T::Bigint),
             ("source_row", T::Integer),
-            ("source_col", T::Smallint),
         ] {
             bind.add_result_column(name, LogicalTypeHandle::from(ty));
         }
@@ -348,82 +383,51 @@ impl VTab for FeedTable {
 
 /// One chunk's columns as they are filled, sized for a whole chunk up front.
 struct Columns {
-    ind: Vec<i16>,
+    slab: Vec<i32>,
     uid: Vec<i32>,
-    pid: Vec<i32>,
-    disagg: Vec<i32>,
     value: Vec<f64>,
     row: Vec<i32>,
-    col: Vec<i16>,
-    /// Whether each value's row and column in the file are known, kept only once one is not
-    /// (values from a file always have them).
+    /// Whether each value's row in the file is known, kept only once one is not (values from
+    /// a file always have it).
     row_known: Option<Vec<bool>>,
-    col_known: Option<Vec<bool>>,
-}
-
-/// Pushes whether a value is known onto `known`, started once the first one is not.
-fn push_known(known: &mut Option<Vec<bool>>, len: usize, is: bool) {
-    if !is && known.is_none() {
-        *known = Some(vec![true; len]);
-    }
-    if let Some(k) = known {
-        k.push(is);
-    }
 }
 
 impl Columns {
     fn new() -> Columns {
         Columns {
-            ind: Vec::with_capacity(CHUNK),
+            slab: Vec::with_capacity(CHUNK),
             uid: Vec::with_capacity(CHUNK),
-            pid: Vec::with_capacity(CHUNK),
-            disagg: Vec::with_capacity(CHUNK),
             value: Vec::with_capacity(CHUNK),
             row: Vec::with_capacity(CHUNK),
-            col: Vec::with_capacity(CHUNK),
             row_known: None,
-            col_known: None,
         }
     }
 
-    fn push(&mut self, f: &StoredFact) {
-        self.ind.push(f.ind);
+    fn push(&mut self, slab: i32, f: &StoredFact) {
+        self.slab.push(slab);
         self.uid.push(f.uid as i32);
-        self.pid.push(f.pid);
-        self.disagg.push(f.disagg);
         self.value.push(f.value);
-        push_known(&mut self.row_known, self.row.len(), f.row.is_some());
-        push_known(&mut self.col_known, self.col.len(), f.col.is_some());
+        if f.row.is_none() && self.row_known.is_none() {
+            self.row_known = Some(vec![true; self.row.len()]);
+        }
+        if let Some(k) = &mut self.row_known {
+            k.push(f.row.is_some());
+        }
         self.row
             .push(f.row.map_or(0, |r| r.min(i32::MAX as u32) as i32));
-        self.col.push(f.col.unwrap_or(0));
     }
 
-    fn finish(self, submission: i64) -> Result<RecordBatch, StoreError> {
-        let n = self.ind.len();
+    fn finish(self) -> Result<RecordBatch, StoreError> {
         // Column types come from the arrays; the names are the table's.
-        let cols: [(&str, ArrayRef); 8] = [
-            ("ind", Arc::new(Int16Array::from(self.ind))),
+        let cols: [(&str, ArrayRef); 4] = [
+            ("slab", Arc::new(Int32Array::from(self.slab))),
             ("uid", Arc::new(Int32Array::from(self.uid))),
-            ("pid", Arc::new(Int32Array::from(self.pid))),
-            ("disagg", Arc::new(Int32Array::from(self.disagg))),
             ("value", Arc::new(Float64Array::from(self.value))),
-            (
-                "submission",
-                Arc::new(Int64Array::from(vec![submission; n])),
-            ),
             (
                 "source_row",
                 Arc::new(Int32Array::new(
                     self.row.into(),
                     self.row_known.map(NullBuffer::from),
-                )),
-            ),
-            (
-                "source_col",
-                Arc::new(Int16Array::new(
-                    self.col.into(),
-                    self.col_known.map(NullBuffer::from),
                 )),
             ),
         ];
@@ -449,8 +453,9 @@ pub fn append_superseded(
     Ok(())
 }
 
-/// Rewrites a schema-2 file (texts in the facts, a `current_obs` table) into numbers, in one
-/// transaction: nothing is lost, and an interrupted upgrade leaves the file as it was.
+/// Rewrites a schema-2 file (texts in the facts, a `current_obs` table) into numbers and slabs
+/// (schema 4), in one transaction: nothing is lost, and an interrupted upgrade leaves the file
+/// as it was.
 pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
     let ctx = "upgrading the schema from version 2";
     // Periods are numbered in Rust (the same function the ingest uses), then joined.
@@ -513,15 +518,9 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
              DROP TABLE observations;",
         )
         .ctx(ctx)?;
-        // The table as the schema has it now (every statement there creates only what is
-        // missing): the upgrade does not keep a copy of its definition.
-        conn.execute_batch(include_str!("schema.sql")).ctx(ctx)?;
-        conn.execute_batch(
-            "INSERT INTO observations SELECT * FROM observations_v3;
-             DROP TABLE observations_v3;
-             UPDATE meta SET value = '3' WHERE key = 'schema_version';",
-        )
-        .ctx(ctx)?;
+        split_history(conn, "observations_v3").ctx(ctx)?;
+        conn.execute_batch("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+            .ctx(ctx)?;
         let lost: i64 = conn
             .query_row(
                 "SELECT count(*) FROM upgrade_periods WHERE pid IS NULL",
@@ -540,7 +539,7 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
         Ok(()) => {
             conn.execute_batch("COMMIT; DROP TABLE upgrade_periods;")
                 .ctx(ctx)?;
-            tracing::info!("upgraded the store to schema version 3");
+            tracing::info!("upgraded the store from schema version 2 to 4");
             Ok(())
         }
         Err(e) => {
@@ -548,6 +547,52 @@ pub fn upgrade_from_v2(conn: &Connection) -> Result<(), StoreError> {
             Err(e)
         }
     }
+}
+
+/// Splits a schema-3 file's one table of values (`observations`, eight numbers a value) into
+/// `slabs` and `history` (schema 4), in one transaction.
+pub fn upgrade_from_v3(conn: &Connection) -> Result<(), StoreError> {
+    let ctx = "upgrading the schema from version 3";
+    let t = std::time::Instant::now();
+    conn.execute_batch("BEGIN TRANSACTION").ctx(ctx)?;
+    let result = split_history(conn, "observations").and_then(|()| {
+        conn.execute_batch("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    });
+    match result {
+        Ok(()) => {
+            conn.execute_batch("COMMIT").ctx(ctx)?;
+            tracing::info!(
+                ms = t.elapsed().as_millis() as u64,
+                "upgraded the store from schema version 3 to 4"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e).ctx(ctx)
+        }
+    }
+}
+
+/// Moves the values of `table` (the columns of schema 3's `observations`) into `slabs` and
+/// `history`, then drops it. A slab per (indicator, period, disaggregation, submission, source
+/// column), numbered in the order the table first has it; its values keep the table's order.
+fn split_history(conn: &Connection, table: &str) -> Result<(), duckdb::Error> {
+    conn.execute_batch(&format!(
+        "INSERT INTO slabs
+             SELECT (row_number() OVER (ORDER BY first))::INTEGER,
+                    ind, pid, disagg, submission, source_col
+             FROM (SELECT ind, pid, disagg, submission, source_col, min(rowid) AS first
+                   FROM {table} GROUP BY ALL);
+         INSERT INTO history
+             SELECT s.id, o.uid, o.value, o.source_row
+             FROM {table} o JOIN slabs s
+                 ON s.ind = o.ind AND s.pid = o.pid AND s.disagg = o.disagg
+                AND s.submission = o.submission
+                AND s.source_col IS NOT DISTINCT FROM o.source_col
+             ORDER BY s.id, o.rowid;
+         DROP TABLE {table};"
+    ))
 }
 
 #[cfg(test)]
@@ -567,13 +612,14 @@ mod tests {
         assert_eq!(period_of_no((2025 * 12 + 1) * 8 + 1), None);
     }
 
+    /// The store's tables and views, with `check` added to the history's value column.
     fn history_table(conn: &Connection, check: &str) {
-        conn.execute_batch(&format!(
-            "CREATE TABLE observations (ind SMALLINT NOT NULL, uid INTEGER NOT NULL,
-                 pid INTEGER NOT NULL, disagg INTEGER NOT NULL, value DOUBLE NOT NULL {check},
-                 submission BIGINT NOT NULL, source_row INTEGER, source_col SMALLINT)"
-        ))
-        .unwrap();
+        let schema = include_str!("schema.sql");
+        let value = "value      DOUBLE NOT NULL,";
+        assert!(schema.contains(value));
+        conn.execute_batch(&schema.replace(value, &format!("value DOUBLE NOT NULL {check},")))
+            .unwrap();
+        conn.execute_batch(include_str!("views.sql")).unwrap();
         register_feed(conn).unwrap();
     }
 
@@ -592,9 +638,7 @@ mod tests {
     }
 
     fn stored(conn: &Connection) -> Vec<(StoredFact, i64)> {
-        let mut stmt = conn
-            .prepare("SELECT * FROM observations ORDER BY rowid")
-            .unwrap();
+        let mut stmt = conn.prepare("SELECT * FROM observations").unwrap();
         stmt.query_map([], |r| {
             Ok((
                 StoredFact {
@@ -620,7 +664,8 @@ mod tests {
         history_table(&conn, "");
         // Chunks are 2,048 rows: none, one short one, exactly one, and many with a remainder.
         for n in [0, 1, CHUNK, 3 * CHUNK + 17] {
-            conn.execute_batch("DELETE FROM observations").unwrap();
+            conn.execute_batch("DELETE FROM history; DELETE FROM slabs")
+                .unwrap();
             let all = facts(n);
             assert_eq!(
                 append_facts(&conn, 42, all.iter().copied()).unwrap(),
@@ -642,6 +687,63 @@ mod tests {
                 assert_eq!((f, submission), (all[i], 42), "row {i} of {n}");
             }
         }
+    }
+
+    #[test]
+    fn values_that_share_a_slab_are_stored_under_one_and_uploads_never_share_one() {
+        let conn = Connection::open_in_memory().unwrap();
+        history_table(&conn, "");
+        // Three runs: a total of 5,000 units, a disaggregation, and another indicator whose
+        // values come from no file (no row, no column).
+        let grouped = |shift: f64| -> Vec<StoredFact> {
+            let run = |n: u32, ind, disagg, col: Option<i16>| {
+                (0..n).map(move |u| StoredFact {
+                    ind,
+                    uid: u * 2 + 1,
+                    pid: 16_210,
+                    disagg,
+                    value: f64::from(u) + shift,
+                    row: col.map(|_| u + 2),
+                    col,
+                })
+            };
+            run(5_000, 1, 0, Some(3))
+                .chain(run(10, 1, 2, Some(4)))
+                .chain(run(300, 2, 0, None))
+                .collect()
+        };
+        assert_eq!(append_facts(&conn, 7, grouped(0.0)).unwrap(), 5_310);
+        assert_eq!(append_facts(&conn, 8, grouped(0.5)).unwrap(), 5_310);
+        let mut stmt = conn
+            .prepare("SELECT id, ind, disagg, submission, source_col FROM slabs ORDER BY id")
+            .unwrap();
+        let slabs: Vec<(i32, i16, i32, i64, Option<i16>)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            slabs,
+            vec![
+                (1, 1, 0, 7, Some(3)),
+                (2, 1, 2, 7, Some(4)),
+                (3, 2, 0, 7, None),
+                (4, 1, 0, 8, Some(3)),
+                (5, 1, 2, 8, Some(4)),
+                (6, 2, 0, 8, None),
+            ]
+        );
+        let mut got = stored(&conn);
+        got.sort_by(|(a, sa), (b, sb)| {
+            (sa, a.ind, a.disagg, a.uid).cmp(&(sb, b.ind, b.disagg, b.uid))
+        });
+        let want: Vec<(StoredFact, i64)> = [(7, 0.0), (8, 0.5)]
+            .into_iter()
+            .flat_map(|(sub, shift)| grouped(shift).into_iter().map(move |f| (f, sub)))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl<T> DbContext<T> for Result<T, duckdb::Error> {
     }
 }
 
-pub const SCHEMA_VERSION: &str = "3";
+pub const SCHEMA_VERSION: &str = "4";
 
 /// Catalogue codes as an SQL list (`'NS01','VM02'`) for `IN (...)`; a quote in a code is
 /// dropped, so no code can end the string.
@@ -137,7 +137,7 @@ impl Store {
             .ctx("reading the schema version")?;
         match found.as_deref() {
             // Version 1 also stored aggregated values (they are now derived in memory); version
-            // 2 stored the facts as texts.
+            // 2 stored the facts as texts; version 3 stored each value with eight numbers.
             Some(v @ ("1" | "2")) => {
                 if v == "1" {
                     conn.execute_batch("DROP TABLE IF EXISTS cells")
@@ -145,6 +145,7 @@ impl Store {
                 }
                 facts::upgrade_from_v2(&conn)?;
             }
+            Some("3") => facts::upgrade_from_v3(&conn)?,
             Some(v) if v != SCHEMA_VERSION => {
                 return Err(StoreError::Schema {
                     path: path.display().to_string(),

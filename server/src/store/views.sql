@@ -1,5 +1,12 @@
 -- Views and macros over the facts, recreated at every start (after any upgrade).
 
+-- Every value ever accepted, one row each (schema.sql says why the tables are two). A value's
+-- revision number is its place among its key's submissions (1 for the first), so it is not
+-- stored.
+CREATE OR REPLACE VIEW observations AS
+    SELECT s.ind, h.uid, s.pid, s.disagg, h.value, s.submission, h.source_row, s.source_col
+    FROM history h JOIN slabs s ON s.id = h.slab;
+
 CREATE OR REPLACE VIEW current_obs AS
     SELECT o.* FROM observations o
     ANTI JOIN superseded s
