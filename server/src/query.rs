@@ -4,7 +4,7 @@
 //! level (ranked), series follow one unit through time, provenance says which submissions and
 //! revisions a value rests on, and regime status lists late reporters.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use duckdb::{Connection, params};
 use serde::Serialize;
@@ -134,16 +134,16 @@ fn figure_periods(p: &Period) -> [Period; 4] {
     [*p, ly, ytd, ytd.same_period_last_year()]
 }
 
-/// Builds a figure from the cells of one unit (keyed by period id).
+/// Builds a figure from the cells of one unit (keyed by period).
 pub fn figure(
     ind: &Indicator,
     unit: u32,
     period: &Period,
-    cells: &HashMap<String, Cell>,
+    cells: &HashMap<Period, Cell>,
     matched: Matched,
 ) -> Figure {
     let [p, ly, ytd, ytd_ly] = figure_periods(period);
-    let get = |q: &Period| cells.get(&q.id()).copied();
+    let get = |q: &Period| cells.get(q).copied();
     let cur = get(&p);
     let last = get(&ly);
     let value = cur.map(|c| c.value);
@@ -254,9 +254,9 @@ pub struct Matched {
 }
 
 impl Matched {
-    /// From the cells of the units below a total, keyed by unit and period id.
+    /// From the cells of the units below a total, keyed by unit and period.
     fn of(children: &[u32], p: &Period, cells: &CellMap) -> Matched {
-        let value = |u: u32, q: &Period| complete(cells.get(&(u, q.id())));
+        let value = |u: u32, q: &Period| complete(cells.get(&(u, *q)));
         let over = |q: Period| {
             let ly = q.same_period_last_year();
             like_for_like(children.iter().map(|&u| (value(u, &q), value(u, &ly))))
@@ -276,13 +276,9 @@ fn matched_in_index(
     ind: &Indicator,
     uid: u32,
     p: &Period,
-    by_period: &HashMap<String, Cell>,
+    by_period: &HashMap<Period, Cell>,
 ) -> Matched {
-    let partial = |q: &Period| {
-        by_period
-            .get(&q.id())
-            .is_some_and(|c| c.n_units < c.n_expected)
-    };
+    let partial = |q: &Period| by_period.get(q).is_some_and(|c| c.n_units < c.n_expected);
     if ind.aggregation != Aggregation::Sum || !(partial(p) || partial(&p.ytd())) {
         return Matched::default();
     }
@@ -515,7 +511,7 @@ pub fn breakdown(
 }
 
 /// Cells of one indicator for units × periods, from whatever store holds them.
-pub type CellMap = HashMap<(u32, String), Cell>;
+pub type CellMap = HashMap<(u32, Period), Cell>;
 
 /// [`breakdown`] with the cells read by `fetch` (the benchmark reads PostgreSQL with it).
 pub fn breakdown_with(
@@ -586,10 +582,10 @@ pub fn breakdown_with(
     uids.push(parent.uid);
     let periods = figure_periods(&q.period);
     let cells = fetch(&ind.code, &uids, &periods)?;
-    let per_unit = |uid: u32| -> HashMap<String, Cell> {
+    let per_unit = |uid: u32| -> HashMap<Period, Cell> {
         periods
             .iter()
-            .filter_map(|p| cells.get(&(uid, p.id())).map(|c| (p.id(), *c)))
+            .filter_map(|p| cells.get(&(uid, *p)).map(|c| (*p, *c)))
             .collect()
     };
     // The parent's comparisons with last year, like for like over these children while it
@@ -707,7 +703,7 @@ pub fn series(
     needed.sort();
     needed.dedup();
     let cells = index.read(&ind.code, &[u.uid], &needed);
-    let by_period: HashMap<String, Cell> = cells.into_iter().map(|((_, p), c)| (p, c)).collect();
+    let by_period: HashMap<Period, Cell> = cells.into_iter().map(|((_, p), c)| (p, c)).collect();
     let points = range
         .iter()
         .map(|p| SeriesPoint {
@@ -825,7 +821,7 @@ pub fn provenance(
     let u = find_unit(h, &v.unit, v.at)?;
     let period = &v.period;
     let cells = index.read(&ind.code, &[u.uid], &[*period]);
-    let cell = cells.get(&(u.uid, period.id())).copied();
+    let cell = cells.get(&(u.uid, *period)).copied();
 
     let mut revisions = Vec::new();
     {
@@ -869,7 +865,7 @@ pub fn provenance(
             for part in [&ind.numerator, &ind.denominator].into_iter().flatten() {
                 let v = index
                     .read(part, &[u.uid], &[*period])
-                    .get(&(u.uid, period.id()))
+                    .get(&(u.uid, *period))
                     .map(|c| c.value);
                 components.push(Component {
                     indicator: part.clone(),
@@ -978,7 +974,7 @@ pub fn latest_figures(
         let fig = match &period {
             Some(p) => {
                 let cells = index.read(&ind.code, &[uid], &figure_periods(p));
-                let by: HashMap<String, Cell> =
+                let by: HashMap<Period, Cell> =
                     cells.into_iter().map(|((_, p), c)| (p, c)).collect();
                 let matched = matched_in_index(index, h, ind, uid, p, &by);
                 Some(figure(ind, uid, p, &by, matched))

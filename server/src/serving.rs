@@ -166,7 +166,8 @@ impl ServingIndex {
 
     /// The cells of one indicator for units × periods (missing ones are absent).
     pub fn read(&self, indicator: &str, uids: &[u32], periods: &[Period]) -> CellMap {
-        let mut out = CellMap::with_capacity(uids.len() * periods.len());
+        let mut out =
+            CellMap::with_capacity_and_hasher(uids.len() * periods.len(), Default::default());
         let (Some(n), Ok(inner)) = (self.number(indicator), self.inner.read()) else {
             return out;
         };
@@ -174,10 +175,9 @@ impl ServingIndex {
             let Some(slab) = inner.get(&(n, *p)) else {
                 continue;
             };
-            let id = p.id();
             for &u in uids {
                 if let Some(s) = slab.get(u) {
-                    out.insert((u, id.clone()), s.cell());
+                    out.insert((u, *p), s.cell());
                 }
             }
         }

@@ -11,7 +11,6 @@
 //!   volume the ingest left; against the same cells in PostgreSQL with a btree index, read by
 //!   the same Rust code.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -165,14 +164,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let t = Instant::now();
         let b = query::breakdown_with(&cat, &h, q, today, 1, |ind, uids, periods| {
             let uids: Vec<i32> = uids.iter().map(|&u| u as i32).collect();
-            let periods: Vec<String> = periods.iter().map(Period::id).collect();
-            let rows = pg.query(&stmt, &[&ind, &periods, &uids]).unwrap();
-            let mut m: CellMap = HashMap::new();
+            let ids: Vec<String> = periods.iter().map(Period::id).collect();
+            let rows = pg.query(&stmt, &[&ind, &ids, &uids]).unwrap();
+            let mut m = CellMap::default();
             for r in rows {
                 let uid: i32 = r.get(0);
                 let kind: String = r.get(3);
+                let id: &str = r.get(1);
+                let Some(i) = ids.iter().position(|p| p == id) else {
+                    continue;
+                };
                 m.insert(
-                    (uid as u32, r.get(1)),
+                    (uid as u32, periods[i]),
                     Cell {
                         value: r.get(2),
                         kind: if kind == "reported" {

@@ -103,7 +103,7 @@ fn upgraded_file_keeps_its_history(dir: &std::path::Path, hcm: u32, hn: u32) {
         store
             .serving()
             .read("VM02", &[uid], &[aug])
-            .get(&(uid, aug.id()))
+            .get(&(uid, aug))
             .map(|c| c.value)
     };
     assert_eq!(
