@@ -560,28 +560,26 @@ fn changed_in<'r>(
     })
 }
 
-/// The new and revised facts, slab by slab, each slab's grouped by (disaggregation, source
-/// column) and in unit order within a group: the history stores each such run under one row
-/// of `slabs`, and a slab's facts are sorted by unit first.
-fn grouped<'r>(
-    res: &'r resolve::Resolution,
-    cmp: &'r changes::Comparison,
-) -> impl Iterator<Item = (&'r resolve::Slab, &'r resolve::Fact)> + 'r {
-    res.slabs.iter().zip(&cmp.fates).flat_map(|(slab, fates)| {
-        let group = |f: &resolve::Fact| (f.disagg, f.col);
-        let mut facts = changed_in(slab, fates).map(|(f, _)| f);
-        let first = facts.next().map(group);
-        let facts: Box<dyn Iterator<Item = &resolve::Fact> + Send> =
-            if facts.all(|f| Some(group(f)) == first) {
-                Box::new(changed_in(slab, fates).map(|(f, _)| f))
-            } else {
-                let mut sorted: Vec<_> = changed_in(slab, fates).map(|(f, _)| f).collect();
-                // Stable: each group stays in unit order.
-                sorted.sort_by_key(|f| group(f));
-                Box::new(sorted.into_iter())
-            };
-        facts.map(move |f| (slab, f))
-    })
+/// The new and revised facts of one slab grouped by (disaggregation, source column), in unit
+/// order within a group: the history stores each such run under one row of `slabs`, and a
+/// slab's facts are sorted by unit first.
+fn grouped_in<'r>(
+    slab: &'r resolve::Slab,
+    fates: &'r changes::SlabFates,
+) -> Box<dyn Iterator<Item = &'r resolve::Fact> + Send + 'r> {
+    let group = |f: &resolve::Fact| (f.disagg, f.col);
+    let mut facts = changed_in(slab, fates).map(|(f, _)| f);
+    let first = facts.next().map(group);
+    if facts.all(|f| Some(group(f)) == first) {
+        return match fates {
+            changes::SlabFates::AllNew => Box::new(slab.facts.iter()),
+            changes::SlabFates::Each(_) => Box::new(changed_in(slab, fates).map(|(f, _)| f)),
+        };
+    }
+    let mut sorted: Vec<_> = changed_in(slab, fates).map(|(f, _)| f).collect();
+    // Stable: each group stays in unit order.
+    sorted.sort_by_key(|f| group(f));
+    Box::new(sorted.into_iter())
 }
 
 /// Appends the new and revised facts to the history and retires the values they replace.
@@ -601,14 +599,17 @@ fn store_facts(
     append_facts(
         conn,
         submission,
-        grouped(res, cmp).map(|(slab, f)| StoredFact {
-            ind: ind(slab),
-            uid: f.uid,
-            pid: slab.pid,
-            disagg: dis(f),
-            value: f.value,
-            row: Some(f.row),
-            col: i16::try_from(f.col).ok(),
+        res.slabs.iter().zip(&cmp.fates).flat_map(|(slab, fates)| {
+            let (ind, pid) = (ind(slab), slab.pid);
+            grouped_in(slab, fates).map(move |f| StoredFact {
+                ind,
+                uid: f.uid,
+                pid,
+                disagg: dis(f),
+                value: f.value,
+                row: Some(f.row),
+                col: i16::try_from(f.col).ok(),
+            })
         }),
     )?;
     if cmp.revised > 0 {
