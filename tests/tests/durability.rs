@@ -93,9 +93,10 @@ fn big_upload(months: u32) -> Vec<u8> {
 fn sigkill_during_an_upload_keeps_acknowledged_uploads_and_drops_the_interrupted_one() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kill.duckdb");
-    // ~2.4 M values: read, validated, stored and re-aggregated in about a second here (993 ms
-    // when left alone), so the kill, 300 ms in, lands in the middle. 600,000 values once took that long; since the CSV reader got
-    // faster the upload sometimes committed inside the 300 ms below.
+    // ~2.4 M values: read, validated, stored and re-aggregated in about a second here, so the
+    // kill, 300 ms after the body is spooled, lands in the middle. (An upload of 600,000 values
+    // once took that long; as the reader got faster it sometimes committed inside the 300 ms.)
+    // Should the upload end before the kill, the test fails, it does not pass.
     let big = big_upload(60);
     let server = ServerProcess::start(&db, &[]);
     let addr = server.addr;

@@ -166,15 +166,7 @@ fn upgraded_file_keeps_its_history(dir: &std::path::Path, hcm: u32, hn: u32) {
     assert_eq!((schema.as_str(), disagg), ("4", 40.0));
     // One slab per (indicator, period, disaggregation, submission, column): the two values of
     // the total in the first upload share one.
-    let (slabs, values): (i64, i64) = store.write_blocking(|c| {
-        c.query_row(
-            "SELECT (SELECT count(*) FROM slabs), (SELECT count(*) FROM history)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    });
-    assert_eq!((slabs, values), (3, 4));
+    assert_eq!(rows(&store, "slabs", "history"), (3, 4));
     // The period numbers read back in SQL as the server writes the periods.
     for text in [
         "2025-08", "2025-01", "2025-12", "2025-Q1", "2025-Q4", "2025-H2", "2025", "1999-Q3",
@@ -239,13 +231,17 @@ fn upgraded_file_keeps_its_history(dir: &std::path::Path, hcm: u32, hn: u32) {
         .map(|r| (r.revision, r.current))
         .collect();
     assert_eq!(current, vec![(1, false), (2, false), (3, true)]);
-    let (superseded, current_rows): (i64, i64) = store.write_blocking(|c| {
+    assert_eq!(rows(&store, "superseded", "current_obs"), (2, 3));
+}
+
+/// The numbers of rows of two tables or views.
+fn rows(store: &dieuhanh_server::store::Store, a: &str, b: &str) -> (i64, i64) {
+    store.write_blocking(|c| {
         c.query_row(
-            "SELECT (SELECT count(*) FROM superseded), (SELECT count(*) FROM current_obs)",
+            &format!("SELECT (SELECT count(*) FROM {a}), (SELECT count(*) FROM {b})"),
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap()
-    });
-    assert_eq!((superseded, current_rows), (2, 3));
+    })
 }
