@@ -313,6 +313,8 @@ fn frame_bench(
             out.window.push(t.elapsed());
         }
     }
+    // A scene switch changes most of the wall, so the renderer draws it whole (see the wall's
+    // render test `a_scene_switch_or_edit_on_a_kept_frame_equals_the_scene_drawn_afresh`).
     for f in 0..args.warmup + args.frames / 2 {
         let t = Instant::now();
         scene::compose(layout, sc, data, &room, start, &mut shaper, &mut list);

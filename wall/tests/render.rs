@@ -16,7 +16,7 @@ use dieuhanh_protocol::period::Period;
 use dieuhanh_wall::catalogue::{Catalogue, assets_dir};
 use dieuhanh_wall::data::{Feed, WallData};
 use dieuhanh_wall::draw::{Color, DisplayList, TextStyle, theme};
-use dieuhanh_wall::layout::{self, Layout, Rect};
+use dieuhanh_wall::layout::{self, Layout, Rect, WidgetKind};
 use dieuhanh_wall::render::text::{TextShaper, Weight};
 use dieuhanh_wall::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, Renderer, ScreenMap};
 use dieuhanh_wall::{render_scene, scene, snapshot, widgets};
@@ -1406,6 +1406,70 @@ fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
         .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
         .count();
     assert_eq!(differing, 0, "the partial frame equals a full redraw");
+}
+
+#[test]
+fn a_scene_switch_or_edit_on_a_kept_frame_equals_the_scene_drawn_afresh() {
+    let gpu = gpu();
+    let layout = load_layout("national.toml");
+    let (data, taken) = demo();
+    let room = RoomState::default();
+    let (screens, size) = scene::wall_screens(&layout);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let mut kept = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+    kept.retained = true;
+    let off = Offscreen::new(&gpu, size).unwrap();
+    // A technician's edit of the second scene: a KPI tile taken out (its place is now wall
+    // background) and the one beside it narrowed (its old and new places overlap).
+    let mut edited = layout.scenes[1].clone();
+    assert_eq!(edited.panels[2].widget, WidgetKind::Kpi);
+    edited.panels.remove(2);
+    edited.panels[1].rect.w /= 2.0;
+    let steps = [
+        (&layout.scenes[0], "first scene"),
+        (&layout.scenes[1], "scene switch"),
+        (&edited, "edited scene"),
+    ];
+    for (i, (sc, what)) in steps.into_iter().enumerate() {
+        let at = taken + 500 * i as i64;
+        scene::compose(&layout, sc, &data, &room, at, &mut shaper, &mut list);
+        kept.prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+            .unwrap();
+        let damage = kept.damage().to_vec();
+        match what {
+            // What the benchmark's full redraw times.
+            "scene switch" => assert!(damage.is_empty(), "a scene switch is drawn whole"),
+            "edited scene" => assert!(!damage.is_empty(), "an edit of two tiles is partial"),
+            _ => {}
+        }
+        // Every pixel of the frame is drawn once: one drawn in two rectangles would have its
+        // text and translucent shapes blended twice.
+        for (k, a) in damage.iter().enumerate() {
+            for b in &damage[k + 1..] {
+                assert!(!a.intersects(b), "{what}: damage overlaps: {a:?} {b:?}");
+            }
+        }
+        let kept_frame = off.capture(&gpu, &kept).unwrap();
+
+        let mut fresh = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+        let off2 = Offscreen::new(&gpu, size).unwrap();
+        fresh
+            .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+            .unwrap();
+        let full = off2.capture(&gpu, &fresh).unwrap();
+        // Equal to the rounding, as for a partial frame (see the test above).
+        let differing = kept_frame
+            .pixels
+            .chunks_exact(4)
+            .zip(full.pixels.chunks_exact(4))
+            .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
+            .count();
+        assert_eq!(
+            differing, 0,
+            "{what}: the kept frame equals the scene drawn afresh"
+        );
+    }
 }
 
 #[test]

@@ -159,6 +159,8 @@ pub struct Renderer {
     culled: Vec<Vertex>,
     /// A full frame's triangles after [`panel_fills`] took the panels' backgrounds out.
     substituted: Vec<Vertex>,
+    /// A partial frame's background where the damage is not under a panel's own background.
+    backdrop: Vec<Vertex>,
     /// The target's size in pixels, as last prepared.
     target_size: [u32; 2],
     text: TextPass,
@@ -239,6 +241,7 @@ impl Renderer {
             runs: Vec::new(),
             culled: Vec::new(),
             substituted: Vec::new(),
+            backdrop: Vec::new(),
             target_size: [0, 0],
             text,
             swash: glyphon::SwashCache::new(),
@@ -346,7 +349,15 @@ impl Renderer {
                     self.damage.push(p.0);
                 }
             }
-            if self.damage.is_empty() {
+            // A pixel in two rectangles would be drawn twice, its text and translucent shapes
+            // blended twice.
+            disjoint(&mut self.damage);
+            let shown: f32 = screens.iter().map(|s| s.canvas.w * s.canvas.h).sum();
+            let damaged: f32 = self.damage.iter().map(|d| d.w * d.h).sum();
+            if damaged >= shown * WHOLE_FRAME_SHARE {
+                // A scene switch: cheaper redrawn whole, cleared, than in pieces of triangles.
+                self.damage.clear();
+            } else if self.damage.is_empty() {
                 // Nothing changed: an empty damage list would mean "everything".
                 self.damage.push(Rect::new(0.0, 0.0, 0.0, 0.0));
             }
@@ -382,6 +393,17 @@ impl Renderer {
         } else {
             &list.vertices
         };
+        // A partial frame starts from what the target holds: where no panel paints its own
+        // background (a panel of the last scene, none now), the wall's background goes first.
+        let mut backdrop = std::mem::take(&mut self.backdrop);
+        backdrop.clear();
+        if !damage.is_empty() {
+            let panels: Vec<[f32; 4]> = panel_backgrounds(list).map(|(_, r, _)| r).collect();
+            for d in damage.iter().filter(|d| d.w > 0.0 && d.h > 0.0) {
+                let bound = [d.x, d.y, d.x + d.w, d.y + d.h];
+                push_quads(&mut backdrop, complement(bound, &panels), background);
+            }
+        }
 
         // Each screen gets only the triangles that touch it (a 4×3 wall would otherwise set up
         // every triangle twelve times), in their order, in runs of equal opacity.
@@ -390,7 +412,7 @@ impl Renderer {
         for s in screens {
             let c = s.canvas;
             let mut runs: Vec<(std::ops::Range<u32>, bool)> = Vec::new();
-            for tri in vertices.chunks_exact(3) {
+            for tri in backdrop.chunks_exact(3).chain(vertices.chunks_exact(3)) {
                 let [x0, y0, x1, y1] = bounds(tri);
                 if x1 < c.x || y1 < c.y || x0 > c.x + c.w || y0 > c.y + c.h {
                     continue;
@@ -409,6 +431,7 @@ impl Renderer {
             self.runs.push(runs);
         }
         self.substituted = substituted;
+        self.backdrop = backdrop;
         let bytes: &[u8] = bytemuck::cast_slice(&self.culled);
         let needed = bytes.len() as u64;
         let reuse = self
@@ -644,29 +667,7 @@ fn panel_fills(
     let v = &list.vertices;
     // (vertex start, [x0, y0, x1, y1], colour) of each qualifying panel background.
     let mut fills: Vec<(usize, [f32; 4], [f32; 4])> = Vec::new();
-    for m in &list.panels {
-        let at = m.vertices.start;
-        if m.vertices.len() < 6 {
-            continue;
-        }
-        let q = &v[at..at + 6];
-        let color = q[0].color;
-        if color[3] < 1.0 || q.iter().any(|x| x.color != color) {
-            continue;
-        }
-        let [p0, p1, p2, p3] = [q[0].position, q[1].position, q[2].position, q[5].position];
-        let is_rect = q[3].position == p0
-            && q[4].position == p2
-            && p0[1] == p1[1]
-            && p1[0] == p2[0]
-            && p2[1] == p3[1]
-            && p3[0] == p0[0]
-            && p0[0] < p1[0]
-            && p0[1] < p2[1];
-        if !is_rect {
-            continue;
-        }
-        let r = [p0[0], p0[1], p1[0], p2[1]];
+    for (at, r, color) in panel_backgrounds(list) {
         // What comes earlier would have been painted over by the rectangle.
         let reached = v[..at].chunks_exact(3).any(|tri| {
             let [x0, y0, x1, y1] = bounds(tri);
@@ -700,16 +701,7 @@ fn panel_fills(
         bound[3] = bound[3].max(s.canvas.y + s.canvas.h + 2.0);
     }
     let rects: Vec<[f32; 4]> = fills.iter().map(|f| f.1).collect();
-    let bg = background.0;
-    for g in complement(bound, &rects) {
-        let [x0, y0, x1, y1] = g;
-        for p in [[x0, y0], [x1, y0], [x1, y1], [x0, y0], [x1, y1], [x0, y1]] {
-            out.push(Vertex {
-                position: p,
-                color: bg,
-            });
-        }
-    }
+    push_quads(out, complement(bound, &rects), background);
     let mut from = 0;
     for (at, ..) in &fills {
         out.extend_from_slice(&v[from..*at]);
@@ -717,6 +709,67 @@ fn panel_fills(
     }
     out.extend_from_slice(&v[from..]);
     Some(Color(colour))
+}
+
+/// Each panel whose first two triangles are one opaque rectangle of one colour, its own
+/// background: (its first vertex, `[x0, y0, x1, y1]`, the colour).
+fn panel_backgrounds(list: &DisplayList) -> impl Iterator<Item = (usize, [f32; 4], [f32; 4])> {
+    list.panels.iter().filter_map(|m| {
+        let at = m.vertices.start;
+        if m.vertices.len() < 6 {
+            return None;
+        }
+        let q = &list.vertices[at..at + 6];
+        let color = q[0].color;
+        if color[3] < 1.0 || q.iter().any(|x| x.color != color) {
+            return None;
+        }
+        let [p0, p1, p2, p3] = [q[0].position, q[1].position, q[2].position, q[5].position];
+        let is_rect = q[3].position == p0
+            && q[4].position == p2
+            && p0[1] == p1[1]
+            && p1[0] == p2[0]
+            && p2[1] == p3[1]
+            && p3[0] == p0[0]
+            && p0[0] < p1[0]
+            && p0[1] < p2[1];
+        is_rect.then_some((at, [p0[0], p0[1], p1[0], p2[1]], color))
+    })
+}
+
+/// Two triangles of `color` for each rectangle (`[x0, y0, x1, y1]`).
+fn push_quads(out: &mut Vec<Vertex>, rects: Vec<[f32; 4]>, color: Color) {
+    for [x0, y0, x1, y1] in rects {
+        for p in [[x0, y0], [x1, y0], [x1, y1], [x0, y0], [x1, y1], [x0, y1]] {
+            out.push(Vertex {
+                position: p,
+                color: color.0,
+            });
+        }
+    }
+}
+
+/// Grows rectangles that overlap into their common bounding box until none overlap.
+fn disjoint(rects: &mut Vec<Rect>) {
+    let mut i = 0;
+    while i < rects.len() {
+        let a = rects[i];
+        match (i + 1..rects.len()).find(|&j| a.intersects(&rects[j])) {
+            Some(j) => {
+                let b = rects.swap_remove(j);
+                let (x, y) = (a.x.min(b.x), a.y.min(b.y));
+                rects[i] = Rect::new(
+                    x,
+                    y,
+                    a.right().max(b.right()) - x,
+                    a.bottom().max(b.bottom()) - y,
+                );
+                // The grown rectangle may now reach one already passed.
+                i = 0;
+            }
+            None => i += 1,
+        }
+    }
 }
 
 /// `bound` minus the union of `holes` (each `[x0, y0, x1, y1]`, not overlapping each other), as
@@ -896,6 +949,9 @@ pub struct Offscreen {
     padded_row: u32,
     pub size: [u32; 2],
 }
+
+/// Above this share of the screens' area, a partial frame is drawn whole instead.
+const WHOLE_FRAME_SHARE: f32 = 0.5;
 
 /// Offscreen targets hold sRGB-encoded bytes in a plain format (see the module doc), in BGRA
 /// order as a window's surface does (lavapipe draws into it markedly faster than into RGBA);
