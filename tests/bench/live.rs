@@ -1,9 +1,10 @@
 //! The live-push benchmark: update-to-client latency and memory per idle connection of `/live`
 //! for 100, 1,000 and 5,000 WebSocket clients on loopback, against a Node.js `ws` broadcast
-//! server (`node-peer/server.js`) fed the same updates in the same run.
+//! server (`node-peer/server.js`) and the transport floor (`live-floor`, `floor.rs`), fed the
+//! same updates in the same run.
 //!
-//! The server under test — dieuhanh's, then Node's — runs as a child process pinned to one core;
-//! the clients run in this process, re-run pinned to another core, so the two sides never share
+//! The server under test — dieuhanh's, then each peer — runs as a child process pinned to one
+//! core; the clients run in this process, re-run pinned to another core, so the two sides never share
 //! a CPU. For each N: connect N clients, each subscribing to two views a wall would hold (one
 //! indicator, varied among four, for the nation and its 34 provinces; the nation's births);
 //! wait for every snapshot; read the server's RSS (memory per idle connection = growth / N);
@@ -12,7 +13,8 @@
 //! client reads it, minus the acceptance stamped by the server (`accepted_at_us` of the upload
 //! response: its COMMIT). Node gets the text of dieuhanh's delta, stamps it when the `POST
 //! /publish` body is in and sends it to every client: it does no per-client view filtering, no
-//! database and no aggregation — the transport floor.
+//! database and no aggregation. The floor gets the same text and does less still: one write of
+//! one encoded frame per socket, the kernel's share of any server's latency.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -68,6 +70,9 @@ pub struct Args {
     /// Leave the Node.js peer out.
     #[arg(long)]
     no_node: bool,
+    /// Leave the transport floor (`live-floor`) out.
+    #[arg(long)]
+    no_floor: bool,
 }
 
 /// Set in the re-run pinned to the clients' core: the machine's cores.
@@ -156,7 +161,10 @@ struct Figures {
 struct Row {
     n: usize,
     ours: Figures,
+    /// Node's `ws` server.
     theirs: Option<Figures>,
+    /// The transport floor.
+    floor: Option<Figures>,
     /// Share of the servers' and the clients' cores that other processes took meanwhile.
     foreign: (f64, f64),
     /// Updates sent without a quiet moment before them (see [`wait_quiet`]), of all.
@@ -194,17 +202,18 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
     println!(
         "Live push — update → client latency (upload accepted → frame read by the client) and \
          memory per idle connection; {} measured updates per client count and side after \
-         {WARMUP} warm-ups, dieuhanh's and Node's taking turns, each ≥ {} ms after the other and \
+         {WARMUP} warm-ups, dieuhanh's, Node's and the floor's taking turns, each ≥ {} ms after the other and \
          after a quiet moment (both cores ≤ 20 % busy for 200 ms; up to 3 s); each client holds 2 \
          views (one indicator × nation + 34 provinces × 4 periods, and the nation's births); \
          loopback, {cores} cores: servers on core {}, clients on core {}",
         args.updates, args.interval_ms, args.server_cpu, args.client_cpu
     );
     println!(
-        "| clients | dieuhanh p50 / p99 / max, ms | Node ws p50 / p99 / max, ms | p99 ratio \
-         Node/dieuhanh | KB per idle conn., dieuhanh / Node | goal | met |"
+        "| clients | dieuhanh p50 / p99 / max, ms | Node ws p50 / p99 / max, ms | transport floor \
+         p50 / p99 / max, ms | p99 ratio Node/dieuhanh | p99 ratio dieuhanh/floor | KB per idle \
+         conn., dieuhanh / Node | goal | met |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let (o50, o99, omax) = stats(&r.ours.latencies_us);
         let (theirs_txt, ratio, node_kb, beats) = match &r.theirs {
@@ -219,6 +228,16 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
             }
             None => ("—".into(), "—".into(), "—".into(), true),
         };
+        let (floor_txt, above_floor) = match &r.floor {
+            Some(f) => {
+                let (f50, f99, fmax) = stats(&f.latencies_us);
+                (
+                    format!("{f50:.2} / {f99:.2} / {fmax:.2}"),
+                    format!("{:.2}×", o99 / f99),
+                )
+            }
+            None => ("—".into(), "—".into()),
+        };
         let mut goal = Vec::new();
         let mut met = r.ours.missing == 0;
         if let Some(g) = p99_goal_ms(r.n) {
@@ -229,7 +248,7 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
         goal.push(format!("≤ {GOAL_KB_PER_CONN} KB/conn."));
         met &= beats && r.ours.kb_per_conn <= GOAL_KB_PER_CONN;
         println!(
-            "| {} | {o50:.2} / {o99:.2} / {omax:.2} | {theirs_txt} | {ratio} | {:.1} / {node_kb} | {} | {} |",
+            "| {} | {o50:.2} / {o99:.2} / {omax:.2} | {theirs_txt} | {floor_txt} | {ratio} | {above_floor} | {:.1} / {node_kb} | {} | {} |",
             r.n,
             r.ours.kb_per_conn,
             goal.join(", "),
@@ -243,19 +262,23 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
     println!(
         "Node's `ws` server sends the same delta text ({delta_bytes} bytes) to every client, as a \
          broadcast, and answers each subscribe with the same panel snapshot ({snapshot_bytes} \
-         bytes): no per-client view filtering, no database, no aggregation — the transport \
-         floor. dieuhanh's latency runs from the upload's COMMIT: swapping in the re-aggregated \
+         bytes): no per-client view filtering, no database, no aggregation. The transport floor \
+         (`dieuhanh-bench live-floor`) stamps the same text, encodes it as one frame and writes \
+         it to each client's socket, one non-blocking write each, from one thread: what the \
+         kernel charges any server on this loopback, the part no server code removes. \
+         dieuhanh's latency runs from the upload's COMMIT: swapping in the re-aggregated \
          values, picking each client's cells, sending. KB per idle connection: growth of the \
          server's RSS with all clients connected and their snapshots sent, / clients ({WARM_CLIENTS} \
          clients connected before are left out; Node's RSS read after a garbage collection)."
     );
     for r in &rows {
         let node_missing = r.theirs.as_ref().map_or(0, |t| t.missing);
+        let floor_missing = r.floor.as_ref().map_or(0, |t| t.missing);
         let m = &r.metrics;
         println!(
             "{} clients: other processes took {:.0} % / {:.0} % of the server / client core \
              meanwhile; {} of {} updates went out with no quiet moment before them; samples {} \
-             (missing: dieuhanh {}, Node {node_missing}); dieuhanh /api/metrics: deltas {}, \
+             (missing: dieuhanh {}, Node {node_missing}, floor {floor_missing}); dieuhanh /api/metrics: deltas {}, \
              snapshots {}, resyncs {}, lagged {}, slow_closed {}, idle_closed {}, lag_max_ms {}; \
              the server's fanout of the last change to its {} connections {:.1} ms ({:.1} µs a \
              connection), the worst {:.1} ms",
@@ -300,29 +323,46 @@ async fn run_n(
     eprintln!("  dieuhanh: RSS {before} → {after} KiB, {ours_kb:.1} KiB per connection");
     let (_, snapshot_text) = ours_clients.texts();
 
-    let theirs = match args.no_node {
-        true => None,
-        false => {
-            let node = start_node(args, n).await?;
-            http.post(format!("http://{}/snapshot", node.addr))
-                .body(snapshot_text.clone())
-                .send()
-                .await?
-                .error_for_status()?;
-            let url = format!("ws://{}/live", node.addr);
-            let (clients, before, after) =
-                connect_all(&url, n, &node, month, Some((http, node.addr))).await?;
-            let kb = kb_per_conn(before, after, n);
-            eprintln!("  Node ws: RSS {before} → {after} KiB, {kb:.1} KiB per connection");
-            Some((node, clients, kb))
+    let mut peers = Vec::new();
+    for kind in [PeerKind::Node, PeerKind::Floor] {
+        let wanted = match kind {
+            PeerKind::Node => !args.no_node,
+            PeerKind::Floor => !args.no_floor,
+        };
+        if !wanted {
+            continue;
         }
-    };
+        let server = match kind {
+            PeerKind::Node => start_node(args, n).await?,
+            PeerKind::Floor => start_floor(args, n).await?,
+        };
+        http.post(format!("http://{}/snapshot", server.addr))
+            .body(snapshot_text.clone())
+            .send()
+            .await?
+            .error_for_status()?;
+        let url = format!("ws://{}/live", server.addr);
+        let (clients, before, after) =
+            connect_all(&url, n, &server, month, Some((http, server.addr))).await?;
+        let kb = kb_per_conn(before, after, n);
+        eprintln!(
+            "  {}: RSS {before} → {after} KiB, {kb:.1} KiB per connection",
+            kind.name()
+        );
+        peers.push(Peer {
+            kind,
+            server,
+            clients,
+            kb,
+            accepted: Vec::new(),
+        });
+    }
 
     let mut pids = vec![ours.pid()];
-    pids.extend(theirs.as_ref().map(|(node, _, _)| node.pid()));
+    pids.extend(peers.iter().map(|p| p.server.pid()));
     let load = LoadMeter::start(args, pids)?;
     let pause = Duration::from_millis(args.interval_ms);
-    let (mut ours_at, mut theirs_at) = (Vec::new(), Vec::new());
+    let mut ours_at = Vec::new();
     let mut template: Option<(String, i64)> = None;
     let mut busy = 0;
     for k in 0..WARMUP + args.updates {
@@ -333,59 +373,60 @@ async fn run_n(
         if k >= WARMUP {
             ours_at.push(at);
         }
-        let Some((node, _, _)) = &theirs else {
-            continue;
-        };
-        tokio::time::sleep(pause).await;
-        busy += usize::from(!wait_quiet(args).await?);
-        if template.is_none() {
-            let delta = ours_clients.texts().0;
-            ensure!(!delta.is_empty(), "no delta within {pause:?} of an upload");
-            let v = version_of(&delta).unwrap_or(0);
-            template = Some((delta, v));
-        }
-        let Some((delta, from)) = &template else {
-            continue;
-        };
-        // The same bytes as dieuhanh's delta, with this side's version numbers.
-        let v = 1_000_000 + k as i64;
-        let text = delta
-            .replace(
-                &format!("\"from_version\":{}", from - 1),
-                &format!("\"from_version\":{}", v - 1),
-            )
-            .replace(&format!("\"version\":{from}"), &format!("\"version\":{v}"));
-        let r: serde_json::Value = http
-            .post(format!("http://{}/publish", node.addr))
-            .body(text)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let at = r["accepted_at_us"]
-            .as_i64()
-            .context("no accepted_at_us from the Node peer")?;
-        if k >= WARMUP {
-            theirs_at.push((v, at));
+        for (i, peer) in peers.iter_mut().enumerate() {
+            tokio::time::sleep(pause).await;
+            busy += usize::from(!wait_quiet(args).await?);
+            if template.is_none() {
+                let delta = ours_clients.texts().0;
+                ensure!(!delta.is_empty(), "no delta within {pause:?} of an upload");
+                let v = version_of(&delta).unwrap_or(0);
+                template = Some((delta, v));
+            }
+            let Some((delta, from)) = &template else {
+                continue;
+            };
+            // The same bytes as dieuhanh's delta, with this side's version numbers.
+            let v = 1_000_000 * (i as i64 + 1) + k as i64;
+            let text = delta
+                .replace(
+                    &format!("\"from_version\":{}", from - 1),
+                    &format!("\"from_version\":{}", v - 1),
+                )
+                .replace(&format!("\"version\":{from}"), &format!("\"version\":{v}"));
+            let r: serde_json::Value = http
+                .post(format!("http://{}/publish", peer.server.addr))
+                .body(text)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let at = r["accepted_at_us"]
+                .as_i64()
+                .with_context(|| format!("no accepted_at_us from {}", peer.kind.name()))?;
+            if k >= WARMUP {
+                peer.accepted.push((v, at));
+            }
         }
     }
     let (latencies_us, missing) = ours_clients.finish(&ours_at).await;
-    let theirs_figures = match &theirs {
-        Some((_, clients, kb)) => {
-            let (latencies_us, missing) = clients.finish(&theirs_at).await;
-            Some(Figures {
+    let mut figures = Vec::new();
+    for p in &peers {
+        let (latencies_us, missing) = p.clients.finish(&p.accepted).await;
+        figures.push((
+            p.kind,
+            Figures {
                 latencies_us,
                 missing,
-                kb_per_conn: *kb,
-            })
-        }
-        None => None,
-    };
+                kb_per_conn: p.kb,
+            },
+        ));
+    }
     let foreign = load.stop()?;
-    if let Some((node, clients, _)) = theirs {
-        clients.stop().await;
-        node.stop();
+    let sides = 1 + peers.len();
+    for p in peers {
+        p.clients.stop().await;
+        p.server.stop();
     }
     let metrics: serde_json::Value = http
         .get(format!("http://{}/api/metrics", ours.addr))
@@ -396,6 +437,12 @@ async fn run_n(
     let delta_bytes = template.map_or(0, |(d, _)| d.len());
     ours_clients.stop().await;
     ours.stop();
+    let mut take = |kind: PeerKind| {
+        figures
+            .iter()
+            .position(|(k, _)| *k == kind)
+            .map(|i| figures.swap_remove(i).1)
+    };
     Ok(Row {
         n,
         ours: Figures {
@@ -403,16 +450,41 @@ async fn run_n(
             missing,
             kb_per_conn: ours_kb,
         },
-        busy: (
-            busy,
-            (WARMUP + args.updates) * if theirs_figures.is_some() { 2 } else { 1 },
-        ),
-        theirs: theirs_figures,
+        busy: (busy, (WARMUP + args.updates) * sides),
+        theirs: take(PeerKind::Node),
+        floor: take(PeerKind::Floor),
         foreign,
         metrics,
         delta_bytes,
         snapshot_bytes: snapshot_text.len(),
     })
+}
+
+/// The servers dieuhanh's is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerKind {
+    /// Node's `ws` broadcast server (`node-peer/server.js`).
+    Node,
+    /// `dieuhanh-bench live-floor` (`floor.rs`): one write of the same frame per socket.
+    Floor,
+}
+
+impl PeerKind {
+    fn name(self) -> &'static str {
+        match self {
+            PeerKind::Node => "Node ws",
+            PeerKind::Floor => "transport floor",
+        }
+    }
+}
+
+/// A peer server with its clients and the acceptance stamps of its updates.
+struct Peer {
+    kind: PeerKind,
+    server: Server,
+    clients: Clients,
+    kb: f64,
+    accepted: Vec<(i64, i64)>,
 }
 
 fn kb_per_conn(before_kib: u64, after_kib: u64, n: usize) -> f64 {
@@ -469,6 +541,19 @@ async fn start_node(args: &Args, n: usize) -> anyhow::Result<Server> {
         .arg(port.to_string());
     let server = Server::start(cmd, addr, &args.work.join(format!("node-{n}.log"))).await?;
     eprintln!("{n} clients: Node ws pid {}", server.pid());
+    Ok(server)
+}
+
+/// `dieuhanh-bench live-floor` (this executable), pinned to the servers' core.
+async fn start_floor(args: &Args, n: usize) -> anyhow::Result<Server> {
+    let port = free_port()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &args.server_cpu.to_string()])
+        .arg(std::env::current_exe()?)
+        .args(["live-floor", &port.to_string()]);
+    let server = Server::start(cmd, addr, &args.work.join(format!("floor-{n}.log"))).await?;
+    eprintln!("{n} clients: transport floor pid {}", server.pid());
     Ok(server)
 }
 

@@ -5,10 +5,12 @@
 //!   PostgreSQL (`ingest.rs`).
 //! - `live`: update-to-client latency and memory per idle connection of the live push for
 //!   100, 1,000 and 5,000 WebSocket clients, against a Node.js `ws` broadcast server
-//!   (`live.rs`, `node-peer/`).
+//!   (`live.rs`, `node-peer/`), and against the transport floor: the same frame written to
+//!   every socket, nothing else (`live-floor`, `floor.rs`, started by `live`).
 
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
+mod floor;
 mod ingest;
 mod live;
 
@@ -26,11 +28,14 @@ enum Bench {
     Ingest(ingest::Args),
     /// Live push latency and memory per connection, against a Node.js `ws` server.
     Live(live::Args),
+    /// The transport floor `live` compares with (started by `live`, pinned like the servers).
+    LiveFloor(floor::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
         Bench::Ingest(args) => ingest::run(&args),
         Bench::Live(args) => live::run(&args),
+        Bench::LiveFloor(args) => floor::run(&args),
     }
 }
