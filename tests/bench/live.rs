@@ -4,8 +4,8 @@
 //! same updates in the same run.
 //!
 //! The server under test — dieuhanh's, then each peer — runs as a child process pinned to one
-//! core; the clients run in this process, re-run pinned to another core, so the two sides never share
-//! a CPU. For each N: connect N clients, each subscribing to two views a wall would hold (one
+//! core; the clients run in this process, re-run pinned to another core, so the two sides never
+//! share a CPU. For each N: connect N clients, each subscribing to two views a wall would hold (one
 //! indicator, varied among four, for the nation and its 34 provinces; the nation's births);
 //! wait for every snapshot; read the server's RSS (memory per idle connection = growth / N);
 //! then upload one commune's births K times — it changes the commune, its province and the
@@ -202,10 +202,10 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
     println!(
         "Live push — update → client latency (upload accepted → frame read by the client) and \
          memory per idle connection; {} measured updates per client count and side after \
-         {WARMUP} warm-ups, dieuhanh's, Node's and the floor's taking turns, each ≥ {} ms after the other and \
-         after a quiet moment (both cores ≤ 20 % busy for 200 ms; up to 3 s); each client holds 2 \
-         views (one indicator × nation + 34 provinces × 4 periods, and the nation's births); \
-         loopback, {cores} cores: servers on core {}, clients on core {}",
+         {WARMUP} warm-ups, dieuhanh's, Node's and the floor's taking turns, each ≥ {} ms after \
+         the other and after a quiet moment (both cores ≤ 20 % busy for 200 ms; up to 3 s); \
+         each client holds 2 views (one indicator × nation + 34 provinces × 4 periods, and the \
+         nation's births); loopback, {cores} cores: servers on core {}, clients on core {}",
         args.updates, args.interval_ms, args.server_cpu, args.client_cpu
     );
     println!(

@@ -1389,23 +1389,33 @@ fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
         "only the changed panels: {damage:?}"
     );
     let partial = off.capture(&gpu, &retained).unwrap();
+    let differing = differing_from_fresh(&gpu, &mut shaper, &list, &screens, &partial);
+    assert_eq!(differing, 0, "the partial frame equals a full redraw");
+}
 
-    let mut fresh = Renderer::new(&gpu, OFFSCREEN_FORMAT);
-    let off2 = Offscreen::new(&gpu, size).unwrap();
+/// Pixels of `kept` that differ from `list` drawn afresh by a new renderer, beyond rounding:
+/// lavapipe writes some flat colours into a BGRA target one step apart depending on the
+/// triangle that covers them (a highlighted tile's red channel, 73 or 74), which no eye sees; a
+/// panel left out or drawn twice differs by far more.
+fn differing_from_fresh(
+    gpu: &Gpu,
+    shaper: &mut TextShaper,
+    list: &DisplayList,
+    screens: &[ScreenMap],
+    kept: &Image,
+) -> usize {
+    let size = [kept.width, kept.height];
+    let mut fresh = Renderer::new(gpu, OFFSCREEN_FORMAT);
+    let off = Offscreen::new(gpu, size).unwrap();
     fresh
-        .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+        .prepare(gpu, shaper, list, theme::BACKGROUND, screens, size)
         .unwrap();
-    let full = off2.capture(&gpu, &fresh).unwrap();
-    // Equal to the rounding: lavapipe writes some flat colours into a BGRA target one step
-    // apart depending on the triangle that covers them (a highlighted tile's red channel, 73 or
-    // 74), which no eye sees; a panel left out or drawn twice differs by far more.
-    let differing = partial
-        .pixels
+    let full = off.capture(gpu, &fresh).unwrap();
+    kept.pixels
         .chunks_exact(4)
         .zip(full.pixels.chunks_exact(4))
         .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
-        .count();
-    assert_eq!(differing, 0, "the partial frame equals a full redraw");
+        .count()
 }
 
 #[test]
@@ -1451,20 +1461,7 @@ fn a_scene_switch_or_edit_on_a_kept_frame_equals_the_scene_drawn_afresh() {
             }
         }
         let kept_frame = off.capture(&gpu, &kept).unwrap();
-
-        let mut fresh = Renderer::new(&gpu, OFFSCREEN_FORMAT);
-        let off2 = Offscreen::new(&gpu, size).unwrap();
-        fresh
-            .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
-            .unwrap();
-        let full = off2.capture(&gpu, &fresh).unwrap();
-        // Equal to the rounding, as for a partial frame (see the test above).
-        let differing = kept_frame
-            .pixels
-            .chunks_exact(4)
-            .zip(full.pixels.chunks_exact(4))
-            .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
-            .count();
+        let differing = differing_from_fresh(&gpu, &mut shaper, &list, &screens, &kept_frame);
         assert_eq!(
             differing, 0,
             "{what}: the kept frame equals the scene drawn afresh"
