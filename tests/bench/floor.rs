@@ -1,8 +1,8 @@
 //! `dieuhanh-bench live-floor PORT`: the transport floor of the live-push benchmark, its second
 //! peer beside Node's `ws` server. It speaks the Node peer's protocol (`node-peer/server.js`):
 //! WebSocket clients on `/live` get a welcome and, for each text message they send, the snapshot
-//! set by `POST /snapshot`; `POST /publish` stamps the body's arrival (µs since 1970) and sends it
-//! as one text frame to every client. Nothing else happens between the stamp and the sockets:
+//! set by `POST /snapshot`; `POST /publish` stamps the body's arrival (µs since 1970), sends it
+//! as one text frame to every client and answers how long that took (`fanout_us`). Nothing else happens between the stamp and the sockets:
 //! the frame is encoded once, and each client costs one non-blocking `write` of the same bytes,
 //! from one thread. No WebSocket library, no per-client state beyond the socket, no queues.
 //!
@@ -172,7 +172,10 @@ async fn serve(stream: Rc<TcpStream>, state: &Rc<RefCell<State>>) -> anyhow::Res
                     let accepted_at_us = now_us();
                     let f = frame(1, &body[..length]);
                     let clients = publish(state, &f);
-                    format!(r#"{{"accepted_at_us":{accepted_at_us},"clients":{clients}}}"#)
+                    let fanout_us = now_us() - accepted_at_us;
+                    format!(
+                        r#"{{"accepted_at_us":{accepted_at_us},"clients":{clients},"fanout_us":{fanout_us}}}"#
+                    )
                 }
                 "/snapshot" => {
                     state.borrow_mut().snapshot = body[..length].to_vec();

@@ -171,6 +171,9 @@ struct Row {
     busy: (usize, usize),
     /// dieuhanh's `/api/metrics` after the run.
     metrics: serde_json::Value,
+    /// Each measured update's fanout to all connections, µs: dieuhanh's (`fanout_last_us` after
+    /// the upload) and the floor's (its write loop).
+    fanout_us: (Vec<f64>, Vec<f64>),
     delta_bytes: usize,
     snapshot_bytes: usize,
 }
@@ -275,13 +278,18 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
         let node_missing = r.theirs.as_ref().map_or(0, |t| t.missing);
         let floor_missing = r.floor.as_ref().map_or(0, |t| t.missing);
         let m = &r.metrics;
+        let conns = m["fanout_connections"].as_f64().unwrap_or(1.0).max(1.0);
+        let fanout = |v: &[f64]| match median(v) {
+            Some(x) => format!("{:.1} ms ({:.1} µs a connection)", x / 1e3, x / conns),
+            None => "—".into(),
+        };
         println!(
             "{} clients: other processes took {:.0} % / {:.0} % of the server / client core \
              meanwhile; {} of {} updates went out with no quiet moment before them; samples {} \
-             (missing: dieuhanh {}, Node {node_missing}, floor {floor_missing}); dieuhanh /api/metrics: deltas {}, \
-             snapshots {}, resyncs {}, lagged {}, slow_closed {}, idle_closed {}, lag_max_ms {}; \
-             the server's fanout of the last change to its {} connections {:.1} ms ({:.1} µs a \
-             connection), the worst {:.1} ms",
+             (missing: dieuhanh {}, Node {node_missing}, floor {floor_missing}); dieuhanh \
+             /api/metrics: deltas {}, snapshots {}, resyncs {}, lagged {}, slow_closed {}, \
+             idle_closed {}, lag_max_ms {}; a change's fanout to the {conns} connections, median: \
+             dieuhanh {} (the worst {:.1} ms), floor {}",
             r.n,
             r.foreign.0 * 100.0,
             r.foreign.1 * 100.0,
@@ -296,13 +304,19 @@ async fn measure(args: &Args, cores: usize) -> anyhow::Result<()> {
             m["slow_closed"],
             m["idle_closed"],
             m["lag_max_ms"],
-            m["fanout_connections"],
-            us(&m["fanout_last_us"]) / 1e3,
-            us(&m["fanout_last_us"]) / m["fanout_connections"].as_f64().unwrap_or(1.0).max(1.0),
+            fanout(&r.fanout_us.0),
             us(&m["fanout_max_us"]) / 1e3,
+            fanout(&r.fanout_us.1),
         );
     }
     Ok(())
+}
+
+/// The middle value (the upper one of an even count).
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
 }
 
 /// Both servers with `n` clients each. Their updates take turns, so the two sides share
@@ -355,6 +369,7 @@ async fn run_n(
             clients,
             kb,
             accepted: Vec::new(),
+            fanout_us: Vec::new(),
         });
     }
 
@@ -363,6 +378,7 @@ async fn run_n(
     let load = LoadMeter::start(args, pids)?;
     let pause = Duration::from_millis(args.interval_ms);
     let mut ours_at = Vec::new();
+    let mut ours_fanout = Vec::new();
     let mut template: Option<(String, i64)> = None;
     let mut busy = 0;
     for k in 0..WARMUP + args.updates {
@@ -372,6 +388,14 @@ async fn run_n(
         let at = upload(http, ours.addr, commune, month, *value).await?;
         if k >= WARMUP {
             ours_at.push(at);
+            // The upload answers after its push, so the last fanout is its own.
+            let m: serde_json::Value = http
+                .get(format!("http://{}/api/metrics", ours.addr))
+                .send()
+                .await?
+                .json()
+                .await?;
+            ours_fanout.push(us(&m["fanout_last_us"]));
         }
         for (i, peer) in peers.iter_mut().enumerate() {
             tokio::time::sleep(pause).await;
@@ -406,6 +430,9 @@ async fn run_n(
                 .with_context(|| format!("no accepted_at_us from {}", peer.kind.name()))?;
             if k >= WARMUP {
                 peer.accepted.push((v, at));
+                if let Some(f) = r["fanout_us"].as_f64() {
+                    peer.fanout_us.push(f);
+                }
             }
         }
     }
@@ -424,6 +451,10 @@ async fn run_n(
     }
     let foreign = load.stop()?;
     let sides = 1 + peers.len();
+    let floor_fanout = peers
+        .iter()
+        .find(|p| p.kind == PeerKind::Floor)
+        .map_or_else(Vec::new, |p| p.fanout_us.clone());
     for p in peers {
         p.clients.stop().await;
         p.server.stop();
@@ -455,6 +486,7 @@ async fn run_n(
         floor: take(PeerKind::Floor),
         foreign,
         metrics,
+        fanout_us: (ours_fanout, floor_fanout),
         delta_bytes,
         snapshot_bytes: snapshot_text.len(),
     })
@@ -485,6 +517,8 @@ struct Peer {
     clients: Clients,
     kb: f64,
     accepted: Vec<(i64, i64)>,
+    /// Each measured update's fanout, µs, where the peer says (the floor does).
+    fanout_us: Vec<f64>,
 }
 
 fn kb_per_conn(before_kib: u64, after_kib: u64, n: usize) -> f64 {
