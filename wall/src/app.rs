@@ -154,7 +154,10 @@ fn kept_texture(gpu: &Gpu, config: &wgpu::SurfaceConfiguration) -> wgpu::Texture
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: config.format,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        // Text is copied into it (see `Renderer::copy_text`).
+        usage: wgpu::TextureUsages::RENDER_ATTACHMENT
+            | wgpu::TextureUsages::COPY_SRC
+            | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     })
 }
@@ -401,6 +404,8 @@ impl App {
                 .contains(wgpu::TextureUsages::COPY_DST)
                 .then(|| kept_texture(gpu, &config));
             renderer.retained = kept.is_some();
+            // A swapchain image drawn into directly may not take copies.
+            renderer.copy_text &= kept.is_some();
             let id = window.id();
             let mut screen = Screen {
                 window,
@@ -640,9 +645,6 @@ impl App {
         ) {
             tracing::error!(error = %e, "preparing the frame failed");
         }
-        let view = frame
-            .texture
-            .create_view(&wgpu::TextureViewDescriptor::default());
         let mut encoder = gpu2
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -650,7 +652,7 @@ impl App {
             });
         match &s.kept {
             Some(kept) => s.renderer.render_kept(&mut encoder, kept, &frame.texture),
-            None => s.renderer.render(&mut encoder, &view),
+            None => s.renderer.render(&mut encoder, &frame.texture),
         }
         gpu2.queue.submit(Some(encoder.finish()));
         s.window.pre_present_notify();

@@ -1393,6 +1393,70 @@ fn a_frame_redrawing_only_changed_panels_equals_a_full_redraw() {
     assert_eq!(differing, 0, "the partial frame equals a full redraw");
 }
 
+#[test]
+fn text_copied_over_flat_backgrounds_equals_text_drawn() {
+    let gpu = gpu();
+    let layout = load_layout("national.toml");
+    let (mut data, taken) = demo();
+    let room = RoomState::default();
+    let (screens, size) = scene::wall_screens(&layout);
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let scene = &layout.scenes[0];
+    let mut copying = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+    copying.retained = true;
+    let off = Offscreen::new(&gpu, size).unwrap();
+    // A frame drawn whole, then a partial one after a KPI changes (highlighted: its text is
+    // over a translucent highlight, so drawn).
+    for (step, at) in [("whole frame", taken), ("partial frame", taken + 500)] {
+        if step == "partial frame" {
+            let p = data.latest_period("VM02", "VN", None, None).unwrap();
+            let old = data.value("VM02", "VN", p).unwrap();
+            one_cell_delta(
+                &mut data,
+                Cell {
+                    i: "VM02".into(),
+                    u: "VN".into(),
+                    p,
+                    v: Some(old * 1.5),
+                    c: None,
+                },
+                at,
+            );
+        }
+        scene::compose(&layout, scene, &data, &room, at, &mut shaper, &mut list);
+        copying
+            .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+            .unwrap();
+        assert_eq!(copying.damage().is_empty(), step == "whole frame", "{step}");
+        let (copied, drawn) = copying.text_pieces();
+        if step == "whole frame" {
+            // Most text lies on panels and table rows; near a chart's lines it is drawn.
+            assert!(
+                copied > drawn,
+                "{step}: {copied} pieces copied, {drawn} drawn"
+            );
+        }
+        let image = off.capture(&gpu, &copying).unwrap();
+
+        let mut drawing = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+        drawing.copy_text = false;
+        let off2 = Offscreen::new(&gpu, size).unwrap();
+        drawing
+            .prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+            .unwrap();
+        assert_eq!(drawing.text_pieces().0, 0, "nothing copied when turned off");
+        let want = off2.capture(&gpu, &drawing).unwrap();
+        let differing = image
+            .pixels
+            .chunks_exact(4)
+            .zip(want.pixels.chunks_exact(4))
+            .filter(|(a, b)| a.iter().zip(b.iter()).any(|(x, y)| x.abs_diff(*y) > 1))
+            .count();
+        assert_eq!(differing, 0, "{step}: copied text equals drawn text");
+    }
+}
+
 /// Pixels of `kept` that differ from `list` drawn afresh by a new renderer, beyond rounding:
 /// lavapipe writes some flat colours into a BGRA target one step apart depending on the
 /// triangle that covers them (a highlighted tile's red channel, 73 or 74), which no eye sees; a

@@ -1,7 +1,9 @@
 //! The text pass: every text run placed on the target is rasterised once — glyph by glyph with
-//! cosmic-text's swash rasteriser, each glyph where glyphon would put it — into one image in an
-//! RGBA atlas, already in the run's colour and premultiplied, and drawn as one quad (clipped to
-//! its bounds) per place it shows.
+//! cosmic-text's swash rasteriser, each glyph where glyphon would put it — into one image in a
+//! BGRA atlas, already in the run's colour and premultiplied, and drawn as one quad (clipped to
+//! its bounds) per place it shows. A run the renderer finds on one flat colour
+//! ([`TextArea::over`]) is made over that colour instead and its pieces are copied into the
+//! target ([`TextCopy`]), not drawn.
 //!
 //! Why not glyphon's renderer: measured on lavapipe at 7680×3240, the national overview's
 //! ~2,400 glyphs took ~20 ms a full frame as glyphon's one instance per glyph and take 14–16 ms
@@ -48,17 +50,30 @@ fn inked(coverage: &[u8], w: i32, area: [i32; 4]) -> Option<[i32; 4]> {
     out
 }
 
-/// The atlas holds each run's pixels in its colour, premultiplied.
-const ATLAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+/// The atlas holds each run's pixels in its colour, premultiplied (or made over a background,
+/// see [`TextArea::over`]), in the byte order of the wall's targets so that pieces can be
+/// copied into them.
+pub const ATLAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Bgra8Unorm;
 
-/// The atlas texel of each coverage value for a straight sRGB `color`: premultiplied by the
-/// colour's alpha times the coverage.
+/// The atlas texel (BGRA) of each coverage value for a straight sRGB `color`: premultiplied by
+/// the colour's alpha times the coverage.
 fn tints(color: [u8; 4]) -> [[u8; 4]; 256] {
     let [r, g, b, a] = color.map(u32::from);
     std::array::from_fn(|c| {
         let alpha = (a * c as u32 + 127) / 255;
         let pre = |v: u32| ((v * alpha + 127) / 255) as u8;
-        [pre(r), pre(g), pre(b), alpha as u8]
+        [pre(b), pre(g), pre(r), alpha as u8]
+    })
+}
+
+/// The atlas texel (BGRA) of each coverage value for `color` blended over the opaque `over`,
+/// as the text pipeline's premultiplied blending would write it on a plain target.
+fn composited(color: [u8; 4], over: [u8; 4]) -> [[u8; 4]; 256] {
+    let [ob, og, or] = [over[2], over[1], over[0]].map(u32::from);
+    tints(color).map(|[b, g, r, a]| {
+        let rest = 255 - u32::from(a);
+        let mix = |v: u8, o: u32| (u32::from(v) + (o * rest + 127) / 255).min(255) as u8;
+        [mix(b, ob), mix(g, og), mix(r, or), 255]
     })
 }
 
@@ -76,6 +91,18 @@ pub struct TextArea<'a> {
     pub bounds: [i32; 4],
     /// Straight sRGB colour.
     pub color: [u8; 4],
+    /// The opaque colour (sRGB, RGBA) under every pixel of `bounds`, with nothing else drawn
+    /// there: the run's image is then made over it and copied into the target, not blended (a
+    /// software rasteriser shades each blended pixel; a copy is a memory move).
+    pub over: Option<[u8; 4]>,
+}
+
+/// A piece of text copied into the target: from the atlas at `src` to `dst`, `size` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextCopy {
+    pub src: [u32; 2],
+    pub dst: [u32; 2],
+    pub size: [u32; 2],
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -85,6 +112,7 @@ struct RunKey {
     top: u32,
     scale: u32,
     color: [u8; 4],
+    over: Option<[u8; 4]>,
 }
 
 /// A piece of a run's image: where it is in the atlas and in the target.
@@ -132,6 +160,8 @@ pub struct TextPass {
     entries: HashMap<RunKey, Entry>,
     frame: u64,
     vertices: Vec<TextVertex>,
+    /// The frame's pieces copied rather than drawn.
+    copies: Vec<TextCopy>,
     buffer: Option<wgpu::Buffer>,
 }
 
@@ -211,6 +241,7 @@ impl TextPass {
             entries: HashMap::new(),
             frame: 0,
             vertices: Vec::new(),
+            copies: Vec::new(),
             buffer: None,
         }
     }
@@ -232,7 +263,9 @@ impl TextPass {
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
             format: ATLAS_FORMAT,
-            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING
+                | wgpu::TextureUsages::COPY_DST
+                | wgpu::TextureUsages::COPY_SRC,
             view_formats: &[],
         });
         let view = atlas.create_view(&wgpu::TextureViewDescriptor::default());
@@ -333,6 +366,7 @@ impl TextPass {
         target_size: [u32; 2],
     ) -> Result<(), Full> {
         self.vertices.clear();
+        self.copies.clear();
         for area in areas {
             let key = RunKey {
                 text: area.key.clone(),
@@ -340,6 +374,7 @@ impl TextPass {
                 top: area.top.to_bits(),
                 scale: area.scale.to_bits(),
                 color: area.color,
+                over: area.over,
             };
             if !self.entries.contains_key(&key) {
                 let pieces = self.rasterise(queue, fonts, swash, area)?;
@@ -364,6 +399,17 @@ impl TextPass {
                 let x1 = (p.pos[0] + p.size[0]).min(r);
                 let y1 = (p.pos[1] + p.size[1]).min(b);
                 if x0 >= x1 || y0 >= y1 {
+                    continue;
+                }
+                if area.over.is_some() {
+                    self.copies.push(TextCopy {
+                        src: [
+                            (p.atlas[0] + x0 - p.pos[0]) as u32,
+                            (p.atlas[1] + y0 - p.pos[1]) as u32,
+                        ],
+                        dst: [x0 as u32, y0 as u32],
+                        size: [(x1 - x0) as u32, (y1 - y0) as u32],
+                    });
                     continue;
                 }
                 let u0 = (p.atlas[0] + x0 - p.pos[0]) as f32;
@@ -455,7 +501,10 @@ impl TextPass {
         // Narrow strips, each trimmed to its inked pixels: the space above short letters, below
         // the baseline and between words is not blended at all (a software rasteriser pays for
         // every blended pixel, inked or not).
-        let tinted = tints(area.color);
+        let tinted = match area.over {
+            Some(over) => composited(area.color, over),
+            None => tints(area.color),
+        };
         let mut pieces: Vec<Piece> = Vec::new();
         for py in (0..h).step_by(PIECE as usize) {
             for px in (0..w).step_by(STRIP as usize) {
@@ -542,6 +591,20 @@ impl TextPass {
         if swash.image_cache.len() > GLYPH_CACHE_MAX {
             swash.image_cache.clear();
         }
+    }
+
+    /// The frame's pieces to copy into the target, from [`Self::atlas_texture`].
+    pub fn copies(&self) -> &[TextCopy] {
+        &self.copies
+    }
+
+    /// How many pieces of the frame's text are drawn.
+    pub fn quads(&self) -> usize {
+        self.vertices.len() / 6
+    }
+
+    pub fn atlas_texture(&self) -> &wgpu::Texture {
+        &self.atlas
     }
 
     /// Draws the frame's text (the caller sets the scissor).
