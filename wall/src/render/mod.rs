@@ -165,6 +165,8 @@ pub struct Renderer {
     substituted: Vec<Vertex>,
     /// A partial frame's background where the damage is not under a panel's own background.
     backdrop: Vec<Vertex>,
+    /// Where the frame's shapes and text lie, to find the text that can be copied.
+    copy_grid: Grid,
     /// The target's size in pixels, as last prepared.
     target_size: [u32; 2],
     text: TextPass,
@@ -180,9 +182,9 @@ pub struct Renderer {
     /// images rotate, so windows redraw fully).
     pub retained: bool,
     /// Whether text on one flat colour (a panel's background, a table's row), with nothing else
-    /// under or over it, is copied into the target from the atlas instead of drawn. On by default for plain BGRA
-    /// targets (the atlas's format); whoever renders into a texture without `COPY_DST` turns it
-    /// off.
+    /// under or over it, is copied into the target from the atlas instead of drawn. On by
+    /// default for plain BGRA targets (the atlas's format); whoever renders into a texture
+    /// without `COPY_DST` turns it off.
     pub copy_text: bool,
 }
 
@@ -251,6 +253,7 @@ impl Renderer {
             culled: Vec::new(),
             substituted: Vec::new(),
             backdrop: Vec::new(),
+            copy_grid: Grid::default(),
             target_size: [0, 0],
             text,
             swash: glyphon::SwashCache::new(),
@@ -535,7 +538,7 @@ impl Renderer {
     /// text either. Shapes are judged by their bounding boxes, so a run merely near a diagonal
     /// is drawn.
     fn choose_copies(
-        &self,
+        &mut self,
         screens: &[ScreenMap],
         areas: &mut [TextArea<'_>],
         target_size: [u32; 2],
@@ -544,7 +547,8 @@ impl Renderer {
         // Each culled triangle's bounding box in target pixels, kept to its screen (the scissor
         // keeps it there), and for the second triangle of an opaque one-colour rectangle, that
         // rectangle's whole pixels and colour.
-        let mut taken = Grid::new(target_size);
+        let mut taken = std::mem::take(&mut self.copy_grid);
+        taken.reset(target_size);
         let mut rects: Vec<Option<([i32; 4], [f32; 4])>> = vec![None; self.culled.len() / 3];
         for (i, s) in screens.iter().enumerate() {
             let k = s.scale();
@@ -611,6 +615,7 @@ impl Renderer {
             };
             a.over = colour.map(|c| Color(c).to_rgba8());
         }
+        self.copy_grid = taken;
     }
 
     /// Draws the prepared frame into `target`: shapes and blended text in one pass, then the
@@ -1028,6 +1033,7 @@ fn triangle_pipeline(
 
 /// Rectangles of target pixels (`[x0, y0, x1, y1]`, each with an owner) bucketed in square
 /// cells, to ask quickly whether anything else touches a rectangle.
+#[derive(Default)]
 struct Grid {
     cols: i32,
     rows: i32,
@@ -1038,15 +1044,14 @@ struct Grid {
 impl Grid {
     const CELL: i32 = 128;
 
-    fn new(size: [u32; 2]) -> Grid {
-        let cols = (size[0] as i32 + Self::CELL - 1) / Self::CELL;
-        let rows = (size[1] as i32 + Self::CELL - 1) / Self::CELL;
-        Grid {
-            cols: cols.max(1),
-            rows: rows.max(1),
-            cells: vec![Vec::new(); (cols.max(1) * rows.max(1)) as usize],
-            rects: Vec::new(),
-        }
+    /// Empties the grid for a target of `size`, keeping its storage: it is refilled every frame.
+    fn reset(&mut self, size: [u32; 2]) {
+        self.cols = ((size[0] as i32 + Self::CELL - 1) / Self::CELL).max(1);
+        self.rows = ((size[1] as i32 + Self::CELL - 1) / Self::CELL).max(1);
+        self.cells
+            .resize_with((self.cols * self.rows) as usize, Vec::new);
+        self.cells.iter_mut().for_each(Vec::clear);
+        self.rects.clear();
     }
 
     /// The cells a rectangle covers, clamped to the grid.
