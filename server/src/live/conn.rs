@@ -13,16 +13,15 @@
 //! timeout, is closed with a reason.
 
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::SystemTime;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{Sink, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, broadcast, mpsc};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 use tracing::Instrument;
 
 use dieuhanh_protocol::live::{
@@ -33,6 +32,7 @@ use dieuhanh_protocol::period::Period;
 use crate::api::AppState;
 use crate::ingest::today_in_vietnam;
 
+use super::socket::{Encoded, Out, Pushed, Socket};
 use super::view::{self, Known, ViewPlan};
 use super::{Hub, LiveEvent, Metrics, Replay, Role, now_ms};
 
@@ -59,7 +59,7 @@ struct Sub {
     pending: HashMap<(u16, Period, u32), super::CellNow>,
     /// The delta from `sent` to `seen` as another connection on this view made it. Should a
     /// later event find no shared text, the events it covers are taken from the journal.
-    shared: Option<Utf8Bytes>,
+    shared: Option<Encoded>,
     /// Acceptance time of the oldest change waiting, for the lag metric.
     oldest: Option<SystemTime>,
     resync: Option<&'static str>,
@@ -119,7 +119,9 @@ struct Core {
     hub: Arc<Hub>,
     state: AppState,
     role: Role,
-    sink: SplitSink<WebSocket, Message>,
+    sink: SplitSink<Socket, Message>,
+    /// The socket's writes, for the fanout's frames (see [`super::socket`]).
+    out: Arc<Out>,
     subs: HashMap<Arc<str>, Sub>,
     /// A room just joined, for the task to listen to.
     joined: Option<broadcast::Receiver<Arc<ServerMessage>>>,
@@ -134,7 +136,7 @@ struct Core {
 }
 
 /// Serves one upgraded connection until either side closes.
-pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role) {
+pub async fn serve(socket: Socket, out: Arc<Out>, hub: Arc<Hub>, state: AppState, role: Role) {
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("live", conn = id, ?role);
     async move {
@@ -152,6 +154,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
                 state,
                 role,
                 sink,
+                out,
                 subs: HashMap::new(),
                 joined: None,
                 room: None,
@@ -176,7 +179,7 @@ pub async fn serve(socket: WebSocket, hub: Arc<Hub>, state: AppState, role: Role
 }
 
 async fn read_loop(
-    mut stream: SplitStream<WebSocket>,
+    mut stream: SplitStream<Socket>,
     tx: mpsc::Sender<Command>,
     last_seen: Arc<AtomicI64>,
     hub: Arc<Hub>,
@@ -226,7 +229,7 @@ async fn read_loop(
                 Command::Invalid("send JSON text frames, not binary".into(), None)
             }
             // After a Close the library answers it and the stream ends.
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => continue,
         };
         if tx.send(cmd).await.is_err() {
             return;
@@ -364,11 +367,7 @@ async fn run(
                     core.close(1001, &reason).await;
                     return reason;
                 }
-                if core
-                    .send_raw(Message::Ping(Vec::new().into()))
-                    .await
-                    .is_err()
-                {
+                if core.send_raw(Message::Ping(Bytes::new())).await.is_err() {
                     return "ping failed".into();
                 }
             }
@@ -381,14 +380,14 @@ async fn run(
     }
 }
 
-/// The text of a view's due delta — another connection's, or made here and shared — with the
-/// view marked as sent up to it.
+/// A view's due delta — another connection's, or made here and shared — with the view marked
+/// as sent up to it.
 fn take_delta(
     hub: &Hub,
     state: &AppState,
     id: &Arc<str>,
     sub: &mut Sub,
-) -> Result<Utf8Bytes, String> {
+) -> Result<Encoded, String> {
     let (from, to) = (sub.sent, sub.seen);
     let text = match sub.shared.take() {
         Some(text) => text,
@@ -411,9 +410,9 @@ fn take_delta(
                 version: to,
                 cells,
             };
-            let text = Utf8Bytes::from(
+            let text = Encoded::new(Utf8Bytes::from(
                 serde_json::to_string(&msg).map_err(|e| format!("serialising: {e}"))?,
-            );
+            ));
             hub.deltas.put(&sub.plan, id, from, to, text.clone());
             text
         }
@@ -500,18 +499,22 @@ impl Core {
         }
     }
 
-    /// The fanout's send: the views' due deltas go out now if the socket takes them without
-    /// waiting. `false` leaves the rest (a snapshot, a full socket, an error) to the task.
+    /// The fanout's send: the views' due deltas are written to the socket now, each as the
+    /// frame made once for every connection on the view. `false` leaves the rest (a snapshot,
+    /// bytes the socket did not take, an error) to the task.
     fn try_flush(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
         let Core {
             hub,
             state,
-            sink,
+            out,
             subs,
             unflushed,
             ..
         } = self;
+        // Bytes still queued from before: the task drains them first (it waits on the socket).
+        if *unflushed {
+            return false;
+        }
         let mut oldest: Option<SystemTime> = None;
         let mut done = true;
         for (id, sub) in subs.iter_mut() {
@@ -522,28 +525,32 @@ impl Core {
             if sub.shared.is_none() && sub.pending.is_empty() {
                 continue;
             }
-            if !matches!(
-                Pin::new(&mut *sink).poll_ready(&mut cx),
-                Poll::Ready(Ok(()))
-            ) {
-                done = false;
-                break;
-            }
-            let Ok(text) = take_delta(hub, state, id, sub) else {
+            let from = sub.sent;
+            let Ok(delta) = take_delta(hub, state, id, sub) else {
                 done = false;
                 break;
             };
-            let len = text.len() as u64;
-            if Pin::new(&mut *sink)
-                .start_send(Message::Text(text))
-                .is_err()
-            {
-                done = false;
-                break;
+            // Queued, the frame is the connection's now: the task's flush drains the queue.
+            match out.push(&delta.wire) {
+                Ok(Pushed::Written) => {}
+                Ok(Pushed::Queued) => *unflushed = true,
+                Ok(Pushed::Refused) => {
+                    // The task sends it once tungstenite's own frame is out.
+                    sub.sent = from;
+                    sub.shared = Some(delta);
+                    done = false;
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "fanout write failed");
+                    *unflushed = true;
+                    done = false;
+                    break;
+                }
             }
-            *unflushed = true;
             let m = &hub.metrics;
-            m.bytes_sent.fetch_add(len, Ordering::Relaxed);
+            m.bytes_sent
+                .fetch_add(delta.text.len() as u64, Ordering::Relaxed);
             m.messages_sent.fetch_add(1, Ordering::Relaxed);
             m.deltas.fetch_add(1, Ordering::Relaxed);
             if let Some(at) = sub.oldest.take() {
@@ -551,10 +558,7 @@ impl Core {
             }
         }
         if *unflushed {
-            match Pin::new(&mut *sink).poll_flush(&mut cx) {
-                Poll::Ready(Ok(())) => *unflushed = false,
-                _ => done = false,
-            }
+            done = false;
         }
         if let Some(at) = oldest
             && !*unflushed
@@ -586,7 +590,7 @@ impl Core {
                 self.snapshot(&id, reason).await?;
                 continue;
             }
-            let text = take_delta(&self.hub, &self.state, &id, sub)?;
+            let text = take_delta(&self.hub, &self.state, &id, sub)?.text;
             if let Some(at) = sub.oldest.take() {
                 oldest = Some(oldest.map_or(at, |o: SystemTime| o.min(at)));
             }
@@ -941,7 +945,7 @@ impl Core {
 
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = CloseFrame {
-            code,
+            code: code.into(),
             reason: reason.chars().take(120).collect::<String>().into(),
         };
         let _ = tokio::time::timeout(

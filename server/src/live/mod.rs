@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod conn;
 pub mod reports;
+pub mod socket;
 pub mod view;
 
 use std::collections::{HashMap, VecDeque};
@@ -23,12 +24,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
-use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -101,6 +104,18 @@ impl Default for LiveConfig {
             auth: Auth::open(),
             echo: false,
         }
+    }
+}
+
+impl LiveConfig {
+    /// tungstenite's settings for `/live` and `/echo` alike.
+    pub fn websocket(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer_bytes)
+            .write_buffer_size(self.write_buffer_bytes)
+            .max_write_buffer_size(self.max_write_buffer_bytes)
+            .max_message_size(Some(self.max_message_bytes))
+            .max_frame_size(Some(self.max_frame_bytes))
     }
 }
 
@@ -586,7 +601,7 @@ pub async fn live(
     State(state): State<AppState>,
     Query(q): Query<LiveQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: socket::WsUpgrade,
 ) -> Response {
     let hub = state.live.clone();
     let role = match hub.config.auth.check(&headers, q.token.as_deref()) {
@@ -600,34 +615,25 @@ pub async fn live(
             return rejection.into_response();
         }
     };
-    let c = &hub.config;
-    let ws = ws
-        .read_buffer_size(c.read_buffer_bytes)
-        .write_buffer_size(c.write_buffer_bytes)
-        .max_write_buffer_size(c.max_write_buffer_bytes)
-        .max_message_size(c.max_message_bytes)
-        .max_frame_size(c.max_frame_bytes);
+    let config = hub.config.websocket();
     let tracker = hub.tracker.clone();
-    ws.on_upgrade(move |socket| tracker.track_future(conn::serve(socket, hub, state, role)))
+    ws.on_upgrade(config, move |socket, out| {
+        tracker.track_future(conn::serve(socket, out, hub, state, role))
+    })
 }
 
 /// `GET /echo` (only with `LiveConfig::echo`): echoes every message, with `/live`'s stack and
 /// limits, so WebSocket conformance suites can exercise them.
-pub async fn echo(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    let c = &state.live.config;
-    let ws = ws
-        .read_buffer_size(c.read_buffer_bytes)
-        .write_buffer_size(c.write_buffer_bytes)
-        .max_write_buffer_size(c.max_write_buffer_bytes)
-        .max_message_size(c.max_message_bytes)
-        .max_frame_size(c.max_frame_bytes);
-    ws.on_upgrade(|mut socket| async move {
-        while let Some(Ok(msg)) = socket.recv().await {
+pub async fn echo(State(state): State<AppState>, ws: socket::WsUpgrade) -> Response {
+    ws.on_upgrade(state.live.config.websocket(), |mut socket, _| async move {
+        while let Some(Ok(msg)) = socket.next().await {
             let reply = match msg {
                 Message::Text(t) => Message::Text(t),
                 Message::Binary(b) => Message::Binary(b),
                 // Keep reading: the library answers the close, and the stream then ends.
-                Message::Close(_) | Message::Ping(_) | Message::Pong(_) => continue,
+                Message::Close(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {
+                    continue;
+                }
             };
             if socket.send(reply).await.is_err() {
                 break;

@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 
-use axum::extract::ws::Utf8Bytes;
+use super::socket::Encoded;
 
 use dieuhanh_protocol::live::{
     Cell, IndicatorInfo, Periods, PlanValue, TargetInfo, UnitInfo, View,
@@ -269,14 +269,14 @@ type DeltaKey = (usize, i64, i64);
 #[derive(Debug)]
 struct DeltaTexts {
     _plan: Arc<ViewPlan>,
-    by_id: Vec<(Arc<str>, Utf8Bytes)>,
+    by_id: Vec<(Arc<str>, Encoded)>,
 }
 
 /// What [`Deltas::lookup`] knows of a view's delta.
 #[derive(Debug)]
 pub enum Known {
     /// Another connection on the same view and versions made its text.
-    Text(Utf8Bytes),
+    Text(Encoded),
     /// The change does not touch the view's plan: nothing to send.
     Untouched,
     /// Nothing yet: work it out from the change.
@@ -336,7 +336,7 @@ impl Deltas {
             .map_or(Known::Nothing, |(_, t)| Known::Text(t.clone()))
     }
 
-    pub fn put(&self, plan: &Arc<ViewPlan>, id: &Arc<str>, from: i64, to: i64, text: Utf8Bytes) {
+    pub fn put(&self, plan: &Arc<ViewPlan>, id: &Arc<str>, from: i64, to: i64, text: Encoded) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
