@@ -421,6 +421,24 @@ fn take_delta(
     Ok(text)
 }
 
+/// Writes `frame` through `out` (what the socket does not take is queued), first letting
+/// tungstenite finish a frame it is midway through.
+async fn put_frame(
+    out: &Out,
+    sink: &mut SplitSink<Socket, Message>,
+    frame: &Bytes,
+) -> std::io::Result<()> {
+    for _ in 0..2 {
+        match out.push(frame)? {
+            Pushed::Written | Pushed::Queued => return Ok(()),
+            Pushed::Refused => sink.flush().await.map_err(std::io::Error::other)?,
+        }
+    }
+    Err(std::io::Error::other(
+        "tungstenite stayed midway through a frame after a flush",
+    ))
+}
+
 impl Core {
     /// Folds the changes queued while the task held the state.
     fn take_inbox(&mut self, inbox: &std::sync::Mutex<Inbox>) {
@@ -879,12 +897,24 @@ impl Core {
         self.send_text(text.into()).await
     }
 
+    /// Sends a text message as its own frame through [`Out`], past tungstenite, whose write
+    /// buffer would otherwise keep the capacity of the largest message (a snapshot) for the
+    /// connection's life; tungstenite writes only control frames.
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
         self.hub
             .metrics
             .bytes_sent
             .fetch_add(text.len() as u64, Ordering::Relaxed);
-        self.send_raw(Message::Text(text)).await
+        let frame = Encoded::new(text).wire;
+        let timeout = self.hub.config.send_timeout;
+        let out = self.out.clone();
+        let sink = &mut self.sink;
+        let sent = tokio::time::timeout(timeout, async {
+            put_frame(&out, sink, &frame).await?;
+            std::future::poll_fn(|cx| out.poll_drain(cx)).await
+        })
+        .await;
+        self.count_sent(sent)
     }
 
     async fn send_raw(&mut self, msg: Message) -> Result<(), ()> {
@@ -893,14 +923,16 @@ impl Core {
         self.count_sent(sent)
     }
 
-    /// Queues a text message for the next flush (written at once if the buffer is full).
+    /// Writes a text message's frame, or queues what the socket does not take for the next
+    /// flush.
     async fn feed_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
         self.hub
             .metrics
             .bytes_sent
             .fetch_add(text.len() as u64, Ordering::Relaxed);
+        let frame = Encoded::new(text).wire;
         let timeout = self.hub.config.send_timeout;
-        let fed = tokio::time::timeout(timeout, self.sink.feed(Message::Text(text))).await;
+        let fed = tokio::time::timeout(timeout, put_frame(&self.out, &mut self.sink, &frame)).await;
         self.count_sent(fed)
     }
 

@@ -148,7 +148,7 @@ impl Out {
     }
 
     /// Writes what the fanout queued, waiting while the socket is full.
-    fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub fn poll_drain(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             {
                 let mut st = self.state.lock().map_err(poisoned)?;
