@@ -1,8 +1,10 @@
 //! The WebSocket of `/live` and `/echo`: the HTTP upgrade is done here rather than by axum's
 //! extractor so that a connection keeps its `TcpStream`, and [`SharedIo`] puts that stream
-//! under tungstenite (which reads the client's frames and writes what the connection's task
-//! sends) while the hub's fanout writes a delta's frame, encoded once for every connection on
-//! the same view, straight to the socket with one `send` ([`Out::push`]).
+//! under tungstenite, which reads the client's frames and writes the control frames (pings,
+//! pongs, close). Text messages go past it as frames of their own ([`Out::push`]): the hub's
+//! fanout writes a delta's frame, encoded once for every connection on the same view, with one
+//! `send`, and the connection's task writes its messages the same way, so tungstenite's write
+//! buffer never grows to a snapshot's size.
 //!
 //! A frame the socket takes in part leaves its rest queued in [`Out`], and every later write
 //! waits behind it; the fanout does not write while tungstenite is midway through a frame. The
