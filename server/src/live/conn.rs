@@ -3,9 +3,9 @@
 //! [`ConnShared`] that the hub's fanout and the connection's own task both use.
 //!
 //! A change reaches an idle connection without waking its task: the fanout folds it into each
-//! view's pending cells and, if the socket takes the delta without waiting, writes it there and
-//! then (one write for all views). A delta that another connection on the same view already made
-//! (same versions) is sent as that text, unmade. Anything else — a snapshot to send, a socket
+//! view's pending cells and writes each view's delta to the socket there and then, as a frame
+//! made once for every connection on the view (a delta that another connection on the same view
+//! already made, same versions, is sent as that frame, unmade). Anything else — a snapshot to send, a socket
 //! that is full, a task busy with a client message — is left to the task, which the fanout
 //! wakes: changes then queue in a small inbox (a connection further behind gets snapshots, never
 //! a backlog), and the views' pending cells coalesce, so a slow client gets fewer, larger
@@ -127,7 +127,7 @@ struct Core {
     joined: Option<broadcast::Receiver<Arc<ServerMessage>>>,
     /// The room this connection follows.
     room: Option<String>,
-    /// Messages were queued in the sink but not yet flushed to the socket.
+    /// Bytes of a frame wait in [`Out`]'s queue: the task's flush writes them before more.
     unflushed: bool,
     /// The reports whose approval standing this connection follows, and the standings last
     /// sent.
@@ -608,12 +608,11 @@ impl Core {
                 self.snapshot(&id, reason).await?;
                 continue;
             }
-            let text = take_delta(&self.hub, &self.state, &id, sub)?.text;
+            let delta = take_delta(&self.hub, &self.state, &id, sub)?;
             if let Some(at) = sub.oldest.take() {
                 oldest = Some(oldest.map_or(at, |o: SystemTime| o.min(at)));
             }
-            // Queued: the deltas of all views leave together, in one write.
-            self.feed_text(text)
+            self.feed(&delta)
                 .await
                 .map_err(|()| "send failed".to_string())?;
             self.unflushed = true;
@@ -901,20 +900,8 @@ impl Core {
     /// buffer would otherwise keep the capacity of the largest message (a snapshot) for the
     /// connection's life; tungstenite writes only control frames.
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
-        self.hub
-            .metrics
-            .bytes_sent
-            .fetch_add(text.len() as u64, Ordering::Relaxed);
-        let frame = Encoded::new(text).wire;
-        let timeout = self.hub.config.send_timeout;
-        let out = self.out.clone();
-        let sink = &mut self.sink;
-        let sent = tokio::time::timeout(timeout, async {
-            put_frame(&out, sink, &frame).await?;
-            std::future::poll_fn(|cx| out.poll_drain(cx)).await
-        })
-        .await;
-        self.count_sent(sent)
+        self.feed(&Encoded::new(text)).await?;
+        self.flush_sink().await
     }
 
     async fn send_raw(&mut self, msg: Message) -> Result<(), ()> {
@@ -923,16 +910,16 @@ impl Core {
         self.count_sent(sent)
     }
 
-    /// Writes a text message's frame, or queues what the socket does not take for the next
-    /// flush.
-    async fn feed_text(&mut self, text: Utf8Bytes) -> Result<(), ()> {
+    /// Writes a message's frame, or queues what the socket does not take for the next flush.
+    async fn feed(&mut self, message: &Encoded) -> Result<(), ()> {
         self.hub
             .metrics
             .bytes_sent
-            .fetch_add(text.len() as u64, Ordering::Relaxed);
-        let frame = Encoded::new(text).wire;
+            .fetch_add(message.text.len() as u64, Ordering::Relaxed);
         let timeout = self.hub.config.send_timeout;
-        let fed = tokio::time::timeout(timeout, put_frame(&self.out, &mut self.sink, &frame)).await;
+        let fed =
+            tokio::time::timeout(timeout, put_frame(&self.out, &mut self.sink, &message.wire))
+                .await;
         self.count_sent(fed)
     }
 
