@@ -387,19 +387,12 @@ impl DisplayList {
         style: TextStyle,
         max_width: Option<f32>,
     ) -> Rect {
-        let mut size = style.size_px;
+        let size = match max_width {
+            Some(max) => Self::fitted_size(shaper, text, style, max),
+            None => style.size_px,
+        };
         let mut key = shaper.key(text, size, style.weight);
         let mut extent = shaper.measure(&key);
-        if let Some(max) = max_width {
-            // Shrink in steps rather than truncating: a figure must never be cut.
-            let mut tries = 0;
-            while extent[0] > max && size > 8.0 && tries < 12 {
-                size = (size * (max / extent[0]).max(0.6) * 0.98).max(8.0);
-                key = shaper.key(text, size, style.weight);
-                extent = shaper.measure(&key);
-                tries += 1;
-            }
-        }
         let left = match style.align {
             Align::Left => x,
             Align::Center => x - extent[0] / 2.0,
@@ -439,6 +432,27 @@ impl DisplayList {
             clip,
         });
         rect
+    }
+
+    /// The size at which `text` fits `max_width`: `style`'s, or smaller. Shrinks in steps
+    /// rather than truncating (a figure must never be cut), and measures the text's digit
+    /// shape (see [`TextShaper::digit_shape`]) so that a figure keeps its size when its digits
+    /// change.
+    pub fn fitted_size(
+        shaper: &mut TextShaper,
+        text: &str,
+        style: TextStyle,
+        max_width: f32,
+    ) -> f32 {
+        let mut size = style.size_px;
+        let mut width = shaper.shape_width(text, size, style.weight);
+        let mut tries = 0;
+        while width > max_width && size > 8.0 && tries < 12 {
+            size = (size * (max_width / width).max(0.6) * 0.98).max(8.0);
+            width = shaper.shape_width(text, size, style.weight);
+            tries += 1;
+        }
+        size
     }
 
     /// Writes a left-aligned run that crosses `bezel` as two: the words that fit `room` before

@@ -1021,6 +1021,82 @@ fn a_kpi_tile_says_its_figure_period_and_comparison_in_vietnamese() {
     assert_eq!(colour, theme::GOOD);
 }
 
+/// Be Vietnam Pro's digits have different widths, and a KPI figure is fitted to its tile: fitted
+/// by its own digits, a figure counting up to a new value took another size nearly every frame
+/// ("209.653" 47 px, "210.731" 55 px), and the figure pulsed on the wall. Fitted by its shape,
+/// it keeps one size through the count, and so does its unit.
+#[test]
+fn a_kpi_figure_keeps_its_size_while_it_counts_up_to_a_new_value() {
+    let layout = load_layout("desk.toml");
+    let (mut data, taken) = demo();
+    let (scene, i) = layout
+        .scenes
+        .iter()
+        .find_map(|s| {
+            let i = s
+                .panels
+                .iter()
+                .position(|p| p.widget == layout::WidgetKind::Kpi && p.indicators == ["NS01"])?;
+            Some((s, i))
+        })
+        .expect("a budget revenue tile");
+    let room = RoomState::default();
+    let period = data
+        .latest_period("NS01", "VN", None, None)
+        .expect("NS01 for VN in the demo");
+    let set = |data: &mut WallData, v: f64, at: i64| {
+        let cell = Cell {
+            i: "NS01".into(),
+            u: "VN".into(),
+            p: period,
+            v: Some(v),
+            c: None,
+        };
+        one_cell_delta(data, cell, at);
+    };
+    // Seven digits' shape either way; the count passes through narrow ones ("1") and wide ones.
+    set(&mut data, 209_653.0, taken);
+    let changed = taken + 5_000;
+    set(&mut data, 211_171.0, changed);
+    let mut figures = Vec::new();
+    let mut units = Vec::new();
+    for ms in (0..=widgets::ANIMATE_MS + 100).step_by(50) {
+        let list = compose(&layout, scene, &data, changed + ms, &room);
+        let runs = &list.texts[list.panels[i].texts.clone()];
+        let figure = runs
+            .iter()
+            .filter(|r| r.key.weight == Weight::Bold)
+            .max_by_key(|r| r.key.size_eighths)
+            .expect("the figure");
+        assert!(
+            figure
+                .key
+                .text
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '.'),
+            "{:?} is the figure",
+            figure.key.text
+        );
+        let unit = runs
+            .iter()
+            .find(|r| r.key.text == "tỷ đồng")
+            .expect("the unit");
+        figures.push((figure.key.text.clone(), figure.key.size_px()));
+        units.push(unit.key.size_px());
+    }
+    let texts: std::collections::BTreeSet<&str> = figures.iter().map(|f| f.0.as_str()).collect();
+    assert!(texts.len() > 10, "the figure counts up: {texts:?}");
+    assert_eq!(figures.last().map(|f| f.0.as_str()), Some("211.171"));
+    assert!(
+        figures.iter().all(|f| f.1 == figures[0].1),
+        "one size through the count: {figures:?}"
+    );
+    assert!(
+        units.iter().all(|u| *u == units[0]),
+        "the unit keeps its size: {units:?}"
+    );
+}
+
 /// The first reports of a month make a national total of a province or two: the KPI tile keeps
 /// the last month that most units have reported, says how far the new one has got, and moves
 /// on once 80 % are in. The totals' coverage arrives with the deltas.

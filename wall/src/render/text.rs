@@ -68,6 +68,8 @@ pub struct TextShaper {
     fonts: FontSystem,
     cache: HashMap<TextKey, Shaped>,
     frame: u64,
+    /// The widest digit of each weight (Regular, SemiBold, Bold), found on first use.
+    widest_digit: [Option<char>; 3],
 }
 
 impl Default for TextShaper {
@@ -87,7 +89,54 @@ impl TextShaper {
             fonts: FontSystem::new_with_locale_and_db("vi-VN".into(), db),
             cache: HashMap::new(),
             frame: 0,
+            widest_digit: [None; 3],
         }
+    }
+
+    /// `text` with every digit replaced by the widest digit of `weight`; `None` when it has no
+    /// digit. Be Vietnam Pro's digits are proportional (no tabular figures): a text fitted to a
+    /// width by its own digits gets another size when they change ("209.653" took 47 px,
+    /// "210.731" 55 px in a KPI tile), so a figure counting up to a new value pulsed in size
+    /// every frame. Fitted by this shape instead, its size depends only on how many digits it
+    /// has and where its separators are, and it still fits whatever its digits.
+    pub fn digit_shape(&mut self, text: &str, weight: Weight) -> Option<String> {
+        if !text.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let widest = self.widest_digit(weight);
+        Some(
+            text.chars()
+                .map(|c| if c.is_ascii_digit() { widest } else { c })
+                .collect(),
+        )
+    }
+
+    /// Width of `text`'s digit shape (see [`Self::digit_shape`]) at `size_px` and `weight`:
+    /// the room a figure takes whatever its digits, so what is laid out by it (a column, the
+    /// unit after it) stays put when they change.
+    pub fn shape_width(&mut self, text: &str, size_px: f32, weight: Weight) -> f32 {
+        match self.digit_shape(text, weight) {
+            Some(shape) => self.width(&shape, size_px, weight),
+            None => self.width(text, size_px, weight),
+        }
+    }
+
+    fn widest_digit(&mut self, weight: Weight) -> char {
+        let slot = weight as usize;
+        if let Some(c) = self.widest_digit[slot] {
+            return c;
+        }
+        let mut widest = ('0', 0.0);
+        for c in '0'..='9' {
+            // Large, so that widths ceiled to a pixel still tell the digits apart.
+            let key = self.key(&c.to_string(), 1000.0, weight);
+            let w = self.shaped(&key).extent[0];
+            if w > widest.1 {
+                widest = (c, w);
+            }
+        }
+        self.widest_digit[slot] = Some(widest.0);
+        widest.0
     }
 
     /// The key of `text` at `size_px` and `weight` (NFC-normalised, size rounded to 1/8 px).

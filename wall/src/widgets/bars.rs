@@ -144,7 +144,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let value_w = rows
         .iter()
         .take(shown)
-        .map(|(_, _, v)| shaper.width(&figure(info, *v), size, Weight::SemiBold))
+        // By digit shape: a figure's new digits do not rescale every bar.
+        .map(|(_, _, v)| shaper.shape_width(&figure(info, *v), size, Weight::SemiBold))
         .fold(0.0_f32, f32::max)
         + size * 0.5;
     let bar_x = inner.x + rank_w + name_w + size * 0.5;

@@ -88,11 +88,12 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let title = title.as_str();
     let right = r.x + r.w - pad;
     let clock = date_time(ctx.now_ms);
-    let ck = shaper.key(&clock, big * 0.8, Weight::SemiBold);
-    let clock_w = shaper.measure(&ck)[0];
+    // Both by digit shape, so the title's room does not change with the minute or the data
+    // version (a long title would otherwise change size with them).
+    let clock_w = shaper.shape_width(&clock, big * 0.8, Weight::SemiBold);
     let (status_text, colour) = status(ctx);
     // The status line under the clock (a disc and its text) can be the wider of the two.
-    let status_w = shaper.width(&status_text, small, Weight::Regular) + small;
+    let status_w = shaper.shape_width(&status_text, small, Weight::Regular) + small;
     list.text(
         shaper,
         title,

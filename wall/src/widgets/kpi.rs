@@ -382,15 +382,14 @@ pub fn draw(
         }
         big = (big * (room / line).min(0.99)).max(small);
     }
-    let v = list.text(
-        shaper,
-        value,
-        inner.x,
-        y,
-        TextStyle::new(big, Weight::Bold, theme::TEXT),
-        Some((inner.w - unit_w).max(inner.w * 0.5)),
-    );
+    let figure = TextStyle::new(big, Weight::Bold, theme::TEXT);
+    let figure_max = (inner.w - unit_w).max(inner.w * 0.5);
+    let v = list.text(shaper, value, inner.x, y, figure, Some(figure_max));
     if !f.unit.is_empty() {
+        // The unit's room is what the figure's digit shape leaves (the figure was fitted by
+        // it), so the unit too keeps its size while the figure's digits change.
+        let size = DisplayList::fitted_size(shaper, value, figure, figure_max);
+        let shape_w = shaper.shape_width(value, size, Weight::Bold);
         // The unit sits on the figure's baseline, roughly.
         list.text(
             shaper,
@@ -398,7 +397,7 @@ pub fn draw(
             v.x + v.w + medium * 0.4,
             v.y + v.h - medium * 1.45,
             TextStyle::new(medium, Weight::Regular, theme::MUTED),
-            Some((inner.x + inner.w - v.x - v.w).max(medium)),
+            Some((inner.x + inner.w - v.x - shape_w.max(v.w)).max(medium)),
         );
     }
     y = v.y + v.h + note * 0.2;

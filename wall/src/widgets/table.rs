@@ -128,14 +128,15 @@ pub fn rows_at(
     let cols = header.len().max(2);
     // Each figure column is as wide as its widest figure (and, listing indicators, its short
     // heading); the names take what is left, at least two fifths of the table. When the
-    // figures need more, they all get smaller together: one size for every figure.
+    // figures need more, they all get smaller together: one size for every figure. A figure
+    // counts by its digit shape, as it is fitted, so a new digit moves no column.
     let pad = size * 0.8;
     let mut widths: Vec<f32> = (1..cols)
         .map(|c| {
             let content = rows
                 .iter()
                 .filter_map(|(_, cells)| cells.get(c - 1))
-                .map(|(text, _)| shaper.width(text, size * 0.9, Weight::SemiBold))
+                .map(|(text, _)| shaper.shape_width(text, size * 0.9, Weight::SemiBold))
                 .fold(0.0_f32, f32::max);
             let heading = match header.get(c) {
                 Some(h) if headings_count => shaper.width(h, size * 0.85, Weight::SemiBold),
