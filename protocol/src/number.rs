@@ -181,12 +181,27 @@ pub fn format_percent_vi(pct: f64, decimals: usize, signed: bool) -> String {
 /// A short form for big walls, three significant digits: 1_234_567_890 → "1,23 tỷ",
 /// 12_500_000 → "12,5 triệu", 45_300 → "45,3 nghìn"; below 10.000 as [`format_vi_auto`].
 pub fn format_compact_vi(value: f64) -> String {
+    compact_vi(value, true)
+}
+
+/// [`format_compact_vi`] keeping its zeros: 17_000_000 → "17,0 triệu", 10_000 → "10,0 nghìn".
+/// For a figure that changes (a KPI counting up to a new value): dropping a zero changes how
+/// many characters it has at some values and not others, and so the size it is fitted to.
+pub fn format_compact_vi_fixed(value: f64) -> String {
+    compact_vi(value, false)
+}
+
+fn compact_vi(value: f64, trim: bool) -> String {
     if !value.is_finite() {
         return NOT_A_VALUE.to_string();
     }
     let abs = value.abs();
     if abs < 10_000.0 {
-        return format_vi_auto(value);
+        return if trim {
+            format_vi_auto(value)
+        } else {
+            format_vi(value, 2)
+        };
     }
     const UNITS: [(f64, &str); 3] = [(1e3, "nghìn"), (1e6, "triệu"), (1e9, "tỷ")];
     let mut unit = UNITS
@@ -203,7 +218,8 @@ pub fn format_compact_vi(value: f64) -> String {
         } else {
             0
         };
-        let digits = trim_zeros(format_vi(scaled, decimals));
+        let digits = format_vi(scaled, decimals);
+        let digits = if trim { trim_zeros(digits) } else { digits };
         // 999.999 nghìn rounds to "1.000 nghìn": say "1 triệu" instead.
         if digits.contains('.') && unit + 1 < UNITS.len() {
             unit += 1;
@@ -663,6 +679,16 @@ mod tests {
         assert_eq!(format_compact_vi(999_999.0), "1 triệu");
         assert_eq!(format_compact_vi(999_600_000.0), "1 tỷ");
         assert_eq!(format_compact_vi(999_400.0), "999 nghìn");
+    }
+
+    #[test]
+    fn compact_figures_that_change_keep_their_zeros() {
+        assert_eq!(format_compact_vi_fixed(16_600_000.0), "16,6 triệu");
+        assert_eq!(format_compact_vi_fixed(16_960_000.0), "17,0 triệu");
+        assert_eq!(format_compact_vi_fixed(10_000.0), "10,0 nghìn");
+        assert_eq!(format_compact_vi_fixed(2_000_000_000.0), "2,00 tỷ");
+        assert_eq!(format_compact_vi_fixed(999_999.0), "1,00 triệu");
+        assert_eq!(format_compact_vi_fixed(-123_456.0), "-123 nghìn");
     }
 
     // ---- parse_number, vi-VN ----

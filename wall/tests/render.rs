@@ -1097,6 +1097,73 @@ fn a_kpi_figure_keeps_its_size_while_it_counts_up_to_a_new_value() {
     );
 }
 
+/// While changed figures count up to their new values, no text on any example scene changes
+/// size: each panel draws the same sizes at every frame of the count (its texts change, their
+/// sizes do not), so nothing on the wall pulses.
+#[test]
+fn no_text_changes_size_while_figures_count_up_on_any_example_scene() {
+    let mut uneven = Vec::new();
+    for file in ["national.toml", "room.toml", "desk.toml"] {
+        let layout = load_layout(file);
+        for scene in &layout.scenes {
+            let (mut data, taken) = demo();
+            let room = RoomState::default();
+            // Every indicator of the scene changes for the nation and for its first province:
+            // up by 7.3 % (a figure's digits all move, its digit count mostly does not).
+            let codes: std::collections::BTreeSet<&str> = scene
+                .panels
+                .iter()
+                .flat_map(|p| p.indicators.iter().map(String::as_str))
+                .collect();
+            let changed = taken + 5_000;
+            for code in codes {
+                for unit in ["VN", "01"] {
+                    let Some(p) = data.latest_period(code, unit, None, None) else {
+                        continue;
+                    };
+                    let Some(v) = data.value(code, unit, p) else {
+                        continue;
+                    };
+                    let cell = Cell {
+                        i: code.into(),
+                        u: unit.into(),
+                        p,
+                        v: Some(v * 1.073),
+                        c: None,
+                    };
+                    one_cell_delta(&mut data, cell, changed);
+                }
+            }
+            let sizes = |ms: i64| {
+                let list = compose(&layout, scene, &data, changed + ms, &room);
+                list.panels
+                    .iter()
+                    .map(|m| {
+                        let mut s: Vec<u32> = list.texts[m.texts.clone()]
+                            .iter()
+                            .map(|t| t.key.size_eighths)
+                            .collect();
+                        s.sort_unstable();
+                        s
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let first = sizes(0);
+            for ms in (50..=widgets::ANIMATE_MS).step_by(50) {
+                for (i, s) in sizes(ms).iter().enumerate() {
+                    if *s != first[i] {
+                        uneven.push(format!(
+                            "{file}/{}: panel {i} ({:?}) at +{ms} ms: {:?} then {:?}",
+                            scene.name, scene.panels[i].widget, first[i], s
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(uneven.is_empty(), "{}", uneven.join("\n"));
+}
+
 /// The first reports of a month make a national total of a province or two: the KPI tile keeps
 /// the last month that most units have reported, says how far the new one has got, and moves
 /// on once 80 % are in. The totals' coverage arrives with the deltas.

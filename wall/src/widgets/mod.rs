@@ -20,7 +20,7 @@ pub mod table;
 pub mod ticker;
 
 use dieuhanh_protocol::live::{IndicatorInfo, RoomState};
-use dieuhanh_protocol::number::{format_compact_vi, format_percent_vi, format_vi};
+use dieuhanh_protocol::number::{format_compact_vi_fixed, format_percent_vi, format_vi};
 use dieuhanh_protocol::period::{CivilDate, Frequency, Period};
 
 use crate::data::WallData;
@@ -401,8 +401,9 @@ pub fn current_period(frequency: Frequency, now_ms: i64) -> Period {
 pub fn figure(info: Option<&IndicatorInfo>, v: f64) -> String {
     let decimals = info.map_or(1, |i| i.decimals as usize);
     if v.abs() >= 1e7 {
-        // Ten million and more: "12,5 triệu" reads faster from across a room.
-        return format_compact_vi(v);
+        // Ten million and more: "12,5 triệu" reads faster from across a room. Zeros kept
+        // ("17,0 triệu"), so a figure counting up keeps its shape and size.
+        return format_compact_vi_fixed(v);
     }
     format_vi(v, decimals)
 }
