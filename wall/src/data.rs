@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use rustc_hash::FxHashMap;
+
 use dieuhanh_protocol::compare::like_for_like;
 use dieuhanh_protocol::live::{
     Cell, IndicatorInfo, ReportKey, ReportStanding, ReportState, ServerMessage, UnitInfo,
@@ -137,8 +139,9 @@ pub struct WallData {
     pub indicators: HashMap<String, IndicatorInfo>,
     pub units: HashMap<String, UnitInfo>,
     /// indicator → unit → period → value: widgets look up by borrowed codes (no allocation) and
-    /// scan one series, not every cell, for the latest period.
-    cells: HashMap<String, HashMap<String, HashMap<Period, CellValue>>>,
+    /// scan one series, not every cell, for the latest period. Fx hashing: widgets make
+    /// thousands of lookups a frame, of codes from the wall's own server (no flooding to fear).
+    cells: FxHashMap<String, FxHashMap<String, FxHashMap<Period, CellValue>>>,
     /// Latest data version applied.
     pub version: i64,
     /// Newest first.
@@ -149,7 +152,7 @@ pub struct WallData {
     /// (ancestor, level) → the codes of the units at that level under it (any depth), sorted:
     /// bars, tables and like-for-like comparisons ask every frame. Rebuilt when a snapshot
     /// brings units.
-    below: HashMap<(String, String), Vec<String>>,
+    below: FxHashMap<(String, String), Vec<String>>,
     /// How the reports the wall follows stand in their approval, as last pushed.
     pub reports: HashMap<ReportKey, ReportStanding>,
     /// Approvals seen change since the wall began following each report, newest first (the
@@ -165,12 +168,12 @@ impl Default for WallData {
         WallData {
             indicators: HashMap::new(),
             units: HashMap::new(),
-            cells: HashMap::new(),
+            cells: FxHashMap::default(),
             version: 0,
             changes: VecDeque::new(),
             feed: Feed::Connecting,
             versions: HashMap::new(),
-            below: HashMap::new(),
+            below: FxHashMap::default(),
             reports: HashMap::new(),
             approvals: VecDeque::new(),
             followed: None,
@@ -282,7 +285,7 @@ impl WallData {
 
     /// Files every unit under each of its ancestors (the nation, "VN", above all).
     fn index_units(&mut self) {
-        let mut below: HashMap<(String, String), Vec<String>> = HashMap::new();
+        let mut below: FxHashMap<(String, String), Vec<String>> = FxHashMap::default();
         for u in self.units.values() {
             let mut at = u.parent.as_deref();
             let mut reached_nation = false;

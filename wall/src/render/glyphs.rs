@@ -14,11 +14,10 @@
 //! instead of one). A run is cached by its text, size, weight, colour and exact place, so a
 //! still wall rasterises nothing; no widget animates a text's colour.
 
-use std::collections::HashMap;
-
 use bytemuck::{Pod, Zeroable};
 use etagere::{AllocId, AtlasAllocator, size2};
 use glyphon::{Buffer, FontSystem, SwashCache, SwashContent};
+use rustc_hash::FxHashMap;
 
 use super::RenderError;
 use super::text::TextKey;
@@ -157,7 +156,7 @@ pub struct TextPass {
     side: u32,
     max_side: u32,
     alloc: AtlasAllocator,
-    entries: HashMap<RunKey, Entry>,
+    entries: FxHashMap<RunKey, Entry>,
     frame: u64,
     vertices: Vec<TextVertex>,
     /// The frame's pieces copied rather than drawn.
@@ -238,7 +237,7 @@ impl TextPass {
             side,
             max_side,
             alloc: AtlasAllocator::new(size2(side as i32, side as i32)),
-            entries: HashMap::new(),
+            entries: FxHashMap::default(),
             frame: 0,
             vertices: Vec::new(),
             copies: Vec::new(),
@@ -498,13 +497,16 @@ impl TextPass {
             }
         }
 
-        // Narrow strips, each trimmed to its inked pixels: the space above short letters, below
-        // the baseline and between words is not blended at all (a software rasteriser pays for
-        // every blended pixel, inked or not).
+        // Each coverage value's texel as a whole: one table read and one four-byte store a pixel.
         let tinted = match area.over {
             Some(over) => composited(area.color, over),
             None => tints(area.color),
-        };
+        }
+        .map(u32::from_ne_bytes);
+        let mut data: Vec<u32> = Vec::new();
+        // Narrow strips, each trimmed to its inked pixels: the space above short letters, below
+        // the baseline and between words is not blended at all (a software rasteriser pays for
+        // every blended pixel, inked or not).
         let mut pieces: Vec<Piece> = Vec::new();
         for py in (0..h).step_by(PIECE as usize) {
             for px in (0..w).step_by(STRIP as usize) {
@@ -530,12 +532,11 @@ impl TextPass {
                     }
                 };
                 let at = alloc.rectangle.min;
-                let mut data = Vec::with_capacity((pw * ph * 4) as usize);
+                data.clear();
                 for row in py..py + ph {
                     let start = (row * w + px) as usize;
-                    for &c in &coverage[start..start + pw as usize] {
-                        data.extend_from_slice(&tinted[c as usize]);
-                    }
+                    let line = &coverage[start..start + pw as usize];
+                    data.extend(line.iter().map(|&c| tinted[c as usize]));
                 }
                 queue.write_texture(
                     wgpu::TexelCopyTextureInfo {
@@ -548,7 +549,7 @@ impl TextPass {
                         },
                         aspect: wgpu::TextureAspect::All,
                     },
-                    &data,
+                    bytemuck::cast_slice(&data),
                     wgpu::TexelCopyBufferLayout {
                         offset: 0,
                         bytes_per_row: Some(pw as u32 * 4),

@@ -3,9 +3,8 @@
 //! shapes the same as a composed one. Each distinct (text, size, weight) is shaped once and kept
 //! while frames use it; runs nobody used for a while are dropped.
 
-use std::collections::HashMap;
-
 use glyphon::{Attrs, Buffer, Family, FontSystem, Metrics, Shaping, fontdb};
+use rustc_hash::FxHashMap;
 use unicode_normalization::UnicodeNormalization;
 
 const FAMILY: &str = "Be Vietnam Pro";
@@ -54,7 +53,7 @@ struct Shaped {
 }
 
 /// The cached runs, lent to the renderer while it prepares a frame.
-pub struct Runs<'a>(&'a HashMap<TextKey, Shaped>);
+pub struct Runs<'a>(&'a FxHashMap<TextKey, Shaped>);
 
 impl<'a> Runs<'a> {
     /// The shaped buffer of a run measured before.
@@ -66,7 +65,7 @@ impl<'a> Runs<'a> {
 /// Shapes and caches text runs.
 pub struct TextShaper {
     fonts: FontSystem,
-    cache: HashMap<TextKey, Shaped>,
+    cache: FxHashMap<TextKey, Shaped>,
     frame: u64,
     /// The widest digit of each weight (Regular, SemiBold, Bold), found on first use.
     widest_digit: [Option<char>; 3],
@@ -87,7 +86,7 @@ impl TextShaper {
         db.set_sans_serif_family(FAMILY);
         TextShaper {
             fonts: FontSystem::new_with_locale_and_db("vi-VN".into(), db),
-            cache: HashMap::new(),
+            cache: FxHashMap::default(),
             frame: 0,
             widest_digit: [None; 3],
         }
