@@ -383,12 +383,13 @@ pub fn draw(
         big = (big * (room / line).min(0.99)).max(small);
     }
     let figure = TextStyle::new(big, Weight::Bold, theme::TEXT);
-    let figure_max = (inner.w - unit_w).max(inner.w * 0.5);
-    let v = list.text(shaper, value, inner.x, y, figure, Some(figure_max));
+    let size =
+        DisplayList::fitted_size(shaper, value, figure, (inner.w - unit_w).max(inner.w * 0.5));
+    let figure = TextStyle::new(size, Weight::Bold, theme::TEXT);
+    let v = list.text(shaper, value, inner.x, y, figure, None);
     if !f.unit.is_empty() {
         // The unit's room is what the figure's digit shape leaves (the figure was fitted by
         // it), so the unit too keeps its size while the figure's digits change.
-        let size = DisplayList::fitted_size(shaper, value, figure, figure_max);
         let shape_w = shaper.shape_width(value, size, Weight::Bold);
         // The unit sits on the figure's baseline, roughly.
         list.text(
