@@ -81,6 +81,7 @@ impl Controls {
         for state in self.due(now_ms) {
             let before = (room.focus_unit.clone(), room.period);
             *room = state;
+            out.changed = true;
             if room.scene.is_some() {
                 out.scene.clone_from(&room.scene);
             }
@@ -93,6 +94,8 @@ impl Controls {
 /// What [`Controls::apply_due`] changed.
 #[derive(Debug, Default, PartialEq)]
 pub struct Applied {
+    /// A room state was applied: what the walls draw may have changed.
+    pub changed: bool,
     /// The scene the last applied change names.
     pub scene: Option<String>,
     /// The focus or the period moved: the panels' views ask for other figures.
@@ -178,6 +181,7 @@ struct App {
     windows: HashMap<WindowId, Screen>,
     shaper: TextShaper,
     list: DisplayList,
+    /// When `list` was composed; `None` once something it shows has changed.
     composed_at: Option<Instant>,
     frame_times: Vec<Duration>,
     last_report: Instant,
@@ -262,31 +266,7 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
         tracing::warn!(error = %e, "layout reload disabled: cannot watch its folder");
     }
 
-    let mut app = App {
-        opts,
-        catalogue,
-        layout,
-        layout_error: None,
-        scene,
-        data: {
-            let mut d = WallData::default();
-            d.follow_reports(subscribed.reports());
-            d
-        },
-        room: RoomState::default(),
-        controls: Controls::default(),
-        subscribed,
-        events,
-        commands,
-        gpu: None,
-        windows: HashMap::new(),
-        shaper: TextShaper::new(),
-        list: DisplayList::default(),
-        composed_at: None,
-        frame_times: Vec::new(),
-        last_report: Instant::now(),
-        error: None,
-    };
+    let mut app = App::new(opts, catalogue, layout, scene, subscribed, events, commands);
     event_loop
         .run_app(&mut app)
         .map_err(|e| AppError::EventLoop(e.to_string()))?;
@@ -298,6 +278,43 @@ pub fn run(opts: RunOptions) -> Result<(), AppError> {
 }
 
 impl App {
+    /// The wall before its windows open, fed by `events` and asking through `commands`.
+    fn new(
+        opts: RunOptions,
+        catalogue: Catalogue,
+        layout: Layout,
+        scene: usize,
+        subscribed: scene::Subscribed,
+        events: std::sync::mpsc::Receiver<Event>,
+        commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    ) -> App {
+        App {
+            opts,
+            catalogue,
+            layout,
+            layout_error: None,
+            scene,
+            data: {
+                let mut d = WallData::default();
+                d.follow_reports(subscribed.reports());
+                d
+            },
+            room: RoomState::default(),
+            controls: Controls::default(),
+            subscribed,
+            events,
+            commands,
+            gpu: None,
+            windows: HashMap::new(),
+            shaper: TextShaper::new(),
+            list: DisplayList::default(),
+            composed_at: None,
+            frame_times: Vec::new(),
+            last_report: Instant::now(),
+            error: None,
+        }
+    }
+
     fn open_windows(&mut self, event_loop: &ActiveEventLoop) -> Result<(), AppError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle(
             Box::new(event_loop.owned_display_handle()),
@@ -457,8 +474,13 @@ impl App {
             .collect();
     }
 
+    /// Applies what the feed brought and the room controls now due. Each window drains before
+    /// it draws, so a change can land between two windows of one turn: every window is then
+    /// asked to draw again, and none keeps showing the state before it.
     fn drain_events(&mut self) {
+        let mut changed = false;
         while let Ok(ev) = self.events.try_recv() {
+            changed = true;
             let now = live::now_ms();
             match ev {
                 Event::Connected => self.data.feed = Feed::Live { since_ms: now },
@@ -484,6 +506,10 @@ impl App {
             }
         }
         let applied = self.controls.apply_due(live::now_ms(), &mut self.room);
+        if changed || applied.changed {
+            self.composed_at = None;
+            self.request_redraw();
+        }
         if let Some(name) = &applied.scene
             && let Some(idx) = self.layout.scenes.iter().position(|s| &s.name == name)
         {
@@ -512,6 +538,8 @@ impl App {
     }
 
     fn reload(&mut self) {
+        // A new layout, or the banner saying why the edit was refused.
+        self.composed_at = None;
         match layout::load(&self.opts.layout, &self.catalogue) {
             Ok(new) => {
                 let scene_name = self.layout.scenes.get(self.scene).map(|s| s.name.clone());
@@ -606,16 +634,24 @@ impl App {
         self.composed_at = Some(Instant::now());
     }
 
-    fn draw(&mut self, id: WindowId, event_loop: &ActiveEventLoop) {
-        if self.gpu.is_none() {
-            return;
-        }
+    /// Composes unless the windows drawn in this event-loop turn can share the last frame's
+    /// list: one composed under 4 ms ago, with nothing changed since. Data, room controls, a
+    /// scene switch and a reload clear `composed_at`, so a change is never drawn a frame late
+    /// (or, on a still wall, a second late: the next redraw is the clock's).
+    fn compose_if_stale(&mut self) {
         if self
             .composed_at
             .is_none_or(|t| t.elapsed() > Duration::from_millis(4))
         {
             self.compose();
         }
+    }
+
+    fn draw(&mut self, id: WindowId, event_loop: &ActiveEventLoop) {
+        if self.gpu.is_none() {
+            return;
+        }
+        self.compose_if_stale();
         let Some(gpu2) = &self.gpu else { return };
         let Some(s) = self.windows.get_mut(&id) else {
             return;
@@ -723,6 +759,7 @@ impl App {
     fn switch_scene(&mut self, index: usize) {
         if index < self.layout.scenes.len() && index != self.scene {
             self.scene = index;
+            self.composed_at = None;
             tracing::info!(scene = %self.layout.scenes[index].name, "scene switched");
             self.request_redraw();
         }
@@ -836,6 +873,116 @@ impl ApplicationHandler<UserEvent> for App {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dieuhanh_protocol::live::Cell;
+
+    /// The wall of `desk.toml` on the demo snapshot, as `run` makes it before any window opens,
+    /// and the sender standing in for its live feed.
+    fn desk_wall() -> (App, std::sync::mpsc::Sender<Event>) {
+        let assets = crate::catalogue::assets_dir();
+        let catalogue = Catalogue::load(&assets).expect("catalogue");
+        let path = assets.join("layouts/desk.toml");
+        let layout = layout::load(&path, &catalogue).expect("layout");
+        let subscribed = scene::Subscribed::new(&layout, &RoomState::default(), live::now_ms());
+        let (events_tx, events) = std::sync::mpsc::channel();
+        let (commands, _) = tokio::sync::mpsc::unbounded_channel();
+        let opts = RunOptions {
+            layout: path,
+            server: "http://127.0.0.1:1".into(),
+            token: None,
+            windowed: true,
+            scene: None,
+            assets: assets.clone(),
+            exit_after_frames: None,
+            capture: None,
+        };
+        let mut app = App::new(opts, catalogue, layout, 0, subscribed, events, commands);
+        app.data = crate::snapshot::load(&crate::snapshot::demo_path(&assets)).expect("demo");
+        (app, events_tx)
+    }
+
+    fn drawn(app: &App) -> Vec<String> {
+        app.list.texts.iter().map(|t| t.key.text.clone()).collect()
+    }
+
+    /// The windows drawn in one event-loop turn share one composition, but a change that
+    /// arrives just after it (a figure, a presenter's scene, a room control) is composed into
+    /// the very next frame: not a frame later, nor a second later on a still wall.
+    #[test]
+    fn a_change_just_after_a_frame_is_in_the_next_frame() {
+        let (mut app, feed) = desk_wall();
+        let period = app
+            .data
+            .latest_period("NS01", "VN", None, None)
+            .expect("NS01 in the demo");
+        let tile = app.layout.scenes[0]
+            .panels
+            .iter()
+            .position(|p| p.widget == layout::WidgetKind::Kpi && p.indicators == ["NS01"])
+            .expect("the budget revenue tile");
+        app.compose_if_stale();
+        let before = app.list.panel_hash(tile);
+
+        let version = app.data.version + 1;
+        let delta = ServerMessage::Delta {
+            id: "t".into(),
+            from_version: version - 1,
+            version,
+            cells: vec![Cell {
+                i: "NS01".into(),
+                u: "VN".into(),
+                p: period,
+                v: Some(123_456.0),
+                c: None,
+            }],
+        };
+        feed.send(Event::Message(Box::new(delta))).expect("feed");
+        app.drain_events();
+        app.compose_if_stale();
+        // The tile lights up (its figure then counts to the new value).
+        assert_ne!(
+            app.list.panel_hash(tile),
+            before,
+            "the changed tile is drawn at once"
+        );
+
+        app.switch_scene(1);
+        app.compose_if_stale();
+        let second = app.layout.scenes[1].title.clone();
+        assert!(
+            drawn(&app).contains(&second),
+            "the presenter's scene {second:?} is drawn at once: {:?}",
+            drawn(&app)
+        );
+
+        // A room control arrives stamped for a moment ahead (every wall of the room changes
+        // then), and comes due between two frames with nothing else arriving.
+        let due = live::now_ms() + 40;
+        let control = ServerMessage::Control {
+            room: "r".into(),
+            version: 1,
+            apply_at_ms: due,
+            state: RoomState {
+                scene: Some(app.layout.scenes[0].name.clone()),
+                ..RoomState::default()
+            },
+        };
+        let first = app.layout.scenes[0].title.clone();
+        feed.send(Event::Message(Box::new(control))).expect("feed");
+        app.drain_events();
+        app.compose_if_stale();
+        assert!(drawn(&app).contains(&second), "not before its time");
+        while live::now_ms() <= due {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        app.compose_if_stale();
+        app.drain_events();
+        app.compose_if_stale();
+        assert!(
+            drawn(&app).contains(&first),
+            "the room's scene {first:?} is drawn at once: {:?}",
+            drawn(&app)
+        );
+    }
 
     #[test]
     fn room_changes_wait_for_their_stamped_time_and_apply_in_order() {
