@@ -16,6 +16,7 @@
 
 use bytemuck::{Pod, Zeroable};
 use etagere::{AllocId, AtlasAllocator, size2};
+use glyphon::cosmic_text::CacheKeyFlags;
 use glyphon::{Buffer, FontSystem, SwashCache, SwashContent};
 use rustc_hash::FxHashMap;
 
@@ -26,6 +27,10 @@ use super::text::TextKey;
 const PIECE: i32 = 1024;
 /// Width of the strips a run's image is cut into.
 const STRIP: i32 = 32;
+/// Glyphs this large (target pixels) are rasterised without TrueType hinting: its interpreter
+/// was ~80 % of the time a new glyph took, and at this size a stem snapped to the pixel grid no
+/// longer shows. Smaller text (labels, the scaled-down conference feed) keeps it.
+const UNHINTED_FROM_PX: f32 = 32.0;
 /// Rasterised glyphs kept by the swash cache before it is emptied (memory stays bounded).
 const GLYPH_CACHE_MAX: usize = 8192;
 
@@ -445,7 +450,10 @@ impl TextPass {
         for run in area.buffer.layout_runs() {
             let line_y = (run.line_y * area.scale).round() as i32;
             for glyph in run.glyphs {
-                let physical = glyph.physical((area.left, area.top), area.scale);
+                let mut physical = glyph.physical((area.left, area.top), area.scale);
+                if f32::from_bits(physical.cache_key.font_size_bits) >= UNHINTED_FROM_PX {
+                    physical.cache_key.flags |= CacheKeyFlags::DISABLE_HINTING;
+                }
                 let Some(image) = swash.get_image(fonts, physical.cache_key) else {
                     continue;
                 };
