@@ -790,10 +790,8 @@ impl ApplicationHandler<UserEvent> for App {
 
     fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UserEvent) {
         match event {
-            UserEvent::Wake => {
-                self.drain_events();
-                self.request_redraw();
-            }
+            // Draining asks every window to draw when it finds a change.
+            UserEvent::Wake => self.drain_events(),
             UserEvent::LayoutChanged => self.reload(),
         }
     }
