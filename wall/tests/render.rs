@@ -1574,9 +1574,11 @@ fn text_copied_over_flat_backgrounds_equals_text_drawn() {
         assert_eq!(copying.damage().is_empty(), step == "whole frame", "{step}");
         let (copied, drawn) = copying.text_pieces();
         if step == "whole frame" {
-            // Most text lies on panels and table rows; near a chart's lines it is drawn.
+            // Every run's ink on this scene lies on a panel, a table row or the clear colour
+            // (a chart's labels sit beside its lines, not on them), so none is blended: the
+            // whole-frame cost on a software adapter rests on it.
             assert!(
-                copied > drawn,
+                copied > 0 && drawn == 0,
                 "{step}: {copied} pieces copied, {drawn} drawn"
             );
         }

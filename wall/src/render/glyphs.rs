@@ -3,7 +3,10 @@
 //! BGRA atlas, already in the run's colour and premultiplied, and drawn as one quad (clipped to
 //! its bounds) per place it shows. A run the renderer finds on one flat colour
 //! ([`TextArea::over`]) is made over that colour instead and its pieces are copied into the
-//! target ([`TextCopy`]), not drawn.
+//! target ([`TextCopy`]), not drawn. Whether a run lies on one colour is judged by its ink
+//! ([`TextPass::ink`]), not its line box: the lines of a tile, set close, overlap by their
+//! boxes and not by their letters. A copied run is cut into wide pieces (one copy command
+//! each); a drawn one into narrow strips trimmed to their ink.
 //!
 //! Why not glyphon's renderer: measured on lavapipe at 7680×3240, the national overview's
 //! ~2,400 glyphs took ~20 ms a full frame as glyphon's one instance per glyph and take 14–16 ms
@@ -16,7 +19,7 @@
 
 use bytemuck::{Pod, Zeroable};
 use etagere::{AllocId, AtlasAllocator, size2};
-use glyphon::cosmic_text::CacheKeyFlags;
+use glyphon::cosmic_text::{CacheKey, CacheKeyFlags};
 use glyphon::{Buffer, FontSystem, SwashCache, SwashContent};
 use rustc_hash::FxHashMap;
 
@@ -52,6 +55,44 @@ fn inked(coverage: &[u8], w: i32, area: [i32; 4]) -> Option<[i32; 4]> {
         });
     }
     out
+}
+
+/// Where each of a run's glyph images goes in the target, as glyphon computes it: the pen
+/// position rounded to a pixel (the rest is the glyph's subpixel bin), then the image's own
+/// offset. Fills `glyphs` (cache key, left, top) and returns the images' bounding box, `None`
+/// when no glyph has an image (spaces only).
+fn place_glyphs(
+    fonts: &mut FontSystem,
+    swash: &mut SwashCache,
+    area: &TextArea<'_>,
+    glyphs: &mut Vec<(CacheKey, i32, i32)>,
+) -> Option<[i32; 4]> {
+    glyphs.clear();
+    let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
+    for run in area.buffer.layout_runs() {
+        let line_y = (run.line_y * area.scale).round() as i32;
+        for glyph in run.glyphs {
+            let mut physical = glyph.physical((area.left, area.top), area.scale);
+            if f32::from_bits(physical.cache_key.font_size_bits) >= UNHINTED_FROM_PX {
+                physical.cache_key.flags |= CacheKeyFlags::DISABLE_HINTING;
+            }
+            let Some(image) = swash.get_image(fonts, physical.cache_key) else {
+                continue;
+            };
+            let (w, h) = (image.placement.width as i32, image.placement.height as i32);
+            if w == 0 || h == 0 {
+                continue;
+            }
+            let x = physical.x + image.placement.left;
+            let y = line_y + physical.y - image.placement.top;
+            x0 = x0.min(x);
+            y0 = y0.min(y);
+            x1 = x1.max(x + w);
+            y1 = y1.max(y + h);
+            glyphs.push((physical.cache_key, x, y));
+        }
+    }
+    (!glyphs.is_empty()).then_some([x0, y0, x1, y1])
 }
 
 /// The atlas holds each run's pixels in its colour, premultiplied (or made over a background,
@@ -167,6 +208,19 @@ pub struct TextPass {
     /// The frame's pieces copied rather than drawn.
     copies: Vec<TextCopy>,
     buffer: Option<wgpu::Buffer>,
+    /// Each run's glyph images' bounding box by place ([`Self::ink`]), with the last frame
+    /// that asked.
+    inks: FxHashMap<InkKey, (Option<[i32; 4]>, u64)>,
+    glyphs: Vec<(CacheKey, i32, i32)>,
+}
+
+/// A run at a place, whatever its colour.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct InkKey {
+    text: TextKey,
+    left: u32,
+    top: u32,
+    scale: u32,
 }
 
 impl TextPass {
@@ -247,6 +301,8 @@ impl TextPass {
             vertices: Vec::new(),
             copies: Vec::new(),
             buffer: None,
+            inks: FxHashMap::default(),
+            glyphs: Vec::new(),
         }
     }
 
@@ -306,6 +362,40 @@ impl TextPass {
         self.side
     }
 
+    /// The rectangle of the target (within `area.bounds`) that the run can ink: its glyph
+    /// images' bounding box. `None` when it inks nothing there. A line's box is taller than its
+    /// letters, so boxes of lines set close touch where their ink does not.
+    pub fn ink(
+        &mut self,
+        fonts: &mut FontSystem,
+        swash: &mut SwashCache,
+        area: &TextArea<'_>,
+    ) -> Option<[i32; 4]> {
+        let key = InkKey {
+            text: area.key.clone(),
+            left: area.left.to_bits(),
+            top: area.top.to_bits(),
+            scale: area.scale.to_bits(),
+        };
+        // Asked before the frame is prepared: it is the coming frame's.
+        let frame = self.frame + 1;
+        let images = match self.inks.get_mut(&key) {
+            Some((images, asked)) => {
+                *asked = frame;
+                *images
+            }
+            None => {
+                let images = place_glyphs(fonts, swash, area, &mut self.glyphs);
+                self.inks.insert(key, (images, frame));
+                images
+            }
+        };
+        let [x0, y0, x1, y1] = images?;
+        let [l, t, r, b] = area.bounds;
+        let ink = [x0.max(l), y0.max(t), x1.min(r), y1.min(b)];
+        (ink[0] < ink[2] && ink[1] < ink[3]).then_some(ink)
+    }
+
     /// Rasterises the runs not in the atlas yet and builds the frame's quads.
     pub fn prepare(
         &mut self,
@@ -339,6 +429,12 @@ impl TextPass {
                     )));
                 }
             }
+        }
+        // Places asked about before this frame are forgotten once they outnumber its runs
+        // (while a figure counts up, every frame has new ones).
+        if self.inks.len() > 2 * areas.len() + 256 {
+            let frame = self.frame;
+            self.inks.retain(|_, (_, asked)| *asked >= frame);
         }
         let bytes: &[u8] = bytemuck::cast_slice(&self.vertices);
         if bytes.is_empty() {
@@ -443,36 +539,10 @@ impl TextPass {
         swash: &mut SwashCache,
         area: &TextArea<'_>,
     ) -> Result<Vec<Piece>, Full> {
-        // Where each glyph's image goes, as glyphon computes it: the pen position rounded to a
-        // pixel (the rest is the glyph's subpixel bin), then the image's own offset.
         let mut glyphs = Vec::new();
-        let (mut x0, mut y0, mut x1, mut y1) = (i32::MAX, i32::MAX, i32::MIN, i32::MIN);
-        for run in area.buffer.layout_runs() {
-            let line_y = (run.line_y * area.scale).round() as i32;
-            for glyph in run.glyphs {
-                let mut physical = glyph.physical((area.left, area.top), area.scale);
-                if f32::from_bits(physical.cache_key.font_size_bits) >= UNHINTED_FROM_PX {
-                    physical.cache_key.flags |= CacheKeyFlags::DISABLE_HINTING;
-                }
-                let Some(image) = swash.get_image(fonts, physical.cache_key) else {
-                    continue;
-                };
-                let (w, h) = (image.placement.width as i32, image.placement.height as i32);
-                if w == 0 || h == 0 {
-                    continue;
-                }
-                let x = physical.x + image.placement.left;
-                let y = line_y + physical.y - image.placement.top;
-                x0 = x0.min(x);
-                y0 = y0.min(y);
-                x1 = x1.max(x + w);
-                y1 = y1.max(y + h);
-                glyphs.push((physical.cache_key, x, y));
-            }
-        }
-        if glyphs.is_empty() {
+        let Some([x0, y0, x1, y1]) = place_glyphs(fonts, swash, area, &mut glyphs) else {
             return Ok(Vec::new());
-        }
+        };
         let (w, h) = (x1 - x0, y1 - y0);
         let mut coverage = vec![0u8; (w * h) as usize];
         for (cache_key, gx, gy) in glyphs {
@@ -516,9 +586,15 @@ impl TextPass {
         // the baseline and between words is not blended at all (a software rasteriser pays for
         // every blended pixel, inked or not).
         let mut pieces: Vec<Piece> = Vec::new();
+        // A copied run's pieces are as wide as packing them allows: its background is in
+        // them, and each copy is a command of its own.
+        let strip = match area.over {
+            Some(_) => (self.side as i32 / 4).clamp(STRIP, PIECE),
+            None => STRIP,
+        };
         for py in (0..h).step_by(PIECE as usize) {
-            for px in (0..w).step_by(STRIP as usize) {
-                let (cw, ch) = ((w - px).min(STRIP), (h - py).min(PIECE));
+            for px in (0..w).step_by(strip as usize) {
+                let (cw, ch) = ((w - px).min(strip), (h - py).min(PIECE));
                 let Some([tx0, ty0, tx1, ty1]) = inked(&coverage, w, [px, py, px + cw, py + ch])
                 else {
                     continue;

@@ -167,6 +167,8 @@ pub struct Renderer {
     backdrop: Vec<Vertex>,
     /// Where the frame's shapes and text lie, to find the text that can be copied.
     copy_grid: Grid,
+    /// The frame's text areas' ink rectangles (reused).
+    inks: Vec<Option<[i32; 4]>>,
     /// The target's size in pixels, as last prepared.
     target_size: [u32; 2],
     text: TextPass,
@@ -254,6 +256,7 @@ impl Renderer {
             substituted: Vec::new(),
             backdrop: Vec::new(),
             copy_grid: Grid::default(),
+            inks: Vec::new(),
             target_size: [0, 0],
             text,
             swash: glyphon::SwashCache::new(),
@@ -521,7 +524,7 @@ impl Renderer {
         }
         if self.copy_text && self.format == glyphs::ATLAS_FORMAT {
             let cleared = fill.unwrap_or(background);
-            self.choose_copies(screens, &mut areas, target_size, cleared);
+            self.choose_copies(screens, fonts, &mut areas, target_size, cleared);
         }
         self.target_size = target_size;
         self.text
@@ -531,15 +534,16 @@ impl Renderer {
         Ok(())
     }
 
-    /// Marks the text areas that can be copied (see [`TextArea::over`]). An area's pixels are
-    /// one flat colour once the shapes are drawn when the last shape touching it is an opaque
-    /// one-colour rectangle that holds it (a panel's background, a table's row), or, on a
-    /// frame drawn whole, when no shape touches it (the clear colour). It must touch no other
-    /// text either. Shapes are judged by their bounding boxes, so a run merely near a diagonal
-    /// is drawn.
+    /// Marks the text areas that can be copied (see [`TextArea::over`]). An area is judged by
+    /// the pixels it can ink ([`TextPass::ink`]). They are one flat colour once the shapes are
+    /// drawn when the last shape touching them is an opaque one-colour rectangle that holds
+    /// them (a panel's background, a table's row), or, on a frame drawn whole, when no shape
+    /// touches them (the clear colour). They must touch no other text's either. Shapes are
+    /// judged by their bounding boxes, so a run merely near a diagonal is drawn.
     fn choose_copies(
         &mut self,
         screens: &[ScreenMap],
+        fonts: &mut glyphon::FontSystem,
         areas: &mut [TextArea<'_>],
         target_size: [u32; 2],
         cleared: Color,
@@ -588,12 +592,26 @@ impl Renderer {
                 }
             }
         }
+        // Each area by the pixels it can ink, not its line box: a tile's lines, set close,
+        // share a row of their boxes and none of their ink.
+        let mut inks = std::mem::take(&mut self.inks);
+        inks.clear();
+        inks.extend(
+            areas
+                .iter()
+                .map(|a| self.text.ink(fonts, &mut self.swash, a)),
+        );
         let texts = rects.len();
-        for (k, a) in areas.iter().enumerate() {
-            taken.insert(a.bounds, texts + k);
+        for (k, ink) in inks.iter().enumerate() {
+            if let Some(ink) = ink {
+                taken.insert(*ink, texts + k);
+            }
         }
         for (k, a) in areas.iter_mut().enumerate() {
-            let b = a.bounds;
+            // Nothing inked: nothing drawn or copied either way.
+            let Some(b) = inks[k] else {
+                continue;
+            };
             let mut last = None;
             let mut other_text = false;
             taken.each_touching(b, |owner| {
@@ -616,6 +634,7 @@ impl Renderer {
             a.over = colour.map(|c| Color(c).to_rgba8());
         }
         self.copy_grid = taken;
+        self.inks = inks;
     }
 
     /// Draws the prepared frame into `target`: shapes and blended text in one pass, then the
