@@ -2242,3 +2242,33 @@ fn the_ticker_says_who_has_just_approved_a_report() {
         .join(" ");
     assert!(drawn.contains("cần duyệt lại"), "{drawn}");
 }
+
+#[test]
+fn no_text_touches_other_text_or_a_shape_on_the_shipped_layouts() {
+    let gpu = gpu();
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/bench/uhd.toml");
+    let mut layouts: Vec<(String, Layout)> = ["desk.toml", "room.toml", "national.toml"]
+        .into_iter()
+        .map(|n| (n.to_owned(), load_layout(n)))
+        .collect();
+    layouts.push(("uhd.toml".into(), layout::load(&bench, &cat).unwrap()));
+    let (data, taken) = demo();
+    let room = RoomState::default();
+    let mut shaper = TextShaper::new();
+    let mut list = DisplayList::default();
+    let mut found = Vec::new();
+    for (name, layout) in &layouts {
+        let (screens, size) = scene::wall_screens(layout);
+        let mut r = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+        for scene in &layout.scenes {
+            scene::compose(layout, scene, &data, &room, taken, &mut shaper, &mut list);
+            r.prepare(&gpu, &mut shaper, &list, theme::BACKGROUND, &screens, size)
+                .unwrap();
+            for (key, ink) in r.blended_texts() {
+                found.push(format!("{name} {}: {:?} at {ink:?}", scene.name, key.text));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

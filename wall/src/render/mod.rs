@@ -24,7 +24,7 @@ use thiserror::Error;
 use crate::draw::{Color, DisplayList, Vertex};
 use crate::layout::Rect;
 use glyphs::{TextArea, TextCopy, TextPass};
-use text::TextShaper;
+use text::{TextKey, TextShaper};
 
 /// Why the wall cannot draw.
 #[derive(Debug, Error)]
@@ -169,6 +169,8 @@ pub struct Renderer {
     copy_grid: Grid,
     /// The frame's text areas' ink rectangles (reused).
     inks: Vec<Option<[i32; 4]>>,
+    /// The frame's runs that ink pixels not of one flat colour, and are blended.
+    blended_runs: Vec<(TextKey, [i32; 4])>,
     /// The target's size in pixels, as last prepared.
     target_size: [u32; 2],
     text: TextPass,
@@ -257,6 +259,7 @@ impl Renderer {
             backdrop: Vec::new(),
             copy_grid: Grid::default(),
             inks: Vec::new(),
+            blended_runs: Vec::new(),
             target_size: [0, 0],
             text,
             swash: glyphon::SwashCache::new(),
@@ -522,6 +525,7 @@ impl Renderer {
                 });
             }
         }
+        self.blended_runs.clear();
         if self.copy_text && self.format == glyphs::ATLAS_FORMAT {
             let cleared = fill.unwrap_or(background);
             self.choose_copies(screens, fonts, &mut areas, target_size, cleared);
@@ -622,6 +626,7 @@ impl Renderer {
                 }
             });
             if other_text {
+                self.blended_runs.push((a.key.clone(), b));
                 continue;
             }
             let colour = match last {
@@ -632,6 +637,9 @@ impl Renderer {
                     .map(|(_, c)| c),
             };
             a.over = colour.map(|c| Color(c).to_rgba8());
+            if a.over.is_none() {
+                self.blended_runs.push((a.key.clone(), b));
+            }
         }
         self.copy_grid = taken;
         self.inks = inks;
@@ -822,6 +830,14 @@ impl Renderer {
     /// How many pieces of the prepared frame's text are copied, and how many drawn.
     pub fn text_pieces(&self) -> (usize, usize) {
         (self.text.copies().len(), self.text.quads())
+    }
+
+    /// The prepared frame's runs drawn blended because their ink touches another run's, a
+    /// shape that is not a flat rectangle holding them, or (on a partial frame) nothing that
+    /// says what is under them; with their ink in target pixels. Only found when text is
+    /// copied: otherwise every run is blended and this is empty.
+    pub fn blended_texts(&self) -> &[(TextKey, [i32; 4])] {
+        &self.blended_runs
     }
 
     /// The canvas rectangles the prepared frame redraws (empty: all of it).

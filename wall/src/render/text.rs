@@ -157,6 +157,16 @@ impl TextShaper {
         self.shaped(key).extent
     }
 
+    /// How far below the top of the run's box its first line's baseline lies: runs of two sizes
+    /// set on one baseline (a figure and its unit) are placed by it.
+    pub fn baseline(&mut self, key: &TextKey) -> f32 {
+        self.shaped(key)
+            .buffer
+            .layout_runs()
+            .next()
+            .map_or(key.size_px(), |run| run.line_y)
+    }
+
     /// Width of `text` at `size_px` and `weight`.
     pub fn width(&mut self, text: &str, size_px: f32, weight: Weight) -> f32 {
         let key = self.key(text, size_px, weight);

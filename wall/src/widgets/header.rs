@@ -90,7 +90,14 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let clock = date_time(ctx.now_ms);
     // Both by digit shape, so the title's room does not change with the minute or the data
     // version (a long title would otherwise change size with them).
-    let clock_w = shaper.shape_width(&clock, big * 0.8, Weight::SemiBold);
+    // The clock over the status line, both above the stripe: on a low header they give up
+    // size together rather than let the status line sit on the stripe.
+    let above = r.h - stripe;
+    let column = big * 0.8 * 1.2 + small * 1.25;
+    let fit = (above * 0.96 / column).min(1.0);
+    let (clock_px, small) = (big * 0.8 * fit, small * fit);
+    let top = r.y + (above - column * fit) / 2.0;
+    let clock_w = shaper.shape_width(&clock, clock_px, Weight::SemiBold);
     let (status_text, colour) = status(ctx);
     // The status line under the clock (a disc and its text) can be the wider of the two.
     let status_w = shaper.shape_width(&status_text, small, Weight::Regular) + small;
@@ -106,15 +113,15 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         shaper,
         &clock,
         right,
-        r.y + pad * 0.5,
-        TextStyle::new(big * 0.8, Weight::SemiBold, theme::TEXT).align(Align::Right),
+        top,
+        TextStyle::new(clock_px, Weight::SemiBold, theme::TEXT).align(Align::Right),
         None,
     );
     let s = list.text(
         shaper,
         &status_text,
         right,
-        r.y + pad * 0.5 + big * 1.05,
+        top + clock_px * 1.2,
         TextStyle::new(small, Weight::Regular, colour).align(Align::Right),
         None,
     );

@@ -345,12 +345,16 @@ pub fn draw(
         );
         return;
     };
-    let unit_key = shaper.key(&f.unit, medium, Weight::Regular);
-    let unit_w = if f.unit.is_empty() {
-        0.0
-    } else {
-        shaper.measure(&unit_key)[0] + medium * 0.4
+    // The unit is at most half the figure's size: beside a figure shrunk to fit a narrow
+    // tile, a unit at the title's size would outweigh it and rise above it.
+    let unit_w = |shaper: &mut TextShaper, px: f32| {
+        if f.unit.is_empty() {
+            0.0
+        } else {
+            shaper.width(&f.unit, px, Weight::Regular) + px * 0.4
+        }
     };
+    let unit_room = unit_w(shaper, medium);
     // The comparisons with last year and the plan are the tile's point, and a total still
     // missing reports must say so: the figure gives up size so that every line fits under it
     // (a tight tile, a short figure drawn large, or headings moved under a stale badge).
@@ -383,42 +387,56 @@ pub fn draw(
         big = (big * (room / line).min(0.99)).max(small);
     }
     let figure = TextStyle::new(big, Weight::Bold, theme::TEXT);
-    let size =
-        DisplayList::fitted_size(shaper, value, figure, (inner.w - unit_w).max(inner.w * 0.5));
+    let fit = |shaper: &mut TextShaper, room: f32| {
+        DisplayList::fitted_size(shaper, value, figure, (inner.w - room).max(inner.w * 0.5))
+    };
+    // Fitted beside the unit at the title's size, the unit then set to at most half the
+    // figure, and the figure fitted again in the room that leaves (it only grows: the unit
+    // keeps the size it had, at most half of either).
+    let first = fit(shaper, unit_room);
+    let unit_px = medium.min(first * 0.5);
+    let unit_room = unit_w(shaper, unit_px);
+    let size = fit(shaper, unit_room);
     let figure = TextStyle::new(size, Weight::Bold, theme::TEXT);
     let v = list.text(shaper, value, inner.x, y, figure, None);
     if !f.unit.is_empty() {
         // The unit's room is what the figure's digit shape leaves (the figure was fitted by
         // it), so the unit too keeps its size while the figure's digits change.
         let shape_w = shaper.shape_width(value, size, Weight::Bold);
-        // The unit sits on the figure's baseline, roughly.
+        // On the figure's baseline.
+        let figure_base = shaper.baseline(&shaper.key(value, size, Weight::Bold));
+        let unit_base = shaper.baseline(&shaper.key(&f.unit, unit_px, Weight::Regular));
         list.text(
             shaper,
             &f.unit,
-            v.x + v.w + medium * 0.4,
-            v.y + v.h - medium * 1.45,
-            TextStyle::new(medium, Weight::Regular, theme::MUTED),
-            Some((inner.x + inner.w - v.x - shape_w.max(v.w)).max(medium)),
+            v.x + v.w + unit_px * 0.4,
+            v.y + figure_base - unit_base,
+            TextStyle::new(unit_px, Weight::Regular, theme::MUTED),
+            Some((inner.x + inner.w - v.x - shape_w.max(v.w) - unit_px * 0.4).max(unit_px)),
         );
     }
     y = v.y + v.h + note * 0.2;
 
+    // A line too long for the tile even at the labels' size shrinks on its own, the arrow
+    // with its line; the plan never reads larger than the headline comparison above it.
+    let mut px = note;
+    if let Some((text, ..)) = &f.yoy {
+        let wide = note * 1.35 + shaper.shape_width(text, note, Weight::SemiBold);
+        if wide > inner.w {
+            px = note * inner.w / wide * 0.98;
+        }
+    }
     if let Some((text, up, colour)) = &f.yoy
         && y + yoy_h <= bottom
     {
-        let arrow = note * 0.9;
+        let arrow = px * 0.9;
         match up {
-            Some(up) => list.arrow(
-                [inner.x + arrow * 0.6, y + note * 0.65],
-                arrow,
-                *up,
-                *colour,
-            ),
+            Some(up) => list.arrow([inner.x + arrow * 0.6, y + px * 0.65], arrow, *up, *colour),
             // "0,0": level, neither up nor down.
             None => list.rect(
                 Rect::new(
                     inner.x + arrow * 0.15,
-                    y + note * 0.57,
+                    y + px * 0.57,
                     arrow * 0.9,
                     arrow * 0.2,
                 ),
@@ -430,7 +448,7 @@ pub fn draw(
             text,
             inner.x + arrow * 1.5,
             y,
-            TextStyle::new(note, Weight::SemiBold, *colour),
+            TextStyle::new(px, Weight::SemiBold, *colour),
             Some(inner.w - arrow * 1.5),
         );
         y = t.y + t.h;
@@ -443,7 +461,7 @@ pub fn draw(
             text,
             inner.x,
             y,
-            TextStyle::new(note, Weight::Regular, theme::ACCENT),
+            TextStyle::new(px, Weight::Regular, theme::ACCENT),
             Some(inner.w),
         );
         y = t.y + t.h;
@@ -456,7 +474,7 @@ pub fn draw(
             text,
             inner.x,
             y,
-            TextStyle::new(note * 0.85, Weight::Regular, theme::STALE),
+            TextStyle::new(px * 0.85, Weight::Regular, theme::STALE),
             Some(inner.w),
         );
         y = t.y + t.h;
