@@ -88,8 +88,6 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let title = title.as_str();
     let right = r.x + r.w - pad;
     let clock = date_time(ctx.now_ms);
-    // Both by digit shape, so the title's room does not change with the minute or the data
-    // version (a long title would otherwise change size with them).
     // The clock over the status line, both above the stripe: on a low header they give up
     // size together rather than let the status line sit on the stripe.
     let above = r.h - stripe;
@@ -97,6 +95,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let fit = (above * 0.96 / column).min(1.0);
     let (clock_px, small) = (big * 0.8 * fit, small * fit);
     let top = r.y + (above - column * fit) / 2.0;
+    // Both by digit shape, so the title's room does not change with the minute or the data
+    // version (a long title would otherwise change size with them).
     let clock_w = shaper.shape_width(&clock, clock_px, Weight::SemiBold);
     let (status_text, colour) = status(ctx);
     // The status line under the clock (a disc and its text) can be the wider of the two.

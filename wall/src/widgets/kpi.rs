@@ -390,9 +390,9 @@ pub fn draw(
     let fit = |shaper: &mut TextShaper, room: f32| {
         DisplayList::fitted_size(shaper, value, figure, (inner.w - room).max(inner.w * 0.5))
     };
-    // Fitted beside the unit at the title's size, the unit then set to at most half the
-    // figure, and the figure fitted again in the room that leaves (it only grows: the unit
-    // keeps the size it had, at most half of either).
+    // The figure is fitted beside the unit at the title's size; the unit is then set to at
+    // most half that figure, and the figure fitted again in the room the unit leaves now (it
+    // can only grow, so the unit stays at most half of it).
     let first = fit(shaper, unit_room);
     let unit_px = medium.min(first * 0.5);
     let unit_room = unit_w(shaper, unit_px);
