@@ -16,7 +16,8 @@
 //!    = the end of the first frame drawn with the new figure − the upload's `accepted_at_us`.
 //! 3. The peer: the same scene as an ECharts page (`echarts-peer/scene.html`) in headless
 //!    Chromium, driven by `echarts-peer/run.mjs`, fed the same figures (exported here), timed per
-//!    frame and per update at the same sizes.
+//!    frame and per update at the same sizes, in `--peer-rounds` fresh pages a size (samples
+//!    pooled: one page's median frame varies severalfold between runs).
 //!
 //! Prints a markdown table with the ratios. Not a test: nothing here passes or fails.
 
@@ -56,6 +57,10 @@ struct Args {
     /// Measured uploads for the update-to-pixel latency (after one warm-up upload).
     #[arg(long, default_value_t = 20)]
     updates: usize,
+    /// Fresh pages the ECharts peer is measured in at each size, samples pooled (one page's
+    /// median frame varies severalfold between runs on SwiftShader).
+    #[arg(long, default_value_t = 3)]
+    peer_rounds: usize,
     /// Scratch folder: the server's demo database (kept and reused between runs), logs, the
     /// figures exported for the page, the page's results.
     #[arg(long)]
@@ -933,6 +938,8 @@ fn table_rows(ctx: &Ctx<'_>, panel: &Panel) -> Vec<[String; 4]> {
 struct Browser {
     version: String,
     gl: String,
+    /// Fresh pages measured at each size, their samples pooled.
+    rounds: usize,
     /// Per size (same order as the wall's): frame times, update times, the idle-frame floor.
     scenes: Vec<(Ms, Ms, Ms, Ms)>,
 }
@@ -977,6 +984,7 @@ fn browser_bench(args: &Args, models: &[Value]) -> anyhow::Result<Browser> {
         .args(["--frames", &args.frames.to_string()])
         .args(["--updates", &args.updates.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
+        .args(["--rounds", &args.peer_rounds.max(1).to_string()])
         .arg("--chromium")
         .arg(&args.chromium)
         .current_dir(&dir);
@@ -1003,6 +1011,7 @@ fn browser_bench(args: &Args, models: &[Value]) -> anyhow::Result<Browser> {
     Ok(Browser {
         version: r["browser"].as_str().unwrap_or("?").to_owned(),
         gl: r["gl"].as_str().unwrap_or("?").to_owned(),
+        rounds: args.peer_rounds.max(1),
         scenes,
     })
 }
@@ -1024,8 +1033,8 @@ fn print_table(
     println!("Wall adapter: {adapter}");
     if let Some(b) = browser {
         println!(
-            "Peer: ECharts (canvas) in Chromium {}, GL: {}",
-            b.version, b.gl
+            "Peer: ECharts (canvas) in Chromium {}, GL: {}; {} fresh pages a size, samples pooled",
+            b.version, b.gl, b.rounds
         );
     }
     println!();

@@ -8,8 +8,11 @@
 // Afterwards the canvas is checked: one that lost its content voids the times (tried 3 times).
 // Chromium renders on SwiftShader (software, like lavapipe for the wall) with vsync and the frame
 // rate limit off, so animation frames come as fast as the work allows instead of every 16.7 ms.
+// With --rounds N each size is measured N times, each time in a fresh page, and the samples of
+// all rounds pooled: on SwiftShader one page's median frame at 7680×3240 was seen anywhere from
+// 59 to 212 ms between runs of the same build.
 // Usage: node run.mjs --model M.json --out R.json [--frames 60] [--updates 20] [--warmup 8]
-//                     [--chromium /usr/bin/chromium] [--png DIR]
+//                     [--rounds 1] [--chromium /usr/bin/chromium] [--png DIR]
 // Run it from the folder where `npm install` put echarts and playwright-core (scene.html loads
 // node_modules/echarts from next to itself).
 
@@ -21,11 +24,11 @@ import { chromium } from 'playwright-core';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
-  const o = { frames: 60, updates: 20, warmup: 8, chromium: '/usr/bin/chromium', png: null };
+  const o = { frames: 60, updates: 20, warmup: 8, rounds: 1, chromium: '/usr/bin/chromium', png: null };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '');
     if (!(key in o) && !['model', 'out'].includes(key)) throw new Error(`unknown option ${argv[i]}`);
-    o[key] = ['frames', 'updates', 'warmup'].includes(key) ? Number(argv[i + 1]) : argv[i + 1];
+    o[key] = ['frames', 'updates', 'warmup', 'rounds'].includes(key) ? Number(argv[i + 1]) : argv[i + 1];
   }
   if (!o.model || !o.out) throw new Error('usage: node run.mjs --model M.json --out R.json [options]');
   return o;
@@ -96,10 +99,18 @@ async function measure(scene) {
 
 try {
   for (const scene of model.scenes) {
-    let r = null;
-    for (let attempt = 1; attempt <= 3 && !r; attempt++) r = await measure(scene);
-    if (!r) throw new Error(`${scene.name}: the canvas lost its content in 3 attempts`);
-    results.scenes.push(r);
+    let pooled = null;
+    for (let round = 1; round <= Math.max(1, opts.rounds); round++) {
+      let r = null;
+      for (let attempt = 1; attempt <= 3 && !r; attempt++) r = await measure(scene);
+      if (!r) throw new Error(`${scene.name}: the canvas lost its content in 3 attempts`);
+      if (!pooled) {
+        pooled = r;
+      } else {
+        for (const k of ['frames', 'script', 'updates', 'idle']) pooled[k].push(...r[k]);
+      }
+    }
+    results.scenes.push(pooled);
   }
 } finally {
   await browser.close();
