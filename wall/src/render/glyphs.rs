@@ -125,6 +125,8 @@ fn composited(color: [u8; 4], over: [u8; 4]) -> [[u8; 4]; 256] {
 /// A text run to draw: its shaped buffer, where it goes in target pixels, its colour, and the
 /// part of the target it may touch.
 pub struct TextArea<'a> {
+    /// Which of the display list's text runs this is (a run on two screens is two areas).
+    pub run: usize,
     pub buffer: &'a Buffer,
     pub key: &'a TextKey,
     /// Top-left of the run's box, target pixels.

@@ -24,7 +24,7 @@ use thiserror::Error;
 use crate::draw::{Color, DisplayList, Vertex};
 use crate::layout::Rect;
 use glyphs::{TextArea, TextCopy, TextPass};
-use text::{TextKey, TextShaper};
+use text::TextShaper;
 
 /// Why the wall cannot draw.
 #[derive(Debug, Error)]
@@ -169,8 +169,9 @@ pub struct Renderer {
     copy_grid: Grid,
     /// The frame's text areas' ink rectangles (reused).
     inks: Vec<Option<[i32; 4]>>,
-    /// The frame's runs that ink pixels not of one flat colour, and are blended.
-    blended_runs: Vec<(TextKey, [i32; 4])>,
+    /// The frame's runs (indices into the display list's texts) that ink pixels not of one
+    /// flat colour, and are blended, with their ink.
+    blended_runs: Vec<(usize, [i32; 4])>,
     /// The target's size in pixels, as last prepared.
     target_size: [u32; 2],
     text: TextPass,
@@ -481,7 +482,7 @@ impl Renderer {
         let mut areas = Vec::new();
         for s in screens {
             let scale = s.scale();
-            for run in &list.texts {
+            for (index, run) in list.texts.iter().enumerate() {
                 let Some(visible) = run.rect.intersection(&s.canvas) else {
                     continue;
                 };
@@ -509,6 +510,7 @@ impl Renderer {
                 let [bl, bt] = to_target(visible.x, visible.y);
                 let [br, bb] = to_target(visible.x + visible.w, visible.y + visible.h);
                 areas.push(TextArea {
+                    run: index,
                     buffer,
                     key: &run.key,
                     left,
@@ -626,7 +628,7 @@ impl Renderer {
                 }
             });
             if other_text {
-                self.blended_runs.push((a.key.clone(), b));
+                self.blended_runs.push((a.run, b));
                 continue;
             }
             let colour = match last {
@@ -638,7 +640,7 @@ impl Renderer {
             };
             a.over = colour.map(|c| Color(c).to_rgba8());
             if a.over.is_none() {
-                self.blended_runs.push((a.key.clone(), b));
+                self.blended_runs.push((a.run, b));
             }
         }
         self.copy_grid = taken;
@@ -832,11 +834,12 @@ impl Renderer {
         (self.text.copies().len(), self.text.quads())
     }
 
-    /// The prepared frame's runs drawn blended because their ink touches another run's, a
-    /// shape that is not a flat rectangle holding them, or (on a partial frame) nothing that
-    /// says what is under them; with their ink in target pixels. Only found when text is
-    /// copied: otherwise every run is blended and this is empty.
-    pub fn blended_texts(&self) -> &[(TextKey, [i32; 4])] {
+    /// The prepared frame's runs (indices into the display list's `texts`) drawn blended
+    /// because their ink touches another run's, a shape that is not a flat rectangle holding
+    /// them, or (on a partial frame) nothing that says what is under them; with their ink in
+    /// target pixels. Only found when text is copied: otherwise every run is blended and this
+    /// is empty.
+    pub fn blended_texts(&self) -> &[(usize, [i32; 4])] {
         &self.blended_runs
     }
 
@@ -1462,7 +1465,7 @@ fn copy_out(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly on any error")]
 
     use super::*;
@@ -1480,7 +1483,13 @@ mod tests {
         list
     }
 
-    fn draw(gpu: &Gpu, r: &mut Renderer, shaper: &mut TextShaper, list: &DisplayList) -> Image {
+    /// `list` drawn whole by `r` on a 640×480 target, read back.
+    pub(crate) fn draw(
+        gpu: &Gpu,
+        r: &mut Renderer,
+        shaper: &mut TextShaper,
+        list: &DisplayList,
+    ) -> Image {
         let screens = [ScreenMap {
             canvas: Rect::new(0.0, 0.0, 640.0, 480.0),
             target: Rect::new(0.0, 0.0, 640.0, 480.0),

@@ -387,7 +387,7 @@ mod tests {
     /// other: where lines cross, where one series has a gap, where all three overlap.
     #[test]
     fn opaque_area_bands_look_like_translucent_areas_laid_in_order() {
-        use crate::render::{Gpu, OFFSCREEN_FORMAT, Offscreen, Renderer, ScreenMap};
+        use crate::render::{Gpu, OFFSCREEN_FORMAT, Renderer};
         let gpu = Gpu::headless().expect("a Vulkan adapter (lavapipe in CI)");
         let xs: Vec<f32> = (0..7).map(|i| 20.0 + i as f32 * 100.0).collect();
         let base = 460.0;
@@ -409,10 +409,6 @@ mod tests {
                 .to_vec(),
         ];
         let whole = Rect::new(0.0, 0.0, 640.0, 480.0);
-        let screens = [ScreenMap {
-            canvas: whole,
-            target: whole,
-        }];
         let mut shaper = TextShaper::new();
         let mut pixels = Vec::new();
         for opaque in [true, false] {
@@ -434,20 +430,7 @@ mod tests {
                 }
             }
             let mut r = Renderer::new(&gpu, OFFSCREEN_FORMAT);
-            r.prepare(
-                &gpu,
-                &mut shaper,
-                &list,
-                theme::BACKGROUND,
-                &screens,
-                [640, 480],
-            )
-            .unwrap();
-            let image = Offscreen::new(&gpu, [640, 480])
-                .unwrap()
-                .capture(&gpu, &r)
-                .unwrap();
-            pixels.push(image.pixels);
+            pixels.push(crate::render::tests::draw(&gpu, &mut r, &mut shaper, &list).pixels);
         }
         let differing = pixels[0]
             .chunks_exact(4)
