@@ -157,7 +157,8 @@ fn kept_texture(gpu: &Gpu, config: &wgpu::SurfaceConfiguration) -> wgpu::Texture
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: config.format,
-        // Text is copied into it (see `Renderer::copy_text`).
+        // Text and a whole frame's fill are copied into it (see `Renderer::copy_text` and
+        // `Renderer::fill_by_copy`).
         usage: wgpu::TextureUsages::RENDER_ATTACHMENT
             | wgpu::TextureUsages::COPY_SRC
             | wgpu::TextureUsages::COPY_DST,

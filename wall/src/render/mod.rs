@@ -8,7 +8,9 @@
 //! lies on one flat colour with nothing else under or over it is made over that colour in the
 //! atlas and copied into the target after the pass ([`Renderer::copy_text`]): on lavapipe a
 //! copy is a memory move where a drawn strip is a shaded, blended pixel each, and a whole
-//! frame at 7680×3240 took 31.4 ms instead of 39.2 (medians of 6 alternating runs).
+//! frame at 7680×3240 took 31.4 ms instead of 39.2 (medians of 6 alternating runs). For the
+//! same reason a frame drawn whole on a CPU adapter starts from copies of a strip of its clear
+//! colour rather than the pass's clear ([`Renderer::fill_by_copy`]).
 //!
 //! Targets are plain (non-sRGB) 8-bit formats and colours are written as sRGB values, blended in
 //! sRGB space as browsers do: on a CPU adapter an sRGB target costs an encode and a decode per
@@ -148,6 +150,10 @@ struct ScreenUniform {
 /// Uniform slots are this far apart (wgpu's minimum uniform offset alignment).
 const UNIFORM_STRIDE: u64 = 256;
 
+/// Rows of the fill strip: 2 MB at 7680 wide, so it stays in the cache while copied down the
+/// target (taller strips measured no faster).
+const FILL_ROWS: u32 = 64;
+
 /// Pipelines and text state, long-lived; one per target format.
 pub struct Renderer {
     format: wgpu::TextureFormat,
@@ -191,6 +197,14 @@ pub struct Renderer {
     /// default for plain BGRA targets (the atlas's format); whoever renders into a texture
     /// without `COPY_DST` turns it off.
     pub copy_text: bool,
+    /// Whether a frame drawn whole starts by copying a strip of its clear colour down the
+    /// target instead of clearing it in the render pass. On by default on a CPU adapter
+    /// (lavapipe), whose render-pass clear fills the target tile by tile, 64 pixels of a row at
+    /// a time: at 7680×3240 that took 30–40 ms where the copies take ~15 (a 2 MB strip, read
+    /// from the cache, written row after row). A GPU clears for free, so it keeps the clear.
+    pub fill_by_copy: bool,
+    /// The strip [`Renderer::fill_by_copy`] copies, as wide as the target, and its pixel.
+    fill_strip: Option<(wgpu::Texture, [u8; 4])>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -270,6 +284,9 @@ impl Renderer {
             damage: Vec::new(),
             retained: false,
             copy_text: format == glyphs::ATLAS_FORMAT,
+            fill_by_copy: gpu.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+                && format == glyphs::ATLAS_FORMAT,
+            fill_strip: None,
         }
     }
 
@@ -537,7 +554,48 @@ impl Renderer {
             .prepare(device, queue, fonts, &mut self.swash, &areas, target_size)?;
         self.prepared_screens = screens.to_vec();
         self.clear = wgpu_color(fill.unwrap_or(background), self.format.is_srgb());
+        if self.fill_by_copy && self.damage.is_empty() {
+            self.prepare_fill_strip(gpu, fill.unwrap_or(background), target_size[0]);
+        }
         Ok(())
+    }
+
+    /// Makes the strip of `colour` that a frame drawn whole is filled from, `width` pixels wide.
+    fn prepare_fill_strip(&mut self, gpu: &Gpu, colour: Color, width: u32) {
+        let [r, g, b, a] = colour.to_rgba8();
+        let pixel = [b, g, r, a];
+        if self
+            .fill_strip
+            .as_ref()
+            .is_some_and(|(t, p)| *p == pixel && t.width() == width)
+        {
+            return;
+        }
+        let texture = gpu.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("fill strip"),
+            size: wgpu::Extent3d {
+                width,
+                height: FILL_ROWS,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: glyphs::ATLAS_FORMAT,
+            usage: wgpu::TextureUsages::COPY_SRC | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        gpu.queue.write_texture(
+            texture.as_image_copy(),
+            &pixel.repeat((width * FILL_ROWS) as usize),
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * 4),
+                rows_per_image: None,
+            },
+            texture.size(),
+        );
+        self.fill_strip = Some((texture, pixel));
     }
 
     /// Marks the text areas that can be copied (see [`TextArea::over`]). An area is judged by
@@ -651,8 +709,42 @@ impl Renderer {
     /// text that is copied.
     pub fn render(&self, encoder: &mut wgpu::CommandEncoder, target: &wgpu::Texture) {
         let view = target.create_view(&wgpu::TextureViewDescriptor::default());
-        self.draw_pass(encoder, &view);
+        let filled = self.fill(encoder, target);
+        self.draw_pass(encoder, &view, filled);
         self.copy_text_into(encoder, target);
+    }
+
+    /// On a frame drawn whole, fills `target` with the clear colour by copying the fill strip
+    /// down it (see [`Renderer::fill_by_copy`]); false when it did not, and the pass clears.
+    fn fill(&self, encoder: &mut wgpu::CommandEncoder, target: &wgpu::Texture) -> bool {
+        let Some((strip, _)) = self.fill_strip.as_ref() else {
+            return false;
+        };
+        if !self.fill_by_copy
+            || !self.damage.is_empty()
+            || strip.width() != target.width()
+            || target.format() != strip.format()
+            || !target.usage().contains(wgpu::TextureUsages::COPY_DST)
+        {
+            return false;
+        }
+        for y in (0..target.height()).step_by(FILL_ROWS as usize) {
+            encoder.copy_texture_to_texture(
+                strip.as_image_copy(),
+                wgpu::TexelCopyTextureInfo {
+                    texture: target,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d { x: 0, y, z: 0 },
+                    aspect: wgpu::TextureAspect::All,
+                },
+                wgpu::Extent3d {
+                    width: target.width(),
+                    height: FILL_ROWS.min(target.height() - y),
+                    depth_or_array_layers: 1,
+                },
+            );
+        }
+        true
     }
 
     /// Copies the frame's copied text into `target`, inside what this frame redraws.
@@ -718,7 +810,12 @@ impl Renderer {
     }
 
     /// The render pass: shapes, then the text that is blended.
-    fn draw_pass(&self, encoder: &mut wgpu::CommandEncoder, view: &wgpu::TextureView) {
+    fn draw_pass(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        view: &wgpu::TextureView,
+        filled: bool,
+    ) {
         let mut pass = encoder.begin_render_pass(&wgpu::RenderPassDescriptor {
             label: Some("wall frame"),
             color_attachments: &[Some(wgpu::RenderPassColorAttachment {
@@ -726,7 +823,7 @@ impl Renderer {
                 depth_slice: None,
                 resolve_target: None,
                 ops: wgpu::Operations {
-                    load: if self.damage.is_empty() {
+                    load: if self.damage.is_empty() && !filled {
                         wgpu::LoadOp::Clear(self.clear)
                     } else {
                         wgpu::LoadOp::Load
@@ -1503,6 +1600,81 @@ pub(crate) mod tests {
             .unwrap();
         r.trim();
         image
+    }
+
+    /// A frame drawn whole comes out the same whether the target is filled by copying the
+    /// strip of its clear colour down it or cleared by the render pass: the panels' colour under
+    /// them, the wall's background between them, their text over them, down to the last rows
+    /// (480 is not a multiple of the strip's 64).
+    #[test]
+    fn a_target_filled_by_copies_equals_one_cleared_by_the_pass() {
+        let gpu = Gpu::headless().expect("a Vulkan adapter (lavapipe in CI)");
+        let mut shaper = TextShaper::new();
+        let mut list = DisplayList::default();
+        for (i, r) in [
+            Rect::new(16.0, 16.0, 400.0, 300.0),
+            Rect::new(432.0, 16.0, 192.0, 448.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            list.begin_panel(r);
+            list.rect(r, theme::PANEL);
+            let style = TextStyle::new(32.0, Weight::Bold, theme::TEXT);
+            list.text(
+                &mut shaper,
+                &format!("Tỉnh {i}: 1.234,5"),
+                r.x + 8.0,
+                r.y + 8.0,
+                style,
+                None,
+            );
+            list.end_panel();
+        }
+        let mut images = Vec::new();
+        for by_copy in [true, false] {
+            let mut r = Renderer::new(&gpu, OFFSCREEN_FORMAT);
+            r.fill_by_copy = by_copy;
+            images.push(draw(&gpu, &mut r, &mut shaper, &list));
+            assert_eq!(
+                r.fill_strip.is_some(),
+                by_copy,
+                "the strip is made only to be copied"
+            );
+        }
+        let [copied, cleared] = &images[..] else {
+            unreachable!()
+        };
+        let at = |img: &Image, x: usize, y: usize| {
+            let i = (y * img.width as usize + x) * 4;
+            [
+                img.pixels[i],
+                img.pixels[i + 1],
+                img.pixels[i + 2],
+                img.pixels[i + 3],
+            ]
+        };
+        assert_eq!(
+            at(copied, 420, 479),
+            theme::BACKGROUND.to_rgba8(),
+            "between the panels"
+        );
+        assert_eq!(
+            at(copied, 500, 470),
+            theme::BACKGROUND.to_rgba8(),
+            "below a panel"
+        );
+        assert_eq!(at(copied, 300, 250), theme::PANEL.to_rgba8(), "in a panel");
+        let differing = copied
+            .pixels
+            .chunks_exact(4)
+            .zip(cleared.pixels.chunks_exact(4))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            differing, 0,
+            "pixels differ between the filled and the cleared frame"
+        );
     }
 
     /// A window whose surface offers only an sRGB format still draws the wall's colours and
