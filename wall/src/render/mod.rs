@@ -1116,6 +1116,9 @@ fn complement(bound: [f32; 4], holes: &[[f32; 4]]) -> Vec<[f32; 4]> {
         across.sort_by(|a, b| a[0].total_cmp(&b[0]));
         let mut x = bound[0];
         for [x0, x1] in across {
+            if x >= bound[2] {
+                break;
+            }
             if x0 > x {
                 out.push([x, ya, x0.min(bound[2]), yb]);
             }
@@ -1831,5 +1834,40 @@ pub(crate) mod tests {
                 assert!(edge, "{x} in {r:?} is not an edge of the canvas or a panel");
             }
         }
+    }
+
+    /// A partial frame's backdrop: the complement within one damaged panel's place, the other
+    /// panels lying left and right of it, one across its edge and one beyond that. Nothing
+    /// reaches outside the place: a quad there is drawn inside the other damaged places'
+    /// scissors too, under their panels (an inverted one, right edge left of its left, covered
+    /// most of a damaged row of tiles and cost a second fill of it).
+    #[test]
+    fn the_complement_stays_inside_its_bound() {
+        let bound = [100.0, 0.0, 200.0, 60.0];
+        let holes = [
+            [0.0, 0.0, 90.0, 60.0],
+            [120.0, 10.0, 150.0, 50.0],
+            [190.0, 0.0, 400.0, 60.0],
+            [410.0, 0.0, 500.0, 60.0],
+        ];
+        let rest = complement(bound, &holes);
+        let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+        let clipped = |h: &[f32; 4]| {
+            area(&[
+                h[0].max(bound[0]),
+                h[1].max(bound[1]),
+                h[2].min(bound[2]),
+                h[3].min(bound[3]),
+            ])
+        };
+        for r in &rest {
+            assert!(r[0] < r[2] && r[1] < r[3], "{r:?} is empty or inverted");
+            let within =
+                r[0] >= bound[0] && r[1] >= bound[1] && r[2] <= bound[2] && r[3] <= bound[3];
+            assert!(within, "{r:?} reaches outside {bound:?}");
+        }
+        let holes_inside: f32 = holes.iter().map(clipped).sum();
+        let total: f32 = rest.iter().map(area).sum();
+        assert_eq!(total, area(&bound) - holes_inside);
     }
 }
