@@ -16,8 +16,10 @@
 //!    = the end of the first frame drawn with the new figure − the upload's `accepted_at_us`.
 //! 3. The peer: the same scene as an ECharts page (`echarts-peer/scene.html`) in headless
 //!    Chromium, driven by `echarts-peer/run.mjs`, fed the same figures (exported here), timed per
-//!    frame and per update at the same sizes, in `--peer-rounds` fresh pages a size (samples
-//!    pooled: one page's median frame varies severalfold between runs).
+//!    frame and per update at the same sizes. Wall and page take turns, `--rounds` times: the
+//!    wall's frames at both sizes, then a fresh page a size. One page's median frame varies
+//!    severalfold between runs, and the machine's speed by a third over minutes; taking turns
+//!    spreads both over the same time. The ratios are of the pooled samples, and per round.
 //!
 //! Prints a markdown table with the ratios. Not a test: nothing here passes or fails.
 
@@ -57,10 +59,10 @@ struct Args {
     /// Measured uploads for the update-to-pixel latency (after one warm-up upload).
     #[arg(long, default_value_t = 20)]
     updates: usize,
-    /// Fresh pages the ECharts peer is measured in at each size, samples pooled (one page's
-    /// median frame varies severalfold between runs on SwiftShader).
-    #[arg(long, default_value_t = 3)]
-    peer_rounds: usize,
+    /// Turns of wall and page: each round measures the wall's frames (`--frames` a size), then
+    /// the page in a fresh Chromium page a size; samples pooled over the rounds.
+    #[arg(long, alias = "peer-rounds", default_value_t = 3)]
+    rounds: usize,
     /// Scratch folder: the server's demo database (kept and reused between runs), logs, the
     /// figures exported for the page, the page's results.
     #[arg(long)]
@@ -130,25 +132,47 @@ fn main() -> anyhow::Result<()> {
     let cpu_adapter = adapter.contains("Cpu)");
     eprintln!("wall: rendering on {adapter}");
 
-    let mut sizes = Vec::new();
-    let mut models = Vec::new();
-    for l in [&national, &uhd] {
-        let sc = dieuhanh_wall::pick_scene(l, Some(SCENE)).map_err(anyhow::Error::msg)?;
-        let [w, h] = l.wall.pixel_size();
-        let mut data = demo.clone();
-        let t = frame_bench(&args, &gpu, l, sc, &mut data)?;
-        eprintln!(
-            "wall {w}×{h}: prepare {:.1} ms, GPU {:.1} ms, total {:.1} ms, window frame {:.1} ms, full redraw {:.1} ms (means of {})",
-            t.cpu.mean(),
-            t.gpu.mean(),
-            t.total.mean(),
-            t.window.mean(),
-            t.clear.mean(),
-            t.total.0.len()
-        );
-        // The page gets the figures of the wall's last frame (ticker included).
-        models.push(page_model(l, sc, &data, live::now_ms()));
-        sizes.push(((w, h), t));
+    let rounds = args.rounds.max(1);
+    let mut sizes: Vec<((u32, u32), FrameTimes)> = Vec::new();
+    let mut browser: Option<Browser> = None;
+    let mut turns = Vec::new();
+    for round in 1..=rounds {
+        let mut models = Vec::new();
+        let mut walls = Vec::new();
+        for (i, l) in [&national, &uhd].into_iter().enumerate() {
+            let sc = dieuhanh_wall::pick_scene(l, Some(SCENE)).map_err(anyhow::Error::msg)?;
+            let [w, h] = l.wall.pixel_size();
+            let mut data = demo.clone();
+            let t = frame_bench(&args, &gpu, l, sc, &mut data)?;
+            eprintln!(
+                "round {round}/{rounds}, wall {w}×{h}: prepare {:.1} ms, GPU {:.1} ms, total {:.1} ms, window frame {:.1} ms, full redraw {:.1} ms (means of {})",
+                t.cpu.mean(),
+                t.gpu.mean(),
+                t.total.mean(),
+                t.window.mean(),
+                t.clear.mean(),
+                t.total.0.len()
+            );
+            // The page gets the figures of the wall's last frame (ticker included).
+            models.push(page_model(l, sc, &data, live::now_ms()));
+            walls.push(t.p50s());
+            match sizes.get_mut(i) {
+                Some((_, pooled)) => pooled.extend(t),
+                None => sizes.push(((w, h), t)),
+            }
+        }
+        let pages = if args.skip_browser {
+            None
+        } else {
+            let b = browser_bench(&args, &models)?;
+            let p50s: Vec<f64> = b.scenes.iter().map(|s| s.0.pct(50.0)).collect();
+            match &mut browser {
+                Some(pooled) => pooled.extend(b),
+                None => browser = Some(b),
+            }
+            Some(p50s)
+        };
+        turns.push((walls, pages));
     }
 
     let windows = {
@@ -171,12 +195,6 @@ fn main() -> anyhow::Result<()> {
         Some(latency_bench(&args, &gpu, &national)?)
     };
 
-    let browser = if args.skip_browser {
-        None
-    } else {
-        Some(browser_bench(&args, &models)?)
-    };
-
     print_table(
         &adapter,
         cpu_adapter,
@@ -184,6 +202,7 @@ fn main() -> anyhow::Result<()> {
         &windows,
         latency.as_ref(),
         browser.as_ref(),
+        &turns,
     );
     Ok(())
 }
@@ -235,6 +254,31 @@ struct FrameTimes {
     /// then copied whole into the swapchain image, as `dieuhanh-wall run` does.
     window: Ms,
 }
+
+impl FrameTimes {
+    /// Another round's samples added to these.
+    fn extend(&mut self, other: FrameTimes) {
+        self.cpu.0.extend(other.cpu.0);
+        self.gpu.0.extend(other.gpu.0);
+        self.total.0.extend(other.total.0);
+        self.clear.0.extend(other.clear.0);
+        self.window.0.extend(other.window.0);
+    }
+
+    /// Medians of the frame, the window's frame and the full redraw, the figures set against
+    /// the page's.
+    fn p50s(&self) -> [f64; 3] {
+        [
+            self.total.pct(50.0),
+            self.window.pct(50.0),
+            self.clear.pct(50.0),
+        ]
+    }
+}
+
+/// One round's medians: the wall's per size ([`FrameTimes::p50s`]), and the page's frame per
+/// size when it ran.
+type Turn = (Vec<[f64; 3]>, Option<Vec<f64>>);
 
 // --- 1. frame time ----------------------------------------------------------------------------
 
@@ -940,8 +984,22 @@ struct Browser {
     gl: String,
     /// Fresh pages measured at each size, their samples pooled.
     rounds: usize,
-    /// Per size (same order as the wall's): frame times, update times, the idle-frame floor.
+    /// Per size (same order as the wall's): frame times, update times, the idle-frame floor,
+    /// the script's share of a frame.
     scenes: Vec<(Ms, Ms, Ms, Ms)>,
+}
+
+impl Browser {
+    /// Another round's pages added to these.
+    fn extend(&mut self, other: Browser) {
+        self.rounds += other.rounds;
+        for (mine, theirs) in self.scenes.iter_mut().zip(other.scenes) {
+            mine.0.0.extend(theirs.0.0);
+            mine.1.0.extend(theirs.1.0);
+            mine.2.0.extend(theirs.2.0);
+            mine.3.0.extend(theirs.3.0);
+        }
+    }
 }
 
 fn peer_dir(args: &Args) -> PathBuf {
@@ -984,7 +1042,7 @@ fn browser_bench(args: &Args, models: &[Value]) -> anyhow::Result<Browser> {
         .args(["--frames", &args.frames.to_string()])
         .args(["--updates", &args.updates.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
-        .args(["--rounds", &args.peer_rounds.max(1).to_string()])
+        .args(["--rounds", "1"])
         .arg("--chromium")
         .arg(&args.chromium)
         .current_dir(&dir);
@@ -1011,7 +1069,7 @@ fn browser_bench(args: &Args, models: &[Value]) -> anyhow::Result<Browser> {
     Ok(Browser {
         version: r["browser"].as_str().unwrap_or("?").to_owned(),
         gl: r["gl"].as_str().unwrap_or("?").to_owned(),
-        rounds: args.peer_rounds.max(1),
+        rounds: 1,
         scenes,
     })
 }
@@ -1025,6 +1083,7 @@ fn print_table(
     windows: &AllWindows,
     latency: Option<&Latency>,
     browser: Option<&Browser>,
+    turns: &[Turn],
 ) {
     let three = |m: &Ms| format!("{:.1} / {:.1} / {:.1}", m.mean(), m.pct(50.0), m.pct(95.0));
     println!();
@@ -1033,7 +1092,8 @@ fn print_table(
     println!("Wall adapter: {adapter}");
     if let Some(b) = browser {
         println!(
-            "Peer: ECharts (canvas) in Chromium {}, GL: {}; {} fresh pages a size, samples pooled",
+            "Peer: ECharts (canvas) in Chromium {}, GL: {}; {} fresh pages a size, each after a \
+             round of the wall's frames; samples pooled",
             b.version, b.gl, b.rounds
         );
     }
@@ -1078,6 +1138,43 @@ fn print_table(
             three(&t.window),
             three(&t.clear)
         );
+    }
+    if turns.iter().any(|t| t.1.is_some()) {
+        println!();
+        println!(
+            "| Round | Size | Wall frame p50 | Wall window frame p50 | Wall full redraw p50 | \
+             ECharts frame p50 | Browser ÷ wall: frame · window frame · full redraw (p50) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
+        let mut by_size: Vec<Vec<[f64; 3]>> = vec![Vec::new(); sizes.len()];
+        for (r, (walls, pages)) in turns.iter().enumerate() {
+            let Some(pages) = pages else { continue };
+            for (i, (((w, h), _), (wall, page))) in
+                sizes.iter().zip(walls.iter().zip(pages)).enumerate()
+            {
+                let ratios = wall.map(|x| page / x);
+                by_size[i].push(ratios);
+                println!(
+                    "| {} | {w}×{h} | {:.1} | {:.1} | {:.1} | {page:.1} | {:.1}× · {:.1}× · {:.1}× |",
+                    r + 1,
+                    wall[0],
+                    wall[1],
+                    wall[2],
+                    ratios[0],
+                    ratios[1],
+                    ratios[2]
+                );
+            }
+        }
+        for (((w, h), _), ratios) in sizes.iter().zip(&by_size) {
+            let median = |k: usize| Ms(ratios.iter().map(|r| r[k]).collect()).pct(50.0);
+            println!(
+                "| median of rounds | {w}×{h} | | | | | {:.1}× · {:.1}× · {:.1}× |",
+                median(0),
+                median(1),
+                median(2)
+            );
+        }
     }
     println!();
     println!(
