@@ -352,7 +352,7 @@ fn all_windows_bench(
     }
     if layout.feed.is_some() {
         let size = [1920, 1080];
-        windows.push((scene::scaled_screens(layout, size), size));
+        windows.push((scene::feed_screens(layout, size), size));
     }
     ensure!(!windows.is_empty(), "the layout opens no window");
     let mut drawn = Vec::new();

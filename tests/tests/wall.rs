@@ -565,6 +565,78 @@ fn render_previews_a_layout_from_the_shipped_demo_data() {
     );
 }
 
+/// `render --feed` previews what the conference receives: the whole national wall letterboxed at
+/// a quarter, or the `[feed]`'s 2×2 block at half size filling the picture; a layout without a
+/// feed is refused with what to do.
+#[test]
+fn render_feed_previews_the_whole_wall_or_the_feeds_block_of_screens() {
+    let dir = tempfile::tempdir().unwrap();
+    let national = assets_dir().join("layouts/national.toml");
+    let text = std::fs::read_to_string(&national).unwrap();
+    let with_block = dir.path().join("national-block.toml");
+    let feed = "monitor = \"HDMI-A-1\"\n";
+    assert!(text.contains(feed));
+    std::fs::write(
+        &with_block,
+        text.replacen(
+            feed,
+            &format!("{feed}row = 0\ncolumn = 1\nrows = 2\ncolumns = 2\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    let render = |layout: &std::path::Path, name: &str| {
+        let png = dir.path().join(name);
+        let out = Command::new(wall_bin())
+            .arg("render")
+            .arg(layout)
+            .args(["--feed", "--now-ms", "1790000000000", "--out"])
+            .arg(&png)
+            .output()
+            .unwrap();
+        (out, png)
+    };
+    let background = dieuhanh_wall::draw::theme::BACKGROUND.to_rgba8();
+    let at = |img: &Image, x: u32, y: u32| {
+        let i = ((y * img.width + x) * 4) as usize;
+        [
+            img.pixels[i],
+            img.pixels[i + 1],
+            img.pixels[i + 2],
+            img.pixels[i + 3],
+        ]
+    };
+    let mut images = Vec::new();
+    for (layout, name) in [(&national, "whole.png"), (&with_block, "block.png")] {
+        let (out, png) = render(layout, name);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let image = Image::read_png(&png).unwrap();
+        assert_eq!((image.width, image.height), (1920, 1080));
+        images.push(image);
+    }
+    // Near the bottom, under the provinces' bars: letterbox on the whole wall (810 of 1080 rows
+    // used), the bar chart's panel on the block.
+    assert_eq!(
+        at(&images[0], 1400, 1075),
+        background,
+        "the whole wall is letterboxed"
+    );
+    assert_ne!(
+        at(&images[1], 1400, 1075),
+        background,
+        "the block fills the picture"
+    );
+
+    let (out, _) = render(&assets_dir().join("layouts/room.toml"), "room.png");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no [feed]") && err.contains("--size"), "{err}");
+}
+
 /// `render` shows what a presenter would: a focus (by code or name), a ministry, a period; a
 /// wrong one is refused with what to write.
 #[test]

@@ -128,7 +128,7 @@ enum UserEvent {
 enum Shows {
     /// The block of screens of the layout's output with this index.
     Output(usize),
-    /// The whole wall, scaled into the conference feed.
+    /// The whole wall or the `[feed]`'s block of screens, scaled into the conference feed.
     Feed,
 }
 
@@ -443,12 +443,13 @@ impl App {
     }
 
     /// Maps the output's screens into the window's current size (scaled when windowed); the
-    /// feed's window gets the whole wall, letterboxed into whatever size it has.
+    /// feed's window gets the whole wall or its `[feed]` block, letterboxed into whatever size
+    /// it has.
     fn place(&self, screen: &mut Screen) {
         let output = match screen.shows {
             Shows::Feed if self.layout.feed.is_some() => {
                 let size = [screen.config.width, screen.config.height];
-                screen.screens = scene::scaled_screens(&self.layout, size);
+                screen.screens = scene::feed_screens(&self.layout, size);
                 return;
             }
             Shows::Feed => None,

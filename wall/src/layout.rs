@@ -308,14 +308,19 @@ fn axis_to_canvas(pos: f32, count: u32, size: f32, gap: f32, end: bool) -> f32 {
     screen * (size + gap) + (pos - screen) * size
 }
 
-/// The video-conference feed: the whole wall in one picture, following its scene.
+/// The video-conference feed: the wall, or a block of its screens, in one picture, following
+/// its scene.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConferenceFeed {
     /// Monitor name as the OS reports it (the capture card's input); else the monitor after
     /// the outputs'.
     pub monitor: Option<String>,
-    /// The picture's size; the whole wall is scaled into it, letterboxed.
+    /// The picture's size; what it shows is scaled into it, letterboxed.
     pub size: [u32; 2],
+    /// The block of screens it shows, `[row, column, rows, columns]` (the whole wall when the
+    /// technician names none): the whole 4×3 national wall in 1080p writes its small text 8 px
+    /// high, a 2×2 block 16.
+    pub block: Option<[u32; 4]>,
     /// 1-based line of its `[feed]` header.
     pub line: usize,
 }
@@ -611,6 +616,31 @@ impl Layout {
                 o.row + o.rows - 1,
                 o.column,
                 o.column + o.columns - 1,
+            );
+        }
+        if let Some(f) = &self.feed {
+            let [row, column, rows, columns] = f.block.unwrap_or([0, 0, w.rows, w.columns]);
+            let shown = [columns * w.screen_px[0], rows * w.screen_px[1]];
+            let scale =
+                (f.size[0] as f32 / shown[0] as f32).min(f.size[1] as f32 / shown[1] as f32);
+            s += &format!(
+                "  feed{}: {}×{} px showing {} at {:.0} % (small text {:.0} px there)\n",
+                f.monitor
+                    .as_ref()
+                    .map(|m| format!(" (monitor {m})"))
+                    .unwrap_or_default(),
+                f.size[0],
+                f.size[1],
+                match f.block {
+                    Some(_) => format!(
+                        "screens rows {row}–{}, columns {column}–{}",
+                        row + rows - 1,
+                        column + columns - 1
+                    ),
+                    None => "the whole wall".to_owned(),
+                },
+                scale * 100.0,
+                w.text_px(TextSize::Small) * scale,
             );
         }
         if let Some(room) = &self.room {

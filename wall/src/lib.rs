@@ -33,7 +33,7 @@ use crate::data::WallData;
 use crate::draw::{DisplayList, theme};
 use crate::layout::{Layout, Scene};
 use crate::render::text::TextShaper;
-use crate::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, RenderError, Renderer};
+use crate::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, RenderError, Renderer, ScreenMap};
 
 /// Renders `scene` of `layout` with `data` at `now_ms` into an image of the whole wall (the
 /// screens side by side, what is under bezels left out). `scale` < 1 renders smaller (previews).
@@ -46,16 +46,30 @@ pub fn render_scene(
     now_ms: i64,
     size: Option<[u32; 2]>,
 ) -> Result<Image, RenderError> {
-    let mut shaper = TextShaper::new();
-    let mut renderer = Renderer::new(gpu, OFFSCREEN_FORMAT);
-    let mut list = DisplayList::default();
-    scene::compose(layout, scene, data, room, now_ms, &mut shaper, &mut list);
     let (screens, target) = match size {
         Some(s) => (scene::scaled_screens(layout, s), s),
         None => scene::wall_screens(layout),
     };
+    render_screens(gpu, layout, scene, data, room, now_ms, (&screens, target))
+}
+
+/// Renders `scene` as `screens` place it into an image of `target` pixels (the conference
+/// feed: [`scene::feed_screens`]).
+pub fn render_screens(
+    gpu: &Gpu,
+    layout: &Layout,
+    scene: &Scene,
+    data: &WallData,
+    room: &RoomState,
+    now_ms: i64,
+    (screens, target): (&[ScreenMap], [u32; 2]),
+) -> Result<Image, RenderError> {
+    let mut shaper = TextShaper::new();
+    let mut renderer = Renderer::new(gpu, OFFSCREEN_FORMAT);
+    let mut list = DisplayList::default();
+    scene::compose(layout, scene, data, room, now_ms, &mut shaper, &mut list);
     let offscreen = Offscreen::new(gpu, target)?;
-    renderer.prepare(gpu, &mut shaper, &list, theme::BACKGROUND, &screens, target)?;
+    renderer.prepare(gpu, &mut shaper, &list, theme::BACKGROUND, screens, target)?;
     offscreen.capture(gpu, &renderer)
 }
 

@@ -60,9 +60,13 @@ enum Cmd {
         /// Render as of this time (ms since 1970), for reproducible images.
         #[arg(long)]
         now_ms: Option<i64>,
-        /// Scale the wall into WIDTHxHEIGHT (e.g. 1920x1080, the conference feed).
+        /// Scale the wall into WIDTHxHEIGHT (e.g. 1920x1080).
         #[arg(long, value_parser = parse_size)]
         size: Option<[u32; 2]>,
+        /// Render what the layout's [feed] sends the video conference: its block of screens
+        /// (else the whole wall) at its size.
+        #[arg(long, conflicts_with = "size")]
+        feed: bool,
         /// Focus on a unit, as a presenter would: its code or name (79, "Hà Nội"). KPI tiles,
         /// charts and tables of the nation then show that unit.
         #[arg(long)]
@@ -247,6 +251,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             snapshot: snap,
             now_ms,
             size,
+            feed,
             focus,
             agency,
             period,
@@ -258,6 +263,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::FAILURE);
                 }
             };
+            if feed && layout.feed.is_none() {
+                eprintln!(
+                    "{}: the layout has no [feed] to render; add one (assets/layouts/README.md \
+                     says how) or scale the whole wall with --size 1920x1080",
+                    file.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             let room = match presenter_state(&cat, focus, agency, period) {
                 Ok(r) => r,
                 Err(e) => {
@@ -311,8 +324,16 @@ fn real_main() -> anyhow::Result<ExitCode> {
             };
             for sc in scenes {
                 let started = std::time::Instant::now();
-                let image =
-                    dieuhanh_wall::render_scene(&gpu, &layout, sc, &data, &room, now, size)?;
+                let image = match layout.feed.as_ref().filter(|_| feed) {
+                    Some(f) => {
+                        let screens = scene::feed_screens(&layout, f.size);
+                        let view = (screens.as_slice(), f.size);
+                        dieuhanh_wall::render_screens(&gpu, &layout, sc, &data, &room, now, view)?
+                    }
+                    None => {
+                        dieuhanh_wall::render_scene(&gpu, &layout, sc, &data, &room, now, size)?
+                    }
+                };
                 let path = if all {
                     let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("scene");
                     out.with_file_name(format!("{stem}-{}.png", sc.name))

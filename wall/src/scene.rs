@@ -378,26 +378,46 @@ pub fn output_screens(layout: &Layout, output: &Output) -> (Vec<ScreenMap>, [u32
     (out, output.pixel_size(w))
 }
 
-/// The whole wall scaled into `size` (the 1080p feed for a video conference), letterboxed.
+/// The whole wall scaled into `size` (a preview of it in 1080p), letterboxed.
 pub fn scaled_screens(layout: &Layout, size: [u32; 2]) -> Vec<ScreenMap> {
     let w = &layout.wall;
-    let px = w.pixel_size();
+    scaled_block(layout, [0, 0, w.rows, w.columns], size)
+}
+
+/// What the video-conference feed shows, scaled into `size`, letterboxed: the `[feed]`'s block
+/// of screens, else the whole wall.
+pub fn feed_screens(layout: &Layout, size: [u32; 2]) -> Vec<ScreenMap> {
+    match layout.feed.as_ref().and_then(|f| f.block) {
+        Some(block) => scaled_block(layout, block, size),
+        None => scaled_screens(layout, size),
+    }
+}
+
+/// The screens of the block `[row, column, rows, columns]` scaled into `size`, letterboxed.
+fn scaled_block(layout: &Layout, block: [u32; 4], size: [u32; 2]) -> Vec<ScreenMap> {
+    let w = &layout.wall;
+    let [row, column, rows, columns] = block;
+    let origin = w.screen_in_pixels(row, column);
+    let px = [columns * w.screen_px[0], rows * w.screen_px[1]];
     let scale = (size[0] as f32 / px[0] as f32).min(size[1] as f32 / px[1] as f32);
     let ox = (size[0] as f32 - px[0] as f32 * scale) / 2.0;
     let oy = (size[1] as f32 - px[1] as f32 * scale) / 2.0;
-    wall_screens(layout)
-        .0
-        .into_iter()
-        .map(|s| ScreenMap {
-            canvas: s.canvas,
-            target: Rect::new(
-                ox + s.target.x * scale,
-                oy + s.target.y * scale,
-                s.target.w * scale,
-                s.target.h * scale,
-            ),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for r in row..row + rows {
+        for c in column..column + columns {
+            let t = w.screen_in_pixels(r, c);
+            out.push(ScreenMap {
+                canvas: w.screen_in_canvas(r, c),
+                target: Rect::new(
+                    ox + (t.x - origin.x) * scale,
+                    oy + (t.y - origin.y) * scale,
+                    t.w * scale,
+                    t.h * scale,
+                ),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -406,6 +426,46 @@ mod tests {
 
     use super::*;
     use crate::catalogue::{Catalogue, assets_dir};
+
+    /// The feed of a 2×2 block of the national wall's 1080p screens shows those four screens at
+    /// half size, each where it sits in the block, with the canvas it shows on the wall (bezels
+    /// kept out); without a block the whole wall is letterboxed at a quarter.
+    #[test]
+    fn a_feed_block_shows_its_screens_at_the_scale_that_fits() {
+        let cat = Catalogue::load(&assets_dir()).unwrap();
+        let mut layout =
+            crate::layout::load(&assets_dir().join("layouts/national.toml"), &cat).unwrap();
+        let whole = feed_screens(&layout, [1920, 1080]);
+        assert_eq!(whole.len(), 12);
+        assert_eq!(whole, scaled_screens(&layout, [1920, 1080]));
+        assert!((whole[0].target.w - 480.0).abs() < 1e-3, "{:?}", whole[0]);
+        // 810 of 1080 rows: letterboxed, 135 above.
+        assert!((whole[0].target.y - 135.0).abs() < 1e-3, "{:?}", whole[0]);
+
+        layout.feed.as_mut().unwrap().block = Some([1, 1, 2, 2]);
+        let block = feed_screens(&layout, [1920, 1080]);
+        let w = &layout.wall;
+        let expected: Vec<(Rect, Rect)> = [(1, 1), (1, 2), (2, 1), (2, 2)]
+            .into_iter()
+            .map(|(r, c)| {
+                let at = [(c - 1) as f32 * 960.0, (r - 1) as f32 * 540.0];
+                (
+                    w.screen_in_canvas(r, c),
+                    Rect::new(at[0], at[1], 960.0, 540.0),
+                )
+            })
+            .collect();
+        assert_eq!(block.len(), expected.len());
+        for (s, (canvas, target)) in block.iter().zip(&expected) {
+            assert_eq!(s.canvas, *canvas);
+            let t = s.target;
+            let near = (t.x - target.x).abs() < 1e-3
+                && (t.y - target.y).abs() < 1e-3
+                && (t.w - target.w).abs() < 1e-3
+                && (t.h - target.h).abs() < 1e-3;
+            assert!(near, "{t:?} is not {target:?}");
+        }
+    }
 
     /// A server takes at most [`dieuhanh_protocol::live::DEFAULT_MAX_VIEWS`] views a connection unless configured
     /// otherwise: every shipped layout, focused on a province or not, asks for no more, units

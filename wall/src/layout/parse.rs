@@ -35,7 +35,15 @@ const WALL_KEYS: &[&str] = &[
 ];
 const BEZEL_KEYS: &[&str] = &["left", "right", "top", "bottom"];
 const OUTPUT_KEYS: &[&str] = &["name", "monitor", "row", "column", "rows", "columns"];
-const FEED_KEYS: &[&str] = &["monitor", "width_px", "height_px"];
+const FEED_KEYS: &[&str] = &[
+    "monitor",
+    "width_px",
+    "height_px",
+    "row",
+    "column",
+    "rows",
+    "columns",
+];
 const SCENE_KEYS: &[&str] = &["name", "title", "panel"];
 const PANEL_KEYS: &[&str] = &[
     "widget",
@@ -94,7 +102,9 @@ fn example(key: &str) -> &'static str {
         "stale_after_secs" => "stale_after_secs = 900",
         "monitor" => "monitor = \"DP-1\"",
         "feed" => {
-            "[feed] with monitor = \"HDMI-A-1\" (optional), width_px = 1920, height_px = 1080"
+            "[feed] with monitor = \"HDMI-A-1\" (optional), width_px = 1920, height_px = 1080, \
+             and to show a block of screens rather than the whole wall row = 0, column = 1, \
+             rows = 2, columns = 2"
         }
         "width_px" => "width_px = 1920",
         "height_px" => "height_px = 1080",
@@ -575,7 +585,12 @@ impl<'a> Ctx<'a> {
 
     // --- [feed] -------------------------------------------------------------------------------
 
-    fn feed(&mut self, root: &Tbl<'_>, outputs: &[Output]) -> Option<ConferenceFeed> {
+    fn feed(
+        &mut self,
+        root: &Tbl<'_>,
+        outputs: &[Output],
+        wall: Option<&Wall>,
+    ) -> Option<ConferenceFeed> {
         let v = root.get("feed")?;
         let DeValue::Table(table) = v.get_ref() else {
             self.wrong_type(v, "feed", "a table");
@@ -605,11 +620,85 @@ impl<'a> Ctx<'a> {
             width.map_or(DEFAULT_FEED_SIZE[0], |(n, _)| n.unsigned_abs() as u32),
             height.map_or(DEFAULT_FEED_SIZE[1], |(n, _)| n.unsigned_abs() as u32),
         ];
+        let block = wall.and_then(|w| self.feed_block(&t, w));
         Some(ConferenceFeed {
             monitor: monitor.map(|(m, _)| m.to_owned()),
             size,
+            block,
             line,
         })
+    }
+
+    /// The `[feed]`'s block of screens, `[row, column, rows, columns]`: none when it names
+    /// none of the four keys; the first row and column default to 0, the size to the rest of
+    /// the wall.
+    fn feed_block(&mut self, t: &Tbl<'_>, wall: &Wall) -> Option<[u32; 4]> {
+        if !["row", "column", "rows", "columns"]
+            .iter()
+            .any(|k| t.get(k).is_some())
+        {
+            return None;
+        }
+        let max = MAX_SCREENS - 1;
+        let row = self.whole(t, "row", false, 0, max, "the feed's first screen row");
+        let column = self.whole(t, "column", false, 0, max, "the feed's first screen column");
+        let rows = self.whole(
+            t,
+            "rows",
+            false,
+            1,
+            MAX_SCREENS,
+            "the screens the feed shows",
+        );
+        let columns = self.whole(
+            t,
+            "columns",
+            false,
+            1,
+            MAX_SCREENS,
+            "the screens the feed shows",
+        );
+        let mut block = [0u32; 4];
+        let mut ok = true;
+        let axes = [
+            ("row", "rows", row, rows, wall.rows),
+            ("column", "columns", column, columns, wall.columns),
+        ];
+        for (i, (key, size_key, value, size, count)) in axes.into_iter().enumerate() {
+            let first = value.as_ref().map_or(0, |(n, _)| *n as u32);
+            let n = size
+                .as_ref()
+                .map_or(count.saturating_sub(first), |(n, _)| *n as u32);
+            if first >= count {
+                ok = false;
+                let span = value.as_ref().map_or(t.span.clone(), |(_, s)| s.clone());
+                self.error(
+                    span,
+                    format!(
+                        "the feed starts at screen {key} {first}, off the wall: the wall has \
+                         {count} {size_key} (0–{})",
+                        count - 1
+                    ),
+                    "row and column count screens from 0 at the top left",
+                );
+            } else if first + n > count {
+                ok = false;
+                let span = size.as_ref().map_or(t.span.clone(), |(_, s)| s.clone());
+                self.error(
+                    span,
+                    format!(
+                        "the feed shows screen {size_key} {first}–{}, off the wall: the wall has \
+                         {count} {size_key} (0–{})",
+                        first + n - 1,
+                        count - 1
+                    ),
+                    format!("make {key} + {size_key} at most the wall's {size_key}"),
+                );
+            }
+            block[i] = first;
+            block[i + 2] = n;
+        }
+        ok.then_some(block)
     }
 
     fn check_output_cover(
@@ -1537,7 +1626,7 @@ pub(super) fn parse(text: &str, file: &Path, cat: &Catalogue) -> Result<Layout, 
     let wall = cx.wall(&root);
     let wall_span = wall.as_ref().map_or(0..0, |w| w.3.clone());
     let outputs = cx.outputs(&root, wall.as_ref().map(|w| &w.0), wall_span);
-    let feed = cx.feed(&root, &outputs);
+    let feed = cx.feed(&root, &outputs, wall.as_ref().map(|w| &w.0));
     let scenes = cx.scenes(&root, wall.as_ref().map(|w| &w.0), cat);
     match wall {
         Some((wall, room, stale_after, _)) if cx.errors.is_empty() => Ok(Layout {

@@ -204,6 +204,35 @@ fn feed_on_a_monitor_that_shows_an_output_is_refused() {
 }
 
 #[test]
+fn a_feed_shows_the_block_of_screens_it_names_else_the_whole_wall() {
+    assert_eq!(national().feed.unwrap().block, None, "the whole wall");
+    let block = |keys: &str| {
+        parse_str(&format!("{BASE}\n[feed]\n{keys}"))
+            .unwrap()
+            .feed
+            .unwrap()
+            .block
+    };
+    assert_eq!(
+        block("row = 1\ncolumn = 0\nrows = 1\ncolumns = 2\n"),
+        Some([1, 0, 1, 2])
+    );
+    // The first row and column default to 0, the size to the rest of the wall.
+    assert_eq!(block("column = 1\n"), Some([0, 1, 2, 1]));
+    assert_eq!(block("rows = 1\n"), Some([0, 0, 1, 2]));
+}
+
+#[test]
+fn a_feed_block_off_the_wall_is_refused_where_it_is_written() {
+    let text = format!("{BASE}\n[feed]\nrow = 14\n");
+    expect_error(&text, "14", "starts at screen row 14, off the wall");
+    let text = format!("{BASE}\n[feed]\ncolumn = 1\ncolumns = 15\n");
+    let e = expect_error(&text, "15", "shows screen columns 1–15, off the wall");
+    assert!(e.message.contains("2 columns (0–1)"), "{}", e.message);
+    assert!(e.hint.contains("column + columns"), "{}", e.hint);
+}
+
+#[test]
 fn feed_size_and_keys_are_checked() {
     let text = format!("{BASE}\n[feed]\nwidth_px = 100\n");
     expect_error(&text, "100", "width_px");
@@ -219,6 +248,10 @@ fn summary_names_the_wall_outputs_and_scenes() {
     assert!(s.contains("visible 7680×3240 px"), "{s}");
     assert!(s.contains("output trai"), "{s}");
     assert!(s.contains("scene xa-hoi"), "{s}");
+    assert!(
+        s.contains("feed (monitor HDMI-A-1): 1920×1080 px showing the whole wall at 25 % (small text 8 px there)"),
+        "{s}"
+    );
 }
 
 // --- geometry ----------------------------------------------------------------------------------
