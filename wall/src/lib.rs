@@ -36,7 +36,8 @@ use crate::render::text::TextShaper;
 use crate::render::{Gpu, Image, OFFSCREEN_FORMAT, Offscreen, RenderError, Renderer, ScreenMap};
 
 /// Renders `scene` of `layout` with `data` at `now_ms` into an image of the whole wall (the
-/// screens side by side, what is under bezels left out). `scale` < 1 renders smaller (previews).
+/// screens side by side, what is under bezels left out), or with `size` the whole wall scaled
+/// into that many pixels, letterboxed (previews).
 pub fn render_scene(
     gpu: &Gpu,
     layout: &Layout,
