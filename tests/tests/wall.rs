@@ -597,15 +597,6 @@ fn render_feed_previews_the_whole_wall_or_the_feeds_block_of_screens() {
         (out, png)
     };
     let background = dieuhanh_wall::draw::theme::BACKGROUND.to_rgba8();
-    let at = |img: &Image, x: u32, y: u32| {
-        let i = ((y * img.width + x) * 4) as usize;
-        [
-            img.pixels[i],
-            img.pixels[i + 1],
-            img.pixels[i + 2],
-            img.pixels[i + 3],
-        ]
-    };
     let mut images = Vec::new();
     for (layout, name) in [(&national, "whole.png"), (&with_block, "block.png")] {
         let (out, png) = render(layout, name);
@@ -621,12 +612,12 @@ fn render_feed_previews_the_whole_wall_or_the_feeds_block_of_screens() {
     // Near the bottom, under the provinces' bars: letterbox on the whole wall (810 of 1080 rows
     // used), the bar chart's panel on the block.
     assert_eq!(
-        at(&images[0], 1400, 1075),
+        images[0].pixel(1400, 1075),
         background,
         "the whole wall is letterboxed"
     );
     assert_ne!(
-        at(&images[1], 1400, 1075),
+        images[1].pixel(1400, 1075),
         background,
         "the block fills the picture"
     );

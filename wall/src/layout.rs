@@ -215,10 +215,12 @@ impl Wall {
 
     /// Visible pixels of the whole wall: `columns × W` by `rows × H` (7680×3240 for 4×3 1080p).
     pub fn pixel_size(&self) -> [u32; 2] {
-        [
-            self.columns * self.screen_px[0],
-            self.rows * self.screen_px[1],
-        ]
+        self.block_pixel_size(self.rows, self.columns)
+    }
+
+    /// A block of `rows × columns` screens' pixel size.
+    pub fn block_pixel_size(&self, rows: u32, columns: u32) -> [u32; 2] {
+        [columns * self.screen_px[0], rows * self.screen_px[1]]
     }
 
     /// The canvas area screen `(row, column)` shows.
@@ -325,6 +327,18 @@ pub struct ConferenceFeed {
     pub line: usize,
 }
 
+impl ConferenceFeed {
+    /// The screens it shows, `[row, column, rows, columns]`: its block, else the whole wall.
+    pub fn shows(&self, wall: &Wall) -> [u32; 4] {
+        self.block.unwrap_or([0, 0, wall.rows, wall.columns])
+    }
+}
+
+/// The scale that fits `px` into `size` whole (the smaller of the two ratios).
+pub fn fit_scale(px: [u32; 2], size: [u32; 2]) -> f32 {
+    (size[0] as f32 / px[0] as f32).min(size[1] as f32 / px[1] as f32)
+}
+
 /// Default size of the conference feed: what conference systems take in.
 pub const DEFAULT_FEED_SIZE: [u32; 2] = [1920, 1080];
 
@@ -347,10 +361,7 @@ pub struct Output {
 impl Output {
     /// Its pixel size: `columns × W` by `rows × H`.
     pub fn pixel_size(&self, wall: &Wall) -> [u32; 2] {
-        [
-            self.columns * wall.screen_px[0],
-            self.rows * wall.screen_px[1],
-        ]
+        wall.block_pixel_size(self.rows, self.columns)
     }
 
     /// Where its pixels lie in the visible image of the whole wall.
@@ -619,10 +630,8 @@ impl Layout {
             );
         }
         if let Some(f) = &self.feed {
-            let [row, column, rows, columns] = f.block.unwrap_or([0, 0, w.rows, w.columns]);
-            let shown = [columns * w.screen_px[0], rows * w.screen_px[1]];
-            let scale =
-                (f.size[0] as f32 / shown[0] as f32).min(f.size[1] as f32 / shown[1] as f32);
+            let [row, column, rows, columns] = f.shows(w);
+            let scale = fit_scale(w.block_pixel_size(rows, columns), f.size);
             s += &format!(
                 "  feed{}: {}×{} px showing {} at {:.0} % (small text {:.0} px there)\n",
                 f.monitor

@@ -7,7 +7,7 @@ use dieuhanh_protocol::period::{Frequency, Period};
 
 use crate::data::WallData;
 use crate::draw::DisplayList;
-use crate::layout::{Layout, Output, Panel, PeriodSpec, Rect, Scene, WidgetKind};
+use crate::layout::{Layout, Output, Panel, PeriodSpec, Rect, Scene, WidgetKind, fit_scale};
 use crate::render::ScreenMap;
 use crate::render::text::TextShaper;
 use crate::widgets::{self, Ctx, current_period, periods_back};
@@ -349,33 +349,34 @@ pub fn compose(
 /// Every screen of the wall, laid out as the screens' pixels side by side (bezels hidden).
 pub fn wall_screens(layout: &Layout) -> (Vec<ScreenMap>, [u32; 2]) {
     let w = &layout.wall;
-    let mut out = Vec::new();
-    for row in 0..w.rows {
-        for column in 0..w.columns {
-            out.push(ScreenMap {
-                canvas: w.screen_in_canvas(row, column),
-                target: w.screen_in_pixels(row, column),
-            });
-        }
-    }
-    (out, w.pixel_size())
+    block_screens(layout, [0, 0, w.rows, w.columns])
 }
 
 /// The screens one output drives, placed in that output's own pixels.
 pub fn output_screens(layout: &Layout, output: &Output) -> (Vec<ScreenMap>, [u32; 2]) {
+    block_screens(
+        layout,
+        [output.row, output.column, output.rows, output.columns],
+    )
+}
+
+/// The screens of the block `[row, column, rows, columns]`, their pixels side by side from the
+/// block's top left, and the block's size in pixels.
+fn block_screens(layout: &Layout, block: [u32; 4]) -> (Vec<ScreenMap>, [u32; 2]) {
     let w = &layout.wall;
-    let origin = w.screen_in_pixels(output.row, output.column);
+    let [row, column, rows, columns] = block;
+    let origin = w.screen_in_pixels(row, column);
     let mut out = Vec::new();
-    for row in output.row..output.row + output.rows {
-        for column in output.column..output.column + output.columns {
-            let t = w.screen_in_pixels(row, column);
+    for r in row..row + rows {
+        for c in column..column + columns {
+            let t = w.screen_in_pixels(r, c);
             out.push(ScreenMap {
-                canvas: w.screen_in_canvas(row, column),
+                canvas: w.screen_in_canvas(r, c),
                 target: Rect::new(t.x - origin.x, t.y - origin.y, t.w, t.h),
             });
         }
     }
-    (out, output.pixel_size(w))
+    (out, w.block_pixel_size(rows, columns))
 }
 
 /// The whole wall scaled into `size` (a preview of it in 1080p), letterboxed.
@@ -387,37 +388,30 @@ pub fn scaled_screens(layout: &Layout, size: [u32; 2]) -> Vec<ScreenMap> {
 /// What the video-conference feed shows, scaled into `size`, letterboxed: the `[feed]`'s block
 /// of screens, else the whole wall.
 pub fn feed_screens(layout: &Layout, size: [u32; 2]) -> Vec<ScreenMap> {
-    match layout.feed.as_ref().and_then(|f| f.block) {
-        Some(block) => scaled_block(layout, block, size),
+    match &layout.feed {
+        Some(f) => scaled_block(layout, f.shows(&layout.wall), size),
         None => scaled_screens(layout, size),
     }
 }
 
 /// The screens of the block `[row, column, rows, columns]` scaled into `size`, letterboxed.
 fn scaled_block(layout: &Layout, block: [u32; 4], size: [u32; 2]) -> Vec<ScreenMap> {
-    let w = &layout.wall;
-    let [row, column, rows, columns] = block;
-    let origin = w.screen_in_pixels(row, column);
-    let px = [columns * w.screen_px[0], rows * w.screen_px[1]];
-    let scale = (size[0] as f32 / px[0] as f32).min(size[1] as f32 / px[1] as f32);
+    let (screens, px) = block_screens(layout, block);
+    let scale = fit_scale(px, size);
     let ox = (size[0] as f32 - px[0] as f32 * scale) / 2.0;
     let oy = (size[1] as f32 - px[1] as f32 * scale) / 2.0;
-    let mut out = Vec::new();
-    for r in row..row + rows {
-        for c in column..column + columns {
-            let t = w.screen_in_pixels(r, c);
-            out.push(ScreenMap {
-                canvas: w.screen_in_canvas(r, c),
-                target: Rect::new(
-                    ox + (t.x - origin.x) * scale,
-                    oy + (t.y - origin.y) * scale,
-                    t.w * scale,
-                    t.h * scale,
-                ),
-            });
-        }
-    }
-    out
+    screens
+        .into_iter()
+        .map(|s| ScreenMap {
+            canvas: s.canvas,
+            target: Rect::new(
+                ox + s.target.x * scale,
+                oy + s.target.y * scale,
+                s.target.w * scale,
+                s.target.h * scale,
+            ),
+        })
+        .collect()
 }
 
 #[cfg(test)]

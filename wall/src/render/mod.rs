@@ -1649,26 +1649,21 @@ pub(crate) mod tests {
         let [copied, cleared] = &images[..] else {
             unreachable!()
         };
-        let at = |img: &Image, x: usize, y: usize| {
-            let i = (y * img.width as usize + x) * 4;
-            [
-                img.pixels[i],
-                img.pixels[i + 1],
-                img.pixels[i + 2],
-                img.pixels[i + 3],
-            ]
-        };
         assert_eq!(
-            at(copied, 420, 479),
+            copied.pixel(420, 479),
             theme::BACKGROUND.to_rgba8(),
             "between the panels"
         );
         assert_eq!(
-            at(copied, 500, 470),
+            copied.pixel(500, 470),
             theme::BACKGROUND.to_rgba8(),
             "below a panel"
         );
-        assert_eq!(at(copied, 300, 250), theme::PANEL.to_rgba8(), "in a panel");
+        assert_eq!(
+            copied.pixel(300, 250),
+            theme::PANEL.to_rgba8(),
+            "in a panel"
+        );
         let differing = copied
             .pixels
             .chunks_exact(4)
