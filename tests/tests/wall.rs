@@ -745,6 +745,79 @@ async fn run_opens_a_window_per_output_and_one_for_the_conference_feed_under_xvf
     assert!(spread > 20.0, "a flat picture (spread {spread:.1})");
 }
 
+/// Full screen without a window manager (a wall PC's bare X session): each output's window
+/// takes its monitor's place and size itself (it stayed 800 × 600 in a corner when it only asked
+/// for full screen), a window left without a monitor opens at its own size, and the log says
+/// what does not match; `monitors` lists the monitors and says the same before the wall goes up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_fills_its_monitor_without_a_window_manager_and_says_what_does_not_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let layout = dir.path().join("kpi.toml");
+    std::fs::write(
+        &layout,
+        format!("{KPI_LAYOUT}\n[feed]\nwidth_px = 640\nheight_px = 360\n"),
+    )
+    .unwrap();
+    let shots = dir.path().join("shots");
+    let xvfb = |args: Vec<std::ffi::OsString>| {
+        tokio::task::spawn_blocking(move || {
+            Command::new("xvfb-run")
+                .args(["-a", "-s", "-screen 0 1280x800x24"])
+                .arg(wall_bin())
+                .args(args)
+                .env_remove("WAYLAND_DISPLAY")
+                .output()
+                .expect("xvfb-run (apt install xvfb xauth; scripts/test installs it)")
+        })
+    };
+    let listed = xvfb(vec!["monitors".into(), layout.clone().into()])
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{stdout}");
+    assert!(stdout.contains("1 monitor(s):"), "{stdout}");
+    assert!(stdout.contains("1280×800 px at (0, 0)"), "{stdout}");
+    assert!(
+        stdout.contains("output `man-hinh` (960×540 px) → "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the conference feed (640×360 px) → no monitor"),
+        "{stdout}"
+    );
+
+    let url = format!("http://{}", server.addr);
+    let out = xvfb(vec![
+        "run".into(),
+        layout.into(),
+        "--server".into(),
+        url.into(),
+        "--exit-after-frames".into(),
+        "5".into(),
+        "--capture".into(),
+        shots.clone().into(),
+    ])
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let screen = Image::read_png(&shots.join("man-hinh.png")).unwrap();
+    let feed = Image::read_png(&shots.join("feed.png")).unwrap();
+    assert_eq!(
+        (screen.width, screen.height),
+        (1280, 800),
+        "the output's window fills the monitor"
+    );
+    assert_eq!((feed.width, feed.height), (640, 360));
+    for says in [
+        "no monitor is left for the conference feed",
+        "output `man-hinh` shows 960×540 px but monitor screen is set to 1280×800",
+    ] {
+        assert!(stderr.contains(says), "{says:?} not in:\n{stderr}");
+    }
+}
+
 /// `run` follows its room: a wall joining a room whose presenter has focused Hồ Chí Minh asks
 /// the server for Hồ Chí Minh's figures and draws them. The proof: the re-subscription in the
 /// wall's log, and its last frame's KPI tile equal to the library's drawing of Hồ Chí Minh's

@@ -16,10 +16,11 @@ use notify::Watcher;
 use thiserror::Error;
 use tracing::Instrument;
 use winit::application::ApplicationHandler;
-use winit::dpi::PhysicalSize;
+use winit::dpi::{PhysicalPosition, PhysicalSize};
 use winit::event::{ElementState, KeyEvent, StartCause, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
 use winit::keyboard::{Key, NamedKey};
+use winit::monitor::MonitorHandle;
 use winit::window::{Fullscreen, Window, WindowId};
 
 use crate::catalogue::Catalogue;
@@ -27,6 +28,7 @@ use crate::data::{Feed, WallData};
 use crate::draw::{DisplayList, TextStyle, theme};
 use crate::layout::{self, Layout, Rect};
 use crate::live::{self, Command, Event};
+use crate::monitors::{self, Monitor};
 use crate::render::text::{TextShaper, Weight};
 use crate::render::{Gpu, RenderError, Renderer, ScreenMap};
 use crate::scene;
@@ -49,6 +51,39 @@ pub enum AppError {
     /// Drawing failed.
     #[error("{0}")]
     Render(#[from] RenderError),
+}
+
+/// A monitor as the layout's `monitor =` and the messages name it.
+fn monitor_of(m: &MonitorHandle) -> Monitor {
+    let (size, position) = (m.size(), m.position());
+    Monitor {
+        name: m.name(),
+        position: [position.x, position.y],
+        size: [size.width, size.height],
+        refresh_mhz: m.refresh_rate_millihertz(),
+    }
+}
+
+/// The monitors the window system reports (`dieuhanh-wall monitors`): starts the event loop
+/// only to ask, opens no window.
+pub fn list_monitors() -> Result<Vec<Monitor>, AppError> {
+    struct Ask(Vec<Monitor>);
+    impl ApplicationHandler for Ask {
+        fn resumed(&mut self, event_loop: &ActiveEventLoop) {
+            self.0 = event_loop
+                .available_monitors()
+                .map(|m| monitor_of(&m))
+                .collect();
+            event_loop.exit();
+        }
+        fn window_event(&mut self, _: &ActiveEventLoop, _: WindowId, _: WindowEvent) {}
+    }
+    let event_loop = EventLoop::new().map_err(|e| AppError::EventLoop(e.to_string()))?;
+    let mut ask = Ask(Vec::new());
+    event_loop
+        .run_app(&mut ask)
+        .map_err(|e| AppError::EventLoop(e.to_string()))?;
+    Ok(ask.0)
 }
 
 /// A presenter's room changes waiting for the moment the server stamped on them, so every wall
@@ -320,32 +355,31 @@ impl App {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle(
             Box::new(event_loop.owned_display_handle()),
         ));
-        let monitors: Vec<_> = event_loop.available_monitors().collect();
-        let mut created = Vec::new();
-        // The outputs, then the feed (on the monitor it names, else the next one).
-        let mut wanted: Vec<(Shows, String, [u32; 2], Option<String>)> = self
+        let handles: Vec<MonitorHandle> = event_loop.available_monitors().collect();
+        let monitors: Vec<Monitor> = handles.iter().map(monitor_of).collect();
+        // The outputs, then the feed, with what each shows.
+        let mut shows: Vec<(Shows, String)> = self
             .layout
             .outputs
             .iter()
             .enumerate()
-            .map(|(i, o)| {
-                (
-                    Shows::Output(i),
-                    o.name.clone(),
-                    o.pixel_size(&self.layout.wall),
-                    o.monitor.clone(),
-                )
-            })
+            .map(|(i, o)| (Shows::Output(i), o.name.clone()))
             .collect();
-        if let Some(feed) = &self.layout.feed {
-            wanted.push((
-                Shows::Feed,
-                "hội nghị truyền hình".to_owned(),
-                feed.size,
-                feed.monitor.clone(),
-            ));
+        if self.layout.feed.is_some() {
+            shows.push((Shows::Feed, "hội nghị truyền hình".to_owned()));
         }
-        for (i, (shows, name, size, monitor)) in wanted.into_iter().enumerate() {
+        let wanted = monitors::wanted(&self.layout);
+        let placed = monitors::assign(&wanted, &monitors);
+        if !self.opts.windowed {
+            let list: Vec<String> = monitors.iter().map(Monitor::to_string).collect();
+            tracing::info!(monitors = %list.join("; "), "monitors");
+            for note in &placed.notes {
+                tracing::warn!("{note}");
+            }
+        }
+        let mut created = Vec::new();
+        for (((shows, name), want), on) in shows.into_iter().zip(&wanted).zip(&placed.monitors) {
+            let size = want.size;
             let mut attrs = Window::default_attributes()
                 .with_title(format!("dieuhanh — {} — {name}", self.layout.wall.name));
             if self.opts.windowed {
@@ -358,20 +392,31 @@ impl App {
                     (size[1] as f32 * k).round() as u32,
                 ));
             } else {
-                let monitor = monitor
-                    .as_ref()
-                    .and_then(|name| monitors.iter().find(|m| m.name().as_deref() == Some(name)))
-                    .or_else(|| monitors.get(i))
-                    .cloned();
+                // The monitor's place and size as well as the full-screen request: a wall PC's
+                // bare X session has no window manager to carry the request out, and the
+                // window would stay at its default size in a corner.
+                let (handle, [w, h]) = match on {
+                    Some(m) => (Some(handles[*m].clone()), monitors[*m].size),
+                    None => (None, size),
+                };
+                if let Some(m) = on {
+                    let [x, y] = monitors[*m].position;
+                    attrs = attrs.with_position(PhysicalPosition::new(x, y));
+                }
                 attrs = attrs
+                    .with_inner_size(PhysicalSize::new(w, h))
                     .with_decorations(false)
-                    .with_fullscreen(Some(Fullscreen::Borderless(monitor)));
+                    .with_fullscreen(Some(Fullscreen::Borderless(handle)));
             }
             let window = Arc::new(
                 event_loop
                     .create_window(attrs)
                     .map_err(|e| AppError::EventLoop(e.to_string()))?,
             );
+            if !self.opts.windowed {
+                // A pointer left in the middle of the wall is seen by the whole room.
+                window.set_cursor_visible(false);
+            }
             let surface = instance
                 .create_surface(window.clone())
                 .map_err(|e| AppError::EventLoop(e.to_string()))?;

@@ -13,6 +13,7 @@
 //! - [`scene`]: views per panel, a scene's display list, where screens go in a target.
 //! - [`render`]: wgpu device, shape and text pipelines, offscreen targets and PNGs — how to draw.
 //! - [`app`]: `run`: one window per output, live data, scene keys, layout reload.
+//! - [`monitors`]: which monitor each of `run`'s windows goes to, and what does not match.
 
 pub mod app;
 pub mod catalogue;
@@ -20,6 +21,7 @@ pub mod data;
 pub mod draw;
 pub mod layout;
 pub mod live;
+pub mod monitors;
 pub mod render;
 pub mod scene;
 pub mod snapshot;

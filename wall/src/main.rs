@@ -95,6 +95,14 @@ enum Cmd {
         #[arg(long)]
         all_indicators: bool,
     },
+    /// List the monitors this machine's window system reports (names for the layout's
+    /// `monitor =`, modes, refresh rates); with a layout, say where `run` would put each
+    /// window and what does not match (a missing monitor, a mode that is not the output's size,
+    /// a refresh below 60 Hz).
+    Monitors {
+        /// The layout file whose outputs and feed to place.
+        file: Option<PathBuf>,
+    },
     /// Run the wall: one borderless full-screen window per output (and one for the layout's
     /// video-conference `[feed]`), live data from the server.
     ///
@@ -429,6 +437,39 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 "{}: {saved_views} views and {saved_reports} reports' approval from {server}",
                 out.display(),
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Monitors { file } => {
+            let layout = match file.as_ref().map(|f| layout::load(f, &cat)).transpose() {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let monitors = app::list_monitors()?;
+            println!("{} monitor(s):", monitors.len());
+            for m in &monitors {
+                println!("  {m}");
+            }
+            if let Some(layout) = layout {
+                let wanted = dieuhanh_wall::monitors::wanted(&layout);
+                let placed = dieuhanh_wall::monitors::assign(&wanted, &monitors);
+                for (w, m) in wanted.iter().zip(&placed.monitors) {
+                    match m {
+                        Some(m) => println!(
+                            "{} ({}×{} px) → {}",
+                            w.what, w.size[0], w.size[1], monitors[*m]
+                        ),
+                        None => {
+                            println!("{} ({}×{} px) → no monitor", w.what, w.size[0], w.size[1])
+                        }
+                    }
+                }
+                for note in &placed.notes {
+                    println!("note: {note}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {
