@@ -958,8 +958,11 @@ fn blocks(image: &Image, nx: u32, ny: u32) -> Vec<f64> {
     out
 }
 
+/// A technician edits the layout of a running wall: a typo is refused and the last good layout
+/// stays up, the fix is taken, and a conference feed added opens its window, all without a
+/// restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_reloads_an_edited_layout_and_keeps_the_last_good_one_on_a_bad_edit() {
+async fn run_reloads_an_edited_layout_keeps_the_last_good_one_and_opens_an_added_feed() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
@@ -1010,6 +1013,13 @@ async fn run_reloads_an_edited_layout_and_keeps_the_last_good_one_on_a_bad_edit(
         )
         .unwrap();
         ok &= wait_for("layout reloaded", &mut seen);
+        // A conference feed added: its window opens beside the screen's, without a restart.
+        std::fs::write(
+            &layout,
+            format!("{KPI_LAYOUT}\n[feed]\nwidth_px = 640\nheight_px = 360\n"),
+        )
+        .unwrap();
+        ok &= wait_for("2 windows reopened", &mut seen);
         let _ = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status();

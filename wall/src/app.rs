@@ -352,9 +352,13 @@ impl App {
     }
 
     fn open_windows(&mut self, event_loop: &ActiveEventLoop) -> Result<(), AppError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle(
-            Box::new(event_loop.owned_display_handle()),
-        ));
+        // Surfaces for the device's instance: a reload that reopens the windows keeps the device.
+        let instance = match &self.gpu {
+            Some(gpu) => gpu.instance.clone(),
+            None => wgpu::Instance::new(wgpu::InstanceDescriptor::new_with_display_handle(
+                Box::new(event_loop.owned_display_handle()),
+            )),
+        };
         let handles: Vec<MonitorHandle> = event_loop.available_monitors().collect();
         let monitors: Vec<Monitor> = handles.iter().map(monitor_of).collect();
         // The outputs, then the feed, with what each shows.
@@ -584,20 +588,13 @@ impl App {
         let _ = self.commands.send(Command::SetReports(reports));
     }
 
-    fn reload(&mut self) {
+    fn reload(&mut self, event_loop: &ActiveEventLoop) {
         // A new layout, or the banner saying why the edit was refused.
         self.composed_at = None;
         match layout::load(&self.opts.layout, &self.catalogue) {
             Ok(new) => {
                 let scene_name = self.layout.scenes.get(self.scene).map(|s| s.name.clone());
-                if new.outputs.len() != self.layout.outputs.len()
-                    || new.feed.is_some() != self.layout.feed.is_some()
-                {
-                    tracing::warn!(
-                        "the outputs or the conference feed changed: restart the wall to open or \
-                         close windows"
-                    );
-                }
+                let reopen = monitors::wanted(&new) != monitors::wanted(&self.layout);
                 self.scene = scene_name
                     .and_then(|n| new.scenes.iter().position(|s| s.name == n))
                     .unwrap_or(0);
@@ -623,11 +620,24 @@ impl App {
                 }
                 self.layout = new;
                 self.layout_error = None;
-                let mut screens: Vec<_> = self.windows.drain().collect();
-                for (_, s) in &mut screens {
-                    self.place(s);
+                if reopen {
+                    // An output, its monitor or size, or the feed came, went or moved: the
+                    // windows are opened afresh where the new layout puts them.
+                    self.windows.clear();
+                    match self.open_windows(event_loop) {
+                        Ok(()) => tracing::info!(
+                            "the outputs or the conference feed changed: {} windows reopened",
+                            self.windows.len()
+                        ),
+                        Err(e) => tracing::error!(error = %e, "cannot reopen the windows"),
+                    }
+                } else {
+                    let mut screens: Vec<_> = self.windows.drain().collect();
+                    for (_, s) in &mut screens {
+                        self.place(s);
+                    }
+                    self.windows.extend(screens);
                 }
-                self.windows.extend(screens);
                 tracing::info!(layout = %self.opts.layout.display(), "layout reloaded");
             }
             Err(e) => {
@@ -835,11 +845,11 @@ impl ApplicationHandler<UserEvent> for App {
         }
     }
 
-    fn user_event(&mut self, _event_loop: &ActiveEventLoop, event: UserEvent) {
+    fn user_event(&mut self, event_loop: &ActiveEventLoop, event: UserEvent) {
         match event {
             // Draining asks every window to draw when it finds a change.
             UserEvent::Wake => self.drain_events(),
-            UserEvent::LayoutChanged => self.reload(),
+            UserEvent::LayoutChanged => self.reload(event_loop),
         }
     }
 

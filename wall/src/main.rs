@@ -107,7 +107,8 @@ enum Cmd {
     /// video-conference `[feed]`), live data from the server.
     ///
     /// PageDown/PageUp (or arrows) and number keys switch scenes. Editing the layout file
-    /// reloads it; an invalid edit is shown on screen and the last good layout stays up.
+    /// reloads it (windows open, close or move when its outputs or feed change); an invalid
+    /// edit is shown on screen and the last good layout stays up.
     Run {
         file: PathBuf,
         #[arg(long)]

@@ -36,7 +36,7 @@ impl fmt::Display for Monitor {
 }
 
 /// A full-screen window `run` opens.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Wanted {
     /// What it is, for messages: "output `trai`", "the conference feed".
     pub what: String,
