@@ -687,6 +687,8 @@ fn latency_bench(args: &Args, gpu: &Gpu, layout: &Layout) -> anyhow::Result<Late
             match ev {
                 Event::Connected => data.feed = Feed::Live { since_ms: now },
                 Event::Disconnected(reason) => bail!("the feed dropped: {reason}"),
+                // The bench steers no room.
+                Event::NotSteered => {}
                 Event::Message(m) => match *m {
                     ServerMessage::Control { state, .. } => room = state,
                     ServerMessage::Error { code, message, .. } => {

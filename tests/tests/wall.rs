@@ -163,7 +163,7 @@ async fn an_accepted_upload_shows_in_the_walls_next_frame() {
                 Ok(Event::Connected) => data.feed = Feed::Live { since_ms: 0 },
                 Ok(Event::Message(m)) => data.apply(&m, dieuhanh_wall::live::now_ms()),
                 Ok(Event::Disconnected(r)) => panic!("disconnected: {r}"),
-                Err(_) => {}
+                Ok(Event::NotSteered) | Err(_) => {}
             }
         }
     };
@@ -1031,6 +1031,102 @@ async fn run_reloads_an_edited_layout_keeps_the_last_good_one_and_opens_an_added
     assert!(lines.0, "log:\n{}", lines.1.join("\n"));
 }
 
+/// A presenter's clicker on one wall of a room switches every wall of it: the wall's feed asks
+/// the room over its own connection, and the server stamps one moment for all. Two walls of
+/// the room here, a real server between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_key_on_one_wall_switches_every_wall_of_its_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let layout = kpi_layout(dir.path());
+    let url = dieuhanh_wall::live::live_url(&format!("http://{}", server.addr), None).unwrap();
+    let scenes = vec![
+        dieuhanh_protocol::live::SceneInfo {
+            name: "sinh".into(),
+            title: "Đăng ký khai sinh".into(),
+        },
+        dieuhanh_protocol::live::SceneInfo {
+            name: "tu".into(),
+            title: "Đăng ký khai tử".into(),
+        },
+    ];
+    let mut walls = Vec::new();
+    for _ in 0..2 {
+        let views = scene::subscriptions(
+            &layout,
+            &RoomState::default(),
+            dieuhanh_wall::live::now_ms(),
+        );
+        let (events_tx, events) = std::sync::mpsc::channel();
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel::<LiveCommand>();
+        let room = dieuhanh_wall::live::Joining {
+            room: "phong-hop".into(),
+            scenes: scenes.clone(),
+        };
+        let feed = tokio::spawn(dieuhanh_wall::live::run_feed(
+            url.clone(),
+            Some(room),
+            views,
+            commands_rx,
+            events_tx,
+            || {},
+        ));
+        walls.push((feed, events, commands));
+    }
+    // Both walls joined before the key is pressed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    for (_, events, _) in &walls {
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a wall did not connect"
+            );
+            if let Ok(Event::Connected) = events.recv_timeout(Duration::from_millis(100)) {
+                break;
+            }
+        }
+    }
+    while server.state.live.room_scenes("phong-hop").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the room was not joined"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    walls[0]
+        .2
+        .send(LiveCommand::SteerRoom(RoomState {
+            scene: Some("tu".into()),
+            ..RoomState::default()
+        }))
+        .unwrap();
+    let mut stamps = Vec::new();
+    for (_, events, _) in &walls {
+        let stamp = loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no control reached a wall"
+            );
+            if let Ok(Event::Message(m)) = events.recv_timeout(Duration::from_millis(100))
+                && let dieuhanh_protocol::live::ServerMessage::Control {
+                    apply_at_ms, state, ..
+                } = *m
+                && state.scene.as_deref() == Some("tu")
+            {
+                break apply_at_ms;
+            }
+        };
+        stamps.push(stamp);
+    }
+    assert_eq!(
+        stamps[0], stamps[1],
+        "one moment for every wall of the room"
+    );
+    for (feed, ..) in walls {
+        feed.abort();
+    }
+}
+
 /// A TCP proxy that can cut every connection through it, to drop the wall's link to the server.
 struct Proxy {
     addr: std::net::SocketAddr,
@@ -1108,7 +1204,7 @@ async fn after_a_dropped_connection_the_wall_resumes_with_what_it_missed() {
                     }
                     data.apply(&m, 0);
                 }
-                Err(_) => {}
+                Ok(Event::NotSteered) | Err(_) => {}
             }
         }
     };

@@ -2,8 +2,8 @@
 //! video-conference feed when the layout has a `[feed]` (ordinary windows with `--windowed`), all
 //! drawn by one device from one display list per frame, so every screen — and the conference —
 //! changes together. Live data from the server; PageDown/PageUp and number keys switch
-//! scenes (presenter clickers send these); room control from a presenter is applied at the time
-//! the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
+//! scenes (presenter clickers send these) — on a wall of a room, by asking the room, so every
+//! wall of it switches; room control from a presenter is applied at the time the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
 //! while the last good layout stays up.
 
 use std::collections::HashMap;
@@ -85,6 +85,10 @@ pub fn list_monitors() -> Result<Vec<Monitor>, AppError> {
         .map_err(|e| AppError::EventLoop(e.to_string()))?;
     Ok(ask.0)
 }
+
+/// How long a scene key waits for the room's answer before switching this wall by itself (the
+/// server answers in milliseconds).
+const ROOM_ANSWER: Duration = Duration::from_secs(2);
 
 /// A presenter's room changes waiting for the moment the server stamped on them, so every wall
 /// of the room switches in the same frame whatever its network delay.
@@ -210,6 +214,10 @@ struct App {
     data: WallData,
     room: RoomState,
     controls: Controls,
+    /// A scene key's scene asked of the room and not yet answered, and when it was asked.
+    asked: Option<(usize, Instant)>,
+    /// Whether scene keys steer the room (until the server refuses this wall's token).
+    keys_steer_room: bool,
     subscribed: scene::Subscribed,
     events: std::sync::mpsc::Receiver<Event>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
@@ -336,6 +344,8 @@ impl App {
                 d
             },
             room: RoomState::default(),
+            asked: None,
+            keys_steer_room: true,
             controls: Controls::default(),
             subscribed,
             events,
@@ -548,13 +558,36 @@ impl App {
                         };
                     }
                 }
+                Event::NotSteered => self.switch_asked_here("no connection to the server"),
                 Event::Message(m) => match *m {
                     ServerMessage::Control {
                         apply_at_ms, state, ..
-                    } => self.controls.push(apply_at_ms, state),
+                    } => {
+                        // The room's answer to a scene key (or a presenter's newer word).
+                        self.asked = None;
+                        self.controls.push(apply_at_ms, state);
+                    }
+                    ServerMessage::Error { code, message, .. }
+                        if self.asked.is_some()
+                            && (code == "forbidden" || code == "bad_control") =>
+                    {
+                        if code == "forbidden" {
+                            self.keys_steer_room = false;
+                            tracing::warn!(
+                                room = ?self.layout.room,
+                                "scene keys switch this wall only: {message}; give it a \
+                                 presenter's token (--token, DIEUHANH_TOKEN) for its keys to \
+                                 switch every wall of the room"
+                            );
+                        }
+                        self.switch_asked_here(&message);
+                    }
                     other => self.data.apply(&other, now),
                 },
             }
+        }
+        if self.asked.is_some_and(|(_, at)| at.elapsed() > ROOM_ANSWER) {
+            self.switch_asked_here("the room did not answer");
         }
         let applied = self.controls.apply_due(live::now_ms(), &mut self.room);
         if changed || applied.changed {
@@ -813,6 +846,42 @@ impl App {
         }
     }
 
+    /// A scene key: on a wall that follows a room, the room is asked to switch (every wall of
+    /// it then switches at the moment the server stamps); otherwise this wall switches.
+    fn scene_key(&mut self, index: usize) {
+        if index >= self.layout.scenes.len() || index == self.scene_shown_or_asked() {
+            return;
+        }
+        let live = matches!(self.data.feed, Feed::Live { .. });
+        if self.layout.room.is_some() && self.keys_steer_room && live {
+            let state = RoomState {
+                scene: Some(self.layout.scenes[index].name.clone()),
+                ..RoomState::default()
+            };
+            if self.commands.send(Command::SteerRoom(state)).is_ok() {
+                tracing::info!(scene = %self.layout.scenes[index].name, "scene asked of the room");
+                self.asked = Some((index, Instant::now()));
+                return;
+            }
+        }
+        self.switch_scene(index);
+    }
+
+    /// The scene a key steps from: the one asked of the room while it has not answered, so
+    /// two quick presses step twice.
+    fn scene_shown_or_asked(&self) -> usize {
+        self.asked.map_or(self.scene, |(i, _)| i)
+    }
+
+    /// The room could not take the scene a key asked for: this wall switches by itself, so
+    /// the presenter's key is never lost.
+    fn switch_asked_here(&mut self, why: &str) {
+        if let Some((index, _)) = self.asked.take() {
+            tracing::warn!(reason = %why, "the scene key switched this wall only");
+            self.switch_scene(index);
+        }
+    }
+
     fn switch_scene(&mut self, index: usize) {
         if index < self.layout.scenes.len() && index != self.scene {
             self.scene = index;
@@ -887,17 +956,17 @@ impl ApplicationHandler<UserEvent> for App {
             } => match logical_key {
                 Key::Named(NamedKey::PageDown | NamedKey::ArrowRight) => {
                     let n = self.layout.scenes.len().max(1);
-                    self.switch_scene((self.scene + 1) % n);
+                    self.scene_key((self.scene_shown_or_asked() + 1) % n);
                 }
                 Key::Named(NamedKey::PageUp | NamedKey::ArrowLeft) => {
                     let n = self.layout.scenes.len().max(1);
-                    self.switch_scene((self.scene + n - 1) % n);
+                    self.scene_key((self.scene_shown_or_asked() + n - 1) % n);
                 }
                 Key::Character(c) => {
                     if let Some(d) = c.chars().next().and_then(|ch| ch.to_digit(10))
                         && d >= 1
                     {
-                        self.switch_scene(d as usize - 1);
+                        self.scene_key(d as usize - 1);
                     }
                 }
                 _ => {}
@@ -933,13 +1002,23 @@ mod tests {
     /// The wall of `desk.toml` on the demo snapshot, as `run` makes it before any window opens,
     /// and the sender standing in for its live feed.
     fn desk_wall() -> (App, std::sync::mpsc::Sender<Event>) {
+        let (app, feed, _) = desk_wall_steering();
+        (app, feed)
+    }
+
+    /// [`desk_wall`], with the commands it sends its feed.
+    fn desk_wall_steering() -> (
+        App,
+        std::sync::mpsc::Sender<Event>,
+        tokio::sync::mpsc::UnboundedReceiver<Command>,
+    ) {
         let assets = crate::catalogue::assets_dir();
         let catalogue = Catalogue::load(&assets).expect("catalogue");
         let path = assets.join("layouts/desk.toml");
         let layout = layout::load(&path, &catalogue).expect("layout");
         let subscribed = scene::Subscribed::new(&layout, &RoomState::default(), live::now_ms());
         let (events_tx, events) = std::sync::mpsc::channel();
-        let (commands, _) = tokio::sync::mpsc::unbounded_channel();
+        let (commands, commands_rx) = tokio::sync::mpsc::unbounded_channel();
         let opts = RunOptions {
             layout: path,
             server: "http://127.0.0.1:1".into(),
@@ -952,7 +1031,76 @@ mod tests {
         };
         let mut app = App::new(opts, catalogue, layout, 0, subscribed, events, commands);
         app.data = crate::snapshot::load(&crate::snapshot::demo_path(&assets)).expect("demo");
-        (app, events_tx)
+        (app, events_tx, commands_rx)
+    }
+
+    /// A presenter's clicker on a wall of a room asks the room, so every wall of it switches at
+    /// the server's stamped moment; this wall waits for that too. Refused (a wall's token) or
+    /// unsent (no connection), the key switches this wall by itself: it is never lost.
+    #[test]
+    fn a_scene_key_on_a_wall_of_a_room_steers_the_room() {
+        let (mut app, feed, mut commands) = desk_wall_steering();
+        app.layout.room = Some("phong-hop".into());
+        app.data.feed = Feed::Live {
+            since_ms: live::now_ms(),
+        };
+        let second = app.layout.scenes[1].name.clone();
+        app.scene_key(1);
+        match commands.try_recv() {
+            Ok(Command::SteerRoom(state)) => assert_eq!(state.scene.as_ref(), Some(&second)),
+            other => panic!("the room was not asked: {other:?}"),
+        }
+        assert_eq!(app.scene, 0, "the wall waits for the room's moment");
+        // A second press before the answer steps on from the scene asked (two scenes: back).
+        assert_eq!(app.scene_shown_or_asked(), 1);
+
+        // The room's answer, stamped for now: the wall switches with every other.
+        let control = ServerMessage::Control {
+            room: "phong-hop".into(),
+            version: 1,
+            apply_at_ms: live::now_ms(),
+            state: RoomState {
+                scene: Some(second.clone()),
+                ..RoomState::default()
+            },
+        };
+        feed.send(Event::Message(Box::new(control))).expect("feed");
+        app.drain_events();
+        assert_eq!(app.scene, 1);
+        assert!(app.asked.is_none());
+
+        // A wall's token may not steer: the key switches this wall, and later keys at once.
+        app.scene_key(0);
+        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom(_))));
+        let refused = ServerMessage::Error {
+            code: "forbidden".into(),
+            message: "only presenter tokens may change a room; this token is a wall's".into(),
+            id: None,
+        };
+        feed.send(Event::Message(Box::new(refused))).expect("feed");
+        app.drain_events();
+        assert_eq!(app.scene, 0, "switched here after the refusal");
+        app.scene_key(1);
+        assert!(commands.try_recv().is_err(), "the room is not asked again");
+        assert_eq!(app.scene, 1);
+
+        // No connection when the key was sent: this wall switches.
+        let (mut app, feed, mut commands) = desk_wall_steering();
+        app.layout.room = Some("phong-hop".into());
+        app.data.feed = Feed::Live {
+            since_ms: live::now_ms(),
+        };
+        app.scene_key(1);
+        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom(_))));
+        feed.send(Event::NotSteered).expect("feed");
+        app.drain_events();
+        assert_eq!(app.scene, 1);
+
+        // A wall in no room, or with its feed down, switches by itself at once.
+        let (mut app, _feed, mut commands) = desk_wall_steering();
+        app.scene_key(1);
+        assert!(commands.try_recv().is_err());
+        assert_eq!(app.scene, 1);
     }
 
     fn drawn(app: &App) -> Vec<String> {

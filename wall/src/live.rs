@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use dieuhanh_protocol::live::{
-    ClientMessage, ReportKey, SceneInfo, ServerMessage, View, without_token,
+    ClientMessage, ReportKey, RoomState, SceneInfo, ServerMessage, View, without_token,
 };
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
@@ -39,6 +39,8 @@ pub enum Event {
     Connected,
     Message(Box<ServerMessage>),
     Disconnected(String),
+    /// A [`Command::SteerRoom`] could not be sent (no connection, or no room followed).
+    NotSteered,
 }
 
 /// What the render loop asks of the feed.
@@ -50,6 +52,10 @@ pub enum Command {
     SetScenes(Vec<SceneInfo>),
     /// These are now the reports whose approval standing the wall shows.
     SetReports(Vec<ReportKey>),
+    /// A scene key pressed on a wall that follows a room: the room is asked to show this
+    /// (its other fields kept), so every wall of the room switches at the moment the server
+    /// stamps. The room's control answers it, or an error (a wall's token may not steer).
+    SteerRoom(RoomState),
 }
 
 /// The room a wall follows, and its layout's scenes, named to the room's presenters.
@@ -147,6 +153,10 @@ pub async fn run_feed(
                             }
                         }
                         Some(Command::SetReports(r)) => reports = r,
+                        Some(Command::SteerRoom(_)) => {
+                            let _ = events.send(Event::NotSteered);
+                            wake();
+                        }
                         None => return,
                     }
                 }
@@ -233,6 +243,20 @@ pub async fn run_feed(
                             reports = r;
                         }
                     }
+                    Some(Command::SteerRoom(state)) => match &room {
+                        Some(room) => {
+                            let m = ClientMessage::Control {
+                                room: room.room.clone(),
+                                state,
+                                clear: Vec::new(),
+                            };
+                            ok &= tx.send(wire(&m)).await.is_ok();
+                        }
+                        None => {
+                            let _ = events.send(Event::NotSteered);
+                            wake();
+                        }
+                    },
                     None => return,
                 },
             }
