@@ -938,6 +938,200 @@ async fn run_follows_a_presenters_focus_under_xvfb() {
     );
 }
 
+/// An X server of its own (Xvfb), for a test that must reach the wall's display from outside
+/// (xdotool); stopped when dropped.
+struct Display {
+    xvfb: std::process::Child,
+    name: String,
+}
+
+impl Display {
+    fn start(size: &str) -> Display {
+        use std::io::BufRead;
+        let mut xvfb = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0", size])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("Xvfb (apt install xvfb; scripts/test installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(xvfb.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let n: u32 = line
+            .trim()
+            .parse()
+            .expect("Xvfb printed its display number");
+        Display {
+            xvfb,
+            name: format!(":{n}"),
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// A leader touches Hồ Chí Minh's bar on the running wall (a real click through the X server,
+/// as a touch screen's driver sends it): the wall focuses on Hồ Chí Minh and asks the server for
+/// its figures, and Escape goes back to the whole country.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicking_a_provinces_bar_on_the_running_wall_drills_down_to_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let server = live_server(dir.path()).await;
+    let hcm = server.communes("79");
+    let hn = server.communes("01");
+    upload(&server, &[(&hcm[0], 10), (&hcm[1], 20), (&hn[0], 777)]).await;
+    let text = concat!(
+        desk_wall!(),
+        r#"
+[[scene]]
+name = "sinh"
+title = "Đăng ký khai sinh"
+
+[[scene.panel]]
+widget = "bars"
+row = 0
+column = 0
+rows = 1
+columns = 0.5
+indicator = "XH02"
+unit = "VN"
+children = "province"
+period = "2025-08"
+
+[[scene.panel]]
+widget = "kpi"
+row = 0
+column = 0.5
+rows = 1
+columns = 0.5
+indicator = "XH02"
+unit = "VN"
+period = "2025-08"
+"#
+    );
+    let layout = desk_layout(dir.path(), "bars.toml", text);
+    let path = dir.path().join("bars.toml");
+    // Where the wall draws Hồ Chí Minh's bar: the library composes the same scene from the
+    // same figures (the desk's one screen fills the 960 × 540 display: canvas = window pixels).
+    let url = format!("http://{}", server.addr);
+    let now = dieuhanh_wall::live::now_ms();
+    let room = RoomState::default();
+    let views = scene::subscriptions(&layout, &room, now);
+    let file = dieuhanh_wall::live::fetch(&url, None, &views, &[], Duration::from_secs(20))
+        .await
+        .unwrap();
+    let mut data = WallData::default();
+    for m in &file.messages {
+        data.apply(m, now);
+    }
+    data.feed = Feed::Live { since_ms: now };
+    let mut shaper = dieuhanh_wall::render::text::TextShaper::new();
+    let mut list = dieuhanh_wall::draw::DisplayList::default();
+    scene::compose(
+        &layout,
+        &layout.scenes[0],
+        &data,
+        &room,
+        now,
+        &mut shaper,
+        &mut list,
+    );
+    let (bar, _) = list
+        .hits
+        .iter()
+        .find(|(_, u)| u == "79")
+        .cloned()
+        .expect("Hồ Chí Minh's bar");
+    let at = [
+        (bar.x + bar.w / 2.0).round() as i64,
+        (bar.y + bar.h / 2.0).round() as i64,
+    ];
+
+    let display = Display::start("960x540x24");
+    let bin = wall_bin();
+    let name = display.name.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut wall = Command::new(bin)
+            .arg("run")
+            .arg(&path)
+            .args(["--server", &url])
+            .env("DISPLAY", &name)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("RUST_LOG", "info,dieuhanh_wall=debug")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+        let stderr = wall.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let wait_for = |needle: &str, within: Duration, seen: &mut Vec<String>| {
+            let until = std::time::Instant::now() + within;
+            while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+                match lines.recv_timeout(left) {
+                    Ok(line) => {
+                        let hit = line.contains(needle);
+                        seen.push(line);
+                        if hit {
+                            return true;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+            }
+            false
+        };
+        let xdotool = |args: &[&str]| {
+            Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &name)
+                .status()
+                .expect("xdotool (apt install xdotool; scripts/test installs it)")
+        };
+        let mut ok = wait_for("connected", Duration::from_secs(30), &mut seen);
+        // The figures come just after the connection: click until the wall takes it.
+        let mut touched = false;
+        for _ in 0..20 {
+            if !ok {
+                break;
+            }
+            let (x, y) = (at[0].to_string(), at[1].to_string());
+            xdotool(&["mousemove", &x, &y, "click", "1"]);
+            if wait_for("drill-down touched", Duration::from_millis(500), &mut seen) {
+                touched = true;
+                break;
+            }
+        }
+        ok &= touched;
+        ok &= wait_for("focus moved", Duration::from_secs(10), &mut seen);
+        ok &= seen.last().is_some_and(|l| l.contains("Some(\"79\")"));
+        xdotool(&["key", "Escape"]);
+        ok &= wait_for("focus moved", Duration::from_secs(10), &mut seen);
+        ok &= seen.last().is_some_and(|l| l.contains("None"));
+        let _ = wall.kill();
+        let _ = wall.wait();
+        (ok, seen)
+    })
+    .await
+    .unwrap();
+    drop(display);
+    assert!(seen.0, "the wall's log:\n{}", seen.1.join("\n"));
+}
+
 /// Mean brightness of an `nx` × `ny` grid of blocks: pictures of one scene at two sizes agree.
 fn blocks(image: &Image, nx: u32, ny: u32) -> Vec<f64> {
     let mut out = Vec::new();
@@ -1095,10 +1289,13 @@ async fn a_scene_key_on_one_wall_switches_every_wall_of_its_room() {
     }
     walls[0]
         .2
-        .send(LiveCommand::SteerRoom(RoomState {
-            scene: Some("tu".into()),
-            ..RoomState::default()
-        }))
+        .send(LiveCommand::SteerRoom {
+            state: RoomState {
+                scene: Some("tu".into()),
+                ..RoomState::default()
+            },
+            clear: Vec::new(),
+        })
         .unwrap();
     let mut stamps = Vec::new();
     for (_, events, _) in &walls {

@@ -2,8 +2,9 @@
 //! video-conference feed when the layout has a `[feed]` (ordinary windows with `--windowed`), all
 //! drawn by one device from one display list per frame, so every screen — and the conference —
 //! changes together. Live data from the server; PageDown/PageUp and number keys switch
-//! scenes (presenter clickers send these) — on a wall of a room, by asking the room, so every
-//! wall of it switches; room control from a presenter is applied at the time the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
+//! scenes (presenter clickers send these) and a touch or click on a ranked bar drills down to
+//! its unit (Escape back) — on a wall of a room, by asking the room, so every wall of it
+//! changes; room control from a presenter is applied at the time the server stamps; the layout file is watched and reloaded, an invalid edit shown on screen
 //! while the last good layout stays up.
 
 use std::collections::HashMap;
@@ -11,13 +12,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dieuhanh_protocol::live::{ReportKey, RoomState, ServerMessage};
+use dieuhanh_protocol::live::{ReportKey, RoomField, RoomState, ServerMessage};
 use notify::Watcher;
 use thiserror::Error;
 use tracing::Instrument;
 use winit::application::ApplicationHandler;
 use winit::dpi::{PhysicalPosition, PhysicalSize};
-use winit::event::{ElementState, KeyEvent, StartCause, WindowEvent};
+use winit::event::{ElementState, KeyEvent, MouseButton, StartCause, TouchPhase, WindowEvent};
 use winit::event_loop::{ActiveEventLoop, ControlFlow, EventLoop};
 use winit::keyboard::{Key, NamedKey};
 use winit::monitor::MonitorHandle;
@@ -85,6 +86,17 @@ pub fn list_monitors() -> Result<Vec<Monitor>, AppError> {
         .map_err(|e| AppError::EventLoop(e.to_string()))?;
     Ok(ask.0)
 }
+
+/// What a key or a touch changes: the scene, or the unit the wall focuses on (`None`: the whole
+/// country again).
+#[derive(Debug, Clone, PartialEq)]
+enum Steer {
+    Scene(usize),
+    Focus(Option<String>),
+}
+
+/// How long a still pointer stays on a full-screen wall.
+const POINTER_IDLE: Duration = Duration::from_secs(3);
 
 /// How long a scene key waits for the room's answer before switching this wall by itself (the
 /// server answers in milliseconds).
@@ -179,6 +191,8 @@ struct Screen {
     screens: Vec<ScreenMap>,
     shows: Shows,
     frames: u64,
+    /// Where the pointer is over the window, in its pixels.
+    pointer: Option<[f32; 2]>,
     /// The frame kept between frames, so only changed panels are redrawn, then copied to the
     /// swapchain image (whose contents rotate); `None` when the surface cannot be copied into.
     kept: Option<wgpu::Texture>,
@@ -214,10 +228,12 @@ struct App {
     data: WallData,
     room: RoomState,
     controls: Controls,
-    /// A scene key's scene asked of the room and not yet answered, and when it was asked.
-    asked: Option<(usize, Instant)>,
-    /// Whether scene keys steer the room (until the server refuses this wall's token).
-    keys_steer_room: bool,
+    /// A key's or a touch's change asked of the room and not yet answered, and when.
+    asked: Option<(Steer, Instant)>,
+    /// Whether keys and touches steer the room (until the server refuses this wall's token).
+    steers_room: bool,
+    /// When the pointer last moved, while it shows (full screen hides it when still).
+    pointer_shown: Option<Instant>,
     subscribed: scene::Subscribed,
     events: std::sync::mpsc::Receiver<Event>,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
@@ -345,7 +361,8 @@ impl App {
             },
             room: RoomState::default(),
             asked: None,
-            keys_steer_room: true,
+            steers_room: true,
+            pointer_shown: None,
             controls: Controls::default(),
             subscribed,
             events,
@@ -492,6 +509,7 @@ impl App {
                 screens: Vec::new(),
                 shows,
                 frames: 0,
+                pointer: None,
                 kept,
             };
             self.place(&mut screen);
@@ -572,12 +590,12 @@ impl App {
                             && (code == "forbidden" || code == "bad_control") =>
                     {
                         if code == "forbidden" {
-                            self.keys_steer_room = false;
+                            self.steers_room = false;
                             tracing::warn!(
                                 room = ?self.layout.room,
-                                "scene keys switch this wall only: {message}; give it a \
-                                 presenter's token (--token, DIEUHANH_TOKEN) for its keys to \
-                                 switch every wall of the room"
+                                "scene keys and touches change this wall only: {message}; give \
+                                 it a presenter's token (--token, DIEUHANH_TOKEN) for them to \
+                                 change every wall of the room"
                             );
                         }
                         self.switch_asked_here(&message);
@@ -586,7 +604,11 @@ impl App {
                 },
             }
         }
-        if self.asked.is_some_and(|(_, at)| at.elapsed() > ROOM_ANSWER) {
+        if self
+            .asked
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() > ROOM_ANSWER)
+        {
             self.switch_asked_here("the room did not answer");
         }
         let applied = self.controls.apply_due(live::now_ms(), &mut self.room);
@@ -846,39 +868,118 @@ impl App {
         }
     }
 
-    /// A scene key: on a wall that follows a room, the room is asked to switch (every wall of
-    /// it then switches at the moment the server stamps); otherwise this wall switches.
+    /// A scene key: switches to scene `index` (see [`App::steer`]).
     fn scene_key(&mut self, index: usize) {
-        if index >= self.layout.scenes.len() || index == self.scene_shown_or_asked() {
-            return;
+        if index < self.layout.scenes.len() && index != self.scene_shown_or_asked() {
+            self.steer(Steer::Scene(index));
         }
+    }
+
+    /// A touch or click at target pixel `p` of window `id`: on a ranked bar, focuses its unit
+    /// (the wall's KPI tiles, charts and tables then show it), or, on the unit already focused,
+    /// goes back to the whole country.
+    fn touch(&mut self, id: WindowId, p: [f32; 2]) {
+        let Some(canvas) = self
+            .windows
+            .get(&id)
+            .and_then(|s| scene::canvas_point(&s.screens, p))
+        else {
+            tracing::debug!(?p, "touched outside the screens");
+            return;
+        };
+        self.drill(canvas);
+    }
+
+    /// [`App::touch`] at canvas point `p`.
+    fn drill(&mut self, p: [f32; 2]) {
+        let Some(unit) = self.list.unit_at(p).map(str::to_owned) else {
+            tracing::debug!(?p, hits = ?self.list.hits, "touched nothing that drills down");
+            return;
+        };
+        let focus = (self.focus_shown_or_asked() != Some(unit.as_str())).then_some(unit);
+        tracing::info!(unit = ?focus, "drill-down touched");
+        self.steer(Steer::Focus(focus));
+    }
+
+    /// On a wall that follows a room, asks the room for `what` (every wall of it then changes
+    /// at the moment the server stamps); otherwise this wall changes by itself.
+    fn steer(&mut self, what: Steer) {
         let live = matches!(self.data.feed, Feed::Live { .. });
-        if self.layout.room.is_some() && self.keys_steer_room && live {
-            let state = RoomState {
-                scene: Some(self.layout.scenes[index].name.clone()),
-                ..RoomState::default()
+        if self.layout.room.is_some() && self.steers_room && live {
+            let (state, clear) = match &what {
+                Steer::Scene(i) => (
+                    RoomState {
+                        scene: Some(self.layout.scenes[*i].name.clone()),
+                        ..RoomState::default()
+                    },
+                    Vec::new(),
+                ),
+                Steer::Focus(Some(unit)) => (
+                    RoomState {
+                        focus_unit: Some(unit.clone()),
+                        ..RoomState::default()
+                    },
+                    Vec::new(),
+                ),
+                Steer::Focus(None) => (RoomState::default(), vec![RoomField::FocusUnit]),
             };
-            if self.commands.send(Command::SteerRoom(state)).is_ok() {
-                tracing::info!(scene = %self.layout.scenes[index].name, "scene asked of the room");
-                self.asked = Some((index, Instant::now()));
+            if self
+                .commands
+                .send(Command::SteerRoom { state, clear })
+                .is_ok()
+            {
+                tracing::info!(?what, "asked of the room");
+                self.asked = Some((what, Instant::now()));
                 return;
             }
         }
-        self.switch_scene(index);
+        self.apply_here(what);
     }
 
     /// The scene a key steps from: the one asked of the room while it has not answered, so
     /// two quick presses step twice.
     fn scene_shown_or_asked(&self) -> usize {
-        self.asked.map_or(self.scene, |(i, _)| i)
+        match &self.asked {
+            Some((Steer::Scene(i), _)) => *i,
+            _ => self.scene,
+        }
     }
 
-    /// The room could not take the scene a key asked for: this wall switches by itself, so
-    /// the presenter's key is never lost.
+    /// The unit focused, or asked of the room: a second touch on it goes back.
+    fn focus_shown_or_asked(&self) -> Option<&str> {
+        match &self.asked {
+            Some((Steer::Focus(u), _)) => u.as_deref(),
+            _ => self.room.focus_unit.as_deref(),
+        }
+    }
+
+    /// The room could not take what a key or touch asked: this wall changes by itself, so the
+    /// presenter's key is never lost.
     fn switch_asked_here(&mut self, why: &str) {
-        if let Some((index, _)) = self.asked.take() {
-            tracing::warn!(reason = %why, "the scene key switched this wall only");
-            self.switch_scene(index);
+        if let Some((what, _)) = self.asked.take() {
+            tracing::warn!(reason = %why, "the key or touch changed this wall only");
+            self.apply_here(what);
+        }
+    }
+
+    fn apply_here(&mut self, what: Steer) {
+        match what {
+            Steer::Scene(i) => self.switch_scene(i),
+            Steer::Focus(unit) => {
+                tracing::info!(focus = ?unit, "focus moved on this wall");
+                self.room.focus_unit = unit;
+                self.composed_at = None;
+                if let Some(views) =
+                    self.subscribed
+                        .refresh(&self.layout, &self.room, live::now_ms(), true)
+                {
+                    let _ = self.commands.send(Command::SetViews(views));
+                }
+                if let Some(reports) = self.subscribed.take_reports() {
+                    self.follow_reports(reports);
+                }
+                self.request_redraw();
+            }
         }
     }
 
@@ -969,13 +1070,57 @@ impl ApplicationHandler<UserEvent> for App {
                         self.scene_key(d as usize - 1);
                     }
                 }
+                // Back to the whole country.
+                Key::Named(NamedKey::Escape) if self.focus_shown_or_asked().is_some() => {
+                    self.steer(Steer::Focus(None));
+                }
                 _ => {}
             },
+            WindowEvent::CursorMoved { position, .. } => {
+                if let Some(s) = self.windows.get_mut(&id) {
+                    s.pointer = Some([position.x as f32, position.y as f32]);
+                }
+                if !self.opts.windowed {
+                    if self.pointer_shown.is_none() {
+                        for s in self.windows.values() {
+                            s.window.set_cursor_visible(true);
+                        }
+                    }
+                    self.pointer_shown = Some(Instant::now());
+                }
+            }
+            WindowEvent::CursorLeft { .. } => {
+                if let Some(s) = self.windows.get_mut(&id) {
+                    s.pointer = None;
+                }
+            }
+            WindowEvent::MouseInput {
+                state: ElementState::Pressed,
+                button: MouseButton::Left,
+                ..
+            } => {
+                if let Some(p) = self.windows.get(&id).and_then(|s| s.pointer) {
+                    self.touch(id, p);
+                }
+            }
+            WindowEvent::Touch(t) if t.phase == TouchPhase::Started => {
+                self.touch(id, [t.location.x as f32, t.location.y as f32]);
+            }
             _ => {}
         }
     }
 
     fn about_to_wait(&mut self, event_loop: &ActiveEventLoop) {
+        // A still pointer leaves the wall: the room sees it only while someone uses it.
+        if self
+            .pointer_shown
+            .is_some_and(|t| t.elapsed() > POINTER_IDLE)
+        {
+            self.pointer_shown = None;
+            for s in self.windows.values() {
+                s.window.set_cursor_visible(false);
+            }
+        }
         // Redraw continuously while something moves; otherwise on events and each second for
         // the clock (and for stale badges to appear on time).
         if self.animating() {
@@ -1034,6 +1179,88 @@ mod tests {
         (app, events_tx, commands_rx)
     }
 
+    /// Touching a province's bar focuses the wall on it (its KPI tiles and charts then ask for
+    /// that province's figures); touching it again, or Escape, goes back to the whole country.
+    /// On a wall of a room the room is asked, so every wall of it drills down together.
+    #[test]
+    fn touching_a_provinces_bar_drills_down_to_it_and_back() {
+        let (mut app, feed, mut commands) = desk_wall_steering();
+        app.compose_if_stale();
+        let (row, _) = app
+            .list
+            .hits
+            .iter()
+            .find(|(_, u)| u == "79")
+            .cloned()
+            .expect("Hồ Chí Minh's bar on the desk's first scene");
+        let on_bar = [row.x + row.w * 0.6, row.y + row.h / 2.0];
+        assert_eq!(app.list.unit_at([row.x - 5.0, row.y - 5.0]), None);
+
+        // A wall in no room drills down by itself.
+        app.drill(on_bar);
+        assert_eq!(app.room.focus_unit.as_deref(), Some("79"));
+        match commands.try_recv() {
+            Ok(Command::SetViews(views)) => assert!(
+                views.iter().any(|(_, v)| v.units.iter().any(|u| u == "79")),
+                "the views ask for Hồ Chí Minh: {views:?}"
+            ),
+            other => panic!("the views did not move: {other:?}"),
+        }
+        app.compose_if_stale();
+        let (row, _) = app
+            .list
+            .hits
+            .iter()
+            .find(|(_, u)| u == "79")
+            .cloned()
+            .unwrap();
+        app.drill([row.x + 1.0, row.y + row.h / 2.0]);
+        assert_eq!(app.room.focus_unit, None, "a second touch goes back");
+
+        // A wall of a room asks the room; the room's answer focuses it.
+        app.layout.room = Some("phong-hop".into());
+        app.data.feed = Feed::Live {
+            since_ms: live::now_ms(),
+        };
+        while commands.try_recv().is_ok() {}
+        app.compose_if_stale();
+        let (row, _) = app
+            .list
+            .hits
+            .iter()
+            .find(|(_, u)| u == "79")
+            .cloned()
+            .unwrap();
+        app.drill([row.x + 1.0, row.y + row.h / 2.0]);
+        match commands.try_recv() {
+            Ok(Command::SteerRoom { state, clear }) => {
+                assert_eq!(state.focus_unit.as_deref(), Some("79"));
+                assert!(clear.is_empty());
+            }
+            other => panic!("the room was not asked: {other:?}"),
+        }
+        assert_eq!(app.room.focus_unit, None, "the wall waits for the room");
+        let control = ServerMessage::Control {
+            room: "phong-hop".into(),
+            version: 1,
+            apply_at_ms: live::now_ms(),
+            state: RoomState {
+                focus_unit: Some("79".into()),
+                ..RoomState::default()
+            },
+        };
+        feed.send(Event::Message(Box::new(control))).expect("feed");
+        app.drain_events();
+        assert_eq!(app.room.focus_unit.as_deref(), Some("79"));
+        while commands.try_recv().is_ok() {}
+        // Escape's way back: the room is asked to clear its focus.
+        app.steer(Steer::Focus(None));
+        match commands.try_recv() {
+            Ok(Command::SteerRoom { clear, .. }) => assert_eq!(clear, vec![RoomField::FocusUnit]),
+            other => panic!("the room was not asked to clear: {other:?}"),
+        }
+    }
+
     /// A presenter's clicker on a wall of a room asks the room, so every wall of it switches at
     /// the server's stamped moment; this wall waits for that too. Refused (a wall's token) or
     /// unsent (no connection), the key switches this wall by itself: it is never lost.
@@ -1047,7 +1274,9 @@ mod tests {
         let second = app.layout.scenes[1].name.clone();
         app.scene_key(1);
         match commands.try_recv() {
-            Ok(Command::SteerRoom(state)) => assert_eq!(state.scene.as_ref(), Some(&second)),
+            Ok(Command::SteerRoom { state, .. }) => {
+                assert_eq!(state.scene.as_ref(), Some(&second));
+            }
             other => panic!("the room was not asked: {other:?}"),
         }
         assert_eq!(app.scene, 0, "the wall waits for the room's moment");
@@ -1071,7 +1300,7 @@ mod tests {
 
         // A wall's token may not steer: the key switches this wall, and later keys at once.
         app.scene_key(0);
-        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom(_))));
+        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom { .. })));
         let refused = ServerMessage::Error {
             code: "forbidden".into(),
             message: "only presenter tokens may change a room; this token is a wall's".into(),
@@ -1091,7 +1320,7 @@ mod tests {
             since_ms: live::now_ms(),
         };
         app.scene_key(1);
-        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom(_))));
+        assert!(matches!(commands.try_recv(), Ok(Command::SteerRoom { .. })));
         feed.send(Event::NotSteered).expect("feed");
         app.drain_events();
         assert_eq!(app.scene, 1);

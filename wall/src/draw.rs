@@ -149,6 +149,8 @@ pub struct DisplayList {
     pub bezels: Vec<Rect>,
     /// Clip applied to the text added next (the current panel).
     pub clip: Option<Rect>,
+    /// Places that drill down when touched or clicked: a ranked bar's row names its unit.
+    pub hits: Vec<(Rect, String)>,
 }
 
 impl DisplayList {
@@ -164,6 +166,16 @@ impl DisplayList {
         self.texts.clear();
         self.panels.clear();
         self.clip = None;
+        self.hits.clear();
+    }
+
+    /// The unit drawn at canvas point `p` (a ranked bar's row), if any.
+    pub fn unit_at(&self, p: [f32; 2]) -> Option<&str> {
+        self.hits
+            .iter()
+            .rev()
+            .find(|(r, _)| p[0] >= r.x && p[0] < r.x + r.w && p[1] >= r.y && p[1] < r.y + r.h)
+            .map(|(_, u)| u.as_str())
     }
 
     /// Starts a panel occupying `rect`; [`DisplayList::end_panel`] closes it.

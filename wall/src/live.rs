@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use dieuhanh_protocol::live::{
-    ClientMessage, ReportKey, RoomState, SceneInfo, ServerMessage, View, without_token,
+    ClientMessage, ReportKey, RoomField, RoomState, SceneInfo, ServerMessage, View, without_token,
 };
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
@@ -52,10 +52,14 @@ pub enum Command {
     SetScenes(Vec<SceneInfo>),
     /// These are now the reports whose approval standing the wall shows.
     SetReports(Vec<ReportKey>),
-    /// A scene key pressed on a wall that follows a room: the room is asked to show this
-    /// (its other fields kept), so every wall of the room switches at the moment the server
-    /// stamps. The room's control answers it, or an error (a wall's token may not steer).
-    SteerRoom(RoomState),
+    /// A scene key pressed or a province touched on a wall that follows a room: the room is
+    /// asked to set `state`'s fields and empty `clear`'s (its other fields kept), so every wall
+    /// of the room changes at the moment the server stamps. The room's control answers it, or
+    /// an error (a wall's token may not steer).
+    SteerRoom {
+        state: RoomState,
+        clear: Vec<RoomField>,
+    },
 }
 
 /// The room a wall follows, and its layout's scenes, named to the room's presenters.
@@ -153,7 +157,7 @@ pub async fn run_feed(
                             }
                         }
                         Some(Command::SetReports(r)) => reports = r,
-                        Some(Command::SteerRoom(_)) => {
+                        Some(Command::SteerRoom { .. }) => {
                             let _ = events.send(Event::NotSteered);
                             wake();
                         }
@@ -243,12 +247,12 @@ pub async fn run_feed(
                             reports = r;
                         }
                     }
-                    Some(Command::SteerRoom(state)) => match &room {
+                    Some(Command::SteerRoom { state, clear }) => match &room {
                         Some(room) => {
                             let m = ClientMessage::Control {
                                 room: room.room.clone(),
                                 state,
-                                clear: Vec::new(),
+                                clear,
                             };
                             ok &= tx.send(wire(&m)).await.is_ok();
                         }

@@ -106,8 +106,9 @@ enum Cmd {
     /// Run the wall: one borderless full-screen window per output (and one for the layout's
     /// video-conference `[feed]`), live data from the server.
     ///
-    /// PageDown/PageUp (or arrows) and number keys switch scenes (of every wall of the layout's
-    /// room, when it names one and the token may steer it). Editing the layout file
+    /// PageDown/PageUp (or arrows) and number keys switch scenes; touching or clicking a
+    /// ranked bar focuses its unit, touching it again or Escape goes back (on every wall of
+    /// the layout's room, when it names one and the token may steer it). Editing the layout file
     /// reloads it (windows open, close or move when its outputs or feed change); an invalid
     /// edit is shown on screen and the last good layout stays up.
     Run {

@@ -379,6 +379,19 @@ fn block_screens(layout: &Layout, block: [u32; 4]) -> (Vec<ScreenMap>, [u32; 2])
     (out, w.block_pixel_size(rows, columns))
 }
 
+/// The canvas point shown at target pixel `p` (a touch on a window), through the screen that
+/// shows it; `None` in a letterbox margin.
+pub fn canvas_point(screens: &[ScreenMap], p: [f32; 2]) -> Option<[f32; 2]> {
+    screens.iter().find_map(|s| {
+        let t = s.target;
+        let inside = p[0] >= t.x && p[0] < t.x + t.w && p[1] >= t.y && p[1] < t.y + t.h;
+        inside.then(|| {
+            let k = s.canvas.w / t.w.max(1e-6);
+            [s.canvas.x + (p[0] - t.x) * k, s.canvas.y + (p[1] - t.y) * k]
+        })
+    })
+}
+
 /// The whole wall scaled into `size` (a preview of it in 1080p), letterboxed.
 pub fn scaled_screens(layout: &Layout, size: [u32; 2]) -> Vec<ScreenMap> {
     let w = &layout.wall;
@@ -458,6 +471,34 @@ mod tests {
                 && (t.w - target.w).abs() < 1e-3
                 && (t.h - target.h).abs() < 1e-3;
             assert!(near, "{t:?} is not {target:?}");
+        }
+    }
+
+    /// A touch on a window lands where that pixel shows the canvas: on the letterboxed feed of
+    /// the national wall, a screen's corner and middle map to its canvas corner and middle
+    /// (bezels skipped), the margins to nothing.
+    #[test]
+    fn a_windows_pixel_maps_back_to_the_canvas_it_shows() {
+        let cat = Catalogue::load(&assets_dir()).unwrap();
+        let layout =
+            crate::layout::load(&assets_dir().join("layouts/national.toml"), &cat).unwrap();
+        let screens = feed_screens(&layout, [1920, 1080]);
+        assert_eq!(canvas_point(&screens, [960.0, 50.0]), None, "margin above");
+        let w = &layout.wall;
+        for (r, c) in [(0, 0), (1, 2), (2, 3)] {
+            let s = screens
+                .iter()
+                .find(|s| s.canvas == w.screen_in_canvas(r, c))
+                .unwrap();
+            let t = s.target;
+            let corner = canvas_point(&screens, [t.x, t.y]).unwrap();
+            assert!((corner[0] - s.canvas.x).abs() < 1e-3 && (corner[1] - s.canvas.y).abs() < 1e-3);
+            let mid = canvas_point(&screens, [t.x + t.w / 2.0, t.y + t.h / 2.0]).unwrap();
+            let want = [s.canvas.x + s.canvas.w / 2.0, s.canvas.y + s.canvas.h / 2.0];
+            assert!(
+                (mid[0] - want[0]).abs() < 0.01 && (mid[1] - want[1]).abs() < 0.01,
+                "{mid:?} is not {want:?}"
+            );
         }
     }
 

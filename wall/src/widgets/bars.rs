@@ -165,6 +165,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if focused {
             list.rect(Rect::new(inner.x, y, inner.w, row_h), theme::PANEL_EDGE);
         }
+        list.hits
+            .push((Rect::new(inner.x, y, inner.w, row_h), unit.clone()));
         let colour = if focused {
             theme::ACCENT
         } else {
