@@ -978,9 +978,10 @@ impl Drop for Display {
 
 /// A leader touches Hồ Chí Minh's bar on the running wall (a real click through the X server,
 /// as a touch screen's driver sends it): the wall focuses on Hồ Chí Minh and asks the server for
-/// its figures, and Escape goes back to the whole country.
+/// its figures, and Escape goes back to the whole country. Then a presenter's clicker: PageDown
+/// and a number key switch scenes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clicking_a_provinces_bar_on_the_running_wall_drills_down_to_it() {
+async fn clicking_a_provinces_bar_drills_down_and_keys_switch_scenes_on_the_running_wall() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let server = live_server(dir.path()).await;
@@ -1011,6 +1012,20 @@ row = 0
 column = 0.5
 rows = 1
 columns = 0.5
+indicator = "XH02"
+unit = "VN"
+period = "2025-08"
+
+[[scene]]
+name = "tong"
+title = "Tổng hợp"
+
+[[scene.panel]]
+widget = "kpi"
+row = 0
+column = 0
+rows = 1
+columns = 1
 indicator = "XH02"
 unit = "VN"
 period = "2025-08"
@@ -1122,6 +1137,13 @@ period = "2025-08"
         xdotool(&["key", "Escape"]);
         ok &= wait_for("focus moved", Duration::from_secs(10), &mut seen);
         ok &= seen.last().is_some_and(|l| l.contains("None"));
+        // A presenter's clicker: PageDown, then the number key of the first scene.
+        xdotool(&["key", "Next"]);
+        ok &= wait_for("scene switched", Duration::from_secs(10), &mut seen);
+        ok &= seen.last().is_some_and(|l| l.contains("tong"));
+        xdotool(&["key", "1"]);
+        ok &= wait_for("scene switched", Duration::from_secs(10), &mut seen);
+        ok &= seen.last().is_some_and(|l| l.contains("sinh"));
         let _ = wall.kill();
         let _ = wall.wait();
         (ok, seen)
