@@ -585,10 +585,12 @@ impl App {
                         self.asked = None;
                         self.controls.push(apply_at_ms, state);
                     }
-                    ServerMessage::Error { code, message, .. }
-                        if self.asked.is_some()
-                            && (code == "forbidden" || code == "bad_control") =>
-                    {
+                    // A view's error names its view; the room's refusal names none.
+                    ServerMessage::Error {
+                        code,
+                        message,
+                        id: None,
+                    } if self.asked.is_some() && (code == "forbidden" || code == "bad_control") => {
                         if code == "forbidden" {
                             self.steers_room = false;
                             tracing::warn!(
@@ -1184,17 +1186,21 @@ mod tests {
     /// On a wall of a room the room is asked, so every wall of it drills down together.
     #[test]
     fn touching_a_provinces_bar_drills_down_to_it_and_back() {
+        // A point on Hồ Chí Minh's bar as the wall last composed it.
+        let hcm = |app: &mut App| {
+            app.compose_if_stale();
+            let (row, _) = app
+                .list
+                .hits
+                .iter()
+                .find(|(_, u)| u == "79")
+                .cloned()
+                .expect("Hồ Chí Minh's bar on the desk's first scene");
+            [row.x + row.w * 0.6, row.y + row.h / 2.0]
+        };
         let (mut app, feed, mut commands) = desk_wall_steering();
-        app.compose_if_stale();
-        let (row, _) = app
-            .list
-            .hits
-            .iter()
-            .find(|(_, u)| u == "79")
-            .cloned()
-            .expect("Hồ Chí Minh's bar on the desk's first scene");
-        let on_bar = [row.x + row.w * 0.6, row.y + row.h / 2.0];
-        assert_eq!(app.list.unit_at([row.x - 5.0, row.y - 5.0]), None);
+        let on_bar = hcm(&mut app);
+        assert_eq!(app.list.unit_at([on_bar[0], -5.0]), None);
 
         // A wall in no room drills down by itself.
         app.drill(on_bar);
@@ -1206,15 +1212,8 @@ mod tests {
             ),
             other => panic!("the views did not move: {other:?}"),
         }
-        app.compose_if_stale();
-        let (row, _) = app
-            .list
-            .hits
-            .iter()
-            .find(|(_, u)| u == "79")
-            .cloned()
-            .unwrap();
-        app.drill([row.x + 1.0, row.y + row.h / 2.0]);
+        let on_bar = hcm(&mut app);
+        app.drill(on_bar);
         assert_eq!(app.room.focus_unit, None, "a second touch goes back");
 
         // A wall of a room asks the room; the room's answer focuses it.
@@ -1223,15 +1222,8 @@ mod tests {
             since_ms: live::now_ms(),
         };
         while commands.try_recv().is_ok() {}
-        app.compose_if_stale();
-        let (row, _) = app
-            .list
-            .hits
-            .iter()
-            .find(|(_, u)| u == "79")
-            .cloned()
-            .unwrap();
-        app.drill([row.x + 1.0, row.y + row.h / 2.0]);
+        let on_bar = hcm(&mut app);
+        app.drill(on_bar);
         match commands.try_recv() {
             Ok(Command::SteerRoom { state, clear }) => {
                 assert_eq!(state.focus_unit.as_deref(), Some("79"));
