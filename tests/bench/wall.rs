@@ -892,7 +892,9 @@ fn page_model(layout: &Layout, sc: &Scene, data: &WallData, now_ms: i64) -> Valu
                 p["labels"] = json!(periods.iter().map(|q| short_label(*q)).collect::<Vec<_>>());
                 p["series"] = json!(series);
             }
-            WidgetKind::Bars => {
+            // The page draws a map's figures as their ranking (the benched scene has no map).
+            WidgetKind::Bars | WidgetKind::Map => {
+                p["kind"] = json!("bars");
                 let code = panel.indicators.first().map_or("", String::as_str);
                 let rows: Vec<Value> = bars::ranking(&ctx, panel)
                     .into_iter()

@@ -1058,11 +1058,11 @@ period = "2025-08"
         &mut shaper,
         &mut list,
     );
-    let (bar, _) = list
+    let bar = list
         .hits
         .iter()
-        .find(|(_, u)| u == "79")
-        .cloned()
+        .find(|h| h.unit == "79")
+        .map(|h| h.rect)
         .expect("Hồ Chí Minh's bar");
     let at = [
         (bar.x + bar.w / 2.0).round() as i64,

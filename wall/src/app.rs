@@ -1189,12 +1189,12 @@ mod tests {
         // A point on Hồ Chí Minh's bar as the wall last composed it.
         let hcm = |app: &mut App| {
             app.compose_if_stale();
-            let (row, _) = app
+            let row = app
                 .list
                 .hits
                 .iter()
-                .find(|(_, u)| u == "79")
-                .cloned()
+                .find(|h| h.unit == "79")
+                .map(|h| h.rect)
                 .expect("Hồ Chí Minh's bar on the desk's first scene");
             [row.x + row.w * 0.6, row.y + row.h / 2.0]
         };

@@ -20,6 +20,9 @@ pub enum CatalogueError {
     /// `catalogue.toml` does not have the expected shape.
     #[error("{path} is not a valid catalogue: {message}")]
     Parse { path: PathBuf, message: String },
+    /// The provinces' map is missing or damaged.
+    #[error(transparent)]
+    Map(#[from] crate::map::MapError),
     /// A line of a unit CSV lacks a column.
     #[error("{path}:{line}: {message}")]
     Csv {
@@ -184,6 +187,8 @@ pub struct Catalogue {
     pub units: BTreeMap<String, UnitDef>,
     /// Reporting regimes, in the catalogue's order.
     pub regimes: Vec<Regime>,
+    /// The 2025 provinces' shapes, for map panels.
+    pub map: Option<std::sync::Arc<crate::map::ProvinceMap>>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +223,7 @@ impl Catalogue {
                 .collect(),
             units: BTreeMap::new(),
             regimes: Vec::new(),
+            map: None,
         };
         for r in &file.regime {
             let Some(level) = Level::parse(&r.level) else {
@@ -258,6 +264,7 @@ impl Catalogue {
                 cat.add_unit(&code, &unit_name, level, structure);
             }
         }
+        cat.map = Some(std::sync::Arc::new(crate::map::ProvinceMap::load(assets)?));
         Ok(cat)
     }
 

@@ -149,8 +149,19 @@ pub struct DisplayList {
     pub bezels: Vec<Rect>,
     /// Clip applied to the text added next (the current panel).
     pub clip: Option<Rect>,
-    /// Places that drill down when touched or clicked: a ranked bar's row names its unit.
-    pub hits: Vec<(Rect, String)>,
+    /// Places that drill down when touched or clicked: a ranked bar's row, a province on a map.
+    pub hits: Vec<Hit>,
+}
+
+/// A place of the canvas that names a unit when touched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Where it lies (all of it, for a bar's row).
+    pub rect: Rect,
+    pub unit: String,
+    /// Its shape within `rect`, three points a triangle (a province on a map); empty when the
+    /// rectangle is the place.
+    pub triangles: Vec<[f32; 2]>,
 }
 
 impl DisplayList {
@@ -174,8 +185,18 @@ impl DisplayList {
         self.hits
             .iter()
             .rev()
-            .find(|(r, _)| p[0] >= r.x && p[0] < r.x + r.w && p[1] >= r.y && p[1] < r.y + r.h)
-            .map(|(_, u)| u.as_str())
+            .find(|h| {
+                let r = h.rect;
+                p[0] >= r.x
+                    && p[0] <= r.x + r.w
+                    && p[1] >= r.y
+                    && p[1] <= r.y + r.h
+                    && (h.triangles.is_empty()
+                        || h.triangles
+                            .chunks_exact(3)
+                            .any(|t| crate::map::in_triangle(p, t)))
+            })
+            .map(|h| h.unit.as_str())
     }
 
     /// Starts a panel occupying `rect`; [`DisplayList::end_panel`] closes it.

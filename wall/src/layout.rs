@@ -391,11 +391,13 @@ pub enum WidgetKind {
     Header,
     /// How the reporting regimes' latest due reports stand: reported, late, by how many days.
     Reports,
+    /// One indicator over the 34 provinces on the map of Vietnam, coloured by value.
+    Map,
 }
 
 impl WidgetKind {
     /// Every widget kind.
-    pub const ALL: [WidgetKind; 8] = [
+    pub const ALL: [WidgetKind; 9] = [
         WidgetKind::Kpi,
         WidgetKind::Line,
         WidgetKind::Area,
@@ -404,6 +406,7 @@ impl WidgetKind {
         WidgetKind::Ticker,
         WidgetKind::Header,
         WidgetKind::Reports,
+        WidgetKind::Map,
     ];
 
     /// The keyword used in layout files.
@@ -417,6 +420,7 @@ impl WidgetKind {
             WidgetKind::Ticker => "ticker",
             WidgetKind::Header => "header",
             WidgetKind::Reports => "reports",
+            WidgetKind::Map => "map",
         }
     }
 
@@ -435,14 +439,15 @@ impl WidgetKind {
             | WidgetKind::Area
             | WidgetKind::Bars
             | WidgetKind::Table
-            | WidgetKind::Reports => TextSize::Medium,
+            | WidgetKind::Reports
+            | WidgetKind::Map => TextSize::Medium,
         }
     }
 
     /// How many indicators the widget takes: `(min, max)`.
     pub fn indicator_count(self) -> (usize, usize) {
         match self {
-            WidgetKind::Kpi | WidgetKind::Bars => (1, 1),
+            WidgetKind::Kpi | WidgetKind::Bars | WidgetKind::Map => (1, 1),
             WidgetKind::Line | WidgetKind::Area => (1, 4),
             WidgetKind::Table => (1, 6),
             WidgetKind::Ticker => (0, usize::MAX),
@@ -576,6 +581,8 @@ pub struct Layout {
     pub room: Option<String>,
     /// Data older than this shows a "stale since" badge.
     pub stale_after: Duration,
+    /// The provinces' shapes, when a panel is a map.
+    pub map: Option<std::sync::Arc<crate::map::ProvinceMap>>,
 }
 
 /// Default of `stale_after_secs`.

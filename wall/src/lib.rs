@@ -9,6 +9,7 @@
 //! - [`live`]: the `/live` client: subscriptions, resume after a drop, one-shot fetch.
 //! - [`snapshot`]: snapshot files for previews, exports and golden tests.
 //! - [`widgets`]: KPI tile, line/area chart, ranked bars, table, ticker, header — what to draw.
+//! - [`map`]: the provinces' shapes (projected and tessellated once) for map panels.
 //! - [`draw`]: the display list (triangles and text runs in canvas pixels) and the palette.
 //! - [`scene`]: views per panel, a scene's display list, where screens go in a target.
 //! - [`render`]: wgpu device, shape and text pipelines, offscreen targets and PNGs — how to draw.
@@ -21,6 +22,7 @@ pub mod data;
 pub mod draw;
 pub mod layout;
 pub mod live;
+pub mod map;
 pub mod monitors;
 pub mod render;
 pub mod scene;

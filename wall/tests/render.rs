@@ -2298,3 +2298,130 @@ fn no_text_touches_other_text_or_a_shape_on_the_shipped_layouts() {
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// The pixel of `image` (the wall's screens side by side, bezels left out) that shows canvas
+/// point `p`.
+fn wall_pixel(layout: &Layout, image: &Image, p: [f32; 2]) -> [u8; 4] {
+    let (screens, _) = scene::wall_screens(layout);
+    let s = screens
+        .iter()
+        .find(|s| {
+            let c = s.canvas;
+            p[0] >= c.x && p[0] < c.x + c.w && p[1] >= c.y && p[1] < c.y + c.h
+        })
+        .expect("the point is on a screen, not under a bezel");
+    let k = s.target.w / s.canvas.w;
+    let x = s.target.x + (p[0] - s.canvas.x) * k;
+    let y = s.target.y + (p[1] - s.canvas.y) * k;
+    image.pixel(x as u32, y as u32)
+}
+
+/// The national map of poverty (scene `xa-hoi`), drawn on the GPU from the demo data with a
+/// presenter's focus on Hồ Chí Minh: the province with the most poverty is the brightest red, the
+/// one with the least the dimmest, a province that has not reported the dark "no figure" colour
+/// and Hồ Chí Minh the accent; and a touch inside each of the 34 provinces names that province.
+#[test]
+fn the_map_colours_each_province_by_its_fifth_and_a_touch_names_it() {
+    let layout = load_layout("national.toml");
+    let sc = layout.scene("xa-hoi").unwrap();
+    let panel = sc
+        .panels
+        .iter()
+        .find(|p| p.widget == WidgetKind::Map)
+        .expect("the map on xa-hoi");
+    let (data, now) = demo();
+    let room = RoomState {
+        focus_unit: Some("79".into()),
+        ..RoomState::default()
+    };
+    let ctx = widgets::Ctx {
+        layout: &layout,
+        scene: sc,
+        data: &data,
+        room: &room,
+        now_ms: now,
+    };
+    // Least poverty first (lower is better).
+    let rows = widgets::bars::ranking(&ctx, panel);
+    let missing = widgets::bars::unreported(&ctx, panel);
+    assert!(
+        rows.len() > 20 && !missing.is_empty(),
+        "{} rows, {missing:?}",
+        rows.len()
+    );
+    let list = compose(&layout, sc, &data, now, &room);
+    let image = render_scene(&gpu(), &layout, sc, &data, &room, now, None).unwrap();
+    let map = layout.map.clone().expect("the layout's map");
+    // Inside each province: the centre of its roundest triangle (a thin one's centre may lie
+    // on a border line).
+    let inside = |code: &str| -> [f32; 2] {
+        let hit = list
+            .hits
+            .iter()
+            .find(|h| h.unit == code && !h.triangles.is_empty())
+            .unwrap_or_else(|| panic!("no shape of {code} on the map"));
+        let roundness = |t: &[[f32; 2]]| {
+            let d =
+                |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+            let area = ((t[1][0] - t[0][0]) * (t[2][1] - t[0][1])
+                - (t[2][0] - t[0][0]) * (t[1][1] - t[0][1]))
+                .abs();
+            area / (d(t[0], t[1]) + d(t[1], t[2]) + d(t[2], t[0])).max(1e-6)
+        };
+        let t = hit
+            .triangles
+            .chunks_exact(3)
+            .max_by(|a, b| roundness(a).total_cmp(&roundness(b)))
+            .unwrap();
+        [
+            (t[0][0] + t[1][0] + t[2][0]) / 3.0,
+            (t[0][1] + t[1][1] + t[2][1]) / 3.0,
+        ]
+    };
+    for p in &map.provinces {
+        assert_eq!(
+            list.unit_at(inside(&p.code)),
+            Some(p.code.as_str()),
+            "a touch inside {}",
+            p.name
+        );
+    }
+    let code_of = |name: &str| {
+        map.provinces
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.code.clone())
+            .unwrap_or_else(|| panic!("{name} on the map"))
+    };
+    let close = |got: [u8; 4], want: Color, what: &str| {
+        let w = want.to_rgba8();
+        assert!(
+            (0..3).all(|c| got[c].abs_diff(w[c]) <= 3),
+            "{what}: {got:?}, want {w:?}"
+        );
+    };
+    let most = rows.iter().rev().find(|r| r.0 != "79").unwrap();
+    let least = rows.iter().find(|r| r.0 != "79").unwrap();
+    let ramp = widgets::map::ramp;
+    close(
+        wall_pixel(&layout, &image, inside(&most.0)),
+        ramp(1.0, true),
+        &most.1,
+    );
+    close(
+        wall_pixel(&layout, &image, inside(&least.0)),
+        ramp(0.0, true),
+        &least.1,
+    );
+    let silent = code_of(&missing[0]);
+    close(
+        wall_pixel(&layout, &image, inside(&silent)),
+        widgets::map::NO_FIGURE,
+        &missing[0],
+    );
+    close(
+        wall_pixel(&layout, &image, inside("79")),
+        theme::ACCENT,
+        "Hồ Chí Minh",
+    );
+}

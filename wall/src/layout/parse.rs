@@ -1258,7 +1258,7 @@ impl<'a> Ctx<'a> {
                     WidgetKind::Reports => "remove `indicator`/`indicators`: the panel lists the \
                                             reporting regimes (those of `agency`, or all)"
                         .to_owned(),
-                    WidgetKind::Kpi | WidgetKind::Bars => {
+                    WidgetKind::Kpi | WidgetKind::Bars | WidgetKind::Map => {
                         "write one, e.g. `indicator = \"VM01\"`; \
                                                         use a line or table panel to compare \
                                                         several"
@@ -1310,6 +1310,31 @@ impl<'a> Ctx<'a> {
         None
     }
 
+    /// A map shows the nation's provinces: `unit = "VN"`, `children` absent or "province".
+    fn map_children(&mut self, t: &Tbl<'_>, unit: Option<Level>) -> Option<Option<Level>> {
+        if let Some((name, span)) = self.string(t, "children", false)
+            && name != "province"
+        {
+            self.error(
+                span,
+                format!("a map shows provinces, not `{name}`"),
+                "remove `children` (a map's are the 34 provinces), or use widget = \"bars\" to \
+                 rank communes",
+            );
+            return None;
+        }
+        if unit.is_some_and(|u| u != Level::Nation) {
+            self.error(
+                t.key_span("unit"),
+                "a map shows the provinces of the whole country",
+                "write `unit = \"VN\"`; to follow one province, use a bars panel with \
+                 `children = \"commune\"`",
+            );
+            return None;
+        }
+        Some(Some(Level::Province))
+    }
+
     /// `Some(None)` when absent and allowed; `None` on error.
     fn children(
         &mut self,
@@ -1318,6 +1343,9 @@ impl<'a> Ctx<'a> {
         unit: Option<Level>,
     ) -> Option<Option<Level>> {
         let levels = "province, district (2024 structure) or commune";
+        if widget == Some(WidgetKind::Map) {
+            return self.map_children(t, unit);
+        }
         let Some((name, span)) = self.string(t, "children", false) else {
             if t.get("children").is_some() {
                 return None;
@@ -1631,6 +1659,12 @@ pub(super) fn parse(text: &str, file: &Path, cat: &Catalogue) -> Result<Layout, 
     match wall {
         Some((wall, room, stale_after, _)) if cx.errors.is_empty() => Ok(Layout {
             file: file.to_owned(),
+            map: scenes
+                .iter()
+                .flat_map(|s| &s.panels)
+                .any(|p| p.widget == WidgetKind::Map)
+                .then(|| cat.map.clone())
+                .flatten(),
             wall,
             outputs,
             feed,

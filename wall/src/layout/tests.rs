@@ -846,3 +846,39 @@ fn a_reports_panel_lists_its_ministrys_regimes_and_names_no_indicators() {
     );
     assert!(e.hint.contains("reporting regimes"), "{}", e.hint);
 }
+
+#[test]
+fn a_map_shows_the_provinces_of_the_nation() {
+    let text = with_panel(
+        "widget = \"map\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 1\nindicator = \"NS01\"",
+    );
+    let layout = parse_str(&text).unwrap();
+    let p = &layout.scenes[0].panels[1];
+    assert_eq!(p.widget, WidgetKind::Map);
+    assert_eq!(p.unit, "VN");
+    assert_eq!(p.children.as_deref(), Some("province"));
+    assert_eq!(
+        layout.map.as_ref().map(|m| m.provinces.len()),
+        Some(34),
+        "the layout carries the provinces' shapes for its map"
+    );
+    assert!(parse_str(BASE).unwrap().map.is_none(), "none without a map");
+
+    let one_province = with_panel(
+        "widget = \"map\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 1\nindicator = \"NS01\"\nunit = \"79\"",
+    );
+    let e = expect_error(
+        &one_province,
+        "unit = \"79\"",
+        "a map shows the provinces of the whole country",
+    );
+    assert!(e.hint.contains("unit = \"VN\""), "{}", e.hint);
+    let communes = with_panel(
+        "widget = \"map\"\nrow = 1\ncolumn = 0\nrows = 1\ncolumns = 1\nindicator = \"NS01\"\nchildren = \"commune\"",
+    );
+    expect_error(
+        &communes,
+        "\"commune\"",
+        "a map shows provinces, not `commune`",
+    );
+}

@@ -3,7 +3,7 @@
 //! presenter's focus unit marked, and the units that have not reported named on the last line.
 
 use super::{Ctx, figure, panel_frame, panel_line, panel_title};
-use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::draw::{Align, DisplayList, Hit, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
 use dieuhanh_protocol::period::Period;
@@ -75,7 +75,24 @@ pub fn ranking(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, String, f64)> {
     rows
 }
 
-pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+/// A ranking panel's frame, title (the indicator's name) and line of unit, period and unit of
+/// measure, shared by bars and maps; `None` (with "no figures yet" written) when no unit has
+/// a figure.
+pub struct Heading {
+    pub inner: Rect,
+    /// The panel's medium text size.
+    pub medium: f32,
+    /// Where the content starts below the heading.
+    pub top: f32,
+    pub rows: Vec<(String, String, f64)>,
+}
+
+pub fn heading(
+    ctx: &Ctx<'_>,
+    panel: &Panel,
+    shaper: &mut TextShaper,
+    list: &mut DisplayList,
+) -> Option<Heading> {
     let inner = panel_frame(panel, list);
     let code = panel.indicators.first().map_or("", String::as_str);
     let info = ctx.data.indicators.get(code);
@@ -112,9 +129,29 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             TextStyle::new(medium * 0.8, Weight::Regular, theme::MUTED),
             None,
         );
-        return;
+        return None;
     }
-    let top = s.y + s.h + medium * 0.3;
+    Some(Heading {
+        inner,
+        medium,
+        top: s.y + s.h + medium * 0.3,
+        rows,
+    })
+}
+
+pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
+    let Some(Heading {
+        inner,
+        medium: _,
+        top,
+        rows,
+    }) = heading(ctx, panel, shaper, list)
+    else {
+        return;
+    };
+    let code = panel.indicators.first().map_or("", String::as_str);
+    let info = ctx.data.indicators.get(code);
+    let small_cap = ctx.text_px(TextSize::Small);
     // Units without a figure are named on the last line (a ranking that silently lists 33 of 34
     // provinces hides the one a leader asks about).
     let missing = unreported(ctx, panel);
@@ -165,8 +202,11 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         if focused {
             list.rect(Rect::new(inner.x, y, inner.w, row_h), theme::PANEL_EDGE);
         }
-        list.hits
-            .push((Rect::new(inner.x, y, inner.w, row_h), unit.clone()));
+        list.hits.push(Hit {
+            rect: Rect::new(inner.x, y, inner.w, row_h),
+            unit: unit.clone(),
+            triangles: Vec::new(),
+        });
         let colour = if focused {
             theme::ACCENT
         } else {

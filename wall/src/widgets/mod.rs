@@ -7,6 +7,7 @@
 //! - [`chart`]: line or area chart of up to four indicators with axes, gridlines and Vietnamese
 //!   period labels.
 //! - [`bars`]: ranked horizontal bars (e.g. the 34 provinces).
+//! - [`map`]: the 34 provinces on the map of Vietnam, coloured by one indicator.
 //! - [`table`]: indicators × units.
 //! - [`ticker`]: the most recent changes.
 //! - [`header`]: scene title, date and time in Vietnam, connection status.
@@ -15,6 +16,7 @@ pub mod bars;
 pub mod chart;
 pub mod header;
 pub mod kpi;
+pub mod map;
 pub mod reports;
 pub mod table;
 pub mod ticker;
@@ -182,6 +184,7 @@ pub fn draw_scene(ctx: &Ctx<'_>, shaper: &mut TextShaper, list: &mut DisplayList
             WidgetKind::Ticker => ticker::draw(ctx, panel, shaper, list),
             WidgetKind::Header => header::draw(ctx, panel, shaper, list),
             WidgetKind::Reports => reports::draw(ctx, panel, shaper, list),
+            WidgetKind::Map => map::draw(ctx, panel, shaper, list),
         }
         stale_badge(ctx, panel, shaper, list);
         if outside_ministry(ctx, panel) {
