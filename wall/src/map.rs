@@ -50,7 +50,25 @@ pub struct Province {
 pub struct ProvinceMap {
     pub aspect: f32,
     pub provinces: Vec<Province>,
+    /// The offshore archipelagos: specks at any wall's scale, so a map marks and names them.
+    pub archipelagos: Vec<Archipelago>,
 }
+
+/// An archipelago of a province, far offshore.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Archipelago {
+    /// "Quần đảo Hoàng Sa".
+    pub name: &'static str,
+    /// The province it belongs to ("48", Đà Nẵng).
+    pub province: String,
+    /// Each island's centre in the map's box.
+    pub islands: Vec<[f32; 2]>,
+}
+
+/// The archipelagos by province, and the longitude east of which a province's land belongs to
+/// them (the mainland coast lies west of 109.5° E).
+const ARCHIPELAGOS: [(&str, &str); 2] = [("48", "Quần đảo Hoàng Sa"), ("56", "Quần đảo Trường Sa")];
+const OFFSHORE_LON: f64 = 110.0;
 
 impl ProvinceMap {
     /// The shipped map of the 2025 provinces under `assets`.
@@ -125,8 +143,26 @@ impl ProvinceMap {
             ]
         };
         let mut provinces = Vec::new();
+        let mut archipelagos = Vec::new();
         let mut tess = FillTessellator::new();
         for (code, name, polygons) in raw {
+            if let Some((_, arch)) = ARCHIPELAGOS.iter().find(|a| a.0 == code) {
+                let islands: Vec<[f32; 2]> = polygons
+                    .iter()
+                    .filter(|p| p[0].iter().all(|c| c[0] > OFFSHORE_LON))
+                    .map(|p| {
+                        let b = bbox(&p[0].iter().map(|c| project(*c)).collect::<Vec<_>>());
+                        [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]
+                    })
+                    .collect();
+                if !islands.is_empty() {
+                    archipelagos.push(Archipelago {
+                        name: arch,
+                        province: code.clone(),
+                        islands,
+                    });
+                }
+            }
             let mut builder = LyonPath::builder();
             let mut rings = Vec::new();
             let mut mainland = ([0.0f32; 4], -1.0f32);
@@ -176,6 +212,7 @@ impl ProvinceMap {
         Ok(ProvinceMap {
             aspect: ((hi[0] - lo[0]) * shrink / height) as f32,
             provinces,
+            archipelagos,
         })
     }
 
@@ -251,6 +288,32 @@ mod tests {
         let hn = map.province("01").unwrap().mainland;
         let hcm = map.province("79").unwrap().mainland;
         assert!(hn[3] < hcm[1], "Hà Nội lies north of Hồ Chí Minh");
+        // Hoàng Sa (Đà Nẵng) and Trường Sa (Khánh Hòa), east of the coast, Hoàng Sa the
+        // northern one.
+        let names: Vec<(&str, &str)> = map
+            .archipelagos
+            .iter()
+            .map(|a| (a.name, a.province.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("Quần đảo Hoàng Sa", "48"), ("Quần đảo Trường Sa", "56")]
+        );
+        let coast = map.province("48").unwrap().mainland[2];
+        for a in &map.archipelagos {
+            assert!(
+                a.islands.len() >= 5,
+                "{}: {} islands",
+                a.name,
+                a.islands.len()
+            );
+            assert!(
+                a.islands.iter().all(|i| i[0] > coast),
+                "{} lies offshore",
+                a.name
+            );
+        }
+        assert!(map.archipelagos[0].islands[0][1] < map.archipelagos[1].islands[0][1]);
     }
 
     fn shoelace(r: &[[f32; 2]]) -> f32 {

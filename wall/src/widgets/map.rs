@@ -101,6 +101,35 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             list.polyline(&pts, width, colour);
         }
     }
+    // The archipelagos, specks at this scale: each island a dot in its province's colour (over
+    // the borders, which would hollow it), and the archipelago named, as on the Government's
+    // maps.
+    let k = place([1.0, 1.0])[1] - place([0.0, 0.0])[1];
+    let dot = (k * 0.004).max(small * 0.12);
+    for a in &map.archipelagos {
+        let value = rows.iter().find(|r| r.0 == a.province).map(|r| r.2);
+        let colour = match value {
+            _ if focus == Some(a.province.as_str()) => theme::ACCENT,
+            Some(v) => ramp(t_of(v), lower_better),
+            None => NO_FIGURE.mix(theme::MUTED, 0.5),
+        };
+        let mut lo = [f32::MAX; 2];
+        let mut hi = [f32::MIN; 2];
+        for &i in &a.islands {
+            let c = place(i);
+            list.disc(c, dot, colour);
+            lo = [lo[0].min(c[0]), lo[1].min(c[1])];
+            hi = [hi[0].max(c[0]), hi[1].max(c[1])];
+        }
+        list.text(
+            shaper,
+            a.name,
+            (lo[0] + hi[0]) / 2.0,
+            hi[1] + dot * 2.0,
+            TextStyle::new(small * 0.8, Weight::Regular, theme::MUTED).align(Align::Center),
+            None,
+        );
+    }
     // The best three and the focused province, named over the sea to the east, where a
     // leader reads them without searching the shapes.
     let named_size = small;
