@@ -172,6 +172,8 @@ pub struct Renderer {
     substituted: Vec<Vertex>,
     /// A partial frame's background where the damage is not under a panel's own background.
     backdrop: Vec<Vertex>,
+    /// The frame's triangles in the damage (index, bounds), reused.
+    candidates: Vec<(usize, [f32; 4])>,
     /// Where the frame's shapes and text lie, to find the text that can be copied.
     copy_grid: Grid,
     /// The frame's text areas' ink rectangles (reused).
@@ -273,6 +275,7 @@ impl Renderer {
             culled: Vec::new(),
             substituted: Vec::new(),
             backdrop: Vec::new(),
+            candidates: Vec::new(),
             copy_grid: Grid::default(),
             inks: Vec::new(),
             blended_runs: Vec::new(),
@@ -447,17 +450,34 @@ impl Renderer {
         // every triangle twelve times), in their order, in runs of equal opacity.
         self.culled.clear();
         self.runs.clear();
+        // The triangles in the damage and their bounds, found once rather than per screen (a
+        // map's thousands of triangles, twelve screens).
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        for (i, tri) in backdrop
+            .chunks_exact(3)
+            .chain(vertices.chunks_exact(3))
+            .enumerate()
+        {
+            let b = bounds(tri);
+            if touches_damage(b[0], b[1], b[2], b[3]) {
+                candidates.push((i, b));
+            }
+        }
+        let from_backdrop = backdrop.len() / 3;
         for s in screens {
             let c = s.canvas;
             let mut runs: Vec<(std::ops::Range<u32>, bool)> = Vec::new();
-            for tri in backdrop.chunks_exact(3).chain(vertices.chunks_exact(3)) {
-                let [x0, y0, x1, y1] = bounds(tri);
+            for &(i, [x0, y0, x1, y1]) in &candidates {
                 if x1 < c.x || y1 < c.y || x0 > c.x + c.w || y0 > c.y + c.h {
                     continue;
                 }
-                if !touches_damage(x0, y0, x1, y1) {
-                    continue;
-                }
+                let tri = if i < from_backdrop {
+                    &backdrop[i * 3..i * 3 + 3]
+                } else {
+                    let j = i - from_backdrop;
+                    &vertices[j * 3..j * 3 + 3]
+                };
                 let opaque = tri.iter().all(|v| v.color[3] >= 1.0);
                 let at = self.culled.len() as u32;
                 self.culled.extend_from_slice(tri);
@@ -470,6 +490,7 @@ impl Renderer {
         }
         self.substituted = substituted;
         self.backdrop = backdrop;
+        self.candidates = candidates;
         let bytes: &[u8] = bytemuck::cast_slice(&self.culled);
         let needed = bytes.len() as u64;
         let reuse = self
