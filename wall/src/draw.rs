@@ -180,7 +180,7 @@ impl DisplayList {
         self.hits.clear();
     }
 
-    /// The unit drawn at canvas point `p` (a ranked bar's row), if any.
+    /// The unit drawn at canvas point `p` (a ranked bar's row, a province on a map), if any.
     pub fn unit_at(&self, p: [f32; 2]) -> Option<&str> {
         self.hits
             .iter()

@@ -80,8 +80,6 @@ pub fn ranking(ctx: &Ctx<'_>, panel: &Panel) -> Vec<(String, String, f64)> {
 /// a figure.
 pub struct Heading {
     pub inner: Rect,
-    /// The panel's medium text size.
-    pub medium: f32,
     /// Where the content starts below the heading.
     pub top: f32,
     pub rows: Vec<(String, String, f64)>,
@@ -133,20 +131,13 @@ pub fn heading(
     }
     Some(Heading {
         inner,
-        medium,
         top: s.y + s.h + medium * 0.3,
         rows,
     })
 }
 
 pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
-    let Some(Heading {
-        inner,
-        medium: _,
-        top,
-        rows,
-    }) = heading(ctx, panel, shaper, list)
-    else {
+    let Some(Heading { inner, top, rows }) = heading(ctx, panel, shaper, list) else {
         return;
     };
     let code = panel.indicators.first().map_or("", String::as_str);

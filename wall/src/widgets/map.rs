@@ -28,10 +28,7 @@ pub fn ramp(t: f32, lower_better: bool) -> Color {
 }
 
 pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut DisplayList) {
-    let Some(Heading {
-        inner, top, rows, ..
-    }) = heading(ctx, panel, shaper, list)
-    else {
+    let Some(Heading { inner, top, rows }) = heading(ctx, panel, shaper, list) else {
         return;
     };
     // A layout read with the catalogue carries the shapes; one made without them says so.
