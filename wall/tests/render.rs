@@ -114,19 +114,17 @@ fn assert_golden(name: &str, image: &Image) {
 
 /// The first scene of a shipped layout with the demo snapshot, at the wall's size or `size`.
 fn render_first_scene(file: &str, size: Option<[u32; 2]>) -> Image {
+    render_shipped_scene(file, None, size)
+}
+
+/// Scene `name` (else the first) of a shipped layout with the demo snapshot, at the wall's size
+/// or `size`.
+fn render_shipped_scene(file: &str, name: Option<&str>, size: Option<[u32; 2]>) -> Image {
     let gpu = gpu();
     let layout = load_layout(file);
+    let sc = name.map_or(&layout.scenes[0], |n| layout.scene(n).expect("the scene"));
     let (data, taken) = demo();
-    render_scene(
-        &gpu,
-        &layout,
-        &layout.scenes[0],
-        &data,
-        &RoomState::default(),
-        taken,
-        size,
-    )
-    .expect("render")
+    render_scene(&gpu, &layout, sc, &data, &RoomState::default(), taken, size).expect("render")
 }
 
 #[test]
@@ -141,6 +139,14 @@ fn national_wall_scaled_for_the_conference_feed_matches_its_golden_image() {
     let image = render_first_scene("national.toml", Some([1920, 1080]));
     assert_eq!((image.width, image.height), (1920, 1080));
     assert_golden("national-tong-quan-1080p", &image);
+}
+
+/// The social scene, with the poverty map beside its ranking, as the conference feed shows it.
+#[test]
+fn national_poverty_map_scaled_for_the_conference_feed_matches_its_golden_image() {
+    let image = render_shipped_scene("national.toml", Some("xa-hoi"), Some([1920, 1080]));
+    assert_eq!((image.width, image.height), (1920, 1080));
+    assert_golden("national-xa-hoi-1080p", &image);
 }
 
 #[test]
