@@ -2431,3 +2431,64 @@ fn the_map_colours_each_province_by_its_fifth_and_a_touch_names_it() {
         "Hồ Chí Minh",
     );
 }
+
+/// A table of the provinces: a touch on a row names that row's province (whose name the row
+/// shows), so a leader drills down from a table as from a ranking.
+#[test]
+fn touching_a_row_of_a_table_of_provinces_names_its_province() {
+    let text = r#"
+[wall]
+name = "Bàn thử"
+rows = 1
+columns = 1
+screen_width_px = 1920
+screen_height_px = 1080
+screen_width_mm = 597.9
+screen_height_mm = 336.3
+bezel_mm = 0
+
+[[output]]
+name = "man-hinh"
+row = 0
+column = 0
+
+[[scene]]
+name = "bang"
+title = "Bảng"
+
+[[scene.panel]]
+widget = "table"
+row = 0
+column = 0
+rows = 1
+columns = 1
+indicators = ["NS01", "VM02"]
+children = "province"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bang.toml");
+    std::fs::write(&path, text).unwrap();
+    let cat = Catalogue::load(&assets_dir()).unwrap();
+    let layout = layout::load(&path, &cat).unwrap();
+    let (data, now) = demo();
+    let list = compose(
+        &layout,
+        &layout.scenes[0],
+        &data,
+        now,
+        &RoomState::default(),
+    );
+    assert!(list.hits.len() >= 20, "{} rows to touch", list.hits.len());
+    for h in &list.hits {
+        let centre = [h.rect.x + h.rect.w / 2.0, h.rect.y + h.rect.h / 2.0];
+        assert_eq!(list.unit_at(centre), Some(h.unit.as_str()));
+        let name = data.unit_name(&h.unit);
+        assert!(
+            list.texts.iter().any(|t| t.key.text == name
+                && t.rect.y >= h.rect.y - 1.0
+                && t.rect.y + t.rect.h <= h.rect.y + h.rect.h + 1.0),
+            "the row of {} does not show its name",
+            h.unit
+        );
+    }
+}

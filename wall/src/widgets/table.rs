@@ -1,8 +1,9 @@
-//! Table: with `children`, one row per child unit and one column per indicator; otherwise one row
-//! per indicator for the unit, with the period, the value and the change vs last year.
+//! Table: with `children`, one row per child unit and one column per indicator (touching a row
+//! drills down to its unit); otherwise one row per indicator for the unit, with the period, the
+//! value and the change vs last year.
 
 use super::{Ctx, change_colour, figure, panel_frame, panel_title, yoy};
-use crate::draw::{Align, DisplayList, TextStyle, theme};
+use crate::draw::{Align, DisplayList, Hit, TextStyle, theme};
 use crate::layout::{Panel, Rect, TextSize};
 use crate::render::text::{TextShaper, Weight};
 
@@ -28,6 +29,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
 
     let mut header: Vec<String> = Vec::new();
     let mut rows: Vec<Row> = Vec::new();
+    // A row of a child unit drills down to it when touched.
+    let mut units: Vec<String> = Vec::new();
     match &panel.children {
         Some(level) => {
             header.push("Đơn vị".into());
@@ -48,6 +51,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
                     })
                     .collect();
                 rows.push((u.name.clone(), cells));
+                units.push(u.code.clone());
             }
         }
         None => {
@@ -83,7 +87,7 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
             }
         }
     }
-    rows_at(
+    let drawn = rows_at(
         shaper,
         list,
         inner,
@@ -93,6 +97,13 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
         &rows,
         panel.children.is_none(),
     );
+    for (rect, unit) in drawn.into_iter().zip(units) {
+        list.hits.push(Hit {
+            rect,
+            unit,
+            triangles: Vec::new(),
+        });
+    }
 }
 
 /// A row: its name, then right-aligned cells with their colours.
@@ -100,7 +111,8 @@ pub type Row = (String, Vec<(String, crate::draw::Color)>);
 
 /// Draws `header` and `rows` from `top` down to the bottom of `inner`, striped, at most
 /// `size_cap` high: each cell column as wide as its widest cell (and its heading, when
-/// `headings_count`), the names taking what is left, at least two fifths.
+/// `headings_count`), the names taking what is left, at least two fifths. Returns the rows'
+/// rectangles, in order (fewer than `rows` when they do not all fit).
 #[allow(clippy::too_many_arguments)]
 pub fn rows_at(
     shaper: &mut TextShaper,
@@ -111,7 +123,7 @@ pub fn rows_at(
     header: &[String],
     rows: &[Row],
     headings_count: bool,
-) {
+) -> Vec<Rect> {
     let n = rows.len() + 1;
     let (row_h, ys) = super::row_tops(
         &list.bezels,
@@ -122,7 +134,7 @@ pub fn rows_at(
         size_cap * 1.5,
     );
     let Some(&head_y) = ys.first() else {
-        return;
+        return Vec::new();
     };
     let size = (row_h * 0.7).min(size_cap);
     let cols = header.len().max(2);
@@ -175,7 +187,9 @@ pub fn rows_at(
             );
         }
     }
+    let mut drawn = Vec::new();
     for (ri, ((name, cells), &y)) in rows.iter().zip(&ys[1..]).enumerate() {
+        drawn.push(Rect::new(inner.x, y, inner.w, row_h));
         if ri % 2 == 0 {
             list.rect(
                 Rect::new(inner.x, y, inner.w, row_h),
@@ -204,4 +218,5 @@ pub fn rows_at(
             );
         }
     }
+    drawn
 }
