@@ -388,17 +388,6 @@ impl App {
         };
         let handles: Vec<MonitorHandle> = event_loop.available_monitors().collect();
         let monitors: Vec<Monitor> = handles.iter().map(monitor_of).collect();
-        // The outputs, then the feed, with what each shows.
-        let mut shows: Vec<(Shows, String)> = self
-            .layout
-            .outputs
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (Shows::Output(i), o.name.clone()))
-            .collect();
-        if self.layout.feed.is_some() {
-            shows.push((Shows::Feed, "hội nghị truyền hình".to_owned()));
-        }
         let wanted = monitors::wanted(&self.layout);
         let placed = monitors::assign(&wanted, &monitors);
         if !self.opts.windowed {
@@ -409,7 +398,12 @@ impl App {
             }
         }
         let mut created = Vec::new();
-        for (((shows, name), want), on) in shows.into_iter().zip(&wanted).zip(&placed.monitors) {
+        // `wanted` lists the outputs, then the feed.
+        for (i, (want, on)) in wanted.iter().zip(&placed.monitors).enumerate() {
+            let (shows, name) = match self.layout.outputs.get(i) {
+                Some(o) => (Shows::Output(i), o.name.as_str()),
+                None => (Shows::Feed, "hội nghị truyền hình"),
+            };
             let size = want.size;
             let mut attrs = Window::default_attributes()
                 .with_title(format!("dieuhanh — {} — {name}", self.layout.wall.name));

@@ -41,8 +41,6 @@ pub struct Province {
     pub triangles: Vec<[f32; 2]>,
     /// Each polygon's outer and inner rings, for the borders.
     pub rings: Vec<Vec<[f32; 2]>>,
-    /// `[x0, y0, x1, y1]` of its mainland (its largest polygon), where a mark of it goes.
-    pub mainland: [f32; 4],
 }
 
 /// The provinces, projected into a box `aspect` wide and 1 high (north up).
@@ -165,22 +163,14 @@ impl ProvinceMap {
             }
             let mut builder = LyonPath::builder();
             let mut rings = Vec::new();
-            let mut mainland = ([0.0f32; 4], -1.0f32);
             for poly in &polygons {
-                for (k, ring) in poly.iter().enumerate() {
+                for ring in poly {
                     let pts: Vec<[f32; 2]> = ring.iter().map(|c| project(*c)).collect();
                     builder.begin(point(pts[0][0], pts[0][1]));
                     for p in &pts[1..] {
                         builder.line_to(point(p[0], p[1]));
                     }
                     builder.close();
-                    if k == 0 {
-                        let b = bbox(&pts);
-                        let area = (b[2] - b[0]) * (b[3] - b[1]);
-                        if area > mainland.1 {
-                            mainland = (b, area);
-                        }
-                    }
                     rings.push(pts);
                 }
             }
@@ -206,7 +196,6 @@ impl ProvinceMap {
                 name,
                 triangles,
                 rings,
-                mainland: mainland.0,
             });
         }
         Ok(ProvinceMap {
@@ -285,8 +274,8 @@ mod tests {
                 p.name
             );
         }
-        let hn = map.province("01").unwrap().mainland;
-        let hcm = map.province("79").unwrap().mainland;
+        let extent = |code: &str| bbox(&map.province(code).unwrap().triangles);
+        let (hn, hcm) = (extent("01"), extent("79"));
         assert!(hn[3] < hcm[1], "Hà Nội lies north of Hồ Chí Minh");
         // Hoàng Sa (Đà Nẵng) and Trường Sa (Khánh Hòa), east of the coast, Hoàng Sa the
         // northern one.
@@ -299,7 +288,13 @@ mod tests {
             names,
             vec![("Quần đảo Hoàng Sa", "48"), ("Quần đảo Trường Sa", "56")]
         );
-        let coast = map.province("48").unwrap().mainland[2];
+        // The easternmost land of every other province (islands near the coast included).
+        let coast = map
+            .provinces
+            .iter()
+            .filter(|p| p.code != "48" && p.code != "56")
+            .map(|p| bbox(&p.triangles)[2])
+            .fold(f32::MIN, f32::max);
         for a in &map.archipelagos {
             assert!(
                 a.islands.len() >= 5,

@@ -777,7 +777,9 @@ fn tile_data(code: &str, higher_is_better: bool, now: f64, last_year: f64) -> Wa
     d
 }
 
-fn tile_layout(code: &str) -> Layout {
+/// One 27-inch screen of `w` × `h` px, no bezel, and one scene whose one panel fills it
+/// (`panel`: the panel's keys besides its place).
+fn one_screen_layout(w: u32, h: u32, panel: &str) -> Layout {
     let cat = Catalogue::load(&assets_dir()).unwrap();
     let text = format!(
         r#"
@@ -785,8 +787,8 @@ fn tile_layout(code: &str) -> Layout {
 name = "thử"
 rows = 1
 columns = 1
-screen_width_px = 800
-screen_height_px = 450
+screen_width_px = {w}
+screen_height_px = {h}
 screen_width_mm = 597.9
 screen_height_mm = 336.3
 bezel_mm = 0
@@ -801,17 +803,24 @@ name = "mot"
 title = "Một ô"
 
 [[scene.panel]]
-widget = "kpi"
 row = 0
 column = 0
 rows = 1
 columns = 1
-indicator = "{code}"
-period = "2025-08"
-text = "large"
+{panel}
 "#
     );
-    layout::parse(&text, Path::new("tile.toml"), &cat).expect("tile layout")
+    layout::parse(&text, Path::new("one.toml"), &cat).expect("one-screen layout")
+}
+
+fn tile_layout(code: &str) -> Layout {
+    one_screen_layout(
+        800,
+        450,
+        &format!(
+            "widget = \"kpi\"\nindicator = \"{code}\"\nperiod = \"2025-08\"\ntext = \"large\""
+        ),
+    )
 }
 
 /// The colour of the KPI tile's arrow, read from the rendered pixels at the arrow's head.
@@ -2436,40 +2445,11 @@ fn the_map_colours_each_province_by_its_fifth_and_a_touch_names_it() {
 /// shows), so a leader drills down from a table as from a ranking.
 #[test]
 fn touching_a_row_of_a_table_of_provinces_names_its_province() {
-    let text = r#"
-[wall]
-name = "Bàn thử"
-rows = 1
-columns = 1
-screen_width_px = 1920
-screen_height_px = 1080
-screen_width_mm = 597.9
-screen_height_mm = 336.3
-bezel_mm = 0
-
-[[output]]
-name = "man-hinh"
-row = 0
-column = 0
-
-[[scene]]
-name = "bang"
-title = "Bảng"
-
-[[scene.panel]]
-widget = "table"
-row = 0
-column = 0
-rows = 1
-columns = 1
-indicators = ["NS01", "VM02"]
-children = "province"
-"#;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bang.toml");
-    std::fs::write(&path, text).unwrap();
-    let cat = Catalogue::load(&assets_dir()).unwrap();
-    let layout = layout::load(&path, &cat).unwrap();
+    let layout = one_screen_layout(
+        1920,
+        1080,
+        "widget = \"table\"\nindicators = [\"NS01\", \"VM02\"]\nchildren = \"province\"",
+    );
     let (data, now) = demo();
     let list = compose(
         &layout,

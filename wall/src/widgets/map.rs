@@ -58,16 +58,20 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let t_of = |v: f64| fifths.iter().rposition(|&f| v >= f).unwrap_or(0) as f32 / 4.0;
     let place = fit(&map, area);
     let focus = ctx.room.focus_unit.as_deref();
-    for p in &map.provinces {
-        let value = rows.iter().find(|r| r.0 == p.code).map(|r| r.2);
+    // A province's colour: the accent when focused, else its fifth's (lit up a while after a
+    // change); `None` without a figure.
+    let fill = |unit: &str| -> Option<Color> {
+        if focus == Some(unit) {
+            return Some(theme::ACCENT);
+        }
+        let v = rows.iter().find(|r| r.0 == unit)?.2;
         let glow = ctx
-            .period_of(panel, code, &p.code)
-            .map_or(0.0, |per| ctx.highlight(code, &p.code, per));
-        let colour = match value {
-            _ if focus == Some(p.code.as_str()) => theme::ACCENT,
-            Some(v) => ramp(t_of(v), lower_better).mix(theme::HIGHLIGHT, glow),
-            None => NO_FIGURE,
-        };
+            .period_of(panel, code, unit)
+            .map_or(0.0, |per| ctx.highlight(code, unit, per));
+        Some(ramp(t_of(v), lower_better).mix(theme::HIGHLIGHT, glow))
+    };
+    for p in &map.provinces {
+        let colour = fill(&p.code).unwrap_or(NO_FIGURE);
         let triangles: Vec<[f32; 2]> = p.triangles.iter().map(|&q| place(q)).collect();
         for t in triangles.chunks_exact(3) {
             list.triangle(t[0], t[1], t[2], colour);
@@ -104,12 +108,8 @@ pub fn draw(ctx: &Ctx<'_>, panel: &Panel, shaper: &mut TextShaper, list: &mut Di
     let k = place([1.0, 1.0])[1] - place([0.0, 0.0])[1];
     let dot = (k * 0.004).max(small * 0.12);
     for a in &map.archipelagos {
-        let value = rows.iter().find(|r| r.0 == a.province).map(|r| r.2);
-        let colour = match value {
-            _ if focus == Some(a.province.as_str()) => theme::ACCENT,
-            Some(v) => ramp(t_of(v), lower_better),
-            None => NO_FIGURE.mix(theme::MUTED, 0.5),
-        };
+        // Dots of the dark no-figure colour would vanish into the sea.
+        let colour = fill(&a.province).unwrap_or(NO_FIGURE.mix(theme::MUTED, 0.5));
         let mut lo = [f32::MAX; 2];
         let mut hi = [f32::MIN; 2];
         for &i in &a.islands {
